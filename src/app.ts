@@ -1,0 +1,73 @@
+/**
+ * The one wiring function: config → store → HTTP layer → engine → jobs →
+ * channel. main.ts, the demo and the end-to-end tests all start the bot here.
+ */
+import path from "node:path";
+import { ConsoleChannel } from "./bot/console.js";
+import { Engine } from "./bot/engine.js";
+import { TelegramChannel } from "./bot/telegram.js";
+import { GuardedDispatcher } from "./clients/dispatcher.js";
+import { Http } from "./clients/http.js";
+import { Pacer } from "./clients/pacer.js";
+import type { Config } from "./config.js";
+import { exportFollowsJob } from "./jobs/export-follows-job.js";
+import { JobRunner } from "./jobs/runner.js";
+import { log } from "./log.js";
+import { realWorld } from "./steps/world.js";
+import { openStore } from "./store/open-store.js";
+import { deriveKey, loadOrCreateSecretFile, Sealer } from "./store/seal.js";
+
+export interface App {
+  engine: Engine;
+  jobs: JobRunner;
+  channel: TelegramChannel | ConsoleChannel;
+  /** Resolves when the channel ends by itself (the terminal was closed). */
+  run(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createApp(
+  config: Config,
+  consoleIo?: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream },
+): Promise<App> {
+  const store = await openStore(config.storeUrl);
+  const secret = config.secret ?? loadOrCreateSecretFile(path.join(config.dataDir, "secret.key"));
+  const sealer = new Sealer(deriveKey(secret));
+  const dispatcher = new GuardedDispatcher(new Pacer(), config.allowPrivateNetwork);
+  const http = new Http(dispatcher, config.httpTimeoutMs);
+  const world = realWorld(http, {
+    allowPrivateNetwork: config.allowPrivateNetwork,
+    timeoutMs: config.httpTimeoutMs,
+  });
+  const jobs = new JobRunner(store);
+  const engine = new Engine({ store, sealer, world, jobs });
+  jobs.register(exportFollowsJob({ engine, world, sealer, notifier: () => engine.notifier }));
+
+  const channel =
+    config.channel === "telegram" && config.telegram
+      ? new TelegramChannel({ ...config.telegram, engine })
+      : new ConsoleChannel({ engine, filesDir: path.join(config.dataDir, "files"), ...consoleIo });
+  engine.notifier = channel;
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await channel.stop();
+    await jobs.stop();
+    await store.close();
+    await dispatcher.close();
+  };
+
+  return {
+    engine,
+    jobs,
+    channel,
+    async run() {
+      const resumed = await jobs.resumeAll();
+      if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });
+      await channel.start();
+    },
+    stop,
+  };
+}

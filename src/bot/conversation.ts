@@ -1,0 +1,64 @@
+/**
+ * What crosses between a channel and the engine. Steps see only these shapes,
+ * never Telegram or terminal objects.
+ */
+import type { Text } from "./text.js";
+
+export const COMMANDS = ["start", "status", "back", "cancel", "forget", "help"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+/** What a user sent, whatever the channel. */
+export type Input =
+  | { readonly kind: "text"; readonly text: string }
+  /** A button. `seq` names the state the button was drawn for, so a stale press can be told apart. */
+  | { readonly kind: "choice"; readonly id: string; readonly seq?: number }
+  | {
+      readonly kind: "file";
+      readonly name: string;
+      readonly size: number;
+      read(): Promise<Uint8Array>;
+    }
+  | { readonly kind: "command"; readonly name: CommandName; readonly args: string }
+  /** Anything a step can't read (a photo, a sticker, a voice note, an unknown command). */
+  | { readonly kind: "other"; readonly what: string };
+
+export interface Choice {
+  readonly id: string;
+  readonly label: string;
+}
+
+export interface Link {
+  readonly label: string;
+  readonly url: string;
+}
+
+/** What the bot says. */
+export type Reply =
+  | {
+      readonly kind: "say";
+      readonly text: Text;
+      readonly choices?: readonly Choice[];
+      readonly links?: readonly Link[];
+    }
+  | {
+      readonly kind: "file";
+      readonly name: string;
+      readonly bytes: Uint8Array;
+      readonly caption?: Text;
+    }
+  /** Edited in place where the channel can; `key` names the message to edit. */
+  | { readonly kind: "progress"; readonly key: string; readonly text: Text };
+
+export const say = (text: Text, extra?: { choices?: Choice[]; links?: Link[] }): Reply => ({
+  kind: "say",
+  text,
+  ...extra,
+});
+
+/** Who a message came from: the channel and its own id, e.g. `tg:123`, `console:local`. */
+export type UserKey = `${"tg" | "console" | "mastodon"}:${string}`;
+
+/** How a channel delivers replies to a user outside a conversation turn (jobs, reminders). */
+export interface Notifier {
+  notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void>;
+}

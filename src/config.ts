@@ -1,0 +1,85 @@
+/**
+ * The one place that reads process.env. Every setting is validated here, so a
+ * wrong value stops start-up with one line naming the variable, instead of a
+ * crash deep inside a transport an hour later.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const flag = z
+  .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
+  .transform((v) => ["1", "true", "yes", "on"].includes(v));
+
+const schema = z.object({
+  TELEGRAM_BOT_TOKEN: z
+    .string()
+    .regex(/^\d+:[\w-]{20,}$/, "a token from @BotFather, like 123456:ABC-DEF…")
+    .optional(),
+  TELEGRAM_API_ROOT: z.url({ protocol: /^https?$/ }).default("https://api.telegram.org"),
+  STORE_URL: z
+    .string()
+    .regex(
+      /^(sqlite:|redis:|rediss:|postgres:|postgresql:|memory:)/,
+      "sqlite:PATH, redis://…, postgres://… or memory:",
+    )
+    .optional(),
+  DATA_DIR: z.string().min(1).default("./data"),
+  FEDIMOVE_SECRET: z.string().min(16, "at least 16 characters").optional(),
+  ALLOW_PRIVATE_NETWORK: flag.default(false),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  FEDIMOVE_CHANNEL: z.enum(["auto", "telegram", "console"]).default("auto"),
+});
+
+export type Config = {
+  telegram?: { token: string; apiRoot: string };
+  storeUrl: string;
+  dataDir: string;
+  /** Absent: a key is generated once and kept in dataDir (see store/seal.ts). */
+  secret?: string;
+  allowPrivateNetwork: boolean;
+  logLevel: z.infer<typeof schema>["LOG_LEVEL"];
+  httpTimeoutMs: number;
+  channel: "telegram" | "console";
+};
+
+export class ConfigError extends Error {}
+
+/** Reads `.env` when there is one, without overriding what the environment already says. */
+export function loadDotEnv(file = ".env"): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? "environment");
+    // The value itself is never echoed: it may be a token.
+    throw new ConfigError(`${name}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const channel =
+    e.FEDIMOVE_CHANNEL === "auto"
+      ? e.TELEGRAM_BOT_TOKEN
+        ? "telegram"
+        : "console"
+      : e.FEDIMOVE_CHANNEL;
+  if (channel === "telegram" && !e.TELEGRAM_BOT_TOKEN) {
+    throw new ConfigError("TELEGRAM_BOT_TOKEN: required when FEDIMOVE_CHANNEL=telegram");
+  }
+  return {
+    telegram: e.TELEGRAM_BOT_TOKEN
+      ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, "") }
+      : undefined,
+    storeUrl: e.STORE_URL ?? `sqlite:${path.join(dataDir, "fedimove.sqlite")}`,
+    dataDir,
+    secret: e.FEDIMOVE_SECRET,
+    allowPrivateNetwork: e.ALLOW_PRIVATE_NETWORK,
+    logLevel: e.LOG_LEVEL,
+    httpTimeoutMs: e.HTTP_TIMEOUT_MS,
+    channel,
+  };
+}

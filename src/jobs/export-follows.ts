@@ -1,0 +1,52 @@
+/**
+ * Reads every follow of the old account with its options: pages of `following`
+ * (80, by the Link header) and, for each page, `relationships` in batches, which
+ * carry show-boosts, notify and languages. Progress is handed back after every
+ * page, so the job can save it and resume from the last cursor after a restart.
+ */
+import type { MastodonAccountClient } from "../clients/mastodon.js";
+import type { FollowRow } from "../steps/state.js";
+
+/** Mastodon has no documented cap on id[]; 40 is what its own web client asks for at once. */
+export const RELATIONSHIP_BATCH = 40;
+
+export interface ExportCursor {
+  /** The next page's URL; undefined before the first page. */
+  next?: string;
+  rows: FollowRow[];
+  done: boolean;
+}
+
+/** `ada` on the account's own server is `ada@hachyderm.io` in an export. */
+export function fullAcct(acct: string, domain: string): string {
+  return acct.includes("@") ? acct : `${acct}@${domain}`;
+}
+
+export async function exportFollowsPage(
+  client: MastodonAccountClient,
+  accountId: string,
+  domain: string,
+  cursor: ExportCursor,
+): Promise<ExportCursor> {
+  const page = await client.followingPage(accountId, cursor.next);
+  const options = new Map<
+    string,
+    { reblogs: boolean; notify: boolean; languages: string[] | null }
+  >();
+  for (let k = 0; k < page.accounts.length; k += RELATIONSHIP_BATCH) {
+    const ids = page.accounts.slice(k, k + RELATIONSHIP_BATCH).map((a) => a.id);
+    for (const rel of await client.relationships(ids)) {
+      options.set(rel.id, {
+        // Mastodon's defaults when a field is missing (older servers): boosts on, notify off.
+        reblogs: rel.showing_reblogs ?? true,
+        notify: rel.notifying ?? false,
+        languages: rel.languages && rel.languages.length > 0 ? rel.languages : null,
+      });
+    }
+  }
+  const rows = page.accounts.map((a) => ({
+    acct: fullAcct(a.acct, domain),
+    ...(options.get(a.id) ?? { reblogs: true, notify: false, languages: null }),
+  }));
+  return { next: page.next, rows: [...cursor.rows, ...rows], done: page.next === undefined };
+}

@@ -1,0 +1,180 @@
+/**
+ * Work that outlives a message. A job's record is saved in the store before it
+ * starts and after every unit of progress; a lease per job (see store/with-lock)
+ * makes sure that one process runs it, and a process that starts finds every
+ * unfinished job in the index and resumes it from its last saved progress.
+ */
+import { randomUUID } from "node:crypto";
+import type { UserKey } from "../bot/conversation.js";
+import { log } from "../log.js";
+import type { KeyValue, Store } from "../store/store.js";
+import { LockTimeoutError, withLock } from "../store/with-lock.js";
+
+export type JobStatus = "running" | "done" | "failed" | "cancelled";
+
+export interface JobRecord<D = unknown> {
+  id: string;
+  user: UserKey;
+  kind: string;
+  status: JobStatus;
+  data: D;
+  progress?: { done: number; total?: number };
+  updatedAt: number;
+}
+
+export interface JobControl<D> {
+  readonly signal: AbortSignal;
+  /** Saves progress; throws JobCancelledError when the user cancelled meanwhile (perhaps in another process). */
+  save(data: D, progress?: { done: number; total?: number }): Promise<void>;
+}
+
+export interface JobHandler<D> {
+  readonly kind: string;
+  run(job: JobRecord<D>, control: JobControl<D>): Promise<void>;
+}
+
+export class JobCancelledError extends Error {}
+
+const INDEX_KEY = "active";
+
+export class JobRunner {
+  private readonly records: KeyValue<JobRecord>;
+  private readonly index: KeyValue<string[]>;
+  private readonly running = new Map<
+    string,
+    { user: UserKey; abort: AbortController; done: Promise<void> }
+  >();
+  private readonly handlers = new Map<string, JobHandler<unknown>>();
+  private stopping = false;
+
+  constructor(private readonly store: Store) {
+    this.records = store.namespace<JobRecord>("jobs");
+    this.index = store.namespace<string[]>("job-index");
+  }
+
+  register<D>(handler: JobHandler<D>): void {
+    this.handlers.set(handler.kind, handler as JobHandler<unknown>);
+  }
+
+  newId(): string {
+    return randomUUID();
+  }
+
+  /** Saves the job and starts it. Call once the state that names it is saved. */
+  async start<D>(user: UserKey, kind: string, id: string, data: D): Promise<void> {
+    const record: JobRecord<D> = { id, user, kind, status: "running", data, updatedAt: Date.now() };
+    await this.records.set(id, record);
+    await this.editIndex((ids) => [...ids.filter((x) => x !== id), id]);
+    this.launch(record);
+  }
+
+  /** Every unfinished job in the store, started here unless another process holds it. */
+  async resumeAll(): Promise<number> {
+    let resumed = 0;
+    for (const id of (await this.index.get(INDEX_KEY)) ?? []) {
+      const record = await this.records.get(id);
+      if (record?.status === "running" && !this.running.has(id)) {
+        this.launch(record);
+        resumed += 1;
+      }
+    }
+    return resumed;
+  }
+
+  async get<D>(id: string): Promise<JobRecord<D> | undefined> {
+    return (await this.records.get(id)) as JobRecord<D> | undefined;
+  }
+
+  /** Stops every job of this user, here and, through the saved status, in other processes. */
+  async cancelAll(user: UserKey, opts: { forget?: boolean } = {}): Promise<void> {
+    const ids = (await this.index.get(INDEX_KEY)) ?? [];
+    const mine: string[] = [];
+    for (const id of ids) {
+      const record = await this.records.get(id);
+      if (record?.user !== user) continue;
+      mine.push(id);
+      if (opts.forget) await this.records.delete(id);
+      else await this.records.set(id, { ...record, status: "cancelled", updatedAt: Date.now() });
+    }
+    for (const [id, job] of this.running) {
+      if (job.user === user) {
+        job.abort.abort(new JobCancelledError("cancelled"));
+        await job.done;
+        if (opts.forget) await this.records.delete(id);
+      }
+    }
+    if (mine.length > 0) await this.editIndex((list) => list.filter((x) => !mine.includes(x)));
+  }
+
+  /** Graceful shutdown: stop working, keep the records, so the next start resumes them. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const job of this.running.values()) job.abort.abort(new Error("shutting down"));
+    await Promise.allSettled([...this.running.values()].map((j) => j.done));
+  }
+
+  /** Resolves when every job running in this process has ended (for tests and benches). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0)
+      await Promise.allSettled([...this.running.values()].map((j) => j.done));
+  }
+
+  private launch(record: JobRecord): void {
+    const handler = this.handlers.get(record.kind);
+    if (!handler || this.stopping) {
+      if (!handler) log.error("no handler for job", { kind: record.kind, job: record.id });
+      return;
+    }
+    const abort = new AbortController();
+    const done = this.execute(handler, record, abort).finally(() => this.running.delete(record.id));
+    this.running.set(record.id, { user: record.user, abort, done });
+  }
+
+  private async execute(
+    handler: JobHandler<unknown>,
+    record: JobRecord,
+    abort: AbortController,
+  ): Promise<void> {
+    try {
+      await withLock(
+        this.store.locks,
+        `job:${record.id}`,
+        async (leaseLost) => {
+          const signal = AbortSignal.any([abort.signal, leaseLost]);
+          let current = record;
+          const control: JobControl<unknown> = {
+            signal,
+            save: async (data, progress) => {
+              const saved = await this.records.get(record.id);
+              if (saved?.status !== "running") throw new JobCancelledError("cancelled");
+              current = { ...current, data, progress, updatedAt: Date.now() };
+              await this.records.set(record.id, current);
+            },
+          };
+          await handler.run(record, control);
+          const saved = await this.records.get(record.id);
+          if (saved?.status === "running")
+            await this.records.set(record.id, {
+              ...current,
+              status: "done",
+              updatedAt: Date.now(),
+            });
+        },
+        { waitMs: 0, ttlMs: 30_000 },
+      );
+      await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+    } catch (err) {
+      if (err instanceof LockTimeoutError) return; // another process runs it
+      if (err instanceof JobCancelledError || abort.signal.aborted) return;
+      log.error("job failed", { kind: record.kind, job: record.id, err });
+      await this.records.set(record.id, { ...record, status: "failed", updatedAt: Date.now() });
+      await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+    }
+  }
+
+  private async editIndex(edit: (ids: string[]) => string[]): Promise<void> {
+    await withLock(this.store.locks, "job-index", async () => {
+      await this.index.set(INDEX_KEY, edit((await this.index.get(INDEX_KEY)) ?? []));
+    });
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * `memory:` stores, in this process only: for tests and benchmarks. `memory:` alone
+ * is private to one Store; `memory:<name>` is shared by every Store opened on that
+ * name while one is open, so a test can play two processes sharing a backend.
+ */
+import { KeyvStore } from "./keyv-store.js";
+import { MemoryLocks } from "./locks-memory.js";
+import type { Store } from "./store.js";
+
+interface Shared {
+  maps: Map<string, Map<unknown, unknown>>;
+  locks: MemoryLocks;
+  users: number;
+}
+
+const byName = new Map<string, Shared>();
+
+export function openMemoryStore(name = ""): Store {
+  const shared = (name && byName.get(name)) || {
+    maps: new Map<string, Map<unknown, unknown>>(),
+    locks: new MemoryLocks(),
+    users: 0,
+  };
+  if (name) byName.set(name, shared);
+  shared.users += 1;
+  return new KeyvStore({
+    kind: "memory",
+    locks: shared.locks,
+    isolates: true,
+    // Keyv keeps its serialised `{value, expires}` strings in the Map, so values
+    // round-trip through JSON and expire exactly as on the other backends.
+    adapter: (namespace) => {
+      const map = shared.maps.get(namespace) ?? new Map<unknown, unknown>();
+      shared.maps.set(namespace, map);
+      return map;
+    },
+    close: async () => {
+      shared.users -= 1;
+      if (name && shared.users === 0) byName.delete(name);
+    },
+  });
+}

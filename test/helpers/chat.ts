@@ -1,0 +1,84 @@
+/**
+ * A conversation with the engine as a user would have it: send text, press the
+ * buttons you were shown, read the replies as plain text. Uses the real engine,
+ * job runner and steps over an in-memory store.
+ */
+import { randomBytes } from "node:crypto";
+import type { Input, Reply, UserKey } from "../../src/bot/conversation.js";
+import { Engine } from "../../src/bot/engine.js";
+import { plain } from "../../src/bot/text.js";
+import { exportFollowsJob } from "../../src/jobs/export-follows-job.js";
+import { JobRunner } from "../../src/jobs/runner.js";
+import type { World } from "../../src/steps/world.js";
+import { openMemoryStore } from "../../src/store/memory-store.js";
+import { Sealer } from "../../src/store/seal.js";
+import type { Store } from "../../src/store/store.js";
+
+export interface Said {
+  /** Each reply as the user would read it: text, or "📎 name" for a file. */
+  lines: string[];
+  text: string;
+  secret: boolean;
+  replies: readonly Reply[];
+}
+
+export function render(replies: readonly Reply[]): string[] {
+  return replies.map((r) => (r.kind === "file" ? `📎 ${r.name}` : plain(r.text)));
+}
+
+export async function makeChat(world: World, opts: { store?: Store; user?: UserKey } = {}) {
+  const store = opts.store ?? openMemoryStore();
+  const sealer = new Sealer(randomBytes(32));
+  const jobs = new JobRunner(store);
+  const engine = new Engine({ store, sealer, world, jobs });
+  jobs.register(exportFollowsJob({ engine, world, sealer, notifier: () => engine.notifier }));
+  const user: UserKey = opts.user ?? "tg:1";
+  const notified: Reply[] = [];
+  let seq = 0;
+  let choices: { id: string; label: string }[] = [];
+  engine.notifier = {
+    async notify(_user, replies, s) {
+      notified.push(...replies);
+      if (s !== undefined) seq = s;
+    },
+  };
+
+  async function send(input: Input | string): Promise<Said> {
+    const actual: Input =
+      typeof input !== "string"
+        ? input
+        : input.startsWith("/")
+          ? { kind: "command", name: input.slice(1) as never, args: "" }
+          : { kind: "text", text: input };
+    const turn = await engine.receive(user, actual, async () => {});
+    seq = turn.seq;
+    const withChoices = turn.replies.filter((r) => r.kind === "say" && r.choices?.length);
+    if (withChoices.length > 0) {
+      const last = withChoices[withChoices.length - 1]!;
+      choices = last.kind === "say" ? [...(last.choices ?? [])] : [];
+    }
+    const lines = render(turn.replies);
+    return { lines, text: lines.join("\n"), secret: turn.secret, replies: turn.replies };
+  }
+
+  return {
+    engine,
+    jobs,
+    store,
+    sealer,
+    user,
+    notified,
+    send,
+    /** Press a button from the latest message that had buttons. */
+    press(label: string, stale?: number): Promise<Said> {
+      const c = choices.find((x) => x.label === label);
+      if (!c)
+        throw new Error(`no button "${label}" among ${choices.map((x) => x.label).join(", ")}`);
+      return send({ kind: "choice", id: c.id, seq: stale ?? seq });
+    },
+    get seq() {
+      return seq;
+    },
+    state: () => engine.state(user),
+  };
+}

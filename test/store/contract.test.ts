@@ -1,0 +1,257 @@
+/**
+ * One contract, every backend. Redis and PostgreSQL are the real local servers
+ * (override with TEST_REDIS_URL / TEST_POSTGRES_URL); when one is down these tests
+ * fail, they never skip. Names carry a random suffix so parallel runs never meet.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../../src/store/open-store.js";
+import type { KeyValue, Locks, Store } from "../../src/store/store.js";
+import { LockLostError, LockTimeoutError, withLock } from "../../src/store/with-lock.js";
+
+const run = randomBytes(4).toString("hex");
+let serial = 0;
+const unique = (what: string) => `t-${run}-${what}-${++serial}`;
+
+const dir = mkdtempSync(join(tmpdir(), "fedimove-contract-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const factories: Record<string, () => string> = {
+  memory: () => `memory:${unique("mem")}`,
+  sqlite: () => `sqlite:${join(dir, `${unique("db")}.sqlite`)}`,
+  redis: () => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+  postgres: () => process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+};
+
+/** clear() is not on KeyValue; the Keyv store offers it, and the test insists. */
+function clearOf(kv: KeyValue<unknown>): () => Promise<void> {
+  if ("clear" in kv && typeof kv.clear === "function") {
+    const clear = kv.clear;
+    return () => clear.call(kv);
+  }
+  throw new Error("this store's namespaces have no clear()");
+}
+
+interface Counter {
+  n: number;
+}
+
+/** Read, yield to the event loop and the network, then write: loses updates unless locked. */
+async function increment(kv: KeyValue<Counter>): Promise<void> {
+  const current = (await kv.get("counter"))?.n ?? 0;
+  await sleep(Math.random() * 3);
+  await kv.set("counter", { n: current + 1 });
+}
+
+for (const [name, make] of Object.entries(factories)) {
+  describe(name, () => {
+    let url: string;
+    let store: Store;
+    const used: KeyValue<unknown>[] = [];
+    const ns = <T>(s: Store = store): KeyValue<T> => {
+      const kv = s.namespace<T>(unique("ns"));
+      used.push(kv);
+      return kv;
+    };
+
+    beforeAll(async () => {
+      url = make();
+      store = await openStore(url);
+    });
+    afterEach(async () => {
+      for (const kv of used.splice(0)) await clearOf(kv)();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    it("reports its kind", () => {
+      expect(store.kind).toBe(name);
+    });
+
+    it("round-trips nested JSON, and deletes", async () => {
+      const kv = ns<unknown>();
+      const value = {
+        user: { id: 42, handle: "@a@b.example", tags: ["x", ":colon", ""] },
+        list: [1, 2.5, null, true, { deep: { deeper: [] } }],
+        text: "ünïcødé ✓",
+      };
+      await kv.set("user:42", value);
+      expect(await kv.get("user:42")).toEqual(value);
+      expect(await kv.get("missing")).toBeUndefined();
+      expect(await kv.delete("user:42")).toBe(true);
+      expect(await kv.get("user:42")).toBeUndefined();
+      expect(await kv.delete("user:42")).toBe(false);
+    });
+
+    it("keeps a key that starts with the namespace apart from the bare key", async () => {
+      const space = unique("ns");
+      const kv = store.namespace<string>(space);
+      used.push(kv);
+      await kv.set("x", "bare");
+      await kv.set(`${space}:x`, "prefixed");
+      expect(await kv.get("x")).toBe("bare");
+      expect(await kv.get(`${space}:x`)).toBe("prefixed");
+    });
+
+    it("expires a value after its TTL, and keeps one without", async () => {
+      const kv = ns<string>();
+      await kv.set("brief", "soon gone", 150);
+      await kv.set("lasting", "stays");
+      expect(await kv.get("brief")).toBe("soon gone");
+      await sleep(300);
+      expect(await kv.get("brief")).toBeUndefined();
+      expect(await kv.get("lasting")).toBe("stays");
+      await expect(kv.set("zero", "x", 0)).rejects.toThrow(RangeError);
+    });
+
+    it("isolates namespaces: delete and clear touch one only", async () => {
+      const a = ns<string>();
+      const b = ns<string>();
+      await a.set("same", "in a");
+      await b.set("same", "in b");
+      await a.set("other", "in a");
+      expect(await a.get("same")).toBe("in a");
+      expect(await b.get("same")).toBe("in b");
+      await a.delete("same");
+      expect(await b.get("same")).toBe("in b");
+      await clearOf(a)();
+      expect(await a.get("other")).toBeUndefined();
+      expect(await b.get("same")).toBe("in b");
+    });
+
+    it("acquires, contends, extends and releases a lease", async () => {
+      const lock = unique("lock");
+      const token = await store.locks.acquire(lock, 5_000);
+      expect(token).toEqual(expect.any(String));
+      if (token === null) return;
+      expect(await store.locks.acquire(lock, 5_000)).toBeNull();
+      expect(await store.locks.extend(lock, token, 5_000)).toBe(true);
+      expect(await store.locks.extend(lock, "not-the-token", 5_000)).toBe(false);
+      await store.locks.release(lock, "not-the-token");
+      expect(await store.locks.acquire(lock, 5_000)).toBeNull();
+      await store.locks.release(lock, token);
+      const again = await store.locks.acquire(lock, 5_000);
+      expect(again).toEqual(expect.any(String));
+      if (again) await store.locks.release(lock, again);
+    });
+
+    it("lets a lease expire: it can no longer be extended, and another takes it", async () => {
+      const lock = unique("lock");
+      const token = await store.locks.acquire(lock, 150);
+      expect(token).not.toBeNull();
+      await sleep(300);
+      expect(await store.locks.extend(lock, token ?? "", 5_000)).toBe(false);
+      const next = await store.locks.acquire(lock, 5_000);
+      expect(next).not.toBeNull();
+      await store.locks.release(lock, token ?? "");
+      expect(await store.locks.acquire(lock, 5_000)).toBeNull();
+      if (next) await store.locks.release(lock, next);
+    });
+
+    it("withLock serialises 20 concurrent read-modify-writes", async () => {
+      const kv = ns<Counter>();
+      const lock = unique("lock");
+      const opts = { ttlMs: 5_000, pollMs: 5 };
+      await Promise.all(
+        Array.from({ length: 20 }, () => withLock(store.locks, lock, () => increment(kv), opts)),
+      );
+      expect(await kv.get("counter")).toEqual({ n: 20 });
+    });
+
+    it("withLock times out, releases after a throw, and renews a long lease", async () => {
+      const lock = unique("lock");
+      const held = await store.locks.acquire(lock, 5_000);
+      await expect(
+        withLock(store.locks, lock, async () => "never", { waitMs: 100, pollMs: 10 }),
+      ).rejects.toThrow(LockTimeoutError);
+      if (held) await store.locks.release(lock, held);
+
+      await expect(
+        withLock(store.locks, lock, async () => Promise.reject(new Error("boom"))),
+      ).rejects.toThrow("boom");
+
+      // Work lasting three TTLs keeps the lease thanks to the heartbeat.
+      const result = await withLock(
+        store.locks,
+        lock,
+        async (signal) => {
+          await sleep(450);
+          expect(await store.locks.acquire(lock, 150)).toBeNull();
+          return signal.aborted ? "lost" : "kept";
+        },
+        { ttlMs: 150 },
+      );
+      expect(result).toBe("kept");
+      const after = await store.locks.acquire(lock, 5_000);
+      expect(after).not.toBeNull();
+      if (after) await store.locks.release(lock, after);
+    });
+
+    it("withLock aborts the signal when the lease is lost", async () => {
+      const lock = unique("lock");
+      const losing: Locks = {
+        acquire: (n, ttl) => store.locks.acquire(n, ttl),
+        extend: async () => false,
+        release: (n, token) => store.locks.release(n, token),
+      };
+      const reason = await withLock(
+        losing,
+        lock,
+        async (signal) => {
+          await sleep(200);
+          return signal.reason;
+        },
+        { ttlMs: 150 },
+      );
+      expect(reason).toBeInstanceOf(LockLostError);
+    });
+
+    it("two stores on the same URL share data and exclude each other", async () => {
+      const other = await openStore(url);
+      try {
+        const space = unique("ns");
+        const mine = store.namespace<Counter>(space);
+        const theirs = other.namespace<Counter>(space);
+        used.push(mine);
+        await mine.set("seen", { n: 1 });
+        expect(await theirs.get("seen")).toEqual({ n: 1 });
+
+        const lock = unique("lock");
+        const token = await store.locks.acquire(lock, 5_000);
+        expect(token).not.toBeNull();
+        expect(await other.locks.acquire(lock, 5_000)).toBeNull();
+        if (token) await store.locks.release(lock, token);
+
+        const opts = { ttlMs: 5_000, pollMs: 5 };
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            i % 2 === 0
+              ? withLock(store.locks, lock, () => increment(mine), opts)
+              : withLock(other.locks, lock, () => increment(theirs), opts),
+          ),
+        );
+        expect(await mine.get("counter")).toEqual({ n: 20 });
+      } finally {
+        await other.close();
+      }
+    });
+  });
+}
+
+describe("openStore", () => {
+  it("names STORE_URL and the accepted forms, without the password", async () => {
+    const attempt = openStore("mysql://bot:hunter2@db.example/x");
+    await expect(attempt).rejects.toThrow(/STORE_URL.*sqlite:<path>.*redis:\/\/.*postgres:\/\//);
+    await expect(attempt).rejects.not.toThrow(/hunter2/);
+  });
+
+  it("fails, rather than hangs, when the server is unreachable", async () => {
+    await expect(openStore("redis://127.0.0.1:1")).rejects.toThrow();
+    await expect(openStore("postgres://postgres@127.0.0.1:1/test")).rejects.toThrow();
+  });
+});
