@@ -11,18 +11,30 @@ describe("config", () => {
   });
 
   it("runs on Telegram when a token is set, against the configured API root", () => {
-    const c = readConfig({ TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ", TELEGRAM_API_ROOT: "http://127.0.0.1:9/" });
+    const c = readConfig({
+      TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+      TELEGRAM_API_ROOT: "http://127.0.0.1:9/",
+    });
     expect(c.channel).toBe("telegram");
-    expect(c.telegram).toEqual({ token: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ", apiRoot: "http://127.0.0.1:9" });
+    expect(c.telegram).toEqual({
+      token: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+      apiRoot: "http://127.0.0.1:9",
+    });
   });
 
   it.each([
     [{ TELEGRAM_BOT_TOKEN: "nope" }, /^TELEGRAM_BOT_TOKEN: a token from @BotFather/],
-    [{ STORE_URL: "mysql://x" }, /^STORE_URL: sqlite:PATH, redis:\/\/…, postgres:\/\/… or memory:$/],
+    [
+      { STORE_URL: "mysql://x" },
+      /^STORE_URL: sqlite:PATH, redis:\/\/…, postgres:\/\/… or memory:$/,
+    ],
     [{ ALLOW_PRIVATE_NETWORK: "maybe" }, /^ALLOW_PRIVATE_NETWORK: /],
     [{ LOG_LEVEL: "loud" }, /^LOG_LEVEL: /],
     [{ FEDIMOVE_SECRET: "short" }, /^FEDIMOVE_SECRET: at least 16 characters$/],
-    [{ FEDIMOVE_CHANNEL: "telegram" }, /^TELEGRAM_BOT_TOKEN: required when FEDIMOVE_CHANNEL=telegram$/],
+    [
+      { FEDIMOVE_CHANNEL: "telegram" },
+      /^TELEGRAM_BOT_TOKEN: required when FEDIMOVE_CHANNEL=telegram$/,
+    ],
     [{ TELEGRAM_API_ROOT: "ftp://x" }, /^TELEGRAM_API_ROOT: /],
   ])("stops with one line naming the variable: %o", (env, message) => {
     expect(() => readConfig(env)).toThrow(ConfigError);
