@@ -39,7 +39,7 @@ export async function createApp(
     allowPrivateNetwork: config.allowPrivateNetwork,
     timeoutMs: config.httpTimeoutMs,
   });
-  const jobs = new JobRunner(store);
+  const jobs = new JobRunner(store, { leaseMs: config.jobLeaseMs });
   const engine = new Engine({ store, sealer, world, jobs });
   jobs.register(exportFollowsJob({ engine, world, sealer, notifier: () => engine.notifier }));
 
@@ -64,7 +64,7 @@ export async function createApp(
     jobs,
     channel,
     async run() {
-      const resumed = await jobs.resumeAll();
+      const resumed = await jobs.startSweeping();
       if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });
       await channel.start();
     },

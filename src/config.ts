@@ -30,6 +30,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   FEDIMOVE_CHANNEL: z.enum(["auto", "telegram", "console"]).default("auto"),
+  JOB_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
 });
 
 export type Config = {
@@ -42,6 +43,8 @@ export type Config = {
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
   httpTimeoutMs: number;
   channel: "telegram" | "console";
+  /** How long a job stays with a process that stopped answering before another takes it over. */
+  jobLeaseMs: number;
 };
 
 export class ConfigError extends Error {}
@@ -81,5 +84,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,
     channel,
+    jobLeaseMs: e.JOB_LEASE_MS,
   };
 }

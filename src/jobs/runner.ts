@@ -46,8 +46,16 @@ export class JobRunner {
   >();
   private readonly handlers = new Map<string, JobHandler<unknown>>();
   private stopping = false;
+  private sweeper?: NodeJS.Timeout;
 
-  constructor(private readonly store: Store) {
+  /**
+   * leaseMs: how long a job's lease outlives a process that died holding it; the
+   * sweep picks such jobs up once their lease has run out.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { leaseMs?: number; sweepMs?: number } = {},
+  ) {
     this.records = store.namespace<JobRecord>("jobs");
     this.index = store.namespace<string[]>("job-index");
   }
@@ -66,6 +74,17 @@ export class JobRunner {
     await this.records.set(id, record);
     await this.editIndex((ids) => [...ids.filter((x) => x !== id), id]);
     this.launch(record);
+  }
+
+  /** Resumes unfinished jobs now, and keeps looking for orphaned ones (a process that died) until stop(). */
+  async startSweeping(): Promise<number> {
+    const resumed = await this.resumeAll();
+    const every = this.opts.sweepMs ?? 5_000;
+    this.sweeper = setInterval(() => {
+      this.resumeAll().catch((err) => log.warn("job sweep failed", { err }));
+    }, every);
+    this.sweeper.unref();
+    return resumed;
   }
 
   /** Every unfinished job in the store, started here unless another process holds it. */
@@ -109,6 +128,7 @@ export class JobRunner {
   /** Graceful shutdown: stop working, keep the records, so the next start resumes them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.sweeper);
     for (const job of this.running.values()) job.abort.abort(new Error("shutting down"));
     await Promise.allSettled([...this.running.values()].map((j) => j.done));
   }
@@ -160,7 +180,7 @@ export class JobRunner {
               updatedAt: Date.now(),
             });
         },
-        { waitMs: 0, ttlMs: 30_000 },
+        { waitMs: 0, ttlMs: this.opts.leaseMs ?? 15_000 },
       );
       await this.editIndex((ids) => ids.filter((x) => x !== record.id));
     } catch (err) {

@@ -1,0 +1,159 @@
+/**
+ * The real bot process (npm start's entry) against the Telegram and Mastodon
+ * stand-ins: what a Telegram user sees, from /start to following_accounts.csv.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
+import { mastodonFollowingCsv } from "../sandbox/mastodon-export.js";
+import {
+  type MessageView,
+  startTelegramSandbox,
+  type TelegramSandbox,
+} from "../sandbox/telegram.js";
+import { type Proc, startProcess } from "./process.js";
+
+const USER = 4242;
+let tg: TelegramSandbox | undefined;
+let masto: MastodonSandbox | undefined;
+const procs: Proc[] = [];
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.child.kill("SIGKILL");
+    await p.exited;
+  }
+  await tg?.close();
+  await masto?.close();
+});
+
+function startBot(dataDir: string, extra: Record<string, string> = {}): Proc {
+  const bot = startProcess("src/main.ts", {
+    TELEGRAM_BOT_TOKEN: tg!.token,
+    TELEGRAM_API_ROOT: tg!.url,
+    DATA_DIR: dataDir,
+    ALLOW_PRIVATE_NETWORK: "true",
+    LOG_LEVEL: "warn",
+    HTTP_TIMEOUT_MS: "5000",
+    ...extra,
+  });
+  procs.push(bot);
+  return bot;
+}
+
+const textOf = (m: MessageView) => m.text ?? "";
+
+async function botSays(pattern: RegExp, timeoutMs = 20_000): Promise<MessageView> {
+  return tg!.waitFor(USER, (m) => m.from === "bot" && pattern.test(textOf(m)), timeoutMs);
+}
+
+function press(message: MessageView, label: string): void {
+  const button = message.replyMarkup?.inline_keyboard.flat().find((b) => b.text === label);
+  if (!button?.callback_data) throw new Error(`no button ${label}`);
+  tg!.pressButton(USER, message.messageId, button.callback_data);
+}
+
+describe("Telegram end to end", () => {
+  it("a user starts, connects with a token and receives the CSV Mastodon would export", async () => {
+    tg = await startTelegramSandbox();
+    masto = await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null });
+    masto.addAccount({ username: "ada" });
+    const follows = masto.seedFollows("ada", 412);
+    const token = masto.issueToken("ada", ["read:accounts", "read:follows"]);
+    const bot = startBot(mkdtempSync(path.join(tmpdir(), "fedimove-e2e-")));
+
+    tg.sendText(USER, "/start");
+    const hello = await botSays(/^Hi! I'll move your Mastodon account/);
+    expect(tg.commands().map((c) => c.command)).toEqual([
+      "start",
+      "status",
+      "back",
+      "cancel",
+      "forget",
+      "help",
+    ]);
+    press(hello, "Let's go");
+    await botSays(/^Which Mastodon server is your account on\?/);
+
+    tg.sendText(USER, "<b>not a server</b>");
+    await botSays(/doesn't look like a server name/);
+
+    tg.sendPhoto(USER);
+    await botSays(/^I can't use a photo here\. Nothing changed\./);
+
+    tg.sendText(USER, masto.url);
+    const ask = await botSays(/^To read your follows, I need an access token/);
+    expect(ask.html).toContain(
+      "<code>read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks</code>",
+    );
+
+    const secret = tg.sendText(USER, token) as { message_id: number };
+    await botSays(/^Signed in as @ada@hachyderm\.example\./);
+    const doc = await tg.waitFor(USER, (m) => m.from === "bot" && m.kind === "document");
+    expect(doc.document?.name).toBe("following_accounts.csv");
+    expect(doc.document?.bytes.toString("utf8")).toBe(
+      mastodonFollowingCsv(follows, "hachyderm.example"),
+    );
+    await botSays(/^Your 412 follows from @ada@hachyderm\.example are saved/);
+
+    // The message that carried the token is gone, and no bot message repeats it.
+    const chat = tg.chat(USER);
+    expect(chat.user.find((m) => m.messageId === secret.message_id)?.deleted).toBe(true);
+    expect(chat.bot.some((m) => textOf(m).includes(token))).toBe(false);
+    expect(bot.stderr()).not.toContain(token);
+
+    // The same button pressed again is answered, and nothing moves.
+    press(hello, "Let's go");
+    await botSays(/^That button belongs to an earlier message/);
+
+    bot.child.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+  });
+
+  it("a bot killed mid-export resumes after restart and sends the CSV exactly once", async () => {
+    tg = await startTelegramSandbox();
+    masto = await startMastodonSandbox({ domain: "slow.example", rateLimit: null });
+    masto.addAccount({ username: "bob" });
+    const follows = masto.seedFollows("bob", 800);
+    const token = masto.issueToken("bob", ["read"]);
+    const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
+    // A short lease, so the restarted process may take the job over soon after the kill.
+    let bot = startBot(dataDir, { JOB_LEASE_MS: "2000" });
+
+    tg.sendText(USER, "/start");
+    press(await botSays(/^Hi!/), "Let's go");
+    await botSays(/^Which Mastodon server/);
+    tg.sendText(USER, masto.url);
+    await botSays(/access token/);
+    masto.setLatency(150);
+    tg.sendText(USER, token);
+    await botSays(/^Signed in as @bob@slow\.example/);
+    // Wait until at least two pages are saved, then kill without warning.
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (masto!.requests.filter((q) => q.path.includes("/following")).length >= 3) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    bot.child.kill("SIGKILL");
+    await bot.exited;
+    const pagesBefore = masto.requests.filter((q) => q.path.includes("/following")).length;
+    masto.setLatency(0);
+
+    bot = startBot(dataDir, { JOB_LEASE_MS: "2000" });
+    const doc = await tg.waitFor(USER, (m) => m.from === "bot" && m.kind === "document", 30_000);
+    expect(doc.document?.bytes.toString("utf8")).toBe(
+      mastodonFollowingCsv(follows, "slow.example"),
+    );
+    // It resumed: the whole list is 11 pages, and the restart did not start from page one.
+    const pages = masto.requests.filter((q) => q.path.includes("/following"));
+    expect(pages.length).toBeLessThan(11 + pagesBefore);
+    expect(pages.filter((q) => !q.path.includes("max_id")).length).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(tg.chat(USER).bot.filter((m) => m.kind === "document")).toHaveLength(1);
+  });
+});
