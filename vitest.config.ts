@@ -8,5 +8,8 @@ export default defineConfig({
     // Store contract tests share one Redis and one PostgreSQL; files run in parallel
     // but each test uses its own key prefix, so they never see each other's data.
     pool: "forks",
+    // In CI, a JSON report too, from which .ci/run prints one plain "N passed, N failed" line.
+    reporters: process.env.CI ? ["default", "json"] : ["default"],
+    outputFile: process.env.CI ? { json: "test-results.json" } : undefined,
   },
 });
