@@ -4,6 +4,7 @@
  * Ruby CSV quoting (only fields with a comma, quote or line break), "\n" line ends.
  */
 import type { FollowRow } from "../steps/state.js";
+import { rubyCsvRow } from "./ruby-csv.js";
 
 export const FOLLOWING_HEADER = [
   "Account address",
@@ -12,15 +13,14 @@ export const FOLLOWING_HEADER = [
   "Languages",
 ] as const;
 
-function field(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 export function followingCsv(rows: readonly FollowRow[]): string {
-  const lines = [FOLLOWING_HEADER.map(field).join(",")];
+  let out = rubyCsvRow(FOLLOWING_HEADER);
   for (const r of rows) {
-    const languages = r.languages && r.languages.length > 0 ? r.languages.join(", ") : "";
-    lines.push([field(r.acct), String(r.reblogs), String(r.notify), field(languages)].join(","));
+    // No languages is an empty cell, like Mastodon's `nil` from
+    // `follow.languages&.join(', ')`, never Ruby's quoted empty string `""`;
+    // `|| null` keeps any empty value bare, as this file has always written it.
+    const languages = r.languages?.join(", ") || null;
+    out += rubyCsvRow([r.acct || null, String(r.reblogs), String(r.notify), languages]);
   }
-  return `${lines.join("\n")}\n`;
+  return out;
 }
