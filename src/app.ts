@@ -2,20 +2,25 @@
  * The one wiring function: config → store → HTTP layer → engine → jobs →
  * channel. main.ts, the demo and the end-to-end tests all start the bot here.
  */
+import type { Server } from "node:http";
 import path from "node:path";
 import { ConsoleChannel } from "./bot/console.js";
 import { Engine } from "./bot/engine.js";
 import { TelegramChannel } from "./bot/telegram.js";
 import { GuardedDispatcher } from "./clients/dispatcher.js";
 import { Http } from "./clients/http.js";
+import { MastodonOAuth } from "./clients/oauth.js";
 import { Pacer } from "./clients/pacer.js";
+import { SignIn } from "./clients/sign-in.js";
 import type { Config } from "./config.js";
-import { exportFollowsJob } from "./jobs/export-follows-job.js";
 import { JobRunner } from "./jobs/runner.js";
+import { snapshotJob } from "./jobs/snapshot-job.js";
 import { log } from "./log.js";
 import { realWorld } from "./steps/world.js";
 import { openStore } from "./store/open-store.js";
 import { deriveKey, loadOrCreateSecretFile, Sealer } from "./store/seal.js";
+import { oauthCallback } from "./web/oauth-callback.js";
+import { startWeb } from "./web/server.js";
 
 export interface App {
   engine: Engine;
@@ -35,13 +40,17 @@ export async function createApp(
   const sealer = new Sealer(deriveKey(secret));
   const dispatcher = new GuardedDispatcher(new Pacer(), config.allowPrivateNetwork);
   const http = new Http(dispatcher, config.httpTimeoutMs);
-  const world = realWorld(http, {
+  const signIn = new SignIn(new MastodonOAuth(http), store, sealer, {
+    publicUrl: config.web?.publicUrl,
+  });
+  const world = realWorld(http, signIn, {
     allowPrivateNetwork: config.allowPrivateNetwork,
     timeoutMs: config.httpTimeoutMs,
   });
   const jobs = new JobRunner(store, { leaseMs: config.jobLeaseMs });
   const engine = new Engine({ store, sealer, world, jobs });
-  jobs.register(exportFollowsJob({ engine, world, sealer, notifier: () => engine.notifier }));
+  jobs.register(snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier }));
+  let web: Server | undefined;
 
   const channel =
     config.channel === "telegram" && config.telegram
@@ -54,6 +63,7 @@ export async function createApp(
     if (stopped) return;
     stopped = true;
     await channel.stop();
+    await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await jobs.stop();
     await store.close();
     await dispatcher.close();
@@ -66,6 +76,11 @@ export async function createApp(
     async run() {
       const resumed = await jobs.startSweeping();
       if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });
+      if (config.web) {
+        const started = await startWeb({ callback: oauthCallback({ signIn, engine }) }, config.web);
+        web = started.server;
+        log.info("web: listening", { at: started.url, public: config.web.publicUrl });
+      }
       await channel.start();
     },
     stop,

@@ -31,6 +31,11 @@ const schema = z.object({
   HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   FEDIMOVE_CHANNEL: z.enum(["auto", "telegram", "console"]).default("auto"),
   JOB_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: "the bot's public address, like https://fedimove.example" })
+    .optional(),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
 });
 
 export type Config = {
@@ -45,6 +50,8 @@ export type Config = {
   channel: "telegram" | "console";
   /** How long a job stays with a process that stopped answering before another takes it over. */
   jobLeaseMs: number;
+  /** Where users' browsers reach the bot (OAuth callback); absent: codes are pasted instead. */
+  web?: { publicUrl: string; host: string; port: number };
 };
 
 export class ConfigError extends Error {}
@@ -85,5 +92,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,
     channel,
     jobLeaseMs: e.JOB_LEASE_MS,
+    web: e.PUBLIC_URL
+      ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, ""), host: e.HOST, port: e.PORT }
+      : undefined,
   };
 }

@@ -7,8 +7,10 @@
 import type { JobRunner } from "../jobs/runner.js";
 import { log } from "../log.js";
 import { stepOf } from "../steps/index.js";
+import { snapshots } from "../steps/snapshot.js";
 import { Saved, STATE_VERSION, type State } from "../steps/state.js";
 import type { Outcome, StepContext } from "../steps/step.js";
+import { upgrade } from "../steps/upgrade.js";
 import type { World } from "../steps/world.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
@@ -94,17 +96,19 @@ export class Engine {
    */
   async advance(
     user: UserKey,
-    change: (state: State) => Promise<Outcome | null> | Outcome | null,
-  ): Promise<void> {
-    await withLock(this.deps.store.locks, `user:${user}`, async () => {
+    change: (state: State, ctx: StepContext) => Promise<Outcome | null> | Outcome | null,
+  ): Promise<Outcome | null> {
+    return withLock(this.deps.store.locks, `user:${user}`, async () => {
       const before = await this.load(user);
-      if (!before) return;
-      const outcome = await change(before.state);
-      if (!outcome) return;
-      const withEntry = await this.arrive(before.state, outcome, this.context(user));
+      if (!before) return null;
+      const ctx = this.context(user);
+      const outcome = await change(before.state, ctx);
+      if (!outcome) return null;
+      const withEntry = await this.arrive(before.state, outcome, ctx);
       const after = await this.commit(user, before, withEntry);
       if (after && withEntry.replies.length > 0)
         await this.notifier?.notify(user, withEntry.replies, after.seq);
+      return withEntry;
     });
   }
 
@@ -119,6 +123,7 @@ export class Engine {
       sealer: this.deps.sealer,
       world: this.deps.world,
       now: this.now,
+      snapshots: snapshots(this.deps.store),
       jobProgress: async (id) => (await this.deps.jobs.get(id))?.progress,
     };
   }
@@ -221,6 +226,7 @@ export class Engine {
       case "forget":
         await this.deps.jobs.cancelAll(ctx.user, { forget: true });
         await this.saved.delete(ctx.user);
+        await snapshots(this.deps.store).delete(ctx.user);
         return {
           state: { step: "welcome" },
           forget: true,
@@ -250,7 +256,7 @@ export class Engine {
   private async load(user: UserKey): Promise<Saved | undefined> {
     const raw = await this.saved.get(user);
     if (raw === undefined) return undefined;
-    const parsed = Saved.safeParse(raw);
+    const parsed = Saved.safeParse(upgrade(raw, STATE_VERSION));
     if (parsed.success) return parsed.data;
     // Never throw a user's progress away: keep what could not be read, and say so in the log.
     log.error("saved state does not fit; kept aside", {

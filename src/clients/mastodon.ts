@@ -28,7 +28,11 @@ export const RelationshipSchema = z.object({
   showing_reblogs: z.boolean().optional(),
   notifying: z.boolean().optional(),
   languages: z.array(z.string()).nullish(),
+  muting_notifications: z.boolean().optional(),
 });
+
+export const ListSchema = z.object({ id: z.string(), title: z.string() });
+export const StatusUriSchema = z.object({ id: z.string(), uri: z.string() });
 export type Relationship = z.infer<typeof RelationshipSchema>;
 
 /** The `next` cursor from a Link header, as a full URL on the same origin. */
@@ -77,10 +81,22 @@ export class MastodonAccountClient {
     accountId: string,
     next?: string,
   ): Promise<{ accounts: Account[]; next?: string }> {
-    const url =
-      next ?? `${this.origin}/api/v1/accounts/${encodeURIComponent(accountId)}/following?limit=80`;
-    const res = await this.http.json(url, z.array(AccountSchema), { token: this.token });
-    return { accounts: res.data, next: nextLink(res.headers.get("link"), this.origin) };
+    const path = `/api/v1/accounts/${encodeURIComponent(accountId)}/following?limit=80`;
+    const page = await this.page(next ?? path, z.array(AccountSchema));
+    return { accounts: page.items, next: page.next };
+  }
+
+  /**
+   * One page of any Link-paginated collection: a path on this server for the
+   * first page, or the `next` URL from the page before.
+   */
+  async page<S extends z.ZodType<unknown[]>>(
+    pathOrNext: string,
+    schema: S,
+  ): Promise<{ items: z.infer<S>; next?: string }> {
+    const url = pathOrNext.startsWith("/") ? `${this.origin}${pathOrNext}` : pathOrNext;
+    const res = await this.http.json(url, schema, { token: this.token });
+    return { items: res.data, next: nextLink(res.headers.get("link"), this.origin) };
   }
 
   async relationships(ids: readonly string[]): Promise<Relationship[]> {

@@ -10,9 +10,9 @@ export const connectNew: Step<"connect-new"> = {
   name: "connect-new",
   enter: (state) => [
     say([
-      `Your ${n(state.exported.follows)} follows from `,
-      b(`@${state.old.handle}`),
-      " are saved in following_accounts.csv above — keep that file.\n\n",
+      `Your ${n(state.follows)} follows`,
+      ...(state.source.kind === "account" ? [" from ", b(`@${state.source.old.handle}`)] : []),
+      " are saved — keep the files above.\n\n",
       "Next comes your new account (micro.blog or another server). That part of fedimove isn't ready yet; I'll keep your place until it is. /status shows where we are, /forget deletes what I kept.",
     ]),
   ],

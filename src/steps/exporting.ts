@@ -23,8 +23,8 @@ export const exporting: Step<"exporting"> = {
 };
 
 function progressLine(p: { done: number; total?: number } | undefined): string {
-  if (!p || p.done === 0) return "I'm saving the people you follow.";
-  return p.total
-    ? `Saving your follows: ${n(p.done)} of ${n(p.total)} so far.`
-    : `Saving your follows: ${n(p.done)} so far.`;
+  if (!p || p.done === 0) {
+    return "I'm saving your account: follows first, then followers, lists, blocks, mutes and bookmarks.";
+  }
+  return `Saving your account: ${n(p.done)} follows and followers so far.`;
 }

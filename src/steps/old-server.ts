@@ -2,7 +2,9 @@
 import { say } from "../bot/conversation.js";
 import { code } from "../bot/text.js";
 import { parseInstance } from "../clients/instance.js";
+import { log } from "../log.js";
 import { explainRemote } from "./explain.js";
+import type { Instance } from "./state.js";
 import { type Step, stay } from "./step.js";
 
 const ask = say(["Which Mastodon server is your account on? (e.g. ", code("mastodon.social"), ")"]);
@@ -24,20 +26,31 @@ export const oldServer: Step<"old-server"> = {
         say([parsed.reason, " Send just the server's name, like ", code("mastodon.social"), "."]),
       );
     }
+    let instance: Instance;
     try {
       const info = await ctx.world.probeMastodon(parsed.origin);
-      return {
-        state: {
-          step: "old-token",
-          instance: { origin: parsed.origin, host: parsed.host, domain: info.domain },
-        },
-        replies: [],
+      instance = {
+        origin: parsed.origin,
+        host: parsed.host,
+        domain: info.domain,
+        version: info.version,
       };
     } catch (err) {
       return stay(
         state,
         say([explainRemote(err, parsed.host), " Send the server's name again when ready."]),
       );
+    }
+    try {
+      const begun = await ctx.world.signIn.begin(ctx.user, instance);
+      return {
+        state: { step: "old-connect", instance, signIn: { ...begun, startedAt: ctx.now() } },
+        replies: [],
+      };
+    } catch (err) {
+      // No sign-in link (the server refused to register the app): a token or a file still work.
+      log.warn("oauth: could not begin", { host: instance.host, err });
+      return { state: { step: "old-connect", instance, signIn: null }, replies: [] };
     }
   },
 };

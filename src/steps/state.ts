@@ -13,6 +13,8 @@ export const Instance = z.object({
   host: z.string(),
   /** The domain in handles (LOCAL_DOMAIN), which can differ from the web host. */
   domain: z.string(),
+  /** The software version it reports, e.g. "4.3.2": decides scopes and PKCE. */
+  version: z.string().default("0.0.0"),
 });
 export type Instance = z.infer<typeof Instance>;
 
@@ -22,8 +24,30 @@ export const OldAccount = z.object({
   /** ada@hachyderm.io */
   handle: z.string(),
   token: SealedSchema,
+  /** How the token came: ours to revoke (oauth, with the app's key in the store) or the user's own. */
+  via: z.enum(["oauth", "pasted"]).default("pasted"),
 });
 export type OldAccount = z.infer<typeof OldAccount>;
+
+/** A sign-in under way: the link the user taps, and what finishing it needs. */
+export const PendingSignIn = z.object({
+  /** OAuth `state`: binds a callback to this user; single-use, 10 minutes. */
+  state: z.string(),
+  url: z.string(),
+  /** PKCE verifier, sealed; absent where the server offers no S256. */
+  verifier: SealedSchema.optional(),
+  /** "oob": the user pastes the code; "callback": the bot's own page receives it. */
+  redirect: z.enum(["oob", "callback"]),
+  startedAt: z.number(),
+});
+export type PendingSignIn = z.infer<typeof PendingSignIn>;
+
+/** Where the follows came from: a signed-in account (which can be snapshotted) or an uploaded file. */
+export const Source = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("account"), old: OldAccount }),
+  z.object({ kind: z.literal("file"), instance: Instance, name: z.string() }),
+]);
+export type Source = z.infer<typeof Source>;
 
 export const FollowRow = z.object({
   acct: z.string(),
@@ -36,7 +60,13 @@ export type FollowRow = z.infer<typeof FollowRow>;
 export const State = z.discriminatedUnion("step", [
   z.object({ step: z.literal("welcome") }),
   z.object({ step: z.literal("old-server") }),
+  z.object({
+    step: z.literal("old-connect"),
+    instance: Instance,
+    signIn: PendingSignIn.nullable(),
+  }),
   z.object({ step: z.literal("old-token"), instance: Instance }),
+  z.object({ step: z.literal("old-csv"), instance: Instance }),
   z.object({
     step: z.literal("exporting"),
     old: OldAccount,
@@ -45,8 +75,10 @@ export const State = z.discriminatedUnion("step", [
   }),
   z.object({
     step: z.literal("connect-new"),
-    old: OldAccount,
-    exported: z.object({ follows: z.number(), at: z.number() }),
+    source: Source,
+    /** How many follows the snapshot holds, and when it was taken. */
+    follows: z.number(),
+    snapshotAt: z.number(),
   }),
 ]);
 export type State = z.infer<typeof State>;
@@ -54,7 +86,7 @@ export type StepName = State["step"];
 export type StateOf<K extends StepName> = Extract<State, { step: K }>;
 
 /** What is saved per user. `v` lets a changed step upgrade saved state; `seq` stamps buttons. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 export const Saved = z.object({
   v: z.literal(STATE_VERSION),
   seq: z.number().int().nonnegative(),

@@ -5,6 +5,8 @@
  */
 import type { Input, Reply, UserKey } from "../bot/conversation.js";
 import type { Sealer } from "../store/seal.js";
+import type { KeyValue } from "../store/store.js";
+import type { Snapshot } from "./snapshot.js";
 import type { State, StateOf, StepName } from "./state.js";
 import type { World } from "./world.js";
 
@@ -13,13 +15,15 @@ export interface StepContext {
   readonly sealer: Sealer;
   readonly world: World;
   now(): number;
+  /** The user's saved snapshot (follows and the rest), apart from the state. */
+  readonly snapshots: KeyValue<Snapshot>;
   /** How far a running job has come, from its saved record. */
   jobProgress(jobId: string): Promise<{ done: number; total?: number } | undefined>;
 }
 
 /** Long work to start once the new state is saved (see src/jobs). */
 export interface JobRequest {
-  readonly kind: "export-follows";
+  readonly kind: "snapshot";
   readonly id: string;
   readonly data: unknown;
 }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { BadResponseError, RejectedError } from "../clients/errors.js";
 import type { Http } from "../clients/http.js";
 import { MastodonAccountClient } from "../clients/mastodon.js";
+import type { SignIn } from "../clients/sign-in.js";
 
 export interface ServerInfo {
   /** The domain in handles (LOCAL_DOMAIN). */
@@ -19,6 +20,8 @@ export interface World {
   /** Is there a Mastodon-API server at this origin? Throws a RemoteError when not. */
   probeMastodon(origin: string): Promise<ServerInfo>;
   mastodon(origin: string, token: string): MastodonAccountClient;
+  /** OAuth to the old account. */
+  readonly signIn: Pick<SignIn, "begin" | "finish">;
 }
 
 const InstanceV2 = z.object({ domain: z.string().min(1), version: z.string() });
@@ -26,10 +29,12 @@ const InstanceV1 = z.object({ uri: z.string().min(1), version: z.string() });
 
 export function realWorld(
   http: Http,
+  signIn: SignIn,
   opts: { allowPrivateNetwork: boolean; timeoutMs: number },
 ): World {
   return {
     allowPrivateNetwork: opts.allowPrivateNetwork,
+    signIn,
     async probeMastodon(origin) {
       const host = new URL(origin).host;
       try {

@@ -23,6 +23,19 @@ function fakeWorld(): World {
         },
       } as unknown as MastodonAccountClient;
     },
+    signIn: {
+      async begin(_user, instance) {
+        return {
+          state: "s".repeat(32),
+          url: `${instance.origin}/oauth/authorize?x=1`,
+          redirect: "oob",
+        };
+      },
+      async finish(origin) {
+        const host = new URL(origin).host;
+        throw new RejectedError(`${host} refused`, host, 400, "invalid_grant");
+      },
+    },
   };
 }
 
@@ -45,10 +58,26 @@ describe("engine: the first steps", () => {
     expect((await chat.state())?.step).toBe("old-server");
   });
 
-  it("moves to the token step for a Mastodon server, with the exact place to go", async () => {
+  it("offers to sign in for a Mastodon server, with a token and a file as alternatives", async () => {
     const chat = await atServerStep();
     const r = await chat.send("@ada@hachyderm.io");
-    expect(r.text).toMatch(/^To read your follows, I need an access token from hachyderm.io/);
+    expect(r.text).toBe(
+      "Tap to let me read your account — read-only, and you can revoke it any time, then paste the code hachyderm.io shows you here.",
+    );
+    expect(r.replies[0]).toMatchObject({
+      links: [
+        { label: "Sign in to hachyderm.io", url: "https://hachyderm.io/oauth/authorize?x=1" },
+      ],
+      choices: [{ label: "Paste a token instead" }, { label: "Upload a file instead" }],
+    });
+    expect((await chat.state())?.step).toBe("old-connect");
+  });
+
+  it("moves to the token step on request, with the exact place to go", async () => {
+    const chat = await atServerStep();
+    await chat.send("@ada@hachyderm.io");
+    const r = await chat.press("Paste a token instead");
+    expect(r.text).toMatch(/^To read your account, I need an access token from hachyderm.io/);
     expect(r.replies[0]).toMatchObject({
       links: [{ url: "https://hachyderm.io/settings/applications/new" }],
     });
@@ -107,6 +136,7 @@ describe("engine: bad input gets one clear line and changes nothing", () => {
   it("a wrong token: explained, deleted, and the step stays", async () => {
     const chat = await atServerStep();
     await chat.send("hachyderm.io");
+    await chat.press("Paste a token instead");
     const before = await chat.state();
     const r = await chat.send("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     expect(r.secret).toBe(true);
@@ -118,6 +148,7 @@ describe("engine: bad input gets one clear line and changes nothing", () => {
   it("something that is not a token at all is still treated as secret", async () => {
     const chat = await atServerStep();
     await chat.send("hachyderm.io");
+    await chat.press("Paste a token instead");
     const r = await chat.send("my password is hunter2");
     expect(r.secret).toBe(true);
     expect(r.text).toMatch(/doesn't look like an access token/);
@@ -137,6 +168,28 @@ describe("engine: bad input gets one clear line and changes nothing", () => {
   });
 });
 
+describe("engine: signing in by code", () => {
+  it("a code Mastodon refuses (used twice, too late) is explained and the step stays", async () => {
+    const chat = await atServerStep();
+    await chat.send("hachyderm.io");
+    const before = await chat.state();
+    const r = await chat.send("QWERTYUIOPASDFGHJKLZXCVBNM123456");
+    expect(r.secret).toBe(true);
+    expect(r.text).toMatch(
+      /^hachyderm.io didn't accept that code: it was already used, has expired/,
+    );
+    expect(await chat.state()).toEqual(before);
+  });
+
+  it("something that is not a code is deleted and explained", async () => {
+    const chat = await atServerStep();
+    await chat.send("hachyderm.io");
+    const r = await chat.send("my password is hunter2");
+    expect(r.secret).toBe(true);
+    expect(r.lines[0]).toMatch(/^That doesn't look like the code hachyderm.io shows/);
+  });
+});
+
 describe("engine: commands in the middle of a step", () => {
   it("/status and /help answer without moving", async () => {
     const chat = await atServerStep();
@@ -153,12 +206,14 @@ describe("engine: commands in the middle of a step", () => {
     await chat.send("hachyderm.io");
     const r = await chat.send("/start");
     expect(r.lines[0]).toBe("Welcome back! We were here:");
-    expect(r.lines[1]).toMatch(/access token from hachyderm.io/);
+    expect(r.lines[1]).toMatch(/^Tap to let me read your account/);
   });
 
   it("/back goes one step back, and not before the first", async () => {
     const chat = await atServerStep();
     await chat.send("hachyderm.io");
+    await chat.press("Paste a token instead");
+    expect((await chat.send("/back")).text).toMatch(/^Tap to let me read your account/);
     expect((await chat.send("/back")).text).toMatch(/^Which Mastodon server/);
     expect((await chat.state())?.step).toBe("old-server");
     expect((await chat.send("/back")).text).toMatch(/^Hi! I'll move/);
@@ -170,6 +225,7 @@ describe("engine: commands in the middle of a step", () => {
     await chat.send("hachyderm.io");
     expect((await chat.send("/cancel")).text).toMatch(/^Stopped\. Nothing is running/);
     expect((await chat.state())?.step).toBe("welcome");
+    await chat.send("/start");
     await chat.press("Let's go");
     expect((await chat.send("/forget")).text).toMatch(/^Done: I've deleted everything/);
     expect(await chat.state()).toBeUndefined();

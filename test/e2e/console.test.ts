@@ -12,6 +12,8 @@ describe("npm run demo: the terminal bot against the Mastodon stand-in", () => {
       demo.child.stdin.write("1\n");
       await demo.waitFor(/Which Mastodon server is your account on\?/);
       demo.child.stdin.write(`${url}\n`);
+      await demo.waitFor(/\[1\] Paste a token instead\s+\[2\] Upload a file instead/);
+      demo.child.stdin.write("1\n");
       await demo.waitFor(/I need an access token/);
       const mark = demo.stdout().length;
       demo.child.stdin.write(`${token}\n`);
@@ -22,6 +24,7 @@ describe("npm run demo: the terminal bot against the Mastodon stand-in", () => {
         mark,
       );
       const csv = readFileSync(file!, "utf8");
+      await demo.waitFor(/📎 demo\.social-ada-\d{4}-\d\d-\d\d\.zip saved to/, 20_000, mark);
       expect(csv.split("\n")[0]).toBe("Account address,Show boosts,Notify on new posts,Languages");
       expect(csv.trimEnd().split("\n")).toHaveLength(241);
       // The token never comes back in what the bot prints after it was sent.

@@ -84,7 +84,8 @@ describe("Telegram end to end", () => {
     await botSays(/^I can't use a photo here\. Nothing changed\./);
 
     tg.sendText(USER, masto.url);
-    const ask = await botSays(/^To read your follows, I need an access token/);
+    press(await botSays(/^Tap to let me read your account/), "Paste a token instead");
+    const ask = await botSays(/^To read your account, I need an access token/);
     expect(ask.html).toContain(
       "<code>read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks</code>",
     );
@@ -97,6 +98,11 @@ describe("Telegram end to end", () => {
       mastodonFollowingCsv(follows, "hachyderm.example"),
     );
     await botSays(/^Your 412 follows from @ada@hachyderm\.example are saved/);
+    const zip = await tg.waitFor(
+      USER,
+      (m) => m.kind === "document" && m.document?.name?.endsWith(".zip") === true,
+    );
+    expect(zip.document?.name).toMatch(/^hachyderm\.example-ada-\d{4}-\d\d-\d\d\.zip$/);
 
     // The message that carried the token is gone, and no bot message repeats it.
     const chat = tg.chat(USER);
@@ -126,6 +132,7 @@ describe("Telegram end to end", () => {
     press(await botSays(/^Hi!/), "Let's go");
     await botSays(/^Which Mastodon server/);
     tg.sendText(USER, masto.url);
+    press(await botSays(/^Tap to let me read your account/), "Paste a token instead");
     await botSays(/access token/);
     masto.setLatency(150);
     tg.sendText(USER, token);
@@ -154,6 +161,9 @@ describe("Telegram end to end", () => {
     expect(pages.length).toBeLessThan(11 + pagesBefore);
     expect(pages.filter((q) => !q.path.includes("max_id")).length).toBe(1);
     await new Promise((r) => setTimeout(r, 500));
-    expect(tg.chat(USER).bot.filter((m) => m.kind === "document")).toHaveLength(1);
+    const docs = tg.chat(USER).bot.filter((m) => m.kind === "document");
+    expect(
+      docs.map((d) => (d.document?.name?.endsWith(".zip") ? "zip" : d.document?.name)),
+    ).toEqual(["following_accounts.csv", "zip"]);
   });
 });

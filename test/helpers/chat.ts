@@ -7,9 +7,14 @@ import { randomBytes } from "node:crypto";
 import type { Input, Reply, UserKey } from "../../src/bot/conversation.js";
 import { Engine } from "../../src/bot/engine.js";
 import { plain } from "../../src/bot/text.js";
-import { exportFollowsJob } from "../../src/jobs/export-follows-job.js";
+import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
+import { Http } from "../../src/clients/http.js";
+import { MastodonOAuth } from "../../src/clients/oauth.js";
+import { Pacer } from "../../src/clients/pacer.js";
+import { SignIn } from "../../src/clients/sign-in.js";
 import { JobRunner } from "../../src/jobs/runner.js";
-import type { World } from "../../src/steps/world.js";
+import { snapshotJob } from "../../src/jobs/snapshot-job.js";
+import { realWorld, type World } from "../../src/steps/world.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
@@ -26,12 +31,27 @@ export function render(replies: readonly Reply[]): string[] {
   return replies.map((r) => (r.kind === "file" ? `📎 ${r.name}` : plain(r.text)));
 }
 
-export async function makeChat(world: World, opts: { store?: Store; user?: UserKey } = {}) {
+/** The real world (HTTP layer, OAuth) over loopback, for tests against the stand-ins. */
+export function loopbackWorld(
+  store: Store,
+  sealer: Sealer,
+  opts: { publicUrl?: string } = {},
+): World {
+  const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
+  const signIn = new SignIn(new MastodonOAuth(http), store, sealer, opts);
+  return realWorld(http, signIn, { allowPrivateNetwork: true, timeoutMs: 5000 });
+}
+
+export async function makeChat(
+  world: World | ((store: Store, sealer: Sealer) => World),
+  opts: { store?: Store; user?: UserKey; sealer?: Sealer } = {},
+) {
   const store = opts.store ?? openMemoryStore();
-  const sealer = new Sealer(randomBytes(32));
+  const sealer = opts.sealer ?? new Sealer(randomBytes(32));
+  if (typeof world === "function") world = world(store, sealer);
   const jobs = new JobRunner(store);
   const engine = new Engine({ store, sealer, world, jobs });
-  jobs.register(exportFollowsJob({ engine, world, sealer, notifier: () => engine.notifier }));
+  jobs.register(snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier }));
   const user: UserKey = opts.user ?? "tg:1";
   const notified: Reply[] = [];
   let seq = 0;

@@ -1,9 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
-import { Http } from "../../src/clients/http.js";
-import { Pacer } from "../../src/clients/pacer.js";
-import { realWorld } from "../../src/steps/world.js";
-import { makeChat } from "../helpers/chat.js";
+import { loopbackWorld, makeChat } from "../helpers/chat.js";
 import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
 import { mastodonFollowingCsv } from "../sandbox/mastodon-export.js";
 
@@ -13,11 +9,6 @@ afterEach(async () => {
   sandbox = undefined;
 });
 
-function world() {
-  const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
-  return realWorld(http, { allowPrivateNetwork: true, timeoutMs: 5000 });
-}
-
 async function signIn(opts: { follows: number; rateLimit?: { limit: number; windowMs: number } }) {
   sandbox = await startMastodonSandbox({
     domain: "social.example",
@@ -26,10 +17,11 @@ async function signIn(opts: { follows: number; rateLimit?: { limit: number; wind
   const ada = sandbox.addAccount({ username: "ada" });
   const follows = sandbox.seedFollows("ada", opts.follows);
   const token = sandbox.issueToken("ada", ["read:accounts", "read:follows"]);
-  const chat = await makeChat(world());
+  const chat = await makeChat(loopbackWorld);
   await chat.send("/start");
   await chat.press("Let's go");
-  const server = await chat.send(sandbox.url);
+  await chat.send(sandbox.url);
+  const server = await chat.press("Paste a token instead");
   expect(server.text).toMatch(/access token from/);
   return { chat, token, follows, sandbox, ada };
 }
@@ -39,7 +31,9 @@ describe("connect by token and export follows (against the Mastodon stand-in)", 
     const { chat, token, follows } = await signIn({ follows: 333 });
     const r = await chat.send(token);
     expect(r.secret).toBe(true);
-    expect(r.text).toBe("Signed in as @ada@social.example. Saving the people you follow…");
+    expect(r.text).toBe(
+      "Signed in as @ada@social.example. Saving everything the move will lock away…",
+    );
     await chat.jobs.idle();
     const file = chat.notified.find((x) => x.kind === "file");
     expect(file?.kind === "file" && file.name).toBe("following_accounts.csv");
@@ -88,7 +82,7 @@ describe("connect by token and export follows (against the Mastodon stand-in)", 
       .filter((x) => x.kind === "say")
       .map((x) => (x.kind === "say" ? x.text.join("") : ""));
     expect(said[0]).toMatch(
-      /^I couldn't finish saving your follows: .* is having trouble right now \(HTTP 503\)/,
+      /^I couldn't finish saving your account: .* is having trouble right now \(HTTP 503\)/,
     );
     expect((await chat.state())?.step).toBe("old-token");
   });

@@ -1,0 +1,145 @@
+/**
+ * Signing in to the old account by OAuth, as the steps use it: begin (register
+ * the app once per server, make the link) and finish (trade the code). The
+ * bot's app per server is cached in the store, its secret sealed; a pending
+ * sign-in is kept under its `state` for 10 minutes and can be claimed once.
+ */
+import type { Sealed, Sealer } from "../store/seal.js";
+import type { KeyValue, Store } from "../store/store.js";
+import { RejectedError } from "./errors.js";
+import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
+
+export const SIGN_IN_TTL_MS = 10 * 60_000;
+export const READ_SCOPES =
+  "read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks";
+
+interface StoredApp extends Omit<OAuthApp, "clientSecret"> {
+  clientSecret: Sealed;
+}
+
+export interface Begun {
+  state: string;
+  url: string;
+  verifier?: Sealed;
+  redirect: "oob" | "callback";
+}
+
+/** Granular scopes (read:follows…) exist from Mastodon 2.4.3; older servers know only "read". */
+export function scopesFor(version: string): string {
+  const [major = 0, minor = 0, patch = 0] = version
+    .split(/[.+-]/)
+    .map((x) => Number.parseInt(x, 10) || 0);
+  const granular = major > 2 || (major === 2 && (minor > 4 || (minor === 4 && patch >= 3)));
+  return granular ? READ_SCOPES : "read";
+}
+
+export class SignIn {
+  private readonly apps: KeyValue<StoredApp>;
+  private readonly pending: KeyValue<{ user: string; origin: string; at: number }>;
+
+  constructor(
+    private readonly oauth: MastodonOAuth,
+    store: Store,
+    private readonly sealer: Sealer,
+    private readonly opts: { publicUrl?: string; appName?: string },
+  ) {
+    this.apps = store.namespace<StoredApp>("oauth-apps");
+    this.pending = store.namespace("oauth-pending");
+  }
+
+  get redirectUri(): string {
+    return this.opts.publicUrl ? `${this.opts.publicUrl}/oauth/callback` : OOB;
+  }
+
+  async begin(user: string, instance: { origin: string; version: string }): Promise<Begun> {
+    const scopes = scopesFor(instance.version);
+    const app = await this.app(instance.origin, scopes);
+    const { pkce } = await this.oauth.discover(instance.origin);
+    const state = randomToken(24);
+    const verifier = pkce ? randomToken(32) : undefined;
+    await this.pending.set(
+      state,
+      { user, origin: instance.origin, at: Date.now() },
+      SIGN_IN_TTL_MS,
+    );
+    const url = this.oauth.authorizeUrl(instance.origin, app, {
+      scopes: app.scopes,
+      state,
+      challenge: verifier ? challengeOf(verifier) : undefined,
+    });
+    return {
+      state,
+      url,
+      verifier: verifier ? this.sealer.seal(verifier) : undefined,
+      redirect: this.opts.publicUrl ? "callback" : "oob",
+    };
+  }
+
+  async finish(
+    origin: string,
+    verifier: Sealed | undefined,
+    code: string,
+  ): Promise<{ token: string; scopes: string }> {
+    const app = await this.storedApp(origin);
+    if (!app)
+      throw new RejectedError(
+        `${new URL(origin).host} has no app for this bot any more`,
+        new URL(origin).host,
+        400,
+        "invalid_client",
+      );
+    const got = await this.oauth.exchange(
+      origin,
+      app,
+      code,
+      verifier ? this.sealer.unseal(verifier) : undefined,
+    );
+    return { token: got.token, scopes: got.scope ?? app.scopes };
+  }
+
+  /**
+   * The user a callback's `state` belongs to, once: a second claim, an unknown
+   * state or one older than 10 minutes gets undefined.
+   */
+  async claim(state: string): Promise<{ user: string; origin: string } | undefined> {
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(state)) return undefined;
+    const found = await this.pending.get(state);
+    if (!found || Date.now() - found.at > SIGN_IN_TTL_MS) return undefined;
+    // delete() says whether this call removed it: of two callbacks racing, one wins.
+    if (!(await this.pending.delete(state))) return undefined;
+    return { user: found.user, origin: found.origin };
+  }
+
+  /** Revokes a token this bot obtained by OAuth (the journey's end, or /forget). */
+  async revoke(origin: string, token: string): Promise<void> {
+    const app = await this.storedApp(origin);
+    if (app) await this.oauth.revoke(origin, app, token);
+  }
+
+  private key(origin: string): string {
+    return `${origin}|${this.redirectUri}`;
+  }
+
+  private async storedApp(origin: string): Promise<OAuthApp | undefined> {
+    const stored = await this.apps.get(this.key(origin));
+    return stored
+      ? { ...stored, clientSecret: this.sealer.unseal(stored.clientSecret) }
+      : undefined;
+  }
+
+  private async app(origin: string, scopes: string): Promise<OAuthApp> {
+    const cached = await this.storedApp(origin);
+    if (cached && cached.scopes === scopes) return cached;
+    const app = await this.oauth.registerApp(origin, {
+      name: this.opts.appName ?? "fedimove",
+      scopes,
+      redirectUri: this.redirectUri,
+      website: this.opts.publicUrl,
+    });
+    await this.apps.set(this.key(origin), {
+      ...app,
+      clientSecret: this.sealer.seal(app.clientSecret),
+    });
+    return app;
+  }
+}

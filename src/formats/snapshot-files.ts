@@ -1,0 +1,44 @@
+/**
+ * The files a snapshot is sent as: following_accounts.csv on its own (the one a
+ * user needs next), and one zip with every export in Mastodon's own format and
+ * file name, so any Mastodon-compatible server imports them as they are.
+ */
+import type { Snapshot } from "../steps/snapshot.js";
+import { followingCsv } from "./following-csv.js";
+import {
+  blockedAccountsCsv,
+  blockedDomainsCsv,
+  bookmarksCsv,
+  listsCsv,
+  mutedAccountsCsv,
+} from "./mastodon-exports.js";
+import { rubyCsvRow } from "./ruby-csv.js";
+import { zip } from "./zip.js";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** Not a Mastodon export (it has none for followers): one column, Mastodon's header name. */
+export function followersCsv(accts: readonly string[]): string {
+  return ["Account address", ...accts].map((a) => rubyCsvRow([a])).join("");
+}
+
+/** The zip is named for the account, e.g. hachyderm.io-ada-2026-11-27.zip. */
+export function snapshotFiles(snapshot: Snapshot, who: { domain: string; username: string }) {
+  const date = new Date(snapshot.takenAt).toISOString().slice(0, 10);
+  const following = utf8(followingCsv(snapshot.follows));
+  const entries = [
+    { name: "following_accounts.csv", bytes: following },
+    { name: "followers.csv", bytes: utf8(followersCsv(snapshot.followers.accts)) },
+    { name: "lists.csv", bytes: utf8(listsCsv(snapshot.lists)) },
+    { name: "blocked_accounts.csv", bytes: utf8(blockedAccountsCsv(snapshot.blocks)) },
+    { name: "muted_accounts.csv", bytes: utf8(mutedAccountsCsv(snapshot.mutes)) },
+    { name: "blocked_domains.csv", bytes: utf8(blockedDomainsCsv(snapshot.domainBlocks)) },
+    { name: "bookmarks.csv", bytes: utf8(bookmarksCsv(snapshot.bookmarks)) },
+  ].map((e) => ({ ...e, date: new Date(snapshot.takenAt) }));
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "_");
+  return {
+    following,
+    zipName: `${safe(who.domain)}-${safe(who.username)}-${date}.zip`,
+    zip: zip(entries),
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The snapshot, read one request at a time so that progress can be saved after
+ * each: `step` takes a cursor and returns the next one. Parts go in a fixed
+ * order; a part the token may not read (403) is noted and skipped, so a token
+ * without read:bookmarks still saves everything else.
+ */
+import { z } from "zod";
+import { RejectedError } from "../clients/errors.js";
+import {
+  AccountSchema,
+  ListSchema,
+  type MastodonAccountClient,
+  StatusUriSchema,
+} from "../clients/mastodon.js";
+import { SNAPSHOT_PARTS, type Snapshot, type SnapshotPart } from "../steps/snapshot.js";
+import { type ExportCursor, exportFollowsPage, fullAcct } from "./export-follows.js";
+
+export interface SnapshotCursor {
+  part: SnapshotPart | "done";
+  /** The next page of the current part (or of the current list's members). */
+  next?: string;
+  /** Lists, once known, and which one's members are being read. */
+  lists?: { id: string; title: string }[];
+  listIndex?: number;
+  snapshot: Snapshot;
+}
+
+export interface AccountRef {
+  id: string;
+  domain: string;
+  followersCount: number;
+}
+
+/** The scope each part needs, for telling the user what their token lacked. */
+export const PART_SCOPE: Record<SnapshotPart, string> = {
+  follows: "read:follows",
+  followers: "read:accounts",
+  lists: "read:lists",
+  blocks: "read:blocks",
+  mutes: "read:mutes",
+  domainBlocks: "read:blocks",
+  bookmarks: "read:bookmarks",
+};
+
+const Accounts = z.array(AccountSchema);
+
+function advance(cursor: SnapshotCursor): SnapshotCursor {
+  const at = SNAPSHOT_PARTS.indexOf(cursor.part as SnapshotPart);
+  const part = SNAPSHOT_PARTS[at + 1] ?? "done";
+  return { part, snapshot: cursor.snapshot };
+}
+
+export async function snapshotStep(
+  client: MastodonAccountClient,
+  account: AccountRef,
+  cursor: SnapshotCursor,
+): Promise<SnapshotCursor> {
+  if (cursor.part === "done") return cursor;
+  try {
+    return await readPart(client, account, cursor);
+  } catch (err) {
+    if (err instanceof RejectedError && err.status === 403 && cursor.part !== "follows") {
+      const skipped = [
+        ...cursor.snapshot.skipped,
+        { part: cursor.part, scope: PART_SCOPE[cursor.part] },
+      ];
+      return advance({ ...cursor, snapshot: { ...cursor.snapshot, skipped } });
+    }
+    throw err;
+  }
+}
+
+async function readPart(
+  client: MastodonAccountClient,
+  account: AccountRef,
+  cursor: SnapshotCursor,
+): Promise<SnapshotCursor> {
+  const snap = cursor.snapshot;
+  const acct = (a: { acct: string }) => fullAcct(a.acct, account.domain);
+  const more = (next: string | undefined, snapshot: Snapshot): SnapshotCursor =>
+    next ? { ...cursor, next, snapshot } : advance({ ...cursor, snapshot });
+
+  switch (cursor.part) {
+    case "done":
+      return cursor;
+    case "follows": {
+      const follows: ExportCursor = { next: cursor.next, rows: snap.follows, done: false };
+      const page = await exportFollowsPage(client, account.id, account.domain, follows);
+      return more(page.next, { ...snap, follows: page.rows });
+    }
+    case "followers": {
+      const page = await client.page(
+        cursor.next ?? `/api/v1/accounts/${account.id}/followers?limit=80`,
+        Accounts,
+      );
+      const accts = [...snap.followers.accts, ...page.items.map(acct)];
+      // A list that comes back empty while the profile counts followers is hidden from us, not empty.
+      const hidden = !page.next && accts.length === 0 && account.followersCount > 0;
+      return more(page.next, {
+        ...snap,
+        followers: { accts, count: account.followersCount, hidden },
+      });
+    }
+    case "lists": {
+      const lists = cursor.lists ?? (await client.page("/api/v1/lists", z.array(ListSchema))).items;
+      const index = cursor.listIndex ?? 0;
+      const list = lists[index];
+      if (!list) return advance(cursor);
+      const page = await client.page(
+        cursor.next ?? `/api/v1/lists/${list.id}/accounts?limit=80`,
+        Accounts,
+      );
+      const rows = [
+        ...snap.lists,
+        ...page.items.map((a) => ({ title: list.title, acct: acct(a) })),
+      ];
+      const snapshot = { ...snap, lists: rows };
+      if (page.next) return { ...cursor, lists, listIndex: index, next: page.next, snapshot };
+      if (index + 1 < lists.length) return { part: "lists", lists, listIndex: index + 1, snapshot };
+      return advance({ ...cursor, snapshot });
+    }
+    case "blocks": {
+      const page = await client.page(cursor.next ?? "/api/v1/blocks?limit=80", Accounts);
+      return more(page.next, { ...snap, blocks: [...snap.blocks, ...page.items.map(acct)] });
+    }
+    case "mutes": {
+      const page = await client.page(cursor.next ?? "/api/v1/mutes?limit=80", Accounts);
+      // "Hide notifications" lives on the relationship, not on the muted account.
+      const rels = new Map(
+        (await client.relationships(page.items.map((a) => a.id))).map((r) => [r.id, r]),
+      );
+      const mutes = page.items.map((a) => ({
+        acct: acct(a),
+        hideNotifications: rels.get(a.id)?.muting_notifications ?? true,
+      }));
+      return more(page.next, { ...snap, mutes: [...snap.mutes, ...mutes] });
+    }
+    case "domainBlocks": {
+      const page = await client.page(
+        cursor.next ?? "/api/v1/domain_blocks?limit=200",
+        z.array(z.string()),
+      );
+      return more(page.next, { ...snap, domainBlocks: [...snap.domainBlocks, ...page.items] });
+    }
+    case "bookmarks": {
+      const page = await client.page(
+        cursor.next ?? "/api/v1/bookmarks?limit=40",
+        z.array(StatusUriSchema),
+      );
+      return more(page.next, {
+        ...snap,
+        bookmarks: [...snap.bookmarks, ...page.items.map((s) => s.uri)],
+      });
+    }
+  }
+}

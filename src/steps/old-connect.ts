@@ -1,0 +1,105 @@
+/**
+ * Step 2: sign in to the old account by OAuth, read scopes only. Without a public
+ * address the user taps the link and pastes the code Mastodon shows; with one,
+ * the bot's callback page finishes by itself. A pasted token and an uploaded
+ * following_accounts.csv are the alternatives.
+ */
+import { say } from "../bot/conversation.js";
+import { b } from "../bot/text.js";
+import { RejectedError } from "../clients/errors.js";
+import { beginSnapshot } from "./begin-snapshot.js";
+import { explainRemote } from "./explain.js";
+import type { StateOf } from "./state.js";
+import type { Outcome, Step, StepContext } from "./step.js";
+
+const ALTERNATIVES = [
+  { id: "token", label: "Paste a token instead" },
+  { id: "csv", label: "Upload a file instead" },
+];
+
+/** Authorization codes are short base64url words; anything else is not one. */
+const CODE = /^[A-Za-z0-9_-]{8,128}$/;
+
+function prompt(state: StateOf<"old-connect">) {
+  const host = state.instance.host;
+  if (!state.signIn) {
+    return say(
+      [
+        `${host} doesn't let me offer a sign-in link. Paste an access token instead, or upload your follows file.`,
+      ],
+      {
+        choices: ALTERNATIVES,
+      },
+    );
+  }
+  const after =
+    state.signIn.redirect === "oob"
+      ? `, then paste the code ${host} shows you here.`
+      : `; I'll carry on by myself once you approve.`;
+  return say(
+    [
+      `Tap to let me read your account — `,
+      b("read-only"),
+      `, and you can revoke it any time`,
+      after,
+    ],
+    { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }], choices: ALTERNATIVES },
+  );
+}
+
+/** Trading a code for a token, from a pasted code or from the callback page. */
+export async function finishSignIn(
+  state: StateOf<"old-connect">,
+  code: string,
+  ctx: StepContext,
+): Promise<Outcome> {
+  const host = state.instance.host;
+  if (!state.signIn) return { state, replies: [prompt(state)] };
+  let token: string;
+  try {
+    token = (await ctx.world.signIn.finish(state.instance.origin, state.signIn.verifier, code))
+      .token;
+  } catch (err) {
+    const reason =
+      err instanceof RejectedError && err.status === 400
+        ? `${host} didn't accept that code: it was already used, has expired (codes last 10 minutes), or belongs to another sign-in. Tap "Sign in" for a new one.`
+        : `${explainRemote(err, host)} Tap "Sign in" to try again.`;
+    return {
+      state,
+      replies: [say([reason], { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }] })],
+    };
+  }
+  const begun = await beginSnapshot(state.instance, token, "oauth", ctx);
+  return begun.ok ? begun.outcome : { state, replies: [say([begun.reason])] };
+}
+
+export const oldConnect: Step<"old-connect"> = {
+  name: "old-connect",
+  enter: (state) => [prompt(state)],
+  async handle(state, input, ctx) {
+    if (input.kind === "choice" && input.id === "token")
+      return { state: { step: "old-token", instance: state.instance }, replies: [] };
+    if (input.kind === "choice" && input.id === "csv")
+      return { state: { step: "old-csv", instance: state.instance }, replies: [] };
+    if (input.kind === "file")
+      return {
+        state: { step: "old-csv", instance: state.instance },
+        replies: [say(["Let's use a file, then."])],
+      };
+    if (input.kind !== "text" || !state.signIn) return { state, replies: [prompt(state)] };
+    const code = input.text.trim();
+    if (!CODE.test(code)) {
+      return {
+        state,
+        secret: true,
+        replies: [
+          say([
+            `That doesn't look like the code ${state.instance.host} shows after you approve. I deleted your message to be safe.`,
+          ]),
+          prompt(state),
+        ],
+      };
+    }
+    return { ...(await finishSignIn(state, code, ctx)), secret: true };
+  },
+};
