@@ -53,3 +53,7 @@ export function html(text: Text): string {
 
 /** Numbers the way people read them: 1,093 not 1093. */
 export const n = (value: number): string => value.toLocaleString("en-US");
+
+/** "1 account", "2 accounts", "1,093 followers". */
+export const count = (value: number, one: string, many = `${one}s`): string =>
+  `${n(value)} ${value === 1 ? one : many}`;

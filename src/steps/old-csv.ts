@@ -4,7 +4,7 @@
  * listed with their line numbers; a file that can't be read changes nothing.
  */
 import { say } from "../bot/conversation.js";
-import { b, n } from "../bot/text.js";
+import { b, count, n } from "../bot/text.js";
 import {
   describeBadRow,
   MAX_FILE_BYTES,
@@ -67,7 +67,7 @@ export const oldCsv: Step<"old-csv"> = {
     }
     const takenAt = ctx.now();
     await ctx.snapshots.set(ctx.user, { ...emptySnapshot(takenAt), follows: parsed.rows });
-    const lines = [`Read ${n(parsed.rows.length)} accounts from ${name}.`];
+    const lines = [`Read ${count(parsed.rows.length, "account")} from ${name}.`];
     if (parsed.bad.length > 0) {
       lines.push(
         `\n${n(parsed.bad.length)} line${parsed.bad.length === 1 ? "" : "s"} I couldn't use:`,

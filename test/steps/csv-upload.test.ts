@@ -1,0 +1,161 @@
+/**
+ * The CSV path, as a user sees it: upload a file instead of signing in, and get
+ * either the count and a line-numbered list of what couldn't be used, or one
+ * clear reason why the file can't be read — and nothing changed.
+ */
+import { describe, expect, it } from "vitest";
+import type { Input } from "../../src/bot/conversation.js";
+import type { MastodonAccountClient } from "../../src/clients/mastodon.js";
+import type { World } from "../../src/steps/world.js";
+import { makeChat } from "../helpers/chat.js";
+
+const world: World = {
+  allowPrivateNetwork: false,
+  probeMastodon: async (origin) => ({
+    domain: new URL(origin).host,
+    software: "mastodon",
+    version: "4.3.2",
+  }),
+  mastodon: () => ({}) as MastodonAccountClient,
+  signIn: {
+    begin: async () => ({
+      state: "s".repeat(32),
+      url: "https://old.example/oauth/authorize",
+      redirect: "oob",
+    }),
+    finish: async () => {
+      throw new Error("not used");
+    },
+  },
+};
+
+const file = (name: string, content: string | Uint8Array): Input => {
+  const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+  return { kind: "file", name, size: bytes.length, read: async () => bytes };
+};
+
+async function atUpload() {
+  const chat = await makeChat(world);
+  await chat.send("/start");
+  await chat.press("Let's go");
+  await chat.send("old.example");
+  const ask = await chat.press("Upload a file instead");
+  expect(ask.text).toMatch(
+    /^Send me your follows as a file: on old\.example it's under Preferences → Import and export → Data export/,
+  );
+  return chat;
+}
+
+const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
+
+describe("uploading following_accounts.csv instead of signing in", () => {
+  it("reads Mastodon's export with a BOM and CRLF line ends", async () => {
+    const chat = await atUpload();
+    const r = await chat.send(
+      file(
+        "following_accounts.csv",
+        `\uFEFF${HEADER}\r\na@one.example,true,false,\r\nb@two.example,false,true,"en, de"\r\n`,
+      ),
+    );
+    expect(r.lines[0]).toBe("Read 2 accounts from following_accounts.csv.");
+    expect(await chat.state()).toMatchObject({
+      step: "connect-new",
+      follows: 2,
+      source: { kind: "file" },
+    });
+    const snapshot = await chat.store.namespace("snapshots").get(chat.user);
+    expect(snapshot).toMatchObject({
+      follows: [
+        { acct: "a@one.example", reblogs: true, notify: false, languages: null },
+        { acct: "b@two.example", reblogs: false, notify: true, languages: ["en", "de"] },
+      ],
+    });
+  });
+
+  it("takes good rows and lists bad ones by line", async () => {
+    const chat = await atUpload();
+    const r = await chat.send(
+      file(
+        "follows.csv",
+        `${HEADER}\na@one.example,true,false,\nbob,true,false,\nc@three.example,yes,false,\nd@four.example,true,false,\n`,
+      ),
+    );
+    expect(r.lines[0]).toBe(
+      [
+        "Read 2 accounts from follows.csv.",
+        "2 lines I couldn't use:",
+        '• line 3: "bob" has no server — write it as bob@example.social',
+        '• line 4: Show boosts must be true or false, not "yes"',
+      ].join("\n"),
+    );
+  });
+
+  it("reads a file with an unknown header as Mastodon does: the header is line 1's bad row", async () => {
+    const chat = await atUpload();
+    const r = await chat.send(file("x.csv", "Username,Followed\nbob@a.example,yes\n"));
+    expect(r.lines[0]).toBe(
+      [
+        "Read 1 account from x.csv.",
+        "1 line I couldn't use:",
+        '• line 1: "Username" has no server — write it as Username@example.social',
+      ].join("\n"),
+    );
+  });
+
+  it("accepts a bare list of handles, pasted as text", async () => {
+    const chat = await atUpload();
+    const r = await chat.send("@a@one.example\n@b@two.example");
+    expect(r.lines[0]).toBe("Read 2 accounts from pasted handles.");
+  });
+
+  const refused: [string, Input, RegExp][] = [
+    ["an empty file", file("following_accounts.csv", ""), /^The file is empty\. Nothing changed/],
+    [
+      "a header without an account column",
+      file("following_accounts.csv", "Show boosts,Account\ntrue,bob@a.example\n"),
+      /^This file's first line is a header without an “Account address” column/,
+    ],
+    [
+      "another export",
+      file("blocked_domains.csv", "#domain\nspam.example\n"),
+      /^This looks like a list of blocked domains \(blocked_domains\.csv\), not the accounts you follow/,
+    ],
+    [
+      "20,001 rows",
+      file(
+        "following_accounts.csv",
+        `${HEADER}\n${Array.from({ length: 20_001 }, (_, k) => `u${k}@a.example,true,false,`).join("\n")}\n`,
+      ),
+      /^This file has 20,001 accounts; Mastodon and I take at most 20,000 per file\. Split it and send the parts\./,
+    ],
+    [
+      "a binary file",
+      file(
+        "following_accounts.csv",
+        new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+      ),
+      /^This doesn't look like a CSV file — it has binary data\. Nothing changed/,
+    ],
+    [
+      "a file over 20 MB",
+      {
+        kind: "file",
+        name: "big.csv",
+        size: 20 * 1024 * 1024 + 1,
+        read: async () => new Uint8Array(0),
+      },
+      /^This file is over 20 MB/,
+    ],
+  ];
+  it.each(refused)(
+    "refuses %s with a clear reason and changes nothing",
+    async (_name, input, reason) => {
+      const chat = await atUpload();
+      const before = await chat.state();
+      const r = await chat.send(input);
+      expect(r.text).toMatch(reason);
+      expect(await chat.state()).toEqual(before);
+      expect(await chat.store.namespace("snapshots").get(chat.user)).toBeUndefined();
+    },
+  );
+});
