@@ -28,6 +28,16 @@ export interface AccountRow {
   following: FollowRow[];
   /** Follow rows where this account is the target, ascending by id. */
   followers: FollowRow[];
+  /** Block rows this account made, ascending by id. */
+  blocks: BlockRow[];
+  /** Mute rows this account made, ascending by id. */
+  mutes: MuteRow[];
+  /** AccountDomainBlock rows, ascending by id. */
+  domainBlocks: DomainBlockRow[];
+  /** Lists this account owns, ascending by id. */
+  lists: ListRow[];
+  /** Bookmark rows, ascending by id. */
+  bookmarks: BookmarkRow[];
 }
 
 export interface FollowRow {
@@ -44,9 +54,100 @@ export interface FollowRow {
 export interface TokenRow {
   id: number;
   token: string;
-  accountId: string;
+  /** The resource owner; null for a client_credentials (app-only) token. */
+  accountId: string | null;
+  /** Doorkeeper application; the built-in "Web" app for tokens made by issueToken(). */
+  applicationId: number | null;
   scopes: string[];
   revoked: boolean;
+  /** ms since epoch (sandbox clock) */
+  createdAt: number;
+}
+
+/** Doorkeeper::Application as Mastodon configures it (always confidential). */
+export interface AppRow {
+  id: number;
+  name: string;
+  website: string | null;
+  /** As stored: newline-separated when given as an array. */
+  redirectUri: string;
+  scopes: string[];
+  uid: string;
+  secret: string;
+  superapp: boolean;
+  createdAt: number;
+}
+
+/** Doorkeeper::AccessGrant (an authorization code). */
+export interface GrantRow {
+  id: number;
+  token: string;
+  applicationId: number;
+  accountId: string;
+  redirectUri: string;
+  scopes: string[];
+  codeChallenge: string | null;
+  codeChallengeMethod: string | null;
+  /** ms since epoch (sandbox clock) */
+  createdAt: number;
+  expiresInSeconds: number;
+  revoked: boolean;
+}
+
+export interface BlockRow {
+  id: number;
+  accountId: string;
+  targetAccountId: string;
+}
+
+export interface MuteRow {
+  id: number;
+  accountId: string;
+  targetAccountId: string;
+  hideNotifications: boolean;
+  /** ms since epoch, or null for an indefinite mute */
+  expiresAt: number | null;
+}
+
+export interface DomainBlockRow {
+  id: number;
+  accountId: string;
+  domain: string;
+}
+
+export interface ListMemberRow {
+  id: number;
+  listId: number;
+  accountId: string;
+  followId: number;
+}
+
+export interface ListRow {
+  id: number;
+  accountId: string;
+  title: string;
+  repliesPolicy: "followed" | "list" | "none";
+  exclusive: boolean;
+  /** ListAccount rows in insertion order. */
+  members: ListMemberRow[];
+}
+
+export interface StatusRow {
+  /** Snowflake id */
+  id: string;
+  accountId: string;
+  uri: string;
+  url: string | null;
+  content: string;
+  createdAt: Date;
+  visibility: "public" | "unlisted" | "private" | "direct";
+  language: string | null;
+}
+
+export interface BookmarkRow {
+  id: number;
+  accountId: string;
+  statusId: string;
 }
 
 /** Mastodon's Account entity, as served. */
@@ -140,10 +241,30 @@ export class Store {
   readonly follows = new Map<string, FollowRow>();
   readonly requests = new Map<string, FollowRow>();
   readonly tokens = new Map<string, TokenRow>();
+  readonly apps = new Map<number, AppRow>();
+  readonly appsByUid = new Map<string, AppRow>();
+  readonly grants = new Map<string, GrantRow>();
+  readonly statuses = new Map<string, StatusRow>();
+  readonly statusesByUri = new Map<string, StatusRow>();
+  readonly lists = new Map<number, ListRow>();
+  private readonly blocksByPair = new Map<string, BlockRow>();
+  private readonly mutesByPair = new Map<string, MuteRow>();
+  private readonly bookmarksByPair = new Map<string, BookmarkRow>();
   private lastMs = 0;
   private seq = 0;
   private nextFollowId = 104_729;
   private nextTokenId = 1;
+  private nextAppId = 1;
+  private nextGrantId = 1;
+  // Each table has its own bigserial; the offsets only make mix-ups visible in tests.
+  private nextBlockId = 310_001;
+  private nextMuteId = 420_001;
+  private nextDomainBlockId = 530_001;
+  private nextBookmarkId = 640_001;
+  private nextListId = 7_001;
+  private nextListMemberId = 810_001;
+  /** The "Web" superapp every Mastodon has; tokens from issueToken() belong to it. */
+  readonly webApp: AppRow;
 
   constructor(
     /** LOCAL_DOMAIN */
@@ -151,11 +272,23 @@ export class Store {
     /** Base of local URLs (https://domain, or http://127.0.0.1:PORT for the default domain). */
     readonly publicBase: string,
     readonly version: [number, number, number],
-  ) {}
+    /** The sandbox clock (ms since epoch). */
+    readonly clock: () => number = Date.now,
+  ) {
+    this.webApp = this.createApp({
+      name: "Web",
+      website: null,
+      redirectUri: "urn:ietf:wg:oauth:2.0:oob",
+      scopes: ["read", "write", "follow", "push"],
+      superapp: true,
+    });
+  }
 
-  atLeast(major: number, minor: number): boolean {
-    const [a, b] = this.version;
-    return a > major || (a === major && b >= minor);
+  atLeast(major: number, minor: number, patch = 0): boolean {
+    const [a, b, c] = this.version;
+    if (a !== major) return a > major;
+    if (b !== minor) return b > minor;
+    return c >= patch;
   }
 
   private snowflake(): string {
@@ -193,7 +326,19 @@ export class Store {
   }
 
   createAccount(
-    fields: Partial<Omit<AccountRow, "id" | "following" | "followers">> & {
+    fields: Partial<
+      Omit<
+        AccountRow,
+        | "id"
+        | "following"
+        | "followers"
+        | "blocks"
+        | "mutes"
+        | "domainBlocks"
+        | "lists"
+        | "bookmarks"
+      >
+    > & {
       username: string;
       domain: string | null;
     },
@@ -221,6 +366,11 @@ export class Store {
       id: this.snowflake(),
       following: [],
       followers: [],
+      blocks: [],
+      mutes: [],
+      domainBlocks: [],
+      lists: [],
+      bookmarks: [],
     };
     this.accounts.set(row.id, row);
     this.byAcct.set(key, row);
@@ -278,6 +428,11 @@ export class Store {
     this.follows.delete(key);
     follower.following.splice(follower.following.indexOf(row), 1);
     target.followers.splice(target.followers.indexOf(row), 1);
+    // ListAccount belongs_to :follow, dependent: :destroy
+    for (const list of follower.lists) {
+      const i = list.members.findIndex((m) => m.followId === row.id);
+      if (i !== -1) list.members.splice(i, 1);
+    }
     return true;
   }
 
@@ -295,17 +450,196 @@ export class Store {
     return n;
   }
 
-  issueToken(account: AccountRow, scopes: string[]): TokenRow {
+  issueToken(account: AccountRow | null, scopes: string[], app: AppRow = this.webApp): TokenRow {
     // Doorkeeper's default generator: 32 random bytes, urlsafe base64 → 43 characters.
     const row: TokenRow = {
       id: this.nextTokenId++,
       token: randomBytes(32).toString("base64url"),
-      accountId: account.id,
+      accountId: account?.id ?? null,
+      applicationId: app.id,
       scopes,
       revoked: false,
+      createdAt: this.clock(),
     };
     this.tokens.set(row.token, row);
     return row;
+  }
+
+  createApp(fields: Omit<AppRow, "id" | "uid" | "secret" | "createdAt">): AppRow {
+    const row: AppRow = {
+      ...fields,
+      id: this.nextAppId++,
+      uid: randomBytes(32).toString("base64url"),
+      secret: randomBytes(32).toString("base64url"),
+      createdAt: this.clock(),
+    };
+    this.apps.set(row.id, row);
+    this.appsByUid.set(row.uid, row);
+    return row;
+  }
+
+  createGrant(fields: Omit<GrantRow, "id" | "token" | "createdAt" | "revoked">): GrantRow {
+    const row: GrantRow = {
+      ...fields,
+      id: this.nextGrantId++,
+      token: randomBytes(32).toString("base64url"),
+      createdAt: this.clock(),
+      revoked: false,
+    };
+    this.grants.set(row.token, row);
+    return row;
+  }
+
+  // ---- blocks, mutes, domain blocks, lists, bookmarks -----------------------------
+
+  /** BlockService: also removes follows and follow requests in both directions. */
+  block(account: AccountRow, target: AccountRow): BlockRow {
+    const key = this.pairKey(account.id, target.id);
+    const existing = this.blocksByPair.get(key);
+    if (existing) return existing;
+    this.unfollow(account, target);
+    this.unfollow(target, account);
+    const row: BlockRow = {
+      id: this.nextBlockId++,
+      accountId: account.id,
+      targetAccountId: target.id,
+    };
+    this.blocksByPair.set(key, row);
+    account.blocks.push(row);
+    return row;
+  }
+
+  blockOf(a: AccountRow, b: AccountRow): BlockRow | undefined {
+    return this.blocksByPair.get(this.pairKey(a.id, b.id));
+  }
+
+  /** Account#mute!: an existing mute is updated in place (same id). */
+  mute(
+    account: AccountRow,
+    target: AccountRow,
+    hideNotifications: boolean,
+    expiresAt: number | null,
+  ): MuteRow {
+    const key = this.pairKey(account.id, target.id);
+    const existing = this.mutesByPair.get(key);
+    if (existing) {
+      existing.hideNotifications = hideNotifications;
+      existing.expiresAt = expiresAt;
+      return existing;
+    }
+    const row: MuteRow = {
+      id: this.nextMuteId++,
+      accountId: account.id,
+      targetAccountId: target.id,
+      hideNotifications,
+      expiresAt,
+    };
+    this.mutesByPair.set(key, row);
+    account.mutes.push(row);
+    return row;
+  }
+
+  muteOf(a: AccountRow, b: AccountRow): MuteRow | undefined {
+    const row = this.mutesByPair.get(this.pairKey(a.id, b.id));
+    return row && (row.expiresAt === null || row.expiresAt > this.clock()) ? row : undefined;
+  }
+
+  /**
+   * Account#block_domain! plus AfterBlockDomainFromAccountService: follows to and from
+   * accounts on that domain and pending requests from it are removed.
+   */
+  blockDomain(account: AccountRow, domain: string): DomainBlockRow {
+    const normalized = domain.toLowerCase();
+    const existing = account.domainBlocks.find((d) => d.domain === normalized);
+    if (existing) return existing;
+    const row: DomainBlockRow = {
+      id: this.nextDomainBlockId++,
+      accountId: account.id,
+      domain: normalized,
+    };
+    account.domainBlocks.push(row);
+    for (const f of [...account.following]) {
+      const t = this.accounts.get(f.targetAccountId);
+      if (t?.domain === normalized) this.unfollow(account, t);
+    }
+    for (const f of [...account.followers]) {
+      const a = this.accounts.get(f.accountId);
+      if (a?.domain === normalized) this.unfollow(a, account);
+    }
+    for (const r of [...this.requests.values()]) {
+      const a = this.accounts.get(r.accountId);
+      if (r.targetAccountId === account.id && a?.domain === normalized) this.unfollow(a, account);
+    }
+    return row;
+  }
+
+  domainBlocking(a: AccountRow, b: AccountRow): boolean {
+    return b.domain !== null && a.domainBlocks.some((d) => d.domain === b.domain);
+  }
+
+  createList(
+    account: AccountRow,
+    title: string,
+    repliesPolicy: ListRow["repliesPolicy"],
+    exclusive: boolean,
+  ): ListRow {
+    const row: ListRow = {
+      id: this.nextListId++,
+      accountId: account.id,
+      title,
+      repliesPolicy,
+      exclusive,
+      members: [],
+    };
+    account.lists.push(row);
+    this.lists.set(row.id, row);
+    return row;
+  }
+
+  /** ListAccount: the owner must follow the member (the row belongs to the Follow). */
+  addListMember(list: ListRow, member: AccountRow): ListMemberRow {
+    const owner = this.accounts.get(list.accountId)!;
+    const follow = this.followOf(owner, member);
+    if (!follow) throw new Error(`${this.acctOf(owner)} does not follow ${this.acctOf(member)}`);
+    const existing = list.members.find((m) => m.accountId === member.id);
+    if (existing) return existing;
+    const row: ListMemberRow = {
+      id: this.nextListMemberId++,
+      listId: list.id,
+      accountId: member.id,
+      followId: follow.id,
+    };
+    list.members.push(row);
+    return row;
+  }
+
+  createStatus(fields: Omit<StatusRow, "id">): StatusRow {
+    if (this.statusesByUri.has(fields.uri)) throw new Error(`status ${fields.uri} already exists`);
+    const row: StatusRow = { ...fields, id: this.snowflake() };
+    this.statuses.set(row.id, row);
+    this.statusesByUri.set(row.uri, row);
+    const author = this.accounts.get(row.accountId);
+    if (author?.domain === null) author.statusesCount += 1;
+    return row;
+  }
+
+  bookmark(account: AccountRow, status: StatusRow): BookmarkRow {
+    const key = this.pairKey(account.id, status.id);
+    const existing = this.bookmarksByPair.get(key);
+    if (existing) return existing;
+    const row: BookmarkRow = {
+      id: this.nextBookmarkId++,
+      accountId: account.id,
+      statusId: status.id,
+    };
+    this.bookmarksByPair.set(key, row);
+    account.bookmarks.push(row);
+    return row;
+  }
+
+  /** ActivityPub::TagManager#uri_for / url_for a local status. */
+  localStatusUri(author: AccountRow, id: string): string {
+    return `${this.publicBase}/users/${author.username}/statuses/${id}`;
   }
 
   // ---- serializers ------------------------------------------------------------------
@@ -377,10 +711,52 @@ export class Store {
     };
   }
 
+  /** REST::StatusSerializer (4.x attribute order), as seen by `viewer`. */
+  serializeStatus(st: StatusRow, viewer: AccountRow | null): MastodonStatus {
+    const author = this.accounts.get(st.accountId)!;
+    const own = viewer !== null && viewer.id === author.id;
+    return {
+      id: st.id,
+      created_at: st.createdAt.toISOString(),
+      in_reply_to_id: null,
+      in_reply_to_account_id: null,
+      sensitive: false,
+      spoiler_text: "",
+      visibility: st.visibility,
+      language: st.language,
+      uri: st.uri,
+      url: st.url,
+      replies_count: 0,
+      reblogs_count: 0,
+      favourites_count: 0,
+      ...(this.atLeast(3, 5) ? { edited_at: null } : {}),
+      ...(viewer
+        ? {
+            favourited: false,
+            reblogged: false,
+            muted: false,
+            bookmarked: this.bookmarksByPair.has(this.pairKey(viewer.id, st.id)),
+          }
+        : {}),
+      ...(own && st.visibility !== "direct" ? { pinned: false } : {}),
+      ...(viewer && this.atLeast(4, 0) ? { filtered: [] } : {}),
+      content: st.content,
+      reblog: null,
+      account: this.serializeAccount(author),
+      media_attachments: [],
+      mentions: [],
+      tags: [],
+      emojis: [],
+      card: null,
+      poll: null,
+    };
+  }
+
   serializeRelationship(me: AccountRow, other: AccountRow): MastodonRelationship {
     const following = this.followOf(me, other);
     const requested = this.requestOf(me, other);
     const opts = following ?? requested;
+    const mute = this.muteOf(me, other);
     // Key order as REST::RelationshipSerializer writes it.
     return {
       id: other.id,
@@ -389,17 +765,49 @@ export class Store {
       notifying: opts?.notify ?? false,
       ...(this.atLeast(4, 0) ? { languages: opts?.languages ?? null } : {}),
       followed_by: this.followOf(other, me) !== undefined,
-      blocking: false,
-      blocked_by: false,
-      muting: false,
-      muting_notifications: false,
+      blocking: this.blockOf(me, other) !== undefined,
+      blocked_by: this.blockOf(other, me) !== undefined,
+      muting: mute !== undefined,
+      muting_notifications: mute?.hideNotifications ?? false,
       requested: requested !== undefined,
       ...(this.atLeast(4, 1) ? { requested_by: this.requestOf(other, me) !== undefined } : {}),
-      domain_blocking: false,
+      domain_blocking: this.domainBlocking(me, other),
       endorsed: false,
       note: "",
     };
   }
+}
+
+export interface MastodonStatus {
+  id: string;
+  created_at: string;
+  in_reply_to_id: string | null;
+  in_reply_to_account_id: string | null;
+  sensitive: boolean;
+  spoiler_text: string;
+  visibility: string;
+  language: string | null;
+  uri: string;
+  url: string | null;
+  replies_count: number;
+  reblogs_count: number;
+  favourites_count: number;
+  edited_at?: string | null;
+  favourited?: boolean;
+  reblogged?: boolean;
+  muted?: boolean;
+  bookmarked?: boolean;
+  pinned?: boolean;
+  filtered?: unknown[];
+  content: string;
+  reblog: MastodonStatus | null;
+  account: MastodonAccount;
+  media_attachments: unknown[];
+  mentions: unknown[];
+  tags: unknown[];
+  emojis: unknown[];
+  card: unknown | null;
+  poll: unknown | null;
 }
 
 /** `object.created_at.midnight.as_json` */

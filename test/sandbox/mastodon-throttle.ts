@@ -8,6 +8,7 @@
  *   throttle_unauthenticated_api     per IP,      300 / 5 min, /api only, no token
  *   throttle_authenticated_paging    per user,    300 / 15 min, any path with page/max_id/since_id/min_id
  *   throttle_unauthenticated_paging  per IP,      300 / 15 min, same, no token
+ *   throttle_oauth_application_registrations/ip   5 / 10 min, POST /api/v1/apps
  *
  * Semantics copied from Rack::Attack:
  * - fixed windows: the counter key is `floor(now / period)`, so every client's window
@@ -30,10 +31,13 @@ export interface RateLimitConfig extends ThrottleWindow {
   perUser?: ThrottleWindow;
   /** throttle_*_paging. Default: 300 / 15 min. */
   paging?: ThrottleWindow;
+  /** throttle_oauth_application_registrations/ip. Default: 5 / 10 min. */
+  appRegistrations?: ThrottleWindow;
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitConfig = { limit: 300, windowMs: 5 * 60_000 };
 const DEFAULT_PAGING: ThrottleWindow = { limit: 300, windowMs: 15 * 60_000 };
+const DEFAULT_APP_REGISTRATIONS: ThrottleWindow = { limit: 5, windowMs: 10 * 60_000 };
 
 export interface ThrottleDatum {
   name: string;
@@ -48,6 +52,8 @@ export interface ThrottleRequest {
   userId: string | null;
   tokenId: string | null;
   ip: string;
+  /** POST /api/v1/apps */
+  appRegistration?: boolean;
 }
 
 export interface ThrottleOutcome {
@@ -106,6 +112,11 @@ export class RackAttack {
         name: "throttle_unauthenticated_paging",
         window: paging,
         discriminator: (r) => (r.paging && r.userId === null ? r.ip : null),
+      },
+      {
+        name: "throttle_oauth_application_registrations/ip",
+        window: config.appRegistrations ?? DEFAULT_APP_REGISTRATIONS,
+        discriminator: (r) => (r.appRegistration ? r.ip : null),
       },
     ];
   }

@@ -1,10 +1,12 @@
 /**
  * A strict stand-in for a Mastodon server (4.x), on 127.0.0.1, for the parts fedimove reads:
  * verify_credentials, accounts show/lookup, following/followers with Link pagination,
- * relationships, instance v1/v2 and nodeinfo. It copies Mastodon's behaviour rather than
+ * relationships, instance v1/v2 and nodeinfo; OAuth (apps, /oauth/authorize, token, revoke,
+ * discovery: mastodon-oauth.ts); the collections a user exports (lists, blocks, mutes,
+ * domain blocks, bookmarks: mastodon-snapshot.ts). It copies Mastodon's behaviour rather than
  * accepting anything: Doorkeeper's 401/403 bodies, Rack::Attack's fixed-window throttles and
- * headers, Follow-id cursors, `next` only on full pages, Rails' integer casting of params,
- * the HTML 404 for routes that don't exist. See /work/shared/reference/apis.md (A2–A5).
+ * headers, record-id cursors, `next` only on full pages, Rails' integer casting of params,
+ * the HTML 404 for routes that don't exist. See /work/shared/reference/apis.md (A1–A5).
  *
  * Seeding and fault injection are available in-process and, for a sandbox running in another
  * process (mastodon-server.ts), as JSON endpoints that are never logged, delayed, failed or
@@ -19,7 +21,15 @@
  *   POST /_sandbox/tokens            {username, scopes?}       → {token}
  *   POST /_sandbox/revoke-token      {token}                   → {revoked}
  *   POST /_sandbox/move              {username, target}
- *   POST /_sandbox/rate-limit        {limit, windowMs, perUser?, paging?} | null
+ *   POST /_sandbox/authorize         {username, url}           → {code, redirectTo, oob, state, responseMode} | 400 {error, error_description}
+ *   POST /_sandbox/lists             {username, title, members?, repliesPolicy?, exclusive?} → {id, title, members}
+ *   POST /_sandbox/blocks            {username, acct}          → {id}
+ *   POST /_sandbox/mutes             {username, acct, hideNotifications?, expiresIn?} → {id}
+ *   POST /_sandbox/domain-blocks     {username, domain}        → {id}
+ *   POST /_sandbox/bookmarks         {username, statusUri, author?, content?, url?} → {id}
+ *   POST /_sandbox/snapshot          {username, lists?, blocks?, mutes?, domainBlocks?, bookmarks?, domains?} → AccountSnapshot
+ *   GET  /_sandbox/snapshot?username=…                         → AccountSnapshot
+ *   POST /_sandbox/rate-limit        {limit, windowMs, perUser?, paging?, appRegistrations?} | null
  *   POST /_sandbox/reset-rate-limits
  *   POST /_sandbox/latency           {ms}
  *   POST /_sandbox/fail-next         {n, status, body?, contentType?, headers?, path?} | {n, hang: true} | {n, drop: true}
@@ -40,16 +50,40 @@ import {
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import {
+  apiJson,
+  BadRequestError,
+  bigCursor,
+  internalError,
+  JSON_TYPE,
+  limitParam,
+  linkHeader,
+  type Params,
+  paginateByMaxId,
+  paramsFromSearch,
+  plainJson,
+  type Reply,
+  readBody,
+  readParams,
+  routingError,
+} from "./mastodon-http.js";
+import {
   type AccountRow,
   acctParts,
   type FollowRow,
   type MastodonAccount,
   parseVersion,
-  rubyToI,
   Store,
   type TokenRow,
 } from "./mastodon-model.js";
-import { MASTODON_404_HTML, MASTODON_500_HTML, nginxErrorPage } from "./mastodon-pages.js";
+import {
+  type AuthorizeResult,
+  type OAuthError,
+  OAuthProvider,
+  signInRedirect,
+  VAPID_PUBLIC_KEY,
+} from "./mastodon-oauth.js";
+import { MASTODON_500_HTML, nginxErrorPage } from "./mastodon-pages.js";
+import { type AccountSnapshot, readSnapshot, snapshotRoute } from "./mastodon-snapshot.js";
 import {
   DEFAULT_RATE_LIMIT,
   RackAttack,
@@ -63,7 +97,18 @@ export type {
   MastodonAccount,
   MastodonCredentialAccount,
   MastodonRelationship,
+  MastodonStatus,
 } from "./mastodon-model.js";
+export type { AuthorizeResult, OAuthError } from "./mastodon-oauth.js";
+export type {
+  AccountSnapshot,
+  SnapshotBlock,
+  SnapshotBookmark,
+  SnapshotDomainBlock,
+  SnapshotFollow,
+  SnapshotList,
+  SnapshotMute,
+} from "./mastodon-snapshot.js";
 export type { RateLimitConfig, ThrottleWindow } from "./mastodon-throttle.js";
 
 // ---- public types -----------------------------------------------------------------------
@@ -114,6 +159,12 @@ export interface FollowOptions {
   pending?: boolean;
 }
 
+export interface SnapshotListRecord {
+  id: string;
+  title: string;
+  members: string[];
+}
+
 export interface SeedOptions {
   /** Domains to spread the remote accounts over. Default: six *.example domains. */
   domains?: string[];
@@ -156,6 +207,48 @@ export interface RequestLogEntry {
   durationMs: number;
 }
 
+export interface MuteOptions {
+  /** Mute#hide_notifications. Default true (as the API's `notifications` param). */
+  hideNotifications?: boolean;
+  /** A temporary mute: seconds from now (sandbox clock). Default: indefinite. */
+  expiresIn?: number;
+}
+
+export interface ListOptions {
+  repliesPolicy?: "followed" | "list" | "none";
+  /** 4.2+ */
+  exclusive?: boolean;
+}
+
+export interface BookmarkOptions {
+  /** Author of a status whose URI isn't Mastodon-shaped (…/users/NAME/statuses/ID). Default author@host. */
+  author?: string;
+  /** HTML. Default: a short paragraph. */
+  content?: string;
+  /** The status' url. Default: https://host/@user/ID for Mastodon-shaped URIs, else the URI. */
+  url?: string | null;
+}
+
+/** For seedSnapshot: a number makes that many generated entries, an array names them. */
+export interface SnapshotSeed {
+  lists?:
+    | number
+    | {
+        title: string;
+        /** accts (followed first if needed), or a number of generated members */
+        members?: string[] | number;
+        repliesPolicy?: "followed" | "list" | "none";
+        exclusive?: boolean;
+      }[];
+  blocks?: number | string[];
+  mutes?: number | (string | ({ acct: string } & MuteOptions))[];
+  domainBlocks?: number | string[];
+  /** status URIs */
+  bookmarks?: number | string[];
+  /** Domains for generated accounts and statuses. Default: six *.example domains. */
+  domains?: string[];
+}
+
 export interface MastodonSandbox {
   /** http://127.0.0.1:PORT — give this to masto's createRestAPIClient. */
   readonly url: string;
@@ -173,6 +266,30 @@ export interface MastodonSandbox {
   issueToken(username: string, scopes?: string[]): string;
   revokeToken(token: string): boolean;
   moveAccount(username: string, targetAcct: string): MastodonAccount;
+  /**
+   * "username is signed in and clicks Authorize" on an /oauth/authorize URL (any host; only
+   * its query counts). Throws an Error with `.oauth` = Doorkeeper's error when the request
+   * would get the error page instead.
+   */
+  authorize(username: string, authorizeUrl: string): AuthorizeResult;
+  /** A list owned by username; members the owner doesn't follow yet are followed first (ListAccount needs the Follow). */
+  addList(
+    username: string,
+    title: string,
+    memberAccts?: string[],
+    opts?: ListOptions,
+  ): SnapshotListRecord;
+  /** BlockService: also removes follows and follow requests both ways. Returns the Block id. */
+  block(username: string, acct: string): string;
+  /** Returns the Mute id. Muting again updates the same record. */
+  mute(username: string, acct: string, opts?: MuteOptions): string;
+  /** Also removes follows to and from that domain (AfterBlockDomainFromAccountService). Returns the id. */
+  blockDomain(username: string, domain: string): string;
+  /** Bookmarks the status with that URI, creating it (and its remote author) if unknown. Returns the Bookmark id. */
+  bookmark(username: string, statusUri: string, opts?: BookmarkOptions): string;
+  seedSnapshot(username: string, seed: SnapshotSeed): AccountSnapshot;
+  /** What Mastodon holds for the account: follows, followers, lists, blocks, mutes, domain blocks, bookmarks. */
+  snapshotOf(username: string): AccountSnapshot;
   /** Resets all counters. null turns throttling (and the X-RateLimit-* headers) off. */
   setRateLimit(config: RateLimitConfig | null): void;
   resetRateLimits(): void;
@@ -204,6 +321,7 @@ const Window = z.object({
 const RateLimitSchema = Window.extend({
   perUser: Window.optional(),
   paging: Window.optional(),
+  appRegistrations: Window.optional(),
 });
 const ScopesSchema = z.array(z.string().regex(/^[a-z:_]+$/)).min(1);
 
@@ -267,6 +385,45 @@ const OptionsSchema = z.object({
   maxCharacters: z.number().int().positive().optional(),
 });
 
+const DomainName = z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+(:\d+)?$/i, "not a domain");
+const StatusUri = z.url();
+const MuteOptionsSchema = z.object({
+  hideNotifications: z.boolean().optional(),
+  expiresIn: z.number().int().positive().optional(),
+});
+const ListOptionsSchema = z.object({
+  repliesPolicy: z.enum(["followed", "list", "none"]).optional(),
+  exclusive: z.boolean().optional(),
+});
+const BookmarkOptionsSchema = z.object({
+  author: RemoteAcct.optional(),
+  content: z.string().optional(),
+  url: z.string().nullable().optional(),
+});
+const SnapshotSeedSchema = z.object({
+  lists: z
+    .union([
+      Count,
+      z.array(
+        ListOptionsSchema.extend({
+          title: z.string().min(1).max(30),
+          members: z.union([z.array(Acct), Count]).optional(),
+        }),
+      ),
+    ])
+    .optional(),
+  blocks: z.union([Count, z.array(Acct)]).optional(),
+  mutes: z
+    .union([Count, z.array(z.union([Acct, MuteOptionsSchema.extend({ acct: Acct })]))])
+    .optional(),
+  domainBlocks: z.union([Count, z.array(DomainName)]).optional(),
+  bookmarks: z.union([Count, z.array(StatusUri)]).optional(),
+  domains: z
+    .array(z.string().regex(/^[a-z0-9.-]+$/))
+    .min(1)
+    .optional(),
+});
+
 const CONTROL = {
   addAccount: AddAccountSchema,
   addRemoteAccount: RemoteAccountSchema.extend({ acct: RemoteAcct }),
@@ -279,6 +436,17 @@ const CONTROL = {
   rateLimit: RateLimitSchema.nullable(),
   latency: z.object({ ms: z.number().int().min(0) }),
   failNext: z.object({ n: z.number().int().min(1) }).and(FaultSchema),
+  authorize: z.object({ username: Username, url: z.string() }),
+  list: ListOptionsSchema.extend({
+    username: Username,
+    title: z.string().min(1).max(30),
+    members: z.array(Acct).optional(),
+  }),
+  block: z.object({ username: Username, acct: Acct }),
+  mute: MuteOptionsSchema.extend({ username: Username, acct: Acct }),
+  domainBlock: z.object({ username: Username, domain: DomainName }),
+  bookmark: BookmarkOptionsSchema.extend({ username: Username, statusUri: StatusUri }),
+  snapshot: SnapshotSeedSchema.extend({ username: Username }),
 };
 
 const DEFAULT_DOMAINS = [
@@ -292,86 +460,15 @@ const DEFAULT_DOMAINS = [
 
 // ---- HTTP plumbing ----------------------------------------------------------------------
 
-interface Reply {
-  status: number;
-  body: string;
-  contentType: string;
-  headers?: Record<string, string>;
-  /** Rendered by an Api:: controller: gets the X-RateLimit-* headers. */
-  api: boolean;
-}
-
 interface Ctx {
   req: IncomingMessage;
   path: string;
   query: URLSearchParams;
+  /** request.parameters: query merged with the parsed body. */
+  params: Params;
   /** Doorkeeper::OAuth::Token.authenticate: the row for a known token string, even if revoked. */
   token: TokenRow | null;
   host: string;
-}
-
-const JSON_TYPE = "application/json; charset=utf-8";
-
-function apiJson(status: number, body: unknown, headers?: Record<string, string>): Reply {
-  return { status, body: JSON.stringify(body), contentType: JSON_TYPE, headers, api: true };
-}
-
-/** Rails picks the format for respond_to { any; json } from the Accept header. */
-function wantsJson(req: IncomingMessage): boolean {
-  const accept = req.headers.accept;
-  if (!accept) return false;
-  // BROWSER_LIKE_ACCEPTS: a list that contains */* is treated as "no preference" → html.
-  if (/,\s*\*\/\*|\*\/\*\s*,/.test(accept)) return false;
-  const types = accept
-    .split(",")
-    .map((part, i) => {
-      const [type = "", ...params] = part.split(";").map((s) => s.trim());
-      const q = params.find((p) => p.startsWith("q="));
-      return { type: type.toLowerCase(), q: q ? Number(q.slice(2)) : 1, i };
-    })
-    .sort((a, b) => b.q - a.q || a.i - b.i);
-  for (const { type } of types) {
-    if (type === "*/*") return false;
-    if (type === "application/json" || type === "text/x-json" || type === "application/jsonrequest")
-      return true;
-  }
-  return false;
-}
-
-/** ApplicationController#raise_not_found (the `*unmatched_route` catch-all). */
-function routingError(req: IncomingMessage): Reply {
-  if (wantsJson(req)) {
-    return {
-      status: 404,
-      body: JSON.stringify({ error: "Not Found" }),
-      contentType: JSON_TYPE,
-      api: false,
-    };
-  }
-  return {
-    status: 404,
-    body: MASTODON_404_HTML,
-    contentType: "text/html; charset=utf-8",
-    api: false,
-  };
-}
-
-/** An exception nobody rescues: ActionDispatch::PublicExceptions. */
-function internalError(req: IncomingMessage): Reply {
-  if (wantsJson(req)) {
-    return {
-      status: 500,
-      body: JSON.stringify({ status: 500, error: "Internal Server Error" }),
-      contentType: JSON_TYPE,
-      api: false,
-    };
-  }
-  return {
-    status: 500,
-    body: MASTODON_500_HTML,
-    contentType: "text/html; charset=utf-8",
-    api: false,
-  };
 }
 
 /** Doorkeeper access_token_methods: from_bearer_authorization, from_access_token_param, from_bearer_param */
@@ -429,58 +526,8 @@ function isPagingRequest(query: URLSearchParams): boolean {
   return false;
 }
 
-/** CGI.escape, as Hash#to_query writes query values. */
-function cgiEscape(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/%20/g, "+")
-    .replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replace(/%7E/g, "~");
-}
-
-/** A cursor param as the Follow id column casts it: Ruby to_i, out-of-range → ±Infinity. */
-function cursor(value: string | null): number | null {
-  if (value === null || value.trim() === "") return null; // `.present?`
-  const n = rubyToI(value);
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) return Number.POSITIVE_INFINITY;
-  if (n < -BigInt(Number.MAX_SAFE_INTEGER)) return Number.NEGATIVE_INFINITY;
-  return Number(n);
-}
-
-/** Follow.paginate_by_max_id(limit, max_id, since_id) over rows sorted by ascending id. */
-function paginateByMaxId(
-  rows: readonly FollowRow[],
-  limit: number,
-  maxId: number | null,
-  sinceId: number | null,
-): FollowRow[] {
-  const firstIndexWhere = (pred: (r: FollowRow) => boolean): number => {
-    let lo = 0;
-    let hi = rows.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (pred(rows[mid]!)) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
-  const end = maxId === null ? rows.length : firstIndexWhere((r) => r.id >= maxId);
-  const start = sinceId === null ? 0 : firstIndexWhere((r) => r.id > sinceId);
-  const out: FollowRow[] = [];
-  for (let i = end - 1; i >= start && out.length < limit; i--) out.push(rows[i]!);
-  return out;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 // ---- the sandbox --------------------------------------------------------------------------
@@ -508,7 +555,9 @@ export async function startMastodonSandbox(
     domain,
     options.domain ? `https://${domain}` : url,
     parseVersion(version),
+    clock,
   );
+  const oauth = new OAuthProvider(store);
   const rack = new RackAttack(
     options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
   );
@@ -680,6 +729,177 @@ export async function startMastodonSandbox(
     resetLog(): void {
       log = [];
     },
+    authorize(username: string, authorizeUrl: string): AuthorizeResult {
+      const account = localAccount(Username.parse(username));
+      let parsed: URL;
+      try {
+        parsed = new URL(authorizeUrl, url);
+      } catch {
+        throw new Error(`not a URL: ${authorizeUrl}`);
+      }
+      if (parsed.pathname.replace(/\/+$/, "") !== "/oauth/authorize") {
+        throw new Error(`not an /oauth/authorize URL: ${authorizeUrl}`);
+      }
+      const result = oauth.approve(account, paramsFromSearch(parsed.searchParams), url);
+      if ("error" in result) {
+        throw Object.assign(new Error(`${result.error}: ${result.error_description}`), {
+          oauth: result,
+        });
+      }
+      return result;
+    },
+    addList(
+      username: string,
+      title: string,
+      memberAccts: string[] = [],
+      o: ListOptions = {},
+    ): SnapshotListRecord {
+      const owner = localAccount(username);
+      const t = z.string().min(1).max(30).parse(title);
+      const lo = ListOptionsSchema.parse(o);
+      const list = store.createList(owner, t, lo.repliesPolicy ?? "list", lo.exclusive ?? false);
+      for (const acct of memberAccts) {
+        const member = resolveAcct(Acct.parse(acct));
+        if (member === owner) throw new Error("cannot add yourself to a list");
+        if (!store.followOf(owner, member)) store.follow(owner, member, {});
+        store.addListMember(list, member);
+      }
+      return {
+        id: String(list.id),
+        title: list.title,
+        members: list.members.map((m) => store.acctOf(store.accounts.get(m.accountId)!)),
+      };
+    },
+    block(username: string, acct: string): string {
+      const owner = localAccount(username);
+      const target = resolveAcct(Acct.parse(acct));
+      if (target === owner) throw new Error("cannot block yourself");
+      return String(store.block(owner, target).id);
+    },
+    mute(username: string, acct: string, o: MuteOptions = {}): string {
+      const owner = localAccount(username);
+      const target = resolveAcct(Acct.parse(acct));
+      if (target === owner) throw new Error("cannot mute yourself");
+      const mo = MuteOptionsSchema.parse(o);
+      const expiresAt = mo.expiresIn === undefined ? null : clock() + mo.expiresIn * 1000;
+      return String(store.mute(owner, target, mo.hideNotifications ?? true, expiresAt).id);
+    },
+    blockDomain(username: string, d: string): string {
+      const owner = localAccount(username);
+      const name = DomainName.parse(d).toLowerCase();
+      if (store.isLocalDomain(name)) throw new Error("cannot block your own domain");
+      return String(store.blockDomain(owner, name).id);
+    },
+    bookmark(username: string, statusUri: string, o: BookmarkOptions = {}): string {
+      const owner = localAccount(username);
+      const status = findOrCreateStatus(StatusUri.parse(statusUri), BookmarkOptionsSchema.parse(o));
+      return String(store.bookmark(owner, status).id);
+    },
+    seedSnapshot(username: string, seed: SnapshotSeed): AccountSnapshot {
+      const owner = localAccount(username);
+      const sp = SnapshotSeedSchema.parse(seed);
+      const domains = sp.domains ?? DEFAULT_DOMAINS;
+      const gen = (prefix: string, n: number) => seedRemote(n, prefix, domains);
+      if (sp.lists !== undefined) {
+        type ListSpec = Exclude<(typeof sp)["lists"], number | undefined>[number];
+        const specs: ListSpec[] =
+          typeof sp.lists === "number"
+            ? Array.from({ length: sp.lists }, (_, i) => ({
+                title: `List ${i + 1}`,
+                members: 3 + (i % 4),
+              }))
+            : sp.lists;
+        for (const spec of specs) {
+          const members =
+            typeof spec.members === "number"
+              ? gen("member", spec.members).map((a) => store.acctOf(a))
+              : (spec.members ?? []);
+          api.addList(username, spec.title, members, {
+            ...(spec.repliesPolicy ? { repliesPolicy: spec.repliesPolicy } : {}),
+            ...(spec.exclusive !== undefined ? { exclusive: spec.exclusive } : {}),
+          });
+        }
+      }
+      if (sp.blocks !== undefined) {
+        const targets =
+          typeof sp.blocks === "number" ? gen("blocked", sp.blocks) : sp.blocks.map(resolveAcct);
+        for (const t of targets) store.block(owner, t);
+      }
+      if (sp.mutes !== undefined) {
+        if (typeof sp.mutes === "number") {
+          gen("muted", sp.mutes).forEach((t, i) => {
+            store.mute(owner, t, i % 3 !== 0, null);
+          });
+        } else {
+          for (const m of sp.mutes) {
+            const { acct, ...mo } = typeof m === "string" ? { acct: m } : m;
+            api.mute(username, acct, mo);
+          }
+        }
+      }
+      if (sp.domainBlocks !== undefined) {
+        const names =
+          typeof sp.domainBlocks === "number"
+            ? Array.from({ length: sp.domainBlocks }, () => `blocked${++seedSeq}.example`)
+            : sp.domainBlocks;
+        for (const d of names) api.blockDomain(username, d);
+      }
+      if (sp.bookmarks !== undefined) {
+        if (typeof sp.bookmarks === "number") {
+          for (const author of gen("poster", sp.bookmarks)) {
+            const status = store.createStatus({
+              accountId: author.id,
+              uri: `https://${author.domain}/users/${author.username}/statuses/${100_000 + ++seedSeq}`,
+              url: `https://${author.domain}/@${author.username}/${100_000 + seedSeq}`,
+              content: `<p>Post by ${author.username}</p>`,
+              createdAt: new Date(clock()),
+              visibility: "public",
+              language: "en",
+            });
+            store.bookmark(owner, status);
+          }
+        } else {
+          for (const uri of sp.bookmarks) api.bookmark(username, uri);
+        }
+      }
+      return readSnapshot(store, owner);
+    },
+    snapshotOf(username: string): AccountSnapshot {
+      return readSnapshot(store, localAccount(username));
+    },
+  };
+
+  /** The status with that URI, or a new one (a local status when the URI is this server's). */
+  const findOrCreateStatus = (uri: string, o: z.infer<typeof BookmarkOptionsSchema>) => {
+    const existing = store.statusesByUri.get(uri);
+    if (existing) return existing;
+    const u = new URL(uri);
+    const shaped = /^\/users\/([^/]+)\/statuses\/([^/]+)$/.exec(u.pathname);
+    const local = `${u.protocol}//${u.host}` === store.publicBase;
+    let author: AccountRow;
+    if (local) {
+      if (!shaped) throw new Error(`not a local status URI: ${uri}`);
+      author = localAccount(shaped[1]!);
+    } else if (o.author) {
+      author = resolveAcct(o.author);
+    } else {
+      author = resolveAcct(`${shaped ? shaped[1] : "author"}@${u.host}`);
+    }
+    const url =
+      o.url !== undefined
+        ? o.url
+        : local || shaped
+          ? `${u.protocol}//${u.host}/@${author.username}/${shaped![2]}`
+          : uri;
+    return store.createStatus({
+      accountId: author.id,
+      uri,
+      url,
+      content: o.content ?? "<p>A bookmarked post</p>",
+      createdAt: new Date(clock()),
+      visibility: "public",
+      language: "en",
+    });
   };
 
   // ---- /_sandbox control endpoints -------------------------------------------------------
@@ -693,11 +913,19 @@ export async function startMastodonSandbox(
     });
     const method = req.method ?? "GET";
     if (method === "GET" && path === "/_sandbox/requests") return ok(log);
+    if (method === "GET" && path === "/_sandbox/snapshot") {
+      const username = new URL(req.url ?? "/", url).searchParams.get("username") ?? "";
+      try {
+        return ok(api.snapshotOf(username));
+      } catch (err) {
+        return ok({ error: String(err) }, 400);
+      }
+    }
     if (method === "GET" && path === "/_sandbox") {
       return ok({ url, domain, version, accounts: store.accounts.size });
     }
     if (method !== "POST") return ok({ error: "Not Found" }, 404);
-    const text = await readBody(req);
+    const text = (await readBody(req)).toString("utf8");
     let input: unknown;
     try {
       input = text.trim() === "" ? {} : JSON.parse(text);
@@ -755,6 +983,40 @@ export async function startMastodonSandbox(
         case "/_sandbox/reset-log":
           api.resetLog();
           return ok({});
+        case "/_sandbox/authorize": {
+          const { username, url: authorizeUrl } = CONTROL.authorize.parse(input);
+          try {
+            return ok(api.authorize(username, authorizeUrl));
+          } catch (err) {
+            const e = (err as { oauth?: OAuthError }).oauth;
+            if (e) return ok({ error: e.error, error_description: e.error_description }, 400);
+            throw err;
+          }
+        }
+        case "/_sandbox/lists": {
+          const { username, title, members, ...o } = CONTROL.list.parse(input);
+          return ok(api.addList(username, title, members, o), 201);
+        }
+        case "/_sandbox/blocks": {
+          const { username, acct } = CONTROL.block.parse(input);
+          return ok({ id: api.block(username, acct) }, 201);
+        }
+        case "/_sandbox/mutes": {
+          const { username, acct, ...o } = CONTROL.mute.parse(input);
+          return ok({ id: api.mute(username, acct, o) }, 201);
+        }
+        case "/_sandbox/domain-blocks": {
+          const { username, domain: d } = CONTROL.domainBlock.parse(input);
+          return ok({ id: api.blockDomain(username, d) }, 201);
+        }
+        case "/_sandbox/bookmarks": {
+          const { username, statusUri, ...o } = CONTROL.bookmark.parse(input);
+          return ok({ id: api.bookmark(username, statusUri, o) }, 201);
+        }
+        case "/_sandbox/snapshot": {
+          const { username, ...seed } = CONTROL.snapshot.parse(input);
+          return ok(api.seedSnapshot(username, seed), 201);
+        }
         default:
           return ok({ error: "Not Found" }, 404);
       }
@@ -781,7 +1043,7 @@ export async function startMastodonSandbox(
         },
       );
     }
-    if (!scopes.some((s) => token.scopes.includes(s))) {
+    if (scopes.length > 0 && !scopes.some((s) => token.scopes.includes(s))) {
       return apiJson(
         403,
         { error: "This action is outside the authorized scopes" },
@@ -797,7 +1059,8 @@ export async function startMastodonSandbox(
 
   /** Api::BaseController#require_user! — User#functional? is false once the account has moved. */
   const requireUser = (ctx: Ctx): Reply | null => {
-    const me = ctx.token ? store.accounts.get(ctx.token.accountId) : undefined;
+    const id = ctx.token?.accountId;
+    const me = id ? store.accounts.get(id) : undefined;
     if (!me) return apiJson(422, { error: "This method requires an authenticated user" });
     if (me.movedToAccountId !== null) {
       return apiJson(403, { error: "Your login is currently disabled" });
@@ -806,7 +1069,9 @@ export async function startMastodonSandbox(
   };
 
   const currentAccount = (ctx: Ctx): AccountRow | undefined =>
-    ctx.token && !ctx.token.revoked ? store.accounts.get(ctx.token.accountId) : undefined;
+    ctx.token && !ctx.token.revoked && ctx.token.accountId !== null
+      ? store.accounts.get(ctx.token.accountId)
+      : undefined;
 
   const recordNotFound = (): Reply => apiJson(404, { error: "Record not found" });
 
@@ -818,39 +1083,45 @@ export async function startMastodonSandbox(
 
     const limitRaw = ctx.query.get("limit");
     // limit_param(DEFAULT_ACCOUNTS_LIMIT): [params[:limit].to_i.abs, 40 * 2].min
-    const limit = limitRaw === null ? 40 : Math.min(Math.abs(Number(rubyToI(limitRaw))), 80);
+    const limit = limitParam(limitRaw, 40);
     const me = currentAccount(ctx);
-    const hidden = account.hideCollections === true && me?.id !== account.id;
+    // hide_results?: hidden collections (unless it's the owner asking), or the owner blocks you.
+    const hidden =
+      (account.hideCollections === true && me?.id !== account.id) ||
+      (me !== undefined && store.blockOf(account, me) !== undefined);
     const rows = kind === "following" ? account.following : account.followers;
+    const followId = (f: FollowRow) => BigInt(f.id);
     const page = hidden
       ? []
       : paginateByMaxId(
           rows,
+          followId,
           limit,
-          cursor(ctx.query.get("max_id")),
-          cursor(ctx.query.get("since_id")),
+          bigCursor(ctx.query.get("max_id")),
+          bigCursor(ctx.query.get("since_id")),
         );
     const accounts = page.map(
       (f) => store.accounts.get(kind === "following" ? f.targetAccountId : f.accountId)!,
     );
 
-    // after_action :insert_pagination_headers
-    const links: string[] = [];
-    const base = `http://${ctx.host}/api/v1/accounts/${rawId}/${kind}`;
-    const query = (core: string): string =>
-      limitRaw === null ? core : `limit=${cgiEscape(limitRaw)}&${core}`;
-    if (page.length === limit) {
-      // records_continue? — with limit=0 Mastodon calls .id on nil here and answers 500.
-      const last = page.at(-1);
-      if (!last) return internalError(ctx.req);
-      links.push(`<${base}?${query(`max_id=${last.id}`)}>; rel="next"`);
+    // after_action :insert_pagination_headers — with limit=0 Mastodon calls .id on nil: 500.
+    let link: string | null;
+    try {
+      link = linkHeader({
+        base: `http://${ctx.host}/api/v1/accounts/${rawId}/${kind}`,
+        limitRaw,
+        limit,
+        size: page.length,
+        firstId: page[0] === undefined ? undefined : String(page[0].id),
+        lastId: page.at(-1) === undefined ? undefined : String(page.at(-1)!.id),
+      });
+    } catch {
+      return internalError(ctx.req);
     }
-    const first = page[0];
-    if (first) links.push(`<${base}?${query(`since_id=${first.id}`)}>; rel="prev"`);
     return apiJson(
       200,
       accounts.map((a) => store.serializeAccount(a)),
-      links.length > 0 ? { Link: links.join(", ") } : undefined,
+      link ? { Link: link } : undefined,
     );
   };
 
@@ -914,10 +1185,7 @@ export async function startMastodonSandbox(
     languages: ["en"],
     configuration: {
       urls: { streaming: `wss://${domain}`, status: null },
-      vapid: {
-        public_key:
-          "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=",
-      },
+      vapid: { public_key: VAPID_PUBLIC_KEY },
       accounts: { max_featured_tags: 10, max_pinned_statuses: 5 },
       statuses: {
         max_characters: maxCharacters,
@@ -947,9 +1215,50 @@ export async function startMastodonSandbox(
     rules: [],
   });
 
+  const baseUrl = (ctx: Ctx): string => `http://${ctx.host}`;
+
+  /** Routes that take a body: app registration and Doorkeeper's endpoints. */
+  const routeWrite = (ctx: Ctx, method: string): Reply => {
+    const { path, params } = ctx;
+    const authorization = ctx.req.headers.authorization;
+    if (method === "POST" && path === "/api/v1/apps") return oauth.registerApp(params);
+    if (method === "POST" && path === "/oauth/token") return oauth.token(authorization, params);
+    if (method === "POST" && path === "/oauth/revoke") return oauth.revoke(authorization, params);
+    // Authorize / Deny need the signed-in browser session the stand-in doesn't have.
+    if ((method === "POST" || method === "DELETE") && path === "/oauth/authorize") {
+      return signInRedirect(baseUrl(ctx));
+    }
+    return routingError(ctx.req);
+  };
+
   const route = (ctx: Ctx, method: string): Reply => {
     const { path, query } = ctx;
-    if (method !== "GET") return routingError(ctx.req);
+    if (method !== "GET") return routeWrite(ctx, method);
+
+    if (path === "/oauth/authorize") return oauth.authorizePage(ctx.params);
+    if (path === "/oauth/authorize/native") return oauth.nativePage(ctx.params);
+    if (path === "/.well-known/oauth-authorization-server" && store.atLeast(4, 3)) {
+      return oauth.metadata(baseUrl(ctx));
+    }
+
+    if (path === "/api/v1/apps/verify_credentials") {
+      // 4.3 accepts any valid token; before, `doorkeeper_authorize! :read`.
+      const denied = store.atLeast(4, 3)
+        ? doorkeeperAuthorize(ctx, [])
+        : doorkeeperAuthorize(ctx, ["read"]);
+      if (denied) return denied;
+      const app = oauth.appOfToken(ctx.token!);
+      return app ? apiJson(200, oauth.serializeApp(app, false)) : internalError(ctx.req);
+    }
+
+    const snapshot = snapshotRoute(store, path, {
+      query,
+      baseUrl: baseUrl(ctx),
+      user: (scopes) =>
+        doorkeeperAuthorize(ctx, scopes) ?? requireUser(ctx) ?? currentAccount(ctx)!,
+      internalError: () => internalError(ctx.req),
+    });
+    if (snapshot) return snapshot;
 
     if (path === "/api/v1/accounts/verify_credentials") {
       const scopes = store.atLeast(4, 3)
@@ -1095,6 +1404,7 @@ export async function startMastodonSandbox(
       entry.status = res.headersSent ? res.statusCode : 0;
       entry.durationMs = Date.now() - started;
     });
+    const body = method === "GET" ? Buffer.alloc(0) : await readBody(req);
 
     if (latencyMs > 0) {
       await sleep(latencyMs);
@@ -1138,6 +1448,7 @@ export async function startMastodonSandbox(
         userId: token?.accountId ?? null,
         tokenId: token ? String(token.id) : null,
         ip: throttleableIp(req),
+        appRegistration: method === "POST" && path === "/api/v1/apps",
       },
       nowMs,
     );
@@ -1160,12 +1471,16 @@ export async function startMastodonSandbox(
       return;
     }
 
-    const ctx: Ctx = { req, path, query, token, host: req.headers.host ?? `127.0.0.1:${port}` };
     let reply: Reply;
     try {
-      reply = route(ctx, method);
-    } catch {
-      reply = internalError(req);
+      const params = await readParams(req, body, query);
+      const host = req.headers.host ?? `127.0.0.1:${port}`;
+      reply = route({ req, path, query, params, token, host }, method);
+    } catch (err) {
+      reply =
+        err instanceof BadRequestError
+          ? plainJson(400, { status: 400, error: "Bad Request" })
+          : internalError(req);
     }
     const extra: Record<string, string> = {
       "Cache-Control": "private, no-store",
