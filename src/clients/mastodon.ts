@@ -68,7 +68,18 @@ export class MastodonAccountClient {
     const host = new URL(this.origin).host;
     try {
       const me = await masto.v1.accounts.verifyCredentials();
-      const parsed = AccountSchema.safeParse(me);
+      // masto hands back camelCase; our schema is the wire's snake_case, checked either way.
+      const parsed = AccountSchema.safeParse({
+        id: me.id,
+        username: me.username,
+        acct: me.acct,
+        url: me.url,
+        display_name: me.displayName,
+        locked: me.locked,
+        followers_count: me.followersCount,
+        following_count: me.followingCount,
+        moved: me.moved ? { acct: me.moved.acct, url: me.moved.url } : me.moved,
+      });
       if (!parsed.success) throw new BadResponseError(`${host} sent an unexpected account`, host);
       return parsed.data;
     } catch (err) {

@@ -41,10 +41,14 @@ export class SignIn {
     private readonly oauth: MastodonOAuth,
     store: Store,
     private readonly sealer: Sealer,
-    private readonly opts: { publicUrl?: string; appName?: string },
+    private readonly opts: { publicUrl?: string; appName?: string; now?: () => number },
   ) {
     this.apps = store.namespace<StoredApp>("oauth-apps");
     this.pending = store.namespace("oauth-pending");
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
   }
 
   get redirectUri(): string {
@@ -59,7 +63,7 @@ export class SignIn {
     const verifier = pkce ? randomToken(32) : undefined;
     await this.pending.set(
       state,
-      { user, origin: instance.origin, at: Date.now() },
+      { user, origin: instance.origin, at: this.now() },
       SIGN_IN_TTL_MS,
     );
     const url = this.oauth.authorizeUrl(instance.origin, app, {
@@ -104,7 +108,7 @@ export class SignIn {
   async claim(state: string): Promise<{ user: string; origin: string } | undefined> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(state)) return undefined;
     const found = await this.pending.get(state);
-    if (!found || Date.now() - found.at > SIGN_IN_TTL_MS) return undefined;
+    if (!found || this.now() - found.at > SIGN_IN_TTL_MS) return undefined;
     // delete() says whether this call removed it: of two callbacks racing, one wins.
     if (!(await this.pending.delete(state))) return undefined;
     return { user: found.user, origin: found.origin };

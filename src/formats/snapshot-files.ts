@@ -22,6 +22,17 @@ export function followersCsv(accts: readonly string[]): string {
   return ["Account address", ...accts].map((a) => rubyCsvRow([a])).join("");
 }
 
+/**
+ * The API lists blocks, domain blocks and list members newest first; export.rb
+ * writes them without an ORDER BY, which is table order, oldest first. (Follows,
+ * mutes and bookmarks it orders by id desc, as the API does.) Lists keep their order.
+ */
+function oldestFirstByList(rows: Snapshot["lists"]): Snapshot["lists"] {
+  const byTitle = new Map<string, Snapshot["lists"]>();
+  for (const row of rows) byTitle.set(row.title, [...(byTitle.get(row.title) ?? []), row]);
+  return [...byTitle.values()].flatMap((members) => members.toReversed());
+}
+
 /** The zip is named for the account, e.g. hachyderm.io-ada-2026-11-27.zip. */
 export function snapshotFiles(snapshot: Snapshot, who: { domain: string; username: string }) {
   const date = new Date(snapshot.takenAt).toISOString().slice(0, 10);
@@ -29,10 +40,13 @@ export function snapshotFiles(snapshot: Snapshot, who: { domain: string; usernam
   const entries = [
     { name: "following_accounts.csv", bytes: following },
     { name: "followers.csv", bytes: utf8(followersCsv(snapshot.followers.accts)) },
-    { name: "lists.csv", bytes: utf8(listsCsv(snapshot.lists)) },
-    { name: "blocked_accounts.csv", bytes: utf8(blockedAccountsCsv(snapshot.blocks)) },
+    { name: "lists.csv", bytes: utf8(listsCsv(oldestFirstByList(snapshot.lists))) },
+    { name: "blocked_accounts.csv", bytes: utf8(blockedAccountsCsv(snapshot.blocks.toReversed())) },
     { name: "muted_accounts.csv", bytes: utf8(mutedAccountsCsv(snapshot.mutes)) },
-    { name: "blocked_domains.csv", bytes: utf8(blockedDomainsCsv(snapshot.domainBlocks)) },
+    {
+      name: "blocked_domains.csv",
+      bytes: utf8(blockedDomainsCsv(snapshot.domainBlocks.toReversed())),
+    },
     { name: "bookmarks.csv", bytes: utf8(bookmarksCsv(snapshot.bookmarks)) },
   ].map((e) => ({ ...e, date: new Date(snapshot.takenAt) }));
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "_");

@@ -35,7 +35,7 @@ export function render(replies: readonly Reply[]): string[] {
 export function loopbackWorld(
   store: Store,
   sealer: Sealer,
-  opts: { publicUrl?: string } = {},
+  opts: { publicUrl?: string; now?: () => number } = {},
 ): World {
   const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
   const signIn = new SignIn(new MastodonOAuth(http), store, sealer, opts);
