@@ -14,6 +14,7 @@ import { createIfMissing, PostgresLocks } from "./locks-postgres.js";
 import { RedisLocks } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
 import { openMemoryStore } from "./memory-store.js";
+import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { SqliteKeyvAdapter } from "./sqlite-keyv-adapter.js";
 import type { Store } from "./store.js";
 
@@ -53,12 +54,14 @@ function openSqlite(path: string): Store {
   const db = new Database(path, { timeout: CONNECT_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
+  const checkpointer = path === ":memory:" ? undefined : startCheckpointer(db, path);
   return new KeyvStore({
     kind: "sqlite",
     locks: new SqliteLocks(db),
     isolates: true,
     adapter: () => new SqliteKeyvAdapter(db),
     close: async () => {
+      await checkpointer?.close();
       db.close();
     },
   });

@@ -1,0 +1,97 @@
+/**
+ * fedimove as src/app.ts wires it, minus the channel and the web server (the bench
+ * plays the channel): the real engine, World, sign-in, SQLite store and job runner
+ * with the snapshot job, against the Mastodon stand-in in this process, one account
+ * with its own token per user.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Input, Reply, UserKey } from "../../src/bot/conversation.js";
+import { Engine, type Turn } from "../../src/bot/engine.js";
+import { plain } from "../../src/bot/text.js";
+import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
+import { Http } from "../../src/clients/http.js";
+import { MastodonOAuth } from "../../src/clients/oauth.js";
+import { Pacer } from "../../src/clients/pacer.js";
+import { READ_SCOPES, SignIn } from "../../src/clients/sign-in.js";
+import { JobRunner } from "../../src/jobs/runner.js";
+import { snapshotJob } from "../../src/jobs/snapshot-job.js";
+import { realWorld } from "../../src/steps/world.js";
+import { openStore } from "../../src/store/open-store.js";
+import { Sealer } from "../../src/store/seal.js";
+import { startMastodonSandbox } from "../../test/sandbox/mastodon.js";
+import type { Samples, Side } from "./measure.js";
+import { outsideTurns, timed, timedTurn, timedWorld } from "./remote-time.js";
+
+/** The production default (HTTP_TIMEOUT_MS). */
+const HTTP_TIMEOUT_MS = 15_000;
+
+export async function fedimoveSide(opts: { users: number; follows: number }): Promise<Side> {
+  const sandbox = await startMastodonSandbox({ domain: "social.example", rateLimit: null });
+  const tokens: string[] = [];
+  for (let k = 0; k < opts.users; k++) {
+    sandbox.addAccount({ username: `user${k}` });
+    sandbox.seedFollows(`user${k}`, opts.follows);
+    // The scopes the bot asks for, so the whole snapshot is read.
+    tokens.push(sandbox.issueToken(`user${k}`, READ_SCOPES.split(" ")));
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), "fedimove-bench-"));
+  const store = await openStore(`sqlite:${dir}/bench.sqlite`);
+  const dispatcher = new GuardedDispatcher(new Pacer(), true);
+  const http = new Http(dispatcher, HTTP_TIMEOUT_MS);
+  const sealer = new Sealer(randomBytes(32));
+  const signIn = new SignIn(timed(new MastodonOAuth(http)), store, sealer, {});
+  const world = timedWorld(
+    realWorld(http, signIn, { allowPrivateNetwork: true, timeoutMs: HTTP_TIMEOUT_MS }),
+  );
+  const jobs = new JobRunner(store);
+  const engine = new Engine({ store, sealer, world, jobs });
+  jobs.register(
+    outsideTurns(snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier })),
+  );
+
+  // A user is done when the snapshot job tells them how it went: the files, or why not.
+  const waiting = new Map<UserKey, (ok: boolean) => void>();
+  engine.notifier = {
+    async notify(user: UserKey, replies: readonly Reply[]) {
+      if (replies.every((r) => r.kind === "progress")) return;
+      waiting.get(user)?.(replies.some((r) => r.kind === "file"));
+      waiting.delete(user);
+    },
+  };
+
+  return {
+    async journey(k, samples?: Samples) {
+      const user: UserKey = `tg:${k}`;
+      const send = async (input: Input): Promise<Turn> => {
+        const t = await timedTurn(() => engine.receive(user, input, async () => {}));
+        samples?.add(t.wallMs - t.remoteMs, t.remoteMs);
+        return t.result;
+      };
+      const start = await send({ kind: "command", name: "start", args: "" });
+      await send({ kind: "choice", id: "go", seq: start.seq });
+      const server = await send({ kind: "text", text: sandbox.url });
+      await send({ kind: "choice", id: "token", seq: server.seq }); // "Paste a token instead"
+      const delivered = new Promise<boolean>((resolve) => waiting.set(user, resolve));
+      const signedIn = await send({ kind: "text", text: tokens[k]! });
+      if (signedIn.replies.some((r) => r.kind === "say" && plain(r.text).startsWith("Signed in")))
+        return delivered;
+      waiting.delete(user); // refused: no job was started, so none will answer
+      return false;
+    },
+    async idle() {
+      await jobs.idle();
+      sandbox.resetLog(); // the stand-in's request log lives in this heap too
+    },
+    async close() {
+      await jobs.stop();
+      await store.close();
+      await dispatcher.close();
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
