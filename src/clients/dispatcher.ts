@@ -42,8 +42,11 @@ function rawHeaderGetter(raw: Buffer[] | string[] | null): (name: string) => str
 }
 
 export class GuardedDispatcher extends Agent {
+  /** Origins whose limit is per address, not per token (micro.blog): one bucket for all users. */
+  readonly perHost = new Set<string>();
+
   constructor(
-    private readonly pacer: Pacer,
+    readonly pacer: Pacer,
     private readonly allowPrivate: boolean,
     connectTimeoutMs = 10_000,
   ) {
@@ -63,7 +66,11 @@ export class GuardedDispatcher extends Agent {
       queueMicrotask(() => handler.onError?.(err as Error));
       return true;
     }
-    const bucket = bucketOf(url.origin, headerValue(opts.headers, "authorization"));
+    const bucket = bucketOf(
+      url.origin,
+      headerValue(opts.headers, "authorization"),
+      this.perHost.has(url.origin),
+    );
     const pacer = this.pacer;
     const observing: Dispatcher.DispatchHandlers = new Proxy(handler, {
       get(target, prop) {

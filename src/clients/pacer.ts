@@ -25,8 +25,17 @@ export function reportWaits<T>(listener: WaitListener, fn: () => Promise<T>): Pr
   return waitListeners.run(listener, fn);
 }
 
-export function bucketOf(origin: string, authorization: string | undefined): string {
-  if (!authorization) return origin;
+/**
+ * The bucket a request counts against: the origin and the credential (Mastodon
+ * counts per token), or the origin alone for servers that count per address
+ * (micro.blog), so every user of the bot shares one budget there.
+ */
+export function bucketOf(
+  origin: string,
+  authorization: string | undefined,
+  perHost = false,
+): string {
+  if (!authorization || perHost) return origin;
   return `${origin}#${createHash("sha256").update(authorization).digest("base64url").slice(0, 12)}`;
 }
 
