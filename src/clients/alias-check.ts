@@ -1,0 +1,231 @@
+/**
+ * The two checks around a Move, read the way Mastodon reads them:
+ *  - alias: does the new account's actor list the old actor's URI in
+ *    `alsoKnownAs`? The old server re-fetches the new actor when the Move form
+ *    is submitted and refuses with "not an alias of this account" otherwise.
+ *  - moved: does the old actor carry `movedTo`, and is it the new account?
+ * Each answer is a verdict the steps can branch on, and `describeAlias` /
+ * `describeMove` phrase it as one sentence for the chat.
+ */
+import { RejectedError, RemoteError } from "./errors.js";
+import { type Actor, type FediverseClient, splitHandle } from "./fediverse.js";
+
+export type Which = "new" | "old";
+
+/** The handle's account could not be read. `handle` is `user@host`. */
+export type LookupFailure =
+  | { kind: "no-account"; which: Which; handle: string }
+  | { kind: "unreachable"; which: Which; host: string; reason: string };
+
+/**
+ * `oldActor` is the old account's actor URI: the one Mastodon compares. It is
+ * read from the actor itself, or from WebFinger when the old server only shows
+ * actors to signed requests (Mastodon's secure mode).
+ * `missing`: the new actor has no aliases at all. `elsewhere`: it has some, but
+ * none is the old actor; `shown` holds each as `@user@host` where it could be
+ * read, else its URI.
+ */
+export type AliasVerdict =
+  | { kind: "ok"; newActor: Actor; oldActor: string }
+  | { kind: "missing"; newActor: Actor; oldActor: string; aliases: string[] }
+  | { kind: "elsewhere"; newActor: Actor; oldActor: string; aliases: string[]; shown: string[] }
+  | LookupFailure;
+
+/** `elsewhere`: moved, but not to the new account; `shown` as for aliases. */
+export type MoveVerdict =
+  | { kind: "moved"; to: string }
+  | { kind: "not-yet" }
+  | { kind: "elsewhere"; to: string; shown: string }
+  | LookupFailure;
+
+export interface Handles {
+  newHandle: string;
+  oldHandle: string;
+}
+
+/** How long naming one alias may take; past that, the bot shows its URI. */
+const NAME_TIMEOUT_MS = 5_000;
+const NAMED_AT_MOST = 5;
+
+/** Actor URIs compared as Mastodon does (exactly), forgiving a trailing slash and the host's case. */
+export function sameActor(a: string, b: string): boolean {
+  return normalize(a) === normalize(b);
+}
+
+function normalize(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}${u.hash}`;
+  } catch {
+    return uri.replace(/\/+$/, "");
+  }
+}
+
+function acct(handle: string): string {
+  const { user, host } = splitHandle(handle);
+  return `${user}@${host}`;
+}
+
+function failure(err: unknown, which: Which, handle: string): LookupFailure {
+  if (!(err instanceof RemoteError)) throw err;
+  return {
+    kind: "unreachable",
+    which,
+    host: err.host || splitHandle(handle).host,
+    reason: err.message,
+  };
+}
+
+type Lookup<T> = { ok: true; value: T } | { ok: false; failure: LookupFailure };
+
+async function lookupActor(
+  client: FediverseClient,
+  which: Which,
+  handle: string,
+): Promise<Lookup<Actor>> {
+  try {
+    const actor = await client.actorOf(handle);
+    if (!actor) return { ok: false, failure: { kind: "no-account", which, handle: acct(handle) } };
+    return { ok: true, value: actor };
+  } catch (err) {
+    return { ok: false, failure: failure(err, which, handle) };
+  }
+}
+
+/** The old actor's URI; WebFinger's `self` link stands in when the actor wants signed requests. */
+async function lookupUri(
+  client: FediverseClient,
+  which: Which,
+  handle: string,
+): Promise<Lookup<string>> {
+  try {
+    const wf = await client.webfinger(handle);
+    if (!wf) return { ok: false, failure: { kind: "no-account", which, handle: acct(handle) } };
+    if (!wf.actor) {
+      const { host } = splitHandle(handle);
+      const reason = `${host} names no ActivityPub account for ${acct(handle)}`;
+      return { ok: false, failure: { kind: "unreachable", which, host, reason } };
+    }
+    try {
+      return { ok: true, value: (await client.actor(wf.actor)).id };
+    } catch (err) {
+      if (err instanceof RejectedError && (err.status === 401 || err.status === 403)) {
+        return { ok: true, value: wf.actor };
+      }
+      if (err instanceof RejectedError && (err.status === 404 || err.status === 410)) {
+        return { ok: false, failure: { kind: "no-account", which, handle: acct(handle) } };
+      }
+      throw err;
+    }
+  } catch (err) {
+    return { ok: false, failure: failure(err, which, handle) };
+  }
+}
+
+/** `@user@host` for an actor URI, read from the actor; the URI itself when that fails. */
+async function nameOf(client: FediverseClient, uri: string): Promise<string> {
+  try {
+    const a = await client.actor(uri, { signal: AbortSignal.timeout(NAME_TIMEOUT_MS) });
+    if (a.preferredUsername) return `@${a.preferredUsername}@${new URL(a.id).host}`;
+  } catch {
+    // shown as its URI
+  }
+  return uri;
+}
+
+export async function checkAlias(client: FediverseClient, h: Handles): Promise<AliasVerdict> {
+  const [fresh, old] = await Promise.all([
+    lookupActor(client, "new", h.newHandle),
+    lookupUri(client, "old", h.oldHandle),
+  ]);
+  if (!fresh.ok) return fresh.failure;
+  if (!old.ok) return old.failure;
+  const newActor = fresh.value;
+  const oldActor = old.value;
+  const aliases = newActor.alsoKnownAs;
+  if (aliases.some((a) => sameActor(a, oldActor))) return { kind: "ok", newActor, oldActor };
+  if (aliases.length === 0) return { kind: "missing", newActor, oldActor, aliases };
+  const oldShown = `@${acct(h.oldHandle)}`;
+  const shown = await Promise.all(
+    aliases.map(async (uri, i) => {
+      if (i >= NAMED_AT_MOST) return uri;
+      const name = await nameOf(client, uri);
+      // An alias that names the old account by another URI (its profile page, say) still fails
+      // Mastodon's exact check; showing it as the old handle would only confuse.
+      return name.toLowerCase() === oldShown.toLowerCase() ? uri : name;
+    }),
+  );
+  return { kind: "elsewhere", newActor, oldActor, aliases, shown };
+}
+
+export async function checkMoved(client: FediverseClient, h: Handles): Promise<MoveVerdict> {
+  const old = await lookupActor(client, "old", h.oldHandle);
+  if (!old.ok) return old.failure;
+  const to = old.value.movedTo;
+  if (!to) return { kind: "not-yet" };
+  // Cheap first: WebFinger's self link is the actor's id on every server we know.
+  try {
+    const wf = await client.webfinger(h.newHandle);
+    if (wf?.actor && sameActor(wf.actor, to)) return { kind: "moved", to };
+  } catch {
+    // read the actor below, which reports the failure
+  }
+  const fresh = await lookupActor(client, "new", h.newHandle);
+  if (!fresh.ok) return fresh.failure;
+  if (sameActor(fresh.value.id, to)) return { kind: "moved", to };
+  return { kind: "elsewhere", to, shown: await nameOf(client, to) };
+}
+
+// ——— Sentences ——————————————————————————————————————————————————————————
+
+function shownHandle(handle: string): string {
+  try {
+    return `@${acct(handle)}`;
+  } catch {
+    return handle;
+  }
+}
+
+function listed(items: string[]): string {
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+function describeFailure(v: LookupFailure, h: Handles): string {
+  const handle = shownHandle(v.which === "new" ? h.newHandle : h.oldHandle);
+  if (v.kind === "no-account") {
+    const host = v.handle.slice(v.handle.lastIndexOf("@") + 1);
+    return `${host} says there is no account ${handle} — check the spelling.`;
+  }
+  return `I couldn't check ${handle}: ${v.reason.replace(/[.\s]+$/, "")}.`;
+}
+
+export function describeAlias(v: AliasVerdict, h: Handles): string {
+  const fresh = shownHandle(h.newHandle);
+  const old = shownHandle(h.oldHandle);
+  switch (v.kind) {
+    case "ok":
+      return `${fresh} lists ${old} as an alias, so the move can go ahead.`;
+    case "missing":
+      return `${fresh} doesn't list ${old} as an alias yet: it has no aliases at all.`;
+    case "elsewhere":
+      return `${fresh} doesn't list ${old} as an alias: it lists ${listed(v.shown)} instead — check the spelling, or add ${old} as well.`;
+    default:
+      return describeFailure(v, h);
+  }
+}
+
+export function describeMove(v: MoveVerdict, h: Handles): string {
+  const fresh = shownHandle(h.newHandle);
+  const old = shownHandle(h.oldHandle);
+  switch (v.kind) {
+    case "moved":
+      return `${old} has moved to ${fresh}.`;
+    case "not-yet":
+      return `${old} hasn't moved yet: its profile doesn't point to a new account.`;
+    case "elsewhere":
+      return `${old} has moved, but to ${v.shown}, not to ${fresh}.`;
+    default:
+      return describeFailure(v, h);
+  }
+}
