@@ -1,0 +1,222 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
+import { RateLimitedError, RejectedError } from "../../src/clients/errors.js";
+import { Http } from "../../src/clients/http.js";
+import { MicroblogClient } from "../../src/clients/microblog.js";
+import { Pacer, reportWaits } from "../../src/clients/pacer.js";
+import {
+  type MicroblogSandbox,
+  type MicroblogSandboxOptions,
+  type RequestLogEntry,
+  startMicroblogSandbox,
+} from "../sandbox/microblog.js";
+
+const sandboxes: MicroblogSandbox[] = [];
+afterEach(async () => {
+  for (const s of sandboxes.splice(0)) await s.close();
+});
+
+async function setup(opts: MicroblogSandboxOptions = {}, blockMs?: number) {
+  const sb = await startMicroblogSandbox(opts);
+  sandboxes.push(sb);
+  const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
+  const client = new MicroblogClient(http, sb.url, blockMs === undefined ? {} : { blockMs });
+  return { sb, http, client };
+}
+
+async function rejection(p: Promise<unknown>): Promise<RejectedError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RejectedError);
+  return err as RejectedError;
+}
+
+/** No request reached the stand-in after a refusal until that refusal's window was over. */
+function expectQuietAfterRefusals(log: readonly RequestLogEntry[]): number {
+  let refusals = 0;
+  log.forEach((r, i) => {
+    if (r.status !== 403) return;
+    refusals += 1;
+    expect(r.resetAt).toBeDefined();
+    const early = log.slice(i + 1).filter((o) => o.time < r.resetAt!);
+    expect(early).toEqual([]);
+  });
+  return refusals;
+}
+
+describe("MicroblogClient.verify", () => {
+  it("checks an app token with one request, and later calls don't verify again", async () => {
+    const { sb, client } = await setup();
+    const token = sb.addUser("ada", { name: "Ada Lovelace" });
+    sb.addUser("bob");
+    expect(await client.verify(token)).toEqual({ token, username: "ada", name: "Ada Lovelace" });
+    await client.follow(token, "bob");
+    await client.isFollowing(token, "bob");
+    await client.following(token, "ada");
+    expect(sb.verifyCount(token)).toBe(1);
+    expect(sb.requests.filter((r) => r.path === "/account/verify")).toHaveLength(1);
+  });
+
+  it("rejects an invalid token (a 200 with an error, or a 4xx) without naming the token", async () => {
+    const { sb, client } = await setup();
+    const bad = "SECRET0123456789";
+    const err = await rejection(client.verify(bad));
+    expect(err.detail).toBe("App token was not valid.");
+    expect(err.message).not.toContain(bad);
+
+    sb.failNext(1, {
+      status: 401,
+      body: JSON.stringify({ error: `Token ${bad} is not valid.` }),
+      path: "/account/verify",
+    });
+    const echoed = await rejection(client.verify(bad));
+    expect(echoed.status).toBe(401);
+    expect(`${echoed.message} ${echoed.detail}`).not.toContain(bad);
+  });
+
+  it("reports when micro.blog has made the token expiring", async () => {
+    const { sb, client } = await setup({ expireAfterVerifies: 1 });
+    const token = sb.addUser("ada");
+    expect((await client.verify(token)).expiresAt).toBeUndefined();
+    const second = await client.verify(token);
+    expect(Date.parse(second.expiresAt!)).toBeGreaterThan(Date.now());
+  });
+});
+
+describe("MicroblogClient follows", () => {
+  it("follows native and Fediverse accounts, stripping a leading @", async () => {
+    const { sb, client } = await setup();
+    const token = sb.addUser("ada");
+    sb.addUser("bob");
+    sb.addRemote("alice@mastodon.example", { exists: true });
+    expect(await client.follow(token, "bob")).toBe("followed");
+    expect(await client.follow(token, "@alice@mastodon.example")).toBe("followed");
+    expect(sb.followingOf("ada")).toEqual(["bob", "alice@mastodon.example"]);
+    expect(await client.isFollowing(token, "@Alice@mastodon.example")).toBe(true);
+    expect(await client.isFollowing(token, "carol@mastodon.example")).toBe(false);
+    sb.addRemote("Dana@Mastodon.example", { exists: true });
+    sb.follow("ada", "dana@mastodon.example");
+    expect(await client.following(token, "ada")).toEqual(
+      new Set(["bob", "alice@mastodon.example", "dana@mastodon.example"]),
+    );
+  });
+
+  it("reads 'no such user' from JSON, text and HTML answers, and a 200 with an error", async () => {
+    const { sb, client } = await setup();
+    const token = sb.addUser("ada");
+    const gone = {
+      "json@x.example": { status: 404, body: '{"error":"User not found."}' },
+      "text@x.example": { status: 404, body: "Not Found", contentType: "text/plain" },
+      "html@x.example": {
+        status: 404,
+        body: "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+        contentType: "text/html",
+      },
+      "said@x.example": {
+        status: 400,
+        body: "Could not find that user.",
+        contentType: "text/plain",
+      },
+      "ok@x.example": { status: 200, body: '{"error":"User does not exist."}' },
+    };
+    for (const [handle, errorBody] of Object.entries(gone)) {
+      sb.addRemote(handle, { exists: false, errorBody });
+      expect(await client.follow(token, handle)).toBe("not-found");
+    }
+    expect(await client.follow(token, "nobody")).toBe("not-found");
+    expect(sb.followingOf("ada")).toEqual([]);
+  });
+
+  it("throws the server's own text for other refusals", async () => {
+    const { sb, client } = await setup();
+    const token = sb.addUser("ada");
+    sb.addRemote("odd@x.example", {
+      exists: false,
+      errorBody: { status: 400, body: "Error while processing the request." },
+    });
+    const err = await rejection(client.follow(token, "odd@x.example"));
+    expect([err.status, err.detail]).toEqual([400, "Error while processing the request."]);
+    sb.addRemote("html@x.example", {
+      exists: false,
+      errorBody: {
+        status: 422,
+        body: "<html><body><p>Mastodon server is not responding.</p></body></html>",
+        contentType: "text/html",
+      },
+    });
+    const html = await rejection(client.follow(token, "html@x.example"));
+    expect(html.detail).toBe("Mastodon server is not responding.");
+    const unauthorized = await rejection(client.follow("WRONG", "odd@x.example"));
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.message).not.toContain("WRONG");
+  });
+
+  it("tries a follow again after a 5xx (following twice is harmless)", async () => {
+    const { sb, client } = await setup();
+    const token = sb.addUser("ada");
+    sb.addUser("bob");
+    sb.failNext(1, { status: 502, path: "/users/follow" });
+    expect(await client.follow(token, "bob")).toBe("followed");
+    expect(sb.requests.map((r) => r.status)).toEqual([502, 200]);
+  });
+});
+
+describe("MicroblogClient and micro.blog's limit (403)", () => {
+  it("makes 12 follows at 5 a second, sending nothing between a 403 and the window's end", async () => {
+    const { sb, http, client } = await setup({ rateLimit: { limit: 5, windowMs: 1000 } }, 1000);
+    const token = sb.addUser("ada");
+    for (let k = 0; k < 12; k++) sb.addRemote(`friend${k}@x.example`, { exists: true });
+    expect(http.dispatcher.perHost.has(sb.url)).toBe(true);
+    const waits: Date[] = [];
+    await reportWaits(
+      (until) => waits.push(until),
+      async () => {
+        for (let k = 0; k < 12; k++) {
+          expect(await client.follow(token, `friend${k}@x.example`)).toBe("followed");
+        }
+      },
+    );
+    expect(sb.followingOf("ada")).toHaveLength(12);
+    const refusals = expectQuietAfterRefusals(sb.requests);
+    expect(refusals).toBeGreaterThanOrEqual(1);
+    expect(sb.requests.filter((r) => r.status === 200)).toHaveLength(12);
+    expect(waits.length).toBeGreaterThanOrEqual(refusals);
+  });
+
+  it("holds every user's requests in one budget", async () => {
+    const { sb, http } = await setup({ rateLimit: { limit: 5, windowMs: 1000 } });
+    // Two clients over the same Http, as two users' jobs would have.
+    const ada = new MicroblogClient(http, sb.url, { blockMs: 1000 });
+    const bob = new MicroblogClient(http, sb.url, { blockMs: 1000 });
+    const adaToken = sb.addUser("ada");
+    const bobToken = sb.addUser("bob");
+    for (let k = 0; k < 8; k++) sb.addRemote(`friend${k}@x.example`, { exists: true });
+    const run = async (client: MicroblogClient, token: string) => {
+      for (let k = 0; k < 8; k++) {
+        expect(await client.follow(token, `friend${k}@x.example`)).toBe("followed");
+      }
+    };
+    await Promise.all([run(ada, adaToken), run(bob, bobToken)]);
+    expect(sb.followingOf("ada")).toHaveLength(8);
+    expect(sb.followingOf("bob")).toHaveLength(8);
+    expect(expectQuietAfterRefusals(sb.requests)).toBeGreaterThanOrEqual(1);
+    // The refusal stopped both users: each has requests after it, none before its window ended.
+    const first = sb.requests.findIndex((r) => r.status === 403);
+    const after = new Set(sb.requests.slice(first + 1).map((r) => r.user));
+    expect(after).toEqual(new Set(["ada", "bob"]));
+  });
+
+  it("gives up with RateLimitedError when 403s go on", async () => {
+    const { sb, client } = await setup({}, 100);
+    const token = sb.addUser("ada");
+    sb.addUser("bob");
+    sb.failNext(5, { status: 403, body: "Forbidden", contentType: "text/plain" });
+    const err = await client.follow(token, "bob").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect(sb.requests).toHaveLength(3);
+    const times = sb.requests.map((r) => r.time);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(100);
+  });
+});
