@@ -9,12 +9,13 @@ import { Engine } from "./bot/engine.js";
 import { TelegramChannel } from "./bot/telegram.js";
 import { GuardedDispatcher } from "./clients/dispatcher.js";
 import { Http } from "./clients/http.js";
+import { MicroblogClient } from "./clients/microblog.js";
 import { MastodonOAuth } from "./clients/oauth.js";
 import { Pacer } from "./clients/pacer.js";
 import { SignIn } from "./clients/sign-in.js";
 import type { Config } from "./config.js";
+import { registerJobs } from "./jobs/index.js";
 import { JobRunner } from "./jobs/runner.js";
-import { snapshotJob } from "./jobs/snapshot-job.js";
 import { log } from "./log.js";
 import { realWorld } from "./steps/world.js";
 import { openStore } from "./store/open-store.js";
@@ -43,13 +44,17 @@ export async function createApp(
   const signIn = new SignIn(new MastodonOAuth(http), store, sealer, {
     publicUrl: config.web?.publicUrl,
   });
-  const world = realWorld(http, signIn, {
+  const world = realWorld({
+    http,
+    signIn,
+    microblog: new MicroblogClient(http, config.microblog.origin),
+    microblogDomain: config.microblog.domain,
     allowPrivateNetwork: config.allowPrivateNetwork,
     timeoutMs: config.httpTimeoutMs,
   });
   const jobs = new JobRunner(store, { leaseMs: config.jobLeaseMs });
-  const engine = new Engine({ store, sealer, world, jobs });
-  jobs.register(snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier }));
+  const engine = new Engine({ store, sealer, world, jobs, dayMs: config.dayMs });
+  registerJobs(jobs, { engine, world, sealer, store, notifier: () => engine.notifier });
   let web: Server | undefined;
 
   const channel =

@@ -35,6 +35,13 @@ const schema = z.object({
     .url({ protocol: /^https?$/, error: "the bot's public address, like https://fedimove.example" })
     .optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  DAY_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(24 * 60 * 60_000),
+  MICROBLOG_URL: z.url({ protocol: /^https?$/ }).default("https://micro.blog"),
+  MICROBLOG_DOMAIN: z.string().min(1).optional(),
   HOST: z.string().min(1).default("127.0.0.1"),
 });
 
@@ -50,6 +57,10 @@ export type Config = {
   channel: "telegram" | "console";
   /** How long a job stays with a process that stopped answering before another takes it over. */
   jobLeaseMs: number;
+  /** A "day" for reminders; the demo and tests compress it. */
+  dayMs: number;
+  /** micro.blog's API, and the domain in its Fediverse handles (@ada@micro.blog). */
+  microblog: { origin: string; domain: string };
   /** Where users' browsers reach the bot (OAuth callback); absent: codes are pasted instead. */
   web?: { publicUrl: string; host: string; port: number };
 };
@@ -92,6 +103,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,
     channel,
     jobLeaseMs: e.JOB_LEASE_MS,
+    dayMs: e.DAY_MS,
+    microblog: {
+      origin: new URL(e.MICROBLOG_URL).origin,
+      domain: e.MICROBLOG_DOMAIN ?? new URL(e.MICROBLOG_URL).host,
+    },
     web: e.PUBLIC_URL
       ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, ""), host: e.HOST, port: e.PORT }
       : undefined,

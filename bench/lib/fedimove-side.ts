@@ -45,7 +45,7 @@ export async function fedimoveSide(opts: { users: number; follows: number }): Pr
   const sealer = new Sealer(randomBytes(32));
   const signIn = new SignIn(timed(new MastodonOAuth(http)), store, sealer, {});
   const world = timedWorld(
-    realWorld(http, signIn, { allowPrivateNetwork: true, timeoutMs: HTTP_TIMEOUT_MS }),
+    realWorld({ http, signIn, allowPrivateNetwork: true, timeoutMs: HTTP_TIMEOUT_MS }),
   );
   const jobs = new JobRunner(store);
   const engine = new Engine({ store, sealer, world, jobs });

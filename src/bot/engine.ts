@@ -43,6 +43,8 @@ export interface EngineDeps {
   jobs: JobRunner;
   notifier?: Notifier;
   now?: () => number;
+  /** The length of a reminder's day; tests and the demo compress it. */
+  dayMs?: number;
 }
 
 const HELP: Reply = say([
@@ -124,6 +126,7 @@ export class Engine {
       world: this.deps.world,
       now: this.now,
       snapshots: snapshots(this.deps.store),
+      dayMs: this.deps.dayMs ?? 24 * 60 * 60_000,
       jobProgress: async (id) => (await this.deps.jobs.get(id))?.progress,
     };
   }

@@ -24,12 +24,15 @@ export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
   token?: string;
   /** Form fields (application/x-www-form-urlencoded), or a JSON value. */
-  form?: Record<string, string>;
+  form?: Record<string, string> | URLSearchParams;
   json?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Default: GET and DELETE are retried; POST only when the caller says it is safe. */
   idempotent?: boolean;
+  /** For a quick look (is this server there?): a shorter timeout, fewer retries. */
+  timeoutMs?: number;
+  retries?: number;
 }
 
 export interface HttpResponse<T> {
@@ -119,7 +122,7 @@ export class Http {
       opts.signal?.throwIfAborted();
       let res: Response;
       try {
-        const timeout = AbortSignal.timeout(this.timeoutMs);
+        const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
         res = await fetch(target, {
           method,
           headers,
@@ -132,7 +135,7 @@ export class Http {
         if (opts.signal?.aborted) throw opts.signal.reason;
         const translated = translate(err, host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
-        if (retryable && failures < RETRIES_ON_FAILURE) {
+        if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           failures += 1;
           await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
           continue;
@@ -157,7 +160,7 @@ export class Http {
           reset ?? new Date(),
         );
       }
-      if (res.status >= 500 && idempotent && failures < RETRIES_ON_FAILURE) {
+      if (res.status >= 500 && idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
         failures += 1;
         await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
         continue;

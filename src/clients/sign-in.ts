@@ -12,6 +12,11 @@ import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from
 export const SIGN_IN_TTL_MS = 10 * 60_000;
 export const READ_SCOPES =
   "read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks";
+/** The new account: find accounts, follow them, see who is followed. Nothing else. */
+export const FOLLOW_SCOPES = "read:accounts read:follows read:search write:follows";
+
+/** Which account a sign-in is for: the old one (read only) or the new one (to follow). */
+export type Purpose = "old" | "new";
 
 interface StoredApp extends Omit<OAuthApp, "clientSecret"> {
   clientSecret: Sealed;
@@ -25,17 +30,23 @@ export interface Begun {
 }
 
 /** Granular scopes (read:follows…) exist from Mastodon 2.4.3; older servers know only "read". */
-export function scopesFor(version: string): string {
+export function scopesFor(version: string, purpose: Purpose = "old"): string {
   const [major = 0, minor = 0, patch = 0] = version
     .split(/[.+-]/)
     .map((x) => Number.parseInt(x, 10) || 0);
   const granular = major > 2 || (major === 2 && (minor > 4 || (minor === 4 && patch >= 3)));
+  if (purpose === "new") return granular ? FOLLOW_SCOPES : "read write:follows";
   return granular ? READ_SCOPES : "read";
 }
 
 export class SignIn {
   private readonly apps: KeyValue<StoredApp>;
-  private readonly pending: KeyValue<{ user: string; origin: string; at: number }>;
+  private readonly pending: KeyValue<{
+    user: string;
+    origin: string;
+    at: number;
+    purpose?: Purpose;
+  }>;
 
   constructor(
     private readonly oauth: MastodonOAuth,
@@ -55,15 +66,19 @@ export class SignIn {
     return this.opts.publicUrl ? `${this.opts.publicUrl}/oauth/callback` : OOB;
   }
 
-  async begin(user: string, instance: { origin: string; version: string }): Promise<Begun> {
-    const scopes = scopesFor(instance.version);
-    const app = await this.app(instance.origin, scopes);
+  async begin(
+    user: string,
+    instance: { origin: string; version: string },
+    purpose: Purpose = "old",
+  ): Promise<Begun> {
+    const scopes = scopesFor(instance.version, purpose);
+    const app = await this.app(instance.origin, scopes, purpose);
     const { pkce } = await this.oauth.discover(instance.origin);
     const state = randomToken(24);
     const verifier = pkce ? randomToken(32) : undefined;
     await this.pending.set(
       state,
-      { user, origin: instance.origin, at: this.now() },
+      { user, origin: instance.origin, at: this.now(), purpose },
       SIGN_IN_TTL_MS,
     );
     const url = this.oauth.authorizeUrl(instance.origin, app, {
@@ -83,8 +98,9 @@ export class SignIn {
     origin: string,
     verifier: Sealed | undefined,
     code: string,
+    purpose: Purpose = "old",
   ): Promise<{ token: string; scopes: string }> {
-    const app = await this.storedApp(origin);
+    const app = await this.storedApp(origin, purpose);
     if (!app)
       throw new RejectedError(
         `${new URL(origin).host} has no app for this bot any more`,
@@ -105,34 +121,39 @@ export class SignIn {
    * The user a callback's `state` belongs to, once: a second claim, an unknown
    * state or one older than 10 minutes gets undefined.
    */
-  async claim(state: string): Promise<{ user: string; origin: string } | undefined> {
+  async claim(
+    state: string,
+  ): Promise<{ user: string; origin: string; purpose: Purpose } | undefined> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(state)) return undefined;
     const found = await this.pending.get(state);
     if (!found || this.now() - found.at > SIGN_IN_TTL_MS) return undefined;
     // delete() says whether this call removed it: of two callbacks racing, one wins.
     if (!(await this.pending.delete(state))) return undefined;
-    return { user: found.user, origin: found.origin };
+    return { user: found.user, origin: found.origin, purpose: found.purpose ?? "old" };
   }
 
   /** Revokes a token this bot obtained by OAuth (the journey's end, or /forget). */
-  async revoke(origin: string, token: string): Promise<void> {
-    const app = await this.storedApp(origin);
+  async revoke(origin: string, token: string, purpose: Purpose = "old"): Promise<void> {
+    const app = await this.storedApp(origin, purpose);
     if (app) await this.oauth.revoke(origin, app, token);
   }
 
-  private key(origin: string): string {
-    return `${origin}|${this.redirectUri}`;
+  /** One app per server, redirect and purpose: the old account's never holds write scopes. */
+  private key(origin: string, purpose: Purpose): string {
+    return purpose === "old"
+      ? `${origin}|${this.redirectUri}`
+      : `${origin}|${this.redirectUri}|${purpose}`;
   }
 
-  private async storedApp(origin: string): Promise<OAuthApp | undefined> {
-    const stored = await this.apps.get(this.key(origin));
+  private async storedApp(origin: string, purpose: Purpose): Promise<OAuthApp | undefined> {
+    const stored = await this.apps.get(this.key(origin, purpose));
     return stored
       ? { ...stored, clientSecret: this.sealer.unseal(stored.clientSecret) }
       : undefined;
   }
 
-  private async app(origin: string, scopes: string): Promise<OAuthApp> {
-    const cached = await this.storedApp(origin);
+  private async app(origin: string, scopes: string, purpose: Purpose): Promise<OAuthApp> {
+    const cached = await this.storedApp(origin, purpose);
     if (cached && cached.scopes === scopes) return cached;
     const app = await this.oauth.registerApp(origin, {
       name: this.opts.appName ?? "fedimove",
@@ -140,7 +161,7 @@ export class SignIn {
       redirectUri: this.redirectUri,
       website: this.opts.publicUrl,
     });
-    await this.apps.set(this.key(origin), {
+    await this.apps.set(this.key(origin, purpose), {
       ...app,
       clientSecret: this.sealer.seal(app.clientSecret),
     });

@@ -1,29 +1,46 @@
-/**
- * Step 4, connecting the new account. Until that part is built, the user keeps
- * the exported file and their place; nothing here pretends to do more.
- */
+/** Step 4: where the account moves to — micro.blog, or another Mastodon-compatible server. */
 import { say } from "../bot/conversation.js";
 import { b, n } from "../bot/text.js";
-import type { Step } from "./step.js";
+import { journeyOf, oldHandle } from "./journey.js";
+import type { StateOf } from "./state.js";
+import { type Step, stay } from "./step.js";
+
+const CHOICES = [
+  { id: "microblog", label: "micro.blog" },
+  { id: "server", label: "Another server" },
+];
+
+function ask(state: StateOf<"connect-new">) {
+  const from = oldHandle(state);
+  return say(
+    [
+      `Your ${n(state.follows)} follows`,
+      ...(from ? [" from ", b(`@${from}`)] : []),
+      " are saved — keep the files above.\n\n",
+      "Next, your new account. Where are you moving to? Another server means any that speaks Mastodon's API: Mastodon, GoToSocial, Akkoma and the like.",
+    ],
+    { choices: CHOICES },
+  );
+}
 
 export const connectNew: Step<"connect-new"> = {
   name: "connect-new",
-  enter: (state) => [
-    say([
-      `Your ${n(state.follows)} follows`,
-      ...(state.source.kind === "account" ? [" from ", b(`@${state.source.old.handle}`)] : []),
-      " are saved — keep the files above.\n\n",
-      "Next comes your new account (micro.blog or another server). That part of fedimove isn't ready yet; I'll keep your place until it is. /status shows where we are, /forget deletes what I kept.",
-    ]),
-  ],
-  async handle(state) {
-    return {
-      state,
-      replies: [
-        say([
-          "Connecting the new account isn't ready yet. Your follows are saved in following_accounts.csv; /forget deletes what I kept.",
-        ]),
-      ],
-    };
+  enter: (state) => [ask(state)],
+  async handle(state, input, ctx) {
+    const j = journeyOf(state);
+    const choice =
+      input.kind === "choice"
+        ? input.id
+        : input.kind === "text"
+          ? input.text.trim().toLowerCase()
+          : "";
+    if (choice === "microblog" || choice === "micro.blog") {
+      if (!ctx.world.microblog)
+        return stay(state, say(["micro.blog isn't set up on this bot; choose another server."]));
+      return { state: { step: "new-microblog", ...j }, replies: [] };
+    }
+    if (choice === "server" || choice === "another server")
+      return { state: { step: "new-server", ...j }, replies: [] };
+    return stay(state, ask(state));
   },
 };

@@ -1,12 +1,21 @@
 /** The journey, in order. The engine finds a state's step here. */
 import { connectNew } from "./connect-new.js";
 import { exporting } from "./exporting.js";
+import { importDone } from "./import-done.js";
+import { importPreview } from "./import-preview.js";
+import { importWeb } from "./import-web.js";
+import { importing } from "./importing.js";
+import { newConnect } from "./new-connect.js";
+import { newMicroblog } from "./new-microblog.js";
+import { newServer } from "./new-server.js";
 import { oldConnect } from "./old-connect.js";
 import { oldCsv } from "./old-csv.js";
 import { oldServer } from "./old-server.js";
 import { oldToken } from "./old-token.js";
+import { readyToMove } from "./ready-to-move.js";
 import type { State, StepName } from "./state.js";
 import type { Step } from "./step.js";
+import { trying } from "./trying.js";
 import { welcome } from "./welcome.js";
 
 const steps: { [K in StepName]: Step<K> } = {
@@ -17,6 +26,15 @@ const steps: { [K in StepName]: Step<K> } = {
   "old-csv": oldCsv,
   exporting,
   "connect-new": connectNew,
+  "new-microblog": newMicroblog,
+  "new-server": newServer,
+  "new-connect": newConnect,
+  "import-preview": importPreview,
+  importing,
+  "import-web": importWeb,
+  "import-done": importDone,
+  trying,
+  "ready-to-move": readyToMove,
 };
 
 export const JOURNEY: readonly StepName[] = Object.keys(steps) as StepName[];

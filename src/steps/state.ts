@@ -57,6 +57,56 @@ export const FollowRow = z.object({
 });
 export type FollowRow = z.infer<typeof FollowRow>;
 
+/** What every step after the snapshot carries: where the follows came from, how many, and when. */
+export const Journey = z.object({
+  source: Source,
+  follows: z.number(),
+  snapshotAt: z.number(),
+});
+
+/** The new account, once connected: micro.blog by app token, or a Mastodon-API server by OAuth. */
+export const Target = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("microblog"),
+    username: z.string(),
+    /** The Fediverse handle the account has (ada@micro.blog), for the alias and the Move. */
+    handle: z.string(),
+    token: SealedSchema,
+  }),
+  z.object({
+    kind: z.literal("mastodon"),
+    instance: Instance,
+    id: z.string(),
+    handle: z.string(),
+    token: SealedSchema,
+  }),
+]);
+export type Target = z.infer<typeof Target>;
+
+export const WithTarget = Journey.extend({ target: Target });
+
+/** What the import will meet, counted before anything is followed. */
+export const Preview = z.object({
+  toFollow: z.number(),
+  already: z.number(),
+  /** Accounts on servers that did not answer just now. */
+  unreachable: z.number(),
+  unreachableServers: z.array(z.string()),
+  /** Mastodon-API targets allow 400 follows a day through the API. */
+  dailyLimit: z.number().nullable(),
+});
+export type Preview = z.infer<typeof Preview>;
+
+export const ImportReport = z.object({
+  followed: z.number(),
+  requested: z.number(),
+  already: z.number(),
+  notFound: z.number(),
+  refused: z.number(),
+  failed: z.number(),
+});
+export type ImportReport = z.infer<typeof ImportReport>;
+
 export const State = z.discriminatedUnion("step", [
   z.object({ step: z.literal("welcome") }),
   z.object({ step: z.literal("old-server") }),
@@ -73,13 +123,16 @@ export const State = z.discriminatedUnion("step", [
     jobId: z.string(),
     startedAt: z.number(),
   }),
-  z.object({
-    step: z.literal("connect-new"),
-    source: Source,
-    /** How many follows the snapshot holds, and when it was taken. */
-    follows: z.number(),
-    snapshotAt: z.number(),
-  }),
+  Journey.extend({ step: z.literal("connect-new") }),
+  Journey.extend({ step: z.literal("new-microblog") }),
+  Journey.extend({ step: z.literal("new-server") }),
+  Journey.extend({ step: z.literal("new-connect"), instance: Instance, signIn: PendingSignIn }),
+  WithTarget.extend({ step: z.literal("import-preview"), preview: Preview }),
+  WithTarget.extend({ step: z.literal("importing"), jobId: z.string(), startedAt: z.number() }),
+  WithTarget.extend({ step: z.literal("import-web"), sentAt: z.number() }),
+  WithTarget.extend({ step: z.literal("import-done"), report: ImportReport }),
+  WithTarget.extend({ step: z.literal("trying"), jobId: z.string(), remindAt: z.number() }),
+  WithTarget.extend({ step: z.literal("ready-to-move") }),
 ]);
 export type State = z.infer<typeof State>;
 export type StepName = State["step"];

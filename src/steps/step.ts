@@ -15,6 +15,8 @@ export interface StepContext {
   readonly sealer: Sealer;
   readonly world: World;
   now(): number;
+  /** A "day" for reminders: 24 hours, shorter in tests and the demo. */
+  readonly dayMs: number;
   /** The user's saved snapshot (follows and the rest), apart from the state. */
   readonly snapshots: KeyValue<Snapshot>;
   /** How far a running job has come, from its saved record. */
@@ -23,7 +25,7 @@ export interface StepContext {
 
 /** Long work to start once the new state is saved (see src/jobs). */
 export interface JobRequest {
-  readonly kind: "snapshot";
+  readonly kind: "snapshot" | "import-follows" | "reminder";
   readonly id: string;
   readonly data: unknown;
 }

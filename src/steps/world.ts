@@ -6,7 +6,12 @@ import { z } from "zod";
 import { BadResponseError, RejectedError } from "../clients/errors.js";
 import type { Http } from "../clients/http.js";
 import { MastodonAccountClient } from "../clients/mastodon.js";
+import { MastodonTarget } from "../clients/mastodon-target.js";
+import type { MicroblogClient } from "../clients/microblog.js";
+import { MicroblogAccount } from "../clients/microblog-account.js";
+import type { NewAccount } from "../clients/new-account.js";
 import type { SignIn } from "../clients/sign-in.js";
+import type { Target } from "./state.js";
 
 export interface ServerInfo {
   /** The domain in handles (LOCAL_DOMAIN). */
@@ -20,21 +25,81 @@ export interface World {
   /** Is there a Mastodon-API server at this origin? Throws a RemoteError when not. */
   probeMastodon(origin: string): Promise<ServerInfo>;
   mastodon(origin: string, token: string): MastodonAccountClient;
-  /** OAuth to the old account. */
+  /** OAuth to the old account (read) and to a Mastodon-API new account (follow). */
   readonly signIn: Pick<SignIn, "begin" | "finish">;
+  /** micro.blog: check an app token once (it returns the token to keep) and name the Fediverse handle. */
+  readonly microblog?: {
+    verify(appToken: string): Promise<{ token: string; username: string; name: string }>;
+    handleOf(username: string): string;
+  };
+  /** The new account behind one interface, with its token unsealed by the caller. */
+  newAccount(target: Target, token: string): NewAccount;
+  /** Which of these hosts answer right now (a short, bounded look at each). */
+  serversAnswering(hosts: readonly string[]): Promise<Set<string>>;
 }
 
 const InstanceV2 = z.object({ domain: z.string().min(1), version: z.string() });
 const InstanceV1 = z.object({ uri: z.string().min(1), version: z.string() });
 
-export function realWorld(
-  http: Http,
-  signIn: SignIn,
-  opts: { allowPrivateNetwork: boolean; timeoutMs: number },
-): World {
+export interface WorldDeps {
+  http: Http;
+  signIn: SignIn;
+  microblog?: MicroblogClient;
+  /** The domain in micro.blog's Fediverse handles (micro.blog, or the sandbox's). */
+  microblogDomain?: string;
+  allowPrivateNetwork: boolean;
+  timeoutMs: number;
+}
+
+/** How long the preview waits for each server before counting it as not answering. */
+const PROBE_TIMEOUT_MS = 4000;
+
+export function realWorld(deps: WorldDeps): World {
+  const { http, signIn, microblog, allowPrivateNetwork, timeoutMs } = deps;
+  const microblogDomain = deps.microblogDomain ?? "micro.blog";
   return {
-    allowPrivateNetwork: opts.allowPrivateNetwork,
+    allowPrivateNetwork,
     signIn,
+    microblog: microblog && {
+      verify: (appToken) => microblog.verify(appToken),
+      handleOf: (username) => `${username}@${microblogDomain}`,
+    },
+    newAccount(target, token) {
+      if (target.kind === "microblog") {
+        if (!microblog) throw new Error("micro.blog is not configured");
+        return new MicroblogAccount(microblog, token, target.username, target.handle);
+      }
+      return new MastodonTarget(http, target.instance.origin, token, {
+        id: target.id,
+        handle: target.handle,
+        domain: target.instance.domain,
+      });
+    },
+    async serversAnswering(hosts) {
+      const answering = new Set<string>();
+      const queue = [...new Set(hosts)];
+      const worker = async () => {
+        for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
+          const origin =
+            allowPrivateNetwork && /^(127\.|localhost)/.test(host)
+              ? `http://${host}`
+              : `https://${host}`;
+          try {
+            await http.request(`${origin}/.well-known/nodeinfo`, {
+              timeoutMs: PROBE_TIMEOUT_MS,
+              retries: 0,
+            });
+            answering.add(host);
+          } catch (err) {
+            // Any answer at all, even a 404, means the server is there.
+            if (err instanceof RejectedError || err instanceof BadResponseError)
+              answering.add(host);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      return answering;
+    },
     async probeMastodon(origin) {
       const host = new URL(origin).host;
       try {
@@ -62,6 +127,6 @@ export function realWorld(
         throw err;
       }
     },
-    mastodon: (origin, token) => new MastodonAccountClient(http, origin, token, opts.timeoutMs),
+    mastodon: (origin, token) => new MastodonAccountClient(http, origin, token, timeoutMs),
   };
 }

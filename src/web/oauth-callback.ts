@@ -7,6 +7,7 @@
 import { say, type UserKey } from "../bot/conversation.js";
 import type { Engine } from "../bot/engine.js";
 import type { SignIn } from "../clients/sign-in.js";
+import { finishNewSignIn } from "../steps/new-connect.js";
 import { finishSignIn } from "../steps/old-connect.js";
 
 export interface Page {
@@ -32,18 +33,23 @@ export function oauthCallback(deps: { signIn: Pick<SignIn, "claim">; engine: Eng
     }
     const user = claimed.user as UserKey;
     const result = await deps.engine.advance(user, async (current, ctx) => {
-      if (current.step !== "old-connect" || current.signIn?.state !== state) return null;
+      const waiting =
+        (current.step === "old-connect" || current.step === "new-connect") &&
+        current.signIn?.state === state;
+      if (!waiting) return null;
       if (denied || !code) {
         return {
           state: current,
           replies: [
             say([
-              "You didn't approve the sign-in, so nothing was read. Tap “Sign in” to try again, or choose another way.",
+              "You didn't approve the sign-in, so nothing changed. Tap “Sign in” to try again, or choose another way.",
             ]),
           ],
         };
       }
-      return finishSignIn(current, code, ctx);
+      return current.step === "old-connect"
+        ? finishSignIn(current, code, ctx)
+        : finishNewSignIn(current, code, ctx);
     });
     if (!result) {
       return page(
@@ -53,13 +59,9 @@ export function oauthCallback(deps: { signIn: Pick<SignIn, "claim">; engine: Eng
       );
     }
     if (denied || !code)
-      return page(200, "Sign-in cancelled", "Nothing was read. You can close this page.");
-    return result.state.step === "exporting"
-      ? page(
-          200,
-          "You're signed in",
-          "Go back to the chat: I'm saving your account now. You can close this page.",
-        )
+      return page(200, "Sign-in cancelled", "Nothing changed. You can close this page.");
+    return result.state.step === "exporting" || result.state.step === "import-preview"
+      ? page(200, "You're signed in", "Go back to the chat to carry on. You can close this page.")
       : page(
           200,
           "Something went wrong",

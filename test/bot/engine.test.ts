@@ -23,6 +23,10 @@ function fakeWorld(): World {
         },
       } as unknown as MastodonAccountClient;
     },
+    newAccount: () => {
+      throw new Error("not used");
+    },
+    serversAnswering: async (hosts) => new Set(hosts),
     signIn: {
       async begin(_user, instance) {
         return {

@@ -9,11 +9,12 @@ import { Engine } from "../../src/bot/engine.js";
 import { plain } from "../../src/bot/text.js";
 import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
 import { Http } from "../../src/clients/http.js";
+import { MicroblogClient } from "../../src/clients/microblog.js";
 import { MastodonOAuth } from "../../src/clients/oauth.js";
 import { Pacer } from "../../src/clients/pacer.js";
 import { SignIn } from "../../src/clients/sign-in.js";
+import { registerJobs } from "../../src/jobs/index.js";
 import { JobRunner } from "../../src/jobs/runner.js";
-import { snapshotJob } from "../../src/jobs/snapshot-job.js";
 import { realWorld, type World } from "../../src/steps/world.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
@@ -35,23 +36,42 @@ export function render(replies: readonly Reply[]): string[] {
 export function loopbackWorld(
   store: Store,
   sealer: Sealer,
-  opts: { publicUrl?: string; now?: () => number } = {},
+  opts: {
+    publicUrl?: string;
+    now?: () => number;
+    microblogUrl?: string;
+    microblogDomain?: string;
+    /** Servers the preview should find not answering; the rest answer (no DNS is asked). */
+    down?: readonly string[];
+  } = {},
 ): World {
   const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
   const signIn = new SignIn(new MastodonOAuth(http), store, sealer, opts);
-  return realWorld(http, signIn, { allowPrivateNetwork: true, timeoutMs: 5000 });
+  const world = realWorld({
+    http,
+    signIn,
+    microblog: opts.microblogUrl ? new MicroblogClient(http, opts.microblogUrl) : undefined,
+    microblogDomain: opts.microblogDomain,
+    allowPrivateNetwork: true,
+    timeoutMs: 5000,
+  });
+  const down = new Set(opts.down ?? []);
+  return {
+    ...world,
+    serversAnswering: async (hosts) => new Set(hosts.filter((h) => !down.has(h))),
+  };
 }
 
 export async function makeChat(
   world: World | ((store: Store, sealer: Sealer) => World),
-  opts: { store?: Store; user?: UserKey; sealer?: Sealer } = {},
+  opts: { store?: Store; user?: UserKey; sealer?: Sealer; dayMs?: number } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
   const sealer = opts.sealer ?? new Sealer(randomBytes(32));
   if (typeof world === "function") world = world(store, sealer);
   const jobs = new JobRunner(store);
-  const engine = new Engine({ store, sealer, world, jobs });
-  jobs.register(snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier }));
+  const engine = new Engine({ store, sealer, world, jobs, dayMs: opts.dayMs });
+  registerJobs(jobs, { engine, world, sealer, store, notifier: () => engine.notifier });
   const user: UserKey = opts.user ?? "tg:1";
   const notified: Reply[] = [];
   let seq = 0;
@@ -60,8 +80,16 @@ export async function makeChat(
     async notify(_user, replies, s) {
       notified.push(...replies);
       if (s !== undefined) seq = s;
+      remember(replies);
     },
   };
+
+  /** The buttons a user can press are those of the newest message that had any. */
+  function remember(replies: readonly Reply[]) {
+    const withChoices = replies.filter((r) => r.kind === "say" && r.choices?.length);
+    const last = withChoices[withChoices.length - 1];
+    if (last?.kind === "say") choices = [...(last.choices ?? [])];
+  }
 
   async function send(input: Input | string): Promise<Said> {
     const actual: Input =
@@ -72,11 +100,7 @@ export async function makeChat(
           : { kind: "text", text: input };
     const turn = await engine.receive(user, actual, async () => {});
     seq = turn.seq;
-    const withChoices = turn.replies.filter((r) => r.kind === "say" && r.choices?.length);
-    if (withChoices.length > 0) {
-      const last = withChoices[withChoices.length - 1]!;
-      choices = last.kind === "say" ? [...(last.choices ?? [])] : [];
-    }
+    remember(turn.replies);
     const lines = render(turn.replies);
     return { lines, text: lines.join("\n"), secret: turn.secret, replies: turn.replies };
   }

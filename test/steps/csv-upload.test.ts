@@ -17,6 +17,10 @@ const world: World = {
     version: "4.3.2",
   }),
   mastodon: () => ({}) as MastodonAccountClient,
+  newAccount: () => {
+    throw new Error("not used");
+  },
+  serversAnswering: async (hosts) => new Set(hosts),
   signIn: {
     begin: async () => ({
       state: "s".repeat(32),

@@ -233,7 +233,7 @@ describe("sign in by the callback page (PUBLIC_URL)", () => {
       status: 200,
       title: "Sign-in cancelled",
     });
-    expect(said(ada.notified)[0]).toMatch(/^You didn't approve the sign-in, so nothing was read/);
+    expect(said(ada.notified)[0]).toMatch(/^You didn't approve the sign-in, so nothing changed/);
     expect((await ada.state())?.step).toBe("old-connect");
   });
 });

@@ -1,0 +1,26 @@
+/** Every kind of job, registered in one place for the app, the tests and the benchmarks. */
+import type { Notifier } from "../bot/conversation.js";
+import type { Engine } from "../bot/engine.js";
+import type { World } from "../steps/world.js";
+import type { Sealer } from "../store/seal.js";
+import type { Store } from "../store/store.js";
+import { importJob } from "./import-job.js";
+import { reminderJob } from "./reminder-job.js";
+import type { JobHandler, JobRunner } from "./runner.js";
+import { snapshotJob } from "./snapshot-job.js";
+
+export interface JobDeps {
+  engine: Engine;
+  world: World;
+  sealer: Sealer;
+  store: Store;
+  notifier: () => Notifier | undefined;
+}
+
+export function allJobs(deps: JobDeps): JobHandler<never>[] {
+  return [snapshotJob(deps), importJob(deps), reminderJob(deps)] as JobHandler<never>[];
+}
+
+export function registerJobs(jobs: JobRunner, deps: JobDeps): void {
+  for (const handler of allJobs(deps)) jobs.register(handler);
+}

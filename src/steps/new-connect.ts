@@ -1,0 +1,100 @@
+/**
+ * Step 4b, signing in to the new server: read:accounts read:follows read:search
+ * write:follows, nothing more. Like the old account's sign-in, by a pasted code
+ * or by the callback page.
+ */
+import { say } from "../bot/conversation.js";
+import { b } from "../bot/text.js";
+import { RejectedError } from "../clients/errors.js";
+import { connected } from "./connected.js";
+import { explainRemote } from "./explain.js";
+import { journeyOf } from "./journey.js";
+import type { StateOf } from "./state.js";
+import type { Outcome, Step, StepContext } from "./step.js";
+
+const CODE = /^[A-Za-z0-9_-]{8,128}$/;
+
+function prompt(state: StateOf<"new-connect">) {
+  const host = state.instance.host;
+  const after =
+    state.signIn.redirect === "oob"
+      ? `, then paste the code ${host} shows you here.`
+      : "; I'll carry on once you approve.";
+  return say(["Tap to let me follow accounts for you on ", b(host), ` — nothing else`, after], {
+    links: [{ label: `Sign in to ${host}`, url: state.signIn.url }],
+  });
+}
+
+export async function finishNewSignIn(
+  state: StateOf<"new-connect">,
+  code: string,
+  ctx: StepContext,
+): Promise<Outcome> {
+  const { instance, signIn } = state;
+  let token: string;
+  try {
+    token = (await ctx.world.signIn.finish(instance.origin, signIn.verifier, code, "new")).token;
+  } catch (err) {
+    const reason =
+      err instanceof RejectedError && err.status === 400
+        ? `${instance.host} didn't accept that code: it was already used, has expired, or belongs to another sign-in. Tap "Sign in" for a new one.`
+        : `${explainRemote(err, instance.host)} Tap "Sign in" to try again.`;
+    return {
+      state,
+      replies: [
+        say([reason], { links: [{ label: `Sign in to ${instance.host}`, url: signIn.url }] }),
+      ],
+    };
+  }
+  let me: Awaited<ReturnType<ReturnType<StepContext["world"]["mastodon"]>["verifyCredentials"]>>;
+  try {
+    me = await ctx.world.mastodon(instance.origin, token).verifyCredentials();
+  } catch (err) {
+    return {
+      state,
+      replies: [say([`${explainRemote(err, instance.host)} Tap "Sign in" to try again.`])],
+    };
+  }
+  const handle = `${me.username}@${instance.domain}`;
+  const old = state.source.kind === "account" ? state.source.old : undefined;
+  if (old && old.handle.toLowerCase() === handle.toLowerCase()) {
+    return {
+      state,
+      replies: [
+        say([
+          `That's @${handle}, the account you're moving from. Sign in with the new account instead.`,
+        ]),
+      ],
+    };
+  }
+  const target = {
+    kind: "mastodon" as const,
+    instance,
+    id: me.id,
+    handle,
+    token: ctx.sealer.seal(token),
+  };
+  return connected({ step: "connect-new", ...journeyOf(state) }, target, token, ctx);
+}
+
+export const newConnect: Step<"new-connect"> = {
+  name: "new-connect",
+  enter: (state) => [prompt(state)],
+  async handle(state, input, ctx) {
+    if (input.kind !== "text") return { state, replies: [prompt(state)] };
+    const code = input.text.trim();
+    if (!CODE.test(code)) {
+      return {
+        state,
+        secret: true,
+        replies: [
+          say([
+            `That doesn't look like the code ${state.instance.host} shows after you approve. I deleted your message to be safe.`,
+          ]),
+          prompt(state),
+        ],
+      };
+    }
+    return { ...(await finishNewSignIn(state, code, ctx)), secret: true };
+  },
+};

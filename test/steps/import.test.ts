@@ -1,0 +1,148 @@
+/**
+ * Connecting micro.blog and importing follows, as a user sees it, against the
+ * micro.blog stand-in: preview, the job, the report, the web path, the reminder.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Input, Reply } from "../../src/bot/conversation.js";
+import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
+
+let mb: MicroblogSandbox | undefined;
+afterEach(async () => {
+  await mb?.close();
+  mb = undefined;
+});
+
+const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
+const csv = (accts: string[]): Input => {
+  const bytes = new TextEncoder().encode(
+    `${HEADER}\n${accts.map((a) => `${a},true,false,`).join("\n")}\n`,
+  );
+  return {
+    kind: "file",
+    name: "following_accounts.csv",
+    size: bytes.length,
+    read: async () => bytes,
+  };
+};
+
+/** A user who uploaded their follows and is about to connect micro.blog. */
+async function uploaded(accts: string[], opts: { down?: string[]; dayMs?: number } = {}) {
+  mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
+  const token = mb.addUser("ada");
+  const chat = await makeChat(
+    (store, sealer) =>
+      loopbackWorld(store, sealer, {
+        microblogUrl: mb!.url,
+        microblogDomain: "mb.example",
+        down: opts.down,
+      }),
+    { dayMs: opts.dayMs },
+  );
+  await chat.send("/start");
+  await chat.press("Let's go");
+  // The old server must answer like Mastodon; the CSV path reads nothing from it after that.
+  const masto = await import("../sandbox/mastodon.js").then((m) =>
+    m.startMastodonSandbox({ rateLimit: null }),
+  );
+  await chat.send(masto.url);
+  await chat.press("Upload a file instead");
+  await masto.close();
+  await chat.send(csv(accts));
+  return { chat, token, mb };
+}
+
+const texts = (replies: readonly Reply[]) => render(replies.filter((r) => r.kind !== "progress"));
+
+describe("connect micro.blog and import", () => {
+  it("verifies the app token once, previews in numbers, follows everyone and reports", async () => {
+    const accts = Array.from({ length: 12 }, (_, k) => `user${k}@one.example`);
+    const { chat, token, mb } = await uploaded(
+      [...accts, "gone@down.example", "ghost@two.example"],
+      { down: ["down.example"] },
+    );
+    for (const a of accts) mb.addRemote(a, { exists: true });
+    mb.addRemote("gone@down.example", { exists: true });
+    mb.addRemote("ghost@two.example", { exists: false });
+    mb.follow("ada", "user0@one.example");
+
+    await chat.press("micro.blog");
+    const r = await chat.send(token);
+    expect(r.secret).toBe(true);
+    expect(r.lines).toEqual([
+      "Connected: your new account is @ada@mb.example.",
+      "I'll follow your 13 accounts on @ada@mb.example. 1 you already follow. 1 is on servers that don't answer right now (down.example); I'll try them anyway.",
+    ]);
+    expect(mb.verifyCount(token)).toBe(1);
+
+    await chat.press("Start following");
+    await chat.jobs.idle();
+    const said = texts(chat.notified);
+    expect(said[0]).toBe("Done: 12 followed, 1 already followed, 1 not found.");
+    expect(said[1]).toBe("📎 not-followed.csv");
+    const file = chat.notified.find((x) => x.kind === "file" && x.name === "not-followed.csv");
+    expect(file?.kind === "file" && new TextDecoder().decode(file.bytes)).toBe(
+      "Account address,Result,Reason\nghost@two.example,not found,the server couldn't find this account\n",
+    );
+    expect(said[2]).toMatch(/^Want to try micro\.blog for a few days before moving\?/);
+    expect(new Set(mb.followingOf("ada"))).toEqual(new Set([...accts, "gone@down.example"]));
+    // Every account was followed once: no POST twice for the same handle.
+    const posts = mb.requests.filter(
+      (q) => q.method === "POST" && q.path.startsWith("/users/follow"),
+    );
+    expect(posts.length).toBe(new Set(posts.map((q) => q.path)).size);
+    // micro.blog's verify is never called again after connecting.
+    expect(mb.verifyCount(token)).toBe(1);
+  });
+
+  it("an invalid app token is explained, deleted and changes nothing", async () => {
+    const { chat } = await uploaded(["a@one.example"]);
+    await chat.press("micro.blog");
+    const before = await chat.state();
+    const r = await chat.send("not-a-real-token-123456");
+    expect(r.secret).toBe(true);
+    expect(r.text).toMatch(/^micro\.blog says that token isn't valid/);
+    expect(await chat.state()).toEqual(before);
+  });
+
+  it("the web path: sends the file, checks what's missing, and follows only that", async () => {
+    const accts = ["a@one.example", "b@one.example", "c@one.example"];
+    const { chat, token, mb } = await uploaded(accts);
+    for (const a of accts) mb.addRemote(a, { exists: true });
+    await chat.press("micro.blog");
+    await chat.send(token);
+    const web = await chat.press("I'll import the CSV myself");
+    expect(web.lines[0]).toMatch(
+      /^Upload the file below at micro\.blog → Account → View Fediverse Details → Import Follows\./,
+    );
+    expect(web.lines[1]).toBe("📎 following_accounts.csv");
+    mb.follow("ada", "a@one.example"); // the user's own import got one of three so far
+    const check = await chat.press("Done — check it");
+    expect(check.text).toMatch(/^2 accounts are still missing \(b@one\.example, c@one\.example\)/);
+    await chat.press("Follow the missing ones");
+    await chat.jobs.idle();
+    expect(texts(chat.notified)[0]).toBe("Done: 2 followed, 1 already followed.");
+    const posts = mb.requests.filter(
+      (q) => q.method === "POST" && q.path.startsWith("/users/follow"),
+    );
+    expect(posts.map((q) => q.path).join()).not.toContain("a%40one.example");
+  });
+
+  it("try it for a while: the reminder arrives after the chosen days", async () => {
+    const { chat, token, mb } = await uploaded(["a@one.example"], { dayMs: 50 });
+    mb.addRemote("a@one.example", { exists: true });
+    await chat.press("micro.blog");
+    await chat.send(token);
+    await chat.press("Start following");
+    await chat.jobs.idle();
+    const wait = await chat.press("Remind me in 3 days");
+    expect(wait.text).toMatch(/^I'll remind you on \w{3}, \d\d \w{3}\. Take your time/);
+    await chat.jobs.idle();
+    expect(texts(chat.notified).at(-1)).toBe(
+      "How is micro.blog treating you? Ready to move your followers?",
+    );
+    expect((await chat.state())?.step).toBe("trying");
+    const move = await chat.press("Move now");
+    expect(move.text).toMatch(/^Next: make @ada@mb\.example name your old account as an alias/);
+  });
+});
