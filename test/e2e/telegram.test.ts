@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
 import { mastodonFollowingCsv } from "../sandbox/mastodon-export.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
 import {
   type MessageView,
   startTelegramSandbox,
@@ -18,6 +19,7 @@ import { type Proc, startProcess } from "./process.js";
 const USER = 4242;
 let tg: TelegramSandbox | undefined;
 let masto: MastodonSandbox | undefined;
+let mb: MicroblogSandbox | undefined;
 const procs: Proc[] = [];
 
 afterEach(async () => {
@@ -27,6 +29,8 @@ afterEach(async () => {
   }
   await tg?.close();
   await masto?.close();
+  await mb?.close();
+  mb = undefined;
 });
 
 function startBot(dataDir: string, extra: Record<string, string> = {}): Proc {
@@ -165,5 +169,55 @@ describe("Telegram end to end", () => {
     expect(
       docs.map((d) => (d.document?.name?.endsWith(".zip") ? "zip" : d.document?.name)),
     ).toEqual(["following_accounts.csv", "zip"]);
+  });
+
+  it("an import killed mid-way resumes after restart: no account followed twice, one report", async () => {
+    tg = await startTelegramSandbox();
+    masto = await startMastodonSandbox({ rateLimit: null });
+    mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
+    const token = mb.addUser("ada");
+    const accts = Array.from({ length: 60 }, (_, k) => `friend${k}@far.example`);
+    for (const a of accts) mb.addRemote(a, { exists: true });
+    const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
+    const env = { JOB_LEASE_MS: "2000", MICROBLOG_URL: mb.url, MICROBLOG_DOMAIN: "mb.example" };
+    let bot = startBot(dataDir, env);
+
+    tg.sendText(USER, "/start");
+    press(await botSays(/^Hi!/), "Let's go");
+    await botSays(/^Which Mastodon server/);
+    tg.sendText(USER, masto.url);
+    press(await botSays(/^Tap to let me read your account/), "Upload a file instead");
+    await botSays(/^Send me your follows as a file/);
+    const csv = `Account address,Show boosts,Notify on new posts,Languages\n${accts.map((a) => `${a},true,false,`).join("\n")}\n`;
+    tg.sendDocument(USER, {
+      name: "following_accounts.csv",
+      bytes: new TextEncoder().encode(csv),
+      mimeType: "text/csv",
+    });
+    await botSays(/^Read 60 accounts from following_accounts\.csv\./);
+    press(await botSays(/^Your 60 follows are saved/), "micro.blog");
+    await botSays(/^Now your micro\.blog account/);
+    tg.sendText(USER, token);
+    mb.setLatency(60);
+    press(await botSays(/^I'll follow your 60 accounts on @ada@mb\.example\./), "Start following");
+
+    const follows = () =>
+      mb!.requests.filter((q) => q.method === "POST" && q.path.startsWith("/users/follow"));
+    while (follows().length < 15) await new Promise((r) => setTimeout(r, 20));
+    bot.child.kill("SIGKILL");
+    await bot.exited;
+    mb.setLatency(0);
+    bot = startBot(dataDir, env);
+
+    const report = await botSays(/^Done: /, 30_000);
+    expect(textOf(report)).toBe("Done: 60 followed.");
+    expect(new Set(mb.followingOf("ada"))).toEqual(new Set(accts));
+    // Followed twice = two follow requests that the server answered (one cut off by the kill
+    // before micro.blog answered had no effect, and its account is asked about, then followed).
+    const answered = follows().filter((q) => q.status !== 0);
+    const posted = answered.map((q) => new URL(q.path, mb!.url).searchParams.get("username"));
+    expect(posted.length).toBe(new Set(posted).size);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(tg.chat(USER).bot.filter((m) => textOf(m).startsWith("Done: "))).toHaveLength(1);
   });
 });
