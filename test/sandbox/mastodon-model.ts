@@ -20,6 +20,15 @@ export interface AccountRow {
   hideCollections: boolean | null;
   createdAt: Date;
   movedToAccountId: string | null;
+  /**
+   * Account#also_known_as: actor URIs. Local accounts: what their aliases added; remote
+   * accounts: the actor's `alsoKnownAs` when it was last fetched.
+   */
+  alsoKnownAs: string[];
+  /** Remote accounts: the actor id when it isn't https://domain/users/username (e.g. micro.blog's). */
+  uri: string | null;
+  /** Remote accounts: the profile URL when it isn't https://domain/@username. */
+  url: string | null;
   /** Remote accounts: the totals the remote actor reported (copied on fetch, not counted here). */
   reportedFollowers: number;
   reportedFollowing: number;
@@ -358,6 +367,9 @@ export class Store {
       hideCollections: domain === null ? false : null,
       createdAt: new Date(),
       movedToAccountId: null,
+      alsoKnownAs: [],
+      uri: null,
+      url: null,
       reportedFollowers: 0,
       reportedFollowing: 0,
       statusesCount: 0,
@@ -434,6 +446,22 @@ export class Store {
       if (i !== -1) list.members.splice(i, 1);
     }
     return true;
+  }
+
+  /**
+   * FollowRequest#authorize!: the request becomes a Follow (a new record, so a new id) with
+   * the same options. Returns the Follow, or undefined when there was no such request.
+   */
+  acceptRequest(follower: AccountRow, target: AccountRow): FollowRow | undefined {
+    const key = this.pairKey(follower.id, target.id);
+    const request = this.requests.get(key);
+    if (!request) return undefined;
+    this.requests.delete(key);
+    return this.follow(follower, target, {
+      showReblogs: request.showReblogs,
+      notify: request.notify,
+      languages: request.languages,
+    });
   }
 
   followOf(a: AccountRow, b: AccountRow): FollowRow | undefined {
@@ -648,9 +676,20 @@ export class Store {
     return a.domain === null ? a.username : `${a.username}@${a.domain}`;
   }
 
+  /** ActivityPub::TagManager#uri_for an account: its actor id. */
+  uriOf(a: AccountRow): string {
+    if (a.domain === null) return `${this.publicBase}/users/${a.username}`;
+    return a.uri ?? `https://${a.domain}/users/${a.username}`;
+  }
+
+  /** The account's profile page (REST `url`). */
+  profileUrlOf(a: AccountRow): string {
+    if (a.domain === null) return `${this.publicBase}/@${a.username}`;
+    return a.url ?? `https://${a.domain}/@${a.username}`;
+  }
+
   serializeAccount(a: AccountRow, nested = false): MastodonAccount {
     const local = a.domain === null;
-    const base = local ? this.publicBase : `https://${a.domain}`;
     const missingAvatar = `${this.publicBase}/avatars/original/missing.png`;
     const missingHeader = `${this.publicBase}/headers/original/missing.png`;
     // Attribute order as REST::AccountSerializer writes it; version-gated keys as added upstream.
@@ -666,8 +705,8 @@ export class Store {
       group: false,
       created_at: midnight(a.createdAt),
       note: a.note,
-      url: `${base}/@${a.username}`,
-      uri: `${base}/users/${a.username}`,
+      url: this.profileUrlOf(a),
+      uri: this.uriOf(a),
       avatar: missingAvatar,
       avatar_static: missingAvatar,
       header: missingHeader,

@@ -3,7 +3,9 @@
  * verify_credentials, accounts show/lookup, following/followers with Link pagination,
  * relationships, instance v1/v2 and nodeinfo; OAuth (apps, /oauth/authorize, token, revoke,
  * discovery: mastodon-oauth.ts); the collections a user exports (lists, blocks, mutes,
- * domain blocks, bookmarks: mastodon-snapshot.ts). It copies Mastodon's behaviour rather than
+ * domain blocks, bookmarks: mastodon-snapshot.ts); search v2 and follow/unfollow with the
+ * follows RateLimiter, as the server a user moves to (mastodon-target.ts); WebFinger, actors,
+ * collections, aliases and the Move with followers leaving (mastodon-federation.ts). It copies Mastodon's behaviour rather than
  * accepting anything: Doorkeeper's 401/403 bodies, Rack::Attack's fixed-window throttles and
  * headers, record-id cursors, `next` only on full pages, Rails' integer casting of params,
  * the HTML 404 for routes that don't exist. See /work/shared/reference/apis.md (A1–A5).
@@ -20,7 +22,7 @@
  *   POST /_sandbox/seed-followers    {username, n, domains?}   → {count}
  *   POST /_sandbox/tokens            {username, scopes?}       → {token}
  *   POST /_sandbox/revoke-token      {token}                   → {revoked}
- *   POST /_sandbox/move              {username, target}
+ *   POST /_sandbox/move              {username, target}   (no checks; see perform-move)
  *   POST /_sandbox/authorize         {username, url}           → {code, redirectTo, oob, state, responseMode} | 400 {error, error_description}
  *   POST /_sandbox/lists             {username, title, members?, repliesPolicy?, exclusive?} → {id, title, members}
  *   POST /_sandbox/blocks            {username, acct}          → {id}
@@ -36,6 +38,21 @@
  *   GET  /_sandbox/requests          → RequestLogEntry[]
  *   POST /_sandbox/reset-log
  *
+ * As a follow target and for the Move (mastodon-target.ts, mastodon-federation.ts):
+ *
+ *   POST /_sandbox/resolvables       {acct, locked?, moved?, alsoKnownAs?, uri?, url?, displayName?, bot?, followersCount?, …}
+ *   POST /_sandbox/accept-follows    {follower?, target?, includeLocked?} → {accepted}
+ *   POST /_sandbox/auto-accept       {ms: number | null}
+ *   POST /_sandbox/follow-limit      {limit, periodMs?} | null
+ *   POST /_sandbox/reset-follow-limits
+ *   POST /_sandbox/locked            {username, locked}
+ *   POST /_sandbox/aliases           {username, acct}          → {alsoKnownAs} | 422 {error, errors}
+ *   POST /_sandbox/remove-alias      {username, acct}          → {removed, alsoKnownAs}
+ *   POST /_sandbox/perform-move      {username, target, at?, transfer?: {perTick, tickMs, stragglers?}} → Account | 422 {error, errors}
+ *   POST /_sandbox/transfer          {username, n}             → {moved, remaining}
+ *   GET  /_sandbox/followers?username=…                        → {count, followers: acct[]}
+ *   POST /_sandbox/origins           {origins: {HOST: "http://127.0.0.1:PORT" | null}}  (where https://HOST is fetched from)
+ *
  * Bad input gets 400 {"error": …}.
  */
 
@@ -49,6 +66,16 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import {
+  Federation,
+  type MigrationRecord,
+  type OriginOf,
+  type PerformMoveOptions,
+  type ResolvableOptions,
+  type ResolveActor,
+  TransferSchema,
+  ValidationError,
+} from "./mastodon-federation.js";
 import {
   apiJson,
   BadRequestError,
@@ -85,6 +112,12 @@ import {
 import { MASTODON_500_HTML, nginxErrorPage } from "./mastodon-pages.js";
 import { type AccountSnapshot, readSnapshot, snapshotRoute } from "./mastodon-snapshot.js";
 import {
+  type AcceptFollowsOptions,
+  type FollowLimitConfig,
+  FollowLimitSchema,
+  FollowTarget,
+} from "./mastodon-target.js";
+import {
   DEFAULT_RATE_LIMIT,
   RackAttack,
   type RateLimitConfig,
@@ -93,6 +126,17 @@ import {
   throttledHeaders,
 } from "./mastodon-throttle.js";
 
+export type {
+  LeavingFollower,
+  MigrationRecord,
+  OriginOf,
+  PerformMoveOptions,
+  ResolvableOptions,
+  ResolveActor,
+  ResolvedActor,
+  TransferOptions,
+} from "./mastodon-federation.js";
+export { httpResolveActor, loopbackOriginOf, ValidationError } from "./mastodon-federation.js";
 export type {
   MastodonAccount,
   MastodonCredentialAccount,
@@ -109,6 +153,7 @@ export type {
   SnapshotList,
   SnapshotMute,
 } from "./mastodon-snapshot.js";
+export type { AcceptFollowsOptions, FollowLimitConfig } from "./mastodon-target.js";
 export type { RateLimitConfig, ThrottleWindow } from "./mastodon-throttle.js";
 
 // ---- public types -----------------------------------------------------------------------
@@ -126,6 +171,21 @@ export interface MastodonSandboxOptions {
   maxCharacters?: number;
   /** Clock for the rate-limit windows and X-RateLimit-Reset (ms since epoch). Default Date.now. */
   now?: () => number;
+  /**
+   * ResolveAccountService for remote accts that are neither known nor registered with
+   * addResolvable (search resolve=true, aliases, the Move's target). Default: WebFinger and
+   * the actor over HTTP from originOf(host).
+   */
+  resolveActor?: ResolveActor;
+  /**
+   * Where to fetch https://HOST/… from, for the default resolveActor: e.g. map "new.example"
+   * to another sandbox's url. Default: loopback hosts over http, anything else unreachable.
+   */
+  originOf?: OriginOf;
+  /** RateLimiter family :follows. Default 400 per 24 h; null: unlimited (and no headers). */
+  followLimit?: FollowLimitConfig | null;
+  /** Remote unlocked accounts Accept follow requests after this many ms (sandbox clock). Default: only acceptPendingFollows(). */
+  autoAcceptFollowsMs?: number | null;
 }
 
 export interface AddAccountOptions {
@@ -265,7 +325,48 @@ export interface MastodonSandbox {
   seedFollowers(username: string, n: number, opts?: SeedOptions): FollowRecord[];
   issueToken(username: string, scopes?: string[]): string;
   revokeToken(token: string): boolean;
+  /** Sets `moved` with no checks and no followers leaving (see performMove for the real thing). */
   moveAccount(username: string, targetAcct: string): MastodonAccount;
+  /** A remote account this server can WebFinger although it doesn't know it yet (registering again replaces it). */
+  addResolvable(acct: string, opts?: ResolvableOptions): void;
+  /** Account#locked (manuallyApprovesFollowers). */
+  setLocked(username: string, locked: boolean): MastodonAccount;
+  /**
+   * Settings → Aliases → add: resolves the acct (through addResolvable or resolveActor) and
+   * appends its actor URI to also_known_as; an http(s) actor URI is appended as it is.
+   * Returns also_known_as. Rejects with ValidationError ("Acct could not be found", …).
+   */
+  addAlias(username: string, acctOrActorUri: string): Promise<string[]>;
+  removeAlias(username: string, acctOrActorUri: string): boolean;
+  alsoKnownAs(username: string): string[];
+  /** The actor id other servers know the local account by: https://DOMAIN/users/USERNAME. */
+  actorUri(username: string): string;
+  /**
+   * Settings → Moving to a different account, submitted: the target is fetched afresh and
+   * AccountMigration's validations apply (ValidationError with Mastodon's messages); then
+   * `moved` is set, local followers move at once and remote ones leave by opts.transfer.
+   */
+  performMove(
+    username: string,
+    targetAcct: string,
+    opts?: PerformMoveOptions,
+  ): Promise<MastodonAccount>;
+  migrationsOf(username: string): MigrationRecord[];
+  /** n remote followers of a moved account leave now (oldest follow first; stragglers stay). */
+  transferNow(username: string, n: number): number;
+  /** The accts still following the account, oldest follow first. */
+  followersOf(username: string): string[];
+  /** The remote Accepts arrive for pending follow requests of local accounts. Returns how many. */
+  acceptPendingFollows(opts?: AcceptFollowsOptions): number;
+  setAutoAccept(ms: number | null): void;
+  /** Resets the follows counters. null: unlimited. */
+  setFollowLimit(config: FollowLimitConfig | null): void;
+  resetFollowLimits(): void;
+  /**
+   * Fetch https://HOST/… from `origin` (another sandbox's url) when resolving; consulted before
+   * the originOf option, so sandboxes in separate processes can be wired after they start.
+   */
+  setOrigin(host: string, origin: string | null): void;
   /**
    * "username is signed in and clicks Authorize" on an /oauth/authorize URL (any host; only
    * its query counts). Throws an Error with `.oauth` = Doorkeeper's error when the request
@@ -447,6 +548,23 @@ const CONTROL = {
   domainBlock: z.object({ username: Username, domain: DomainName }),
   bookmark: BookmarkOptionsSchema.extend({ username: Username, statusUri: StatusUri }),
   snapshot: SnapshotSeedSchema.extend({ username: Username }),
+  resolvable: z.looseObject({ acct: RemoteAcct }),
+  acceptFollows: z.object({
+    follower: Acct.optional(),
+    target: Acct.optional(),
+    includeLocked: z.boolean().optional(),
+  }),
+  autoAccept: z.object({ ms: z.number().int().min(0).nullable() }),
+  locked: z.object({ username: Username, locked: z.boolean() }),
+  alias: z.object({ username: Username, acct: z.string().min(1) }),
+  performMove: z.object({
+    username: Username,
+    target: Acct,
+    at: z.number().int().min(0).optional(),
+    transfer: TransferSchema.optional(),
+  }),
+  transfer: z.object({ username: Username, n: Count }),
+  origins: z.object({ origins: z.record(z.string(), z.url().nullable()) }),
 };
 
 const DEFAULT_DOMAINS = [
@@ -469,6 +587,9 @@ interface Ctx {
   /** Doorkeeper::OAuth::Token.authenticate: the row for a known token string, even if revoked. */
   token: TokenRow | null;
   host: string;
+  /** Rack::Attack's data for this request and the time it was checked at. */
+  throttle: ThrottleOutcome | null;
+  nowMs: number;
 }
 
 /** Doorkeeper access_token_methods: from_bearer_authorization, from_access_token_param, from_bearer_param */
@@ -535,7 +656,14 @@ function sleep(ms: number): Promise<void> {
 export async function startMastodonSandbox(
   opts: MastodonSandboxOptions = {},
 ): Promise<MastodonSandbox> {
-  const { now: clock = Date.now, ...rest } = opts;
+  const {
+    now: clock = Date.now,
+    resolveActor,
+    originOf,
+    followLimit,
+    autoAcceptFollowsMs,
+    ...rest
+  } = opts;
   const options = OptionsSchema.parse(rest);
   const version = options.version ?? "4.3.2";
   const maxCharacters = options.maxCharacters ?? 500;
@@ -558,6 +686,20 @@ export async function startMastodonSandbox(
     clock,
   );
   const oauth = new OAuthProvider(store);
+  const fed = new Federation(store, {
+    clock,
+    ...(resolveActor ? { resolveActor } : {}),
+    ...(originOf ? { originOf } : {}),
+  });
+  const target = new FollowTarget(store, fed, clock);
+  if (followLimit !== undefined) target.setFollowLimit(followLimit);
+  if (autoAcceptFollowsMs !== undefined) target.setAutoAccept(autoAcceptFollowsMs);
+  /** Lets what is due by the sandbox clock happen: auto-accepts, followers leaving. */
+  const settle = () => {
+    const now = clock();
+    target.settle(now);
+    fed.settle(now);
+  };
   const rack = new RackAttack(
     options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
   );
@@ -660,6 +802,7 @@ export async function startMastodonSandbox(
       return store.serializeAccount(addRemote(acct, o));
     },
     getAccount(acct: string): MastodonAccount | undefined {
+      settle();
       const row = store.findByAcct(acct);
       return row ? store.serializeAccount(row) : undefined;
     },
@@ -728,6 +871,58 @@ export async function startMastodonSandbox(
     },
     resetLog(): void {
       log = [];
+    },
+    addResolvable(acct: string, o?: ResolvableOptions): void {
+      fed.addResolvable(acct, o);
+    },
+    setLocked(username: string, locked: boolean): MastodonAccount {
+      return store.serializeAccount(fed.setLocked(username, locked));
+    },
+    addAlias(username: string, acctOrActorUri: string): Promise<string[]> {
+      return fed.addAlias(username, acctOrActorUri);
+    },
+    removeAlias(username: string, acctOrActorUri: string): boolean {
+      return fed.removeAlias(username, acctOrActorUri);
+    },
+    alsoKnownAs(username: string): string[] {
+      return fed.alsoKnownAsOf(username);
+    },
+    actorUri(username: string): string {
+      return store.uriOf(localAccount(username));
+    },
+    async performMove(
+      username: string,
+      targetAcct: string,
+      o?: PerformMoveOptions,
+    ): Promise<MastodonAccount> {
+      settle();
+      return store.serializeAccount(await fed.performMove(username, targetAcct, o));
+    },
+    migrationsOf(username: string): MigrationRecord[] {
+      return fed.migrationsOf(username);
+    },
+    transferNow(username: string, n: number): number {
+      return fed.transferNow(username, n);
+    },
+    followersOf(username: string): string[] {
+      settle();
+      return fed.followersOf(username);
+    },
+    acceptPendingFollows(o?: AcceptFollowsOptions): number {
+      settle();
+      return target.acceptPendingFollows(o);
+    },
+    setAutoAccept(ms: number | null): void {
+      target.setAutoAccept(ms);
+    },
+    setFollowLimit(config: FollowLimitConfig | null): void {
+      target.setFollowLimit(config);
+    },
+    resetFollowLimits(): void {
+      target.resetFollowLimits();
+    },
+    setOrigin(host: string, origin: string | null): void {
+      fed.setOrigin(host, origin);
     },
     authorize(username: string, authorizeUrl: string): AuthorizeResult {
       const account = localAccount(Username.parse(username));
@@ -865,6 +1060,7 @@ export async function startMastodonSandbox(
       return readSnapshot(store, owner);
     },
     snapshotOf(username: string): AccountSnapshot {
+      settle();
       return readSnapshot(store, localAccount(username));
     },
   };
@@ -917,6 +1113,15 @@ export async function startMastodonSandbox(
       const username = new URL(req.url ?? "/", url).searchParams.get("username") ?? "";
       try {
         return ok(api.snapshotOf(username));
+      } catch (err) {
+        return ok({ error: String(err) }, 400);
+      }
+    }
+    if (method === "GET" && path === "/_sandbox/followers") {
+      const username = new URL(req.url ?? "/", url).searchParams.get("username") ?? "";
+      try {
+        const followers = api.followersOf(username);
+        return ok({ count: followers.length, followers });
       } catch (err) {
         return ok({ error: String(err) }, 400);
       }
@@ -1017,10 +1222,57 @@ export async function startMastodonSandbox(
           const { username, ...seed } = CONTROL.snapshot.parse(input);
           return ok(api.seedSnapshot(username, seed), 201);
         }
+        case "/_sandbox/resolvables": {
+          const { acct, ...o } = CONTROL.resolvable.parse(input);
+          api.addResolvable(acct, o as ResolvableOptions);
+          return ok({}, 201);
+        }
+        case "/_sandbox/accept-follows":
+          return ok({ accepted: api.acceptPendingFollows(CONTROL.acceptFollows.parse(input)) });
+        case "/_sandbox/auto-accept":
+          api.setAutoAccept(CONTROL.autoAccept.parse(input).ms);
+          return ok({});
+        case "/_sandbox/follow-limit":
+          api.setFollowLimit(FollowLimitSchema.nullable().parse(input));
+          return ok({});
+        case "/_sandbox/reset-follow-limits":
+          api.resetFollowLimits();
+          return ok({});
+        case "/_sandbox/locked": {
+          const { username, locked } = CONTROL.locked.parse(input);
+          return ok(api.setLocked(username, locked));
+        }
+        case "/_sandbox/aliases": {
+          const { username, acct } = CONTROL.alias.parse(input);
+          return ok({ alsoKnownAs: await api.addAlias(username, acct) }, 201);
+        }
+        case "/_sandbox/remove-alias": {
+          const { username, acct } = CONTROL.alias.parse(input);
+          const removed = api.removeAlias(username, acct);
+          return ok({ removed, alsoKnownAs: api.alsoKnownAs(username) });
+        }
+        case "/_sandbox/perform-move": {
+          const { username, target: to, ...o } = CONTROL.performMove.parse(input);
+          return ok(await api.performMove(username, to, o));
+        }
+        case "/_sandbox/origins": {
+          for (const [host, origin] of Object.entries(CONTROL.origins.parse(input).origins)) {
+            api.setOrigin(host, origin);
+          }
+          return ok({});
+        }
+        case "/_sandbox/transfer": {
+          const { username, n } = CONTROL.transfer.parse(input);
+          const moved = api.transferNow(username, n);
+          return ok({ moved, remaining: api.followersOf(username).length });
+        }
         default:
           return ok({ error: "Not Found" }, 404);
       }
     } catch (err) {
+      if (err instanceof ValidationError) {
+        return ok({ error: err.message, errors: err.errors }, 422);
+      }
       const message = err instanceof z.ZodError ? z.prettifyError(err) : String(err);
       return ok({ error: message }, 400);
     }
@@ -1231,9 +1483,27 @@ export async function startMastodonSandbox(
     return routingError(ctx.req);
   };
 
-  const route = (ctx: Ctx, method: string): Reply => {
+  const route = (ctx: Ctx, method: string): Reply | Promise<Reply> => {
     const { path, query } = ctx;
+    const targetReply = target.route(
+      {
+        req: ctx.req,
+        path,
+        query,
+        params: ctx.params,
+        authorize: (scopes) => doorkeeperAuthorize(ctx, scopes),
+        authorizeIfGotToken: (scopes) => authorizeIfGotToken(ctx, scopes),
+        requireUser: () => requireUser(ctx),
+        currentAccount: () => currentAccount(ctx),
+        rackHeaders: successHeaders(ctx.throttle, ctx.nowMs),
+        nowMs: ctx.nowMs,
+      },
+      method,
+    );
+    if (targetReply) return targetReply;
     if (method !== "GET") return routeWrite(ctx, method);
+    const federation = fed.route(ctx.req, path, query);
+    if (federation) return federation;
 
     if (path === "/oauth/authorize") return oauth.authorizePage(ctx.params);
     if (path === "/oauth/authorize/native") return oauth.nativePage(ctx.params);
@@ -1383,6 +1653,7 @@ export async function startMastodonSandbox(
     const head = req.method === "HEAD";
     const method = head ? "GET" : (req.method ?? "GET");
 
+    settle();
     if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
       send(res, head, await control(req, path), {});
       return;
@@ -1475,7 +1746,10 @@ export async function startMastodonSandbox(
     try {
       const params = await readParams(req, body, query);
       const host = req.headers.host ?? `127.0.0.1:${port}`;
-      reply = route({ req, path, query, params, token, host }, method);
+      reply = await route(
+        { req, path, query, params, token, host, throttle: outcome, nowMs },
+        method,
+      );
     } catch (err) {
       reply =
         err instanceof BadRequestError
