@@ -5,6 +5,7 @@ import type { World } from "../steps/world.js";
 import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
 import { importJob } from "./import-job.js";
+import { movePollJob } from "./move-poll-job.js";
 import { reminderJob } from "./reminder-job.js";
 import type { JobHandler, JobRunner } from "./runner.js";
 import { snapshotJob } from "./snapshot-job.js";
@@ -15,10 +16,17 @@ export interface JobDeps {
   sealer: Sealer;
   store: Store;
   notifier: () => Notifier | undefined;
+  /** How often the Move is looked for after "I've moved" came early. */
+  pollMs?: number;
 }
 
 export function allJobs(deps: JobDeps): JobHandler<never>[] {
-  return [snapshotJob(deps), importJob(deps), reminderJob(deps)] as JobHandler<never>[];
+  return [
+    snapshotJob(deps),
+    importJob(deps),
+    reminderJob(deps),
+    movePollJob({ ...deps, everyMs: deps.pollMs }),
+  ] as JobHandler<never>[];
 }
 
 export function registerJobs(jobs: JobRunner, deps: JobDeps): void {

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../bot/conversation.js";
 import { journeyOf } from "./journey.js";
+import { toAlias } from "./moving.js";
 import type { StateOf } from "./state.js";
 import { type Step, stay } from "./step.js";
 
@@ -31,7 +32,7 @@ export function decide(
   dayMs = DAY,
 ) {
   const base = { ...journeyOf(state), target: state.target };
-  if (id === "move") return { state: { step: "ready-to-move" as const, ...base }, replies: [] };
+  if (id === "move") return { state: toAlias(state), replies: [] };
   const days = Number(/^remind-(\d+)$/.exec(id)?.[1]);
   if (!TRY_DAYS.includes(days as (typeof TRY_DAYS)[number])) return null;
   const jobId = randomUUID();

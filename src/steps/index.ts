@@ -1,18 +1,23 @@
 /** The journey, in order. The engine finds a state's step here. */
+
+import { alias } from "./alias.js";
 import { connectNew } from "./connect-new.js";
+import { crosspost } from "./crosspost.js";
 import { exporting } from "./exporting.js";
 import { importDone } from "./import-done.js";
 import { importPreview } from "./import-preview.js";
 import { importWeb } from "./import-web.js";
 import { importing } from "./importing.js";
+import { move, moved, movedElsewhere } from "./move.js";
 import { newConnect } from "./new-connect.js";
 import { newMicroblog } from "./new-microblog.js";
 import { newServer } from "./new-server.js";
 import { oldConnect } from "./old-connect.js";
 import { oldCsv } from "./old-csv.js";
+import { oldHandle } from "./old-handle.js";
 import { oldServer } from "./old-server.js";
 import { oldToken } from "./old-token.js";
-import { readyToMove } from "./ready-to-move.js";
+import { preflight } from "./preflight.js";
 import type { State, StepName } from "./state.js";
 import type { Step } from "./step.js";
 import { trying } from "./trying.js";
@@ -34,7 +39,13 @@ const steps: { [K in StepName]: Step<K> } = {
   "import-web": importWeb,
   "import-done": importDone,
   trying,
-  "ready-to-move": readyToMove,
+  "old-handle": oldHandle,
+  alias,
+  crosspost,
+  preflight,
+  move,
+  moved,
+  "moved-elsewhere": movedElsewhere,
 };
 
 export const JOURNEY: readonly StepName[] = Object.keys(steps) as StepName[];

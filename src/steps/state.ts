@@ -85,6 +85,10 @@ export type Target = z.infer<typeof Target>;
 
 export const WithTarget = Journey.extend({ target: Target });
 
+/** From the alias on: the old account's handle is known (asked for, when the follows came from a file). */
+export const Moving = WithTarget.extend({ oldHandle: z.string() });
+export type Moving = z.infer<typeof Moving>;
+
 /** What the import will meet, counted before anything is followed. */
 export const Preview = z.object({
   toFollow: z.number(),
@@ -132,7 +136,17 @@ export const State = z.discriminatedUnion("step", [
   WithTarget.extend({ step: z.literal("import-web"), sentAt: z.number() }),
   WithTarget.extend({ step: z.literal("import-done"), report: ImportReport }),
   WithTarget.extend({ step: z.literal("trying"), jobId: z.string(), remindAt: z.number() }),
-  WithTarget.extend({ step: z.literal("ready-to-move") }),
+  WithTarget.extend({ step: z.literal("old-handle") }),
+  Moving.extend({ step: z.literal("alias") }),
+  Moving.extend({ step: z.literal("crosspost") }),
+  Moving.extend({ step: z.literal("preflight") }),
+  Moving.extend({
+    step: z.literal("move"),
+    confirmedAt: z.number(),
+    pollJobId: z.string().optional(),
+  }),
+  Moving.extend({ step: z.literal("moved"), movedAt: z.number() }),
+  Moving.extend({ step: z.literal("moved-elsewhere"), to: z.string() }),
 ]);
 export type State = z.infer<typeof State>;
 export type StepName = State["step"];

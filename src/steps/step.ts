@@ -25,7 +25,7 @@ export interface StepContext {
 
 /** Long work to start once the new state is saved (see src/jobs). */
 export interface JobRequest {
-  readonly kind: "snapshot" | "import-follows" | "reminder";
+  readonly kind: "snapshot" | "import-follows" | "reminder" | "move-poll";
   readonly id: string;
   readonly data: unknown;
 }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BadResponseError, RejectedError } from "../clients/errors.js";
+import { FediverseClient } from "../clients/fediverse.js";
 import type { Http } from "../clients/http.js";
 import { MastodonAccountClient } from "../clients/mastodon.js";
 import { MastodonTarget } from "../clients/mastodon-target.js";
@@ -34,6 +35,8 @@ export interface World {
   };
   /** The new account behind one interface, with its token unsealed by the caller. */
   newAccount(target: Target, token: string): NewAccount;
+  /** WebFinger, actors and NodeInfo: the alias and Move checks. */
+  readonly fediverse: FediverseClient;
   /** Which of these hosts answer right now (a short, bounded look at each). */
   serversAnswering(hosts: readonly string[]): Promise<Set<string>>;
 }
@@ -49,6 +52,8 @@ export interface WorldDeps {
   microblogDomain?: string;
   allowPrivateNetwork: boolean;
   timeoutMs: number;
+  /** Where a domain is reached; https://domain, but tests map domains to loopback stand-ins. */
+  originOf?: (host: string) => string;
 }
 
 /** How long the preview waits for each server before counting it as not answering. */
@@ -60,6 +65,7 @@ export function realWorld(deps: WorldDeps): World {
   return {
     allowPrivateNetwork,
     signIn,
+    fediverse: new FediverseClient(http, deps.originOf),
     microblog: microblog && {
       verify: (appToken) => microblog.verify(appToken),
       handleOf: (username) => `${username}@${microblogDomain}`,

@@ -27,6 +27,7 @@ function fakeWorld(): World {
       throw new Error("not used");
     },
     serversAnswering: async (hosts) => new Set(hosts),
+    fediverse: {} as never,
     signIn: {
       async begin(_user, instance) {
         return {

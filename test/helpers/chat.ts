@@ -15,6 +15,7 @@ import { Pacer } from "../../src/clients/pacer.js";
 import { SignIn } from "../../src/clients/sign-in.js";
 import { registerJobs } from "../../src/jobs/index.js";
 import { JobRunner } from "../../src/jobs/runner.js";
+import { STATE_VERSION, type State } from "../../src/steps/state.js";
 import { realWorld, type World } from "../../src/steps/world.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
@@ -43,6 +44,8 @@ export function loopbackWorld(
     microblogDomain?: string;
     /** Servers the preview should find not answering; the rest answer (no DNS is asked). */
     down?: readonly string[];
+    /** Domains (old.example) mapped to the stand-ins that play them. */
+    origins?: Record<string, string>;
   } = {},
 ): World {
   const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
@@ -54,6 +57,7 @@ export function loopbackWorld(
     microblogDomain: opts.microblogDomain,
     allowPrivateNetwork: true,
     timeoutMs: 5000,
+    originOf: (host) => opts.origins?.[host] ?? `https://${host}`,
   });
   const down = new Set(opts.down ?? []);
   return {
@@ -64,14 +68,21 @@ export function loopbackWorld(
 
 export async function makeChat(
   world: World | ((store: Store, sealer: Sealer) => World),
-  opts: { store?: Store; user?: UserKey; sealer?: Sealer; dayMs?: number } = {},
+  opts: { store?: Store; user?: UserKey; sealer?: Sealer; dayMs?: number; pollMs?: number } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
   const sealer = opts.sealer ?? new Sealer(randomBytes(32));
   if (typeof world === "function") world = world(store, sealer);
   const jobs = new JobRunner(store);
   const engine = new Engine({ store, sealer, world, jobs, dayMs: opts.dayMs });
-  registerJobs(jobs, { engine, world, sealer, store, notifier: () => engine.notifier });
+  registerJobs(jobs, {
+    engine,
+    world,
+    sealer,
+    store,
+    notifier: () => engine.notifier,
+    pollMs: opts.pollMs,
+  });
   const user: UserKey = opts.user ?? "tg:1";
   const notified: Reply[] = [];
   let seq = 0;
@@ -124,5 +135,12 @@ export async function makeChat(
       return seq;
     },
     state: () => engine.state(user),
+    /** Puts the user at a step directly, as if the journey had led there. */
+    async placeAt(state: State): Promise<void> {
+      await store
+        .namespace("users")
+        .set(user, { v: STATE_VERSION, seq: 1, state, history: [], updatedAt: Date.now() });
+      seq = 1;
+    },
   };
 }

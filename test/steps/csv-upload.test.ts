@@ -21,6 +21,7 @@ const world: World = {
     throw new Error("not used");
   },
   serversAnswering: async (hosts) => new Set(hosts),
+  fediverse: {} as never,
   signIn: {
     begin: async () => ({
       state: "s".repeat(32),

@@ -142,7 +142,14 @@ describe("connect micro.blog and import", () => {
       "How is micro.blog treating you? Ready to move your followers?",
     );
     expect((await chat.state())?.step).toBe("trying");
+    // The follows came from a file, so the old handle is asked for before the alias.
     const move = await chat.press("Move now");
-    expect(move.text).toMatch(/^Next: make @ada@mb\.example name your old account as an alias/);
+    expect(move.text).toMatch(
+      /^What.s the handle of the account you.re moving from\? \(e\.g\. @you@127\.0\.0\.1:\d+\)$/,
+    );
+    const alias = await chat.send("@ada@old.example");
+    expect(alias.text).toMatch(
+      /^On micro\.blog, open Account → View Fediverse Details → Aliases → Add Alias and enter:\n@ada@old\.example/,
+    );
   });
 });

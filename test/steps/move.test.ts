@@ -1,0 +1,221 @@
+/**
+ * Alias, cross-posting, pre-flight and the Move, against two stand-ins that see
+ * each other: the old Mastodon server (old.example) and micro.blog (mb.example).
+ * Each test asserts the exact message the user reads.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { State } from "../../src/steps/state.js";
+import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
+
+let old: MastodonSandbox | undefined;
+let mb: MicroblogSandbox | undefined;
+afterEach(async () => {
+  await old?.close();
+  await mb?.close();
+  old = mb = undefined;
+});
+
+async function world(opts: { oldVersion?: string } = {}) {
+  mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
+  const origins: Record<string, string> = { "mb.example": mb.url };
+  old = await startMastodonSandbox({
+    domain: "old.example",
+    rateLimit: null,
+    originOf: (h) => origins[h] ?? null,
+    version: opts.oldVersion,
+  });
+  origins["old.example"] = old.url;
+  old.addAccount({ username: "ada" });
+  old.seedFollowers("ada", 30);
+  const token = mb.addUser("ada");
+  const chat = await makeChat(
+    (store, sealer) =>
+      loopbackWorld(store, sealer, {
+        microblogUrl: mb!.url,
+        microblogDomain: "mb.example",
+        origins,
+      }),
+    { pollMs: 30 },
+  );
+  return { chat, token, old, mb, origins };
+}
+
+/** A user who has imported and chose to move, placed at `step` with fresh data. */
+function at(
+  step: "alias" | "preflight" | "move",
+  token: string,
+  sealer: { seal(s: string): string },
+  extra: object = {},
+): State {
+  return {
+    step,
+    source: {
+      kind: "file",
+      instance: { origin: old!.url, host: "old.example", domain: "old.example", version: "4.3.2" },
+      name: "following_accounts.csv",
+    },
+    follows: 0,
+    snapshotAt: Date.now(),
+    target: {
+      kind: "microblog",
+      username: "ada",
+      handle: "ada@mb.example",
+      token: sealer.seal(token),
+    },
+    oldHandle: "ada@old.example",
+    ...(step === "move" ? { confirmedAt: Date.now() } : {}),
+    ...extra,
+  } as State;
+}
+
+describe("the alias", () => {
+  it("gives the exact place and text, and checks it: missing, then there", async () => {
+    const { chat, token } = await world();
+    await chat.placeAt(at("alias", token, chat.sealer));
+    const ask = await chat.send("/status");
+    expect(ask.text).toBe(
+      "On micro.blog, open Account → View Fediverse Details → Aliases → Add Alias and enter:\n@ada@old.example\nThen tell me.",
+    );
+    const early = await chat.press("Done");
+    expect(early.text).toBe(
+      "Not yet: @ada@mb.example doesn't list @ada@old.example as an alias yet: it has no aliases at all.",
+    );
+    expect((await chat.state())?.step).toBe("alias");
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    const ok = await chat.press("Check again");
+    expect(ok.lines[0]).toBe(
+      "✅ @ada@mb.example lists @ada@old.example as an alias, so the move can go ahead.",
+    );
+    expect(ok.lines[1]).toMatch(
+      /^Switch off cross-posting to Mastodon: on micro\.blog, open Account → Edit Sources & Cross-posting/,
+    );
+  });
+
+  it("an alias pointing elsewhere is named, to catch the typo", async () => {
+    const { chat, token } = await world();
+    old!.addAccount({ username: "adda" });
+    mb!.addAlias("ada", old!.actorUri("adda"));
+    await chat.placeAt(at("alias", token, chat.sealer));
+    const r = await chat.send("done");
+    expect(r.text).toBe(
+      "Not yet: @ada@mb.example doesn't list @ada@old.example as an alias: it lists @adda@old.example instead — check the spelling, or add @ada@old.example as well.",
+    );
+  });
+
+  it("a server that is down during the check is named", async () => {
+    const { chat, token } = await world();
+    await chat.placeAt(at("alias", token, chat.sealer));
+    await mb!.close();
+    mb = undefined;
+    const r = await chat.send("done");
+    expect(r.text).toMatch(
+      /^Not yet: I couldn't check @ada@mb\.example: mb\.example could not be reached/,
+    );
+  });
+});
+
+describe("pre-flight", () => {
+  it("all clear: each check, then the confirmation with the real numbers", async () => {
+    const { chat, token } = await world();
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    await chat.store.namespace("snapshots").set(chat.user, {
+      takenAt: Date.now(),
+      follows: [],
+      followers: { accts: [], count: 30, hidden: false },
+      lists: [],
+      blocks: [],
+      mutes: [],
+      domainBlocks: [],
+      bookmarks: [],
+      skipped: [],
+    });
+    await chat.placeAt(at("preflight", token, chat.sealer));
+    const r = await chat.send("/status");
+    expect(r.lines[0]).toBe(
+      [
+        "Before the move — all clear:",
+        "✅ @ada@mb.example lists @ada@old.example as an alias, so the move can go ahead.",
+        '⚠️ Your old server may remember @ada@mb.example as it was for up to a day. If its move form says "not an alias of this account", wait an hour and submit it again.',
+        "✅ @ada@mb.example accepts followers without approval.",
+        "✅ micro.blog handles moves (micro.blog).",
+        "✅ The accounts are on different servers.",
+        "✅ @ada@old.example hasn't moved before.",
+        "✅ Your saved follows and followers are from today.",
+      ].join("\n"),
+    );
+    expect(r.lines[1]).toBe(
+      "This can't be undone, and you can't move again for 30 days. 30 followers will be asked to follow @ada@mb.example; your posts stay on old.example.",
+    );
+  });
+
+  it("no alias, an account that already moved: fix these first, and no move button", async () => {
+    const { chat, token } = await world();
+    old!.addAccount({ username: "else" });
+    mb!.addUser("else");
+    mb!.addAlias("else", old!.actorUri("ada"));
+    await old!.performMove("ada", "else@mb.example");
+    await chat.placeAt(at("preflight", token, chat.sealer));
+    const r = await chat.send("/status");
+    expect(r.text).toMatch(
+      /^Before the move, this needs fixing:\n❌ @ada@mb\.example doesn't list @ada@old\.example as an alias yet/,
+    );
+    expect(r.text).toContain(
+      "❌ @ada@old.example has moved, but to @else@mb.example, not to @ada@mb.example.",
+    );
+    expect(r.replies[0]).toMatchObject({ choices: [{ label: "Check again" }] });
+  });
+
+  it("a move within one server is stopped", async () => {
+    const { chat, token } = await world();
+    await chat.placeAt({
+      ...at("preflight", token, chat.sealer),
+      oldHandle: "ada@mb.example",
+    } as State);
+    const r = await chat.send("/status");
+    expect(r.text).toContain(
+      "❌ Both accounts are on the same server; a move is for changing servers.",
+    );
+  });
+});
+
+describe("the Move", () => {
+  it("opens the move page; an early 'I've moved' is noticed later by the poll", async () => {
+    const { chat, token } = await world();
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    await chat.placeAt(at("move", token, chat.sealer));
+    const ask = await chat.send("/status");
+    expect(ask.lines[1]).toBe(
+      "Now open old.example's move page, enter @ada@mb.example and your password, and submit. Then tell me.",
+    );
+    expect(ask.replies[1]).toMatchObject({ links: [{ url: `${old!.url}/settings/migration` }] });
+    const early = await chat.press("I've moved");
+    expect(early.text).toMatch(
+      /^Not yet: @ada@old\.example hasn't moved yet: its profile doesn't point to a new account\. The old server can take a minute; I'll keep checking/,
+    );
+    await old!.performMove("ada", "ada@mb.example");
+    await chat.jobs.idle();
+    const said = render(chat.notified);
+    expect(said[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
+    expect(said[1]).toMatch(/^Your followers are on their way/);
+    expect((await chat.state())?.step).toBe("moved");
+  });
+
+  it("a Move that points at the wrong account stops the journey and says so", async () => {
+    const { chat, token } = await world();
+    mb!.addUser("other");
+    mb!.addAlias("other", old!.actorUri("ada"));
+    await chat.placeAt(at("move", token, chat.sealer));
+    await chat.send("/status");
+    await old!.performMove("ada", "other@mb.example");
+    const r = await chat.press("I've moved");
+    expect(r.lines[0]).toBe(
+      "@ada@old.example has moved, but to @other@mb.example, not to @ada@mb.example.",
+    );
+    expect(r.lines[1]).toMatch(
+      /^I've stopped here: @ada@old\.example now points to @other@mb\.example/,
+    );
+    expect((await chat.state())?.step).toBe("moved-elsewhere");
+  });
+});
