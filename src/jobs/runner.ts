@@ -3,6 +3,11 @@
  * starts and after every unit of progress; a lease per job (see store/with-lock)
  * makes sure that one process runs it, and a process that starts finds every
  * unfinished job in the index and resumes it from its last saved progress.
+ *
+ * A job may also ask to run again later (`{ again: time }`): the watcher polls
+ * this way for days. Between runs it holds no lease and no loop, only a timer
+ * here and its `dueAt` in the store, so ten thousand of them cost little; a
+ * timer that fires reads `dueAt` again, since another process may have run it.
  */
 import { randomUUID } from "node:crypto";
 import type { UserKey } from "../bot/conversation.js";
@@ -20,6 +25,8 @@ export interface JobRecord<D = unknown> {
   data: D;
   progress?: { done: number; total?: number };
   updatedAt: number;
+  /** Not before this time (a job that asked to run again later). */
+  dueAt?: number;
 }
 
 export interface JobControl<D> {
@@ -30,7 +37,8 @@ export interface JobControl<D> {
 
 export interface JobHandler<D> {
   readonly kind: string;
-  run(job: JobRecord<D>, control: JobControl<D>): Promise<void>;
+  /** Resolves when the work is done, or with `{ again }` to run once more at that time. */
+  run(job: JobRecord<D>, control: JobControl<D>): Promise<void | { again: number }>;
 }
 
 export class JobCancelledError extends Error {}
@@ -47,6 +55,8 @@ export class JobRunner {
   private readonly handlers = new Map<string, JobHandler<unknown>>();
   private stopping = false;
   private sweeper?: NodeJS.Timeout;
+  /** Jobs waiting for their next run here, by id. */
+  private readonly timers = new Map<string, { user: UserKey; timer: NodeJS.Timeout; at: number }>();
 
   /**
    * leaseMs: how long a job's lease outlives a process that died holding it; the
@@ -91,13 +101,39 @@ export class JobRunner {
   async resumeAll(): Promise<number> {
     let resumed = 0;
     for (const id of (await this.index.get(INDEX_KEY)) ?? []) {
+      if (this.running.has(id) || this.timers.has(id)) continue;
       const record = await this.records.get(id);
-      if (record?.status === "running" && !this.running.has(id)) {
+      if (record?.status !== "running") continue;
+      if ((record.dueAt ?? 0) > Date.now()) this.schedule(record);
+      else {
         this.launch(record);
         resumed += 1;
       }
     }
     return resumed;
+  }
+
+  private schedule(record: JobRecord): void {
+    if (this.stopping) return;
+    clearTimeout(this.timers.get(record.id)?.timer);
+    const at = record.dueAt ?? 0;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(record.id);
+        this.wake(record.id).catch((err) => log.warn("job wake failed", { job: record.id, err }));
+      },
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+    this.timers.set(record.id, { user: record.user, timer, at });
+  }
+
+  /** A timer fired: run the job if it is still due, or wait for its newer time. */
+  private async wake(id: string): Promise<void> {
+    const record = await this.records.get(id);
+    if (record?.status !== "running" || this.running.has(id)) return;
+    if ((record.dueAt ?? 0) > Date.now()) this.schedule(record);
+    else this.launch(record);
   }
 
   async get<D>(id: string): Promise<JobRecord<D> | undefined> {
@@ -115,6 +151,12 @@ export class JobRunner {
       if (opts.forget) await this.records.delete(id);
       else await this.records.set(id, { ...record, status: "cancelled", updatedAt: Date.now() });
     }
+    for (const [id, waiting] of this.timers) {
+      if (waiting.user === user) {
+        clearTimeout(waiting.timer);
+        this.timers.delete(id);
+      }
+    }
     for (const [id, job] of this.running) {
       if (job.user === user) {
         job.abort.abort(new JobCancelledError("cancelled"));
@@ -129,14 +171,29 @@ export class JobRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.sweeper);
+    for (const waiting of this.timers.values()) clearTimeout(waiting.timer);
+    this.timers.clear();
     for (const job of this.running.values()) job.abort.abort(new Error("shutting down"));
     await Promise.allSettled([...this.running.values()].map((j) => j.done));
   }
 
-  /** Resolves when every job running in this process has ended (for tests and benches). */
-  async idle(): Promise<void> {
-    while (this.running.size > 0)
-      await Promise.allSettled([...this.running.values()].map((j) => j.done));
+  /**
+   * Resolves when every job running in this process has ended (for tests and
+   * benches); with `scheduled`, also those waiting to run again.
+   */
+  async idle(opts: { scheduled?: boolean } = {}): Promise<void> {
+    for (;;) {
+      if (this.running.size > 0) {
+        await Promise.allSettled([...this.running.values()].map((j) => j.done));
+      } else if (opts.scheduled && this.timers.size > 0) {
+        await new Promise((r) => setTimeout(r, 5));
+      } else return;
+    }
+  }
+
+  /** How many jobs wait here for a later run (the watcher bench reads it). */
+  get waiting(): number {
+    return this.timers.size;
   }
 
   private launch(record: JobRecord): void {
@@ -155,6 +212,7 @@ export class JobRunner {
     record: JobRecord,
     abort: AbortController,
   ): Promise<void> {
+    let again: JobRecord | undefined;
     try {
       await withLock(
         this.store.locks,
@@ -171,17 +229,22 @@ export class JobRunner {
               await this.records.set(record.id, current);
             },
           };
-          await handler.run(record, control);
+          const result = await handler.run(record, control);
           const saved = await this.records.get(record.id);
-          if (saved?.status === "running")
-            await this.records.set(record.id, {
-              ...current,
-              status: "done",
-              updatedAt: Date.now(),
-            });
+          if (saved?.status !== "running") return;
+          if (result && "again" in result) {
+            again = { ...current, dueAt: result.again, updatedAt: Date.now() };
+            await this.records.set(record.id, again);
+            return;
+          }
+          await this.records.set(record.id, { ...current, status: "done", updatedAt: Date.now() });
         },
         { waitMs: 0, ttlMs: this.opts.leaseMs ?? 15_000 },
       );
+      if (again) {
+        this.schedule(again);
+        return;
+      }
       await this.editIndex((ids) => ids.filter((x) => x !== record.id));
     } catch (err) {
       if (err instanceof LockTimeoutError) return; // another process runs it
