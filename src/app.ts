@@ -54,7 +54,14 @@ export async function createApp(
   });
   const jobs = new JobRunner(store, { leaseMs: config.jobLeaseMs });
   const engine = new Engine({ store, sealer, world, jobs, dayMs: config.dayMs });
-  registerJobs(jobs, { engine, world, sealer, store, notifier: () => engine.notifier });
+  registerJobs(jobs, {
+    engine,
+    world,
+    sealer,
+    store,
+    notifier: () => engine.notifier,
+    watch: config.watch,
+  });
   let web: Server | undefined;
 
   const channel =

@@ -6,10 +6,14 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import type { WatchOptions } from "./jobs/watch-job.js";
 
 const flag = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
   .transform((v) => ["1", "true", "yes", "on"].includes(v));
+
+/** A duration in milliseconds, with a default. */
+const ms = (fallback: number) => z.coerce.number().int().min(10).default(fallback);
 
 const schema = z.object({
   TELEGRAM_BOT_TOKEN: z
@@ -40,6 +44,13 @@ const schema = z.object({
     .int()
     .min(1000)
     .default(24 * 60 * 60_000),
+  WATCH_POLL_EARLY_MS: ms(5 * 60_000),
+  WATCH_EARLY_FOR_MS: ms(2 * 3_600_000),
+  WATCH_POLL_LATE_MS: ms(3_600_000),
+  WATCH_SETTLE_MS: ms(48 * 3_600_000),
+  WATCH_CAP_MS: ms(14 * 24 * 3_600_000),
+  WATCH_BUDGET_PER_HOUR: z.coerce.number().int().min(1).default(600),
+  FORGET_AFTER_MS: ms(30 * 24 * 3_600_000),
   MICROBLOG_URL: z.url({ protocol: /^https?$/ }).default("https://micro.blog"),
   MICROBLOG_DOMAIN: z.string().min(1).optional(),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -59,6 +70,8 @@ export type Config = {
   jobLeaseMs: number;
   /** A "day" for reminders; the demo and tests compress it. */
   dayMs: number;
+  /** The transfer watcher's intervals and budget; the demo and tests compress them. */
+  watch: WatchOptions;
   /** micro.blog's API, and the domain in its Fediverse handles (@ada@micro.blog). */
   microblog: { origin: string; domain: string };
   /** Where users' browsers reach the bot (OAuth callback); absent: codes are pasted instead. */
@@ -104,6 +117,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     channel,
     jobLeaseMs: e.JOB_LEASE_MS,
     dayMs: e.DAY_MS,
+    watch: {
+      pollEarlyMs: e.WATCH_POLL_EARLY_MS,
+      earlyForMs: e.WATCH_EARLY_FOR_MS,
+      pollLateMs: e.WATCH_POLL_LATE_MS,
+      settleMs: e.WATCH_SETTLE_MS,
+      capMs: e.WATCH_CAP_MS,
+      budgetPerHour: e.WATCH_BUDGET_PER_HOUR,
+      forgetAfterMs: e.FORGET_AFTER_MS,
+      listEveryPollUpTo: 800,
+    },
     microblog: {
       origin: new URL(e.MICROBLOG_URL).origin,
       domain: e.MICROBLOG_DOMAIN ?? new URL(e.MICROBLOG_URL).host,

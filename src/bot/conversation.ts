@@ -58,7 +58,13 @@ export const say = (text: Text, extra?: { choices?: Choice[]; links?: Link[] }):
 /** Who a message came from: the channel and its own id, e.g. `tg:123`, `console:local`. */
 export type UserKey = `${"tg" | "console" | "mastodon"}:${string}`;
 
-/** How a channel delivers replies to a user outside a conversation turn (jobs, reminders). */
+/**
+ * How a channel delivers replies to a user outside a conversation turn (jobs,
+ * reminders). It throws RecipientGoneError when the user can never be reached
+ * again (blocked the bot, deleted their account), so the job can stop and forget.
+ */
 export interface Notifier {
   notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void>;
 }
+
+export class RecipientGoneError extends Error {}

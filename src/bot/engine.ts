@@ -114,6 +114,15 @@ export class Engine {
     });
   }
 
+  /**
+   * Deletes what is kept about a user: state and snapshot. Jobs call it when the
+   * user can't be reached any more or their 30 days are up; /forget also stops jobs.
+   */
+  async forgetData(user: UserKey): Promise<void> {
+    await this.saved.delete(user);
+    await snapshots(this.deps.store).delete(user);
+  }
+
   /** The saved state, for /status from a job and for tests. */
   async state(user: UserKey): Promise<State | undefined> {
     return (await this.load(user))?.state;
@@ -128,6 +137,7 @@ export class Engine {
       snapshots: snapshots(this.deps.store),
       dayMs: this.deps.dayMs ?? 24 * 60 * 60_000,
       jobProgress: async (id) => (await this.deps.jobs.get(id))?.progress,
+      jobData: async <T>(id: string) => (await this.deps.jobs.get<T>(id))?.data,
     };
   }
 
@@ -137,6 +147,14 @@ export class Engine {
     const prompt = async () => step.enter(state as never, ctx);
 
     if (input.kind === "command") return this.command(saved, state, input.name, ctx);
+    // A button can stand for a command ("Forget now" is /forget): the same path, the same effect.
+    if (
+      input.kind === "choice" &&
+      input.id.startsWith("/") &&
+      (saved === undefined || input.seq === undefined || input.seq === saved.seq)
+    ) {
+      return this.command(saved, state, input.id.slice(1), ctx);
+    }
     if (!saved) {
       // A first message that isn't /start: start anyway, but answer what was said.
       return { state, replies: await prompt() };
@@ -193,7 +211,7 @@ export class Engine {
           state,
           replies: [
             say(["Welcome back! We were here:"]),
-            ...(await step.enter(state as never, ctx)),
+            ...(await (step.status ?? step.enter)(state as never, ctx)),
           ],
         };
       case "status":
@@ -228,8 +246,7 @@ export class Engine {
         };
       case "forget":
         await this.deps.jobs.cancelAll(ctx.user, { forget: true });
-        await this.saved.delete(ctx.user);
-        await snapshots(this.deps.store).delete(ctx.user);
+        await this.forgetData(ctx.user);
         return {
           state: { step: "welcome" },
           forget: true,

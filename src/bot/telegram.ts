@@ -13,6 +13,7 @@ import {
   type CommandName,
   type Input,
   type Notifier,
+  RecipientGoneError,
   type Reply,
   type UserKey,
 } from "./conversation.js";
@@ -81,7 +82,13 @@ export class TelegramChannel implements Notifier {
     try {
       await this.render(chatId, replies, seq ?? 0);
     } catch (err) {
-      // A user who blocked the bot can't be told anything; the job that wanted to is told by the log.
+      // Blocked, deactivated, or a chat that no longer exists: nobody will ever read it.
+      const gone =
+        err instanceof GrammyError &&
+        (err.error_code === 403 ||
+          (err.error_code === 400 && /chat not found/i.test(err.description)));
+      if (gone)
+        throw new RecipientGoneError(`${user} can no longer be reached: ${err.description}`);
       log.warn("telegram: could not notify", { user, err });
     }
   }

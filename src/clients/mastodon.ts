@@ -110,6 +110,16 @@ export class MastodonAccountClient {
     return { items: res.data, next: nextLink(res.headers.get("link"), this.origin) };
   }
 
+  /** The public profile by handle; no token needed (the old account's token stops working after a Move). */
+  async lookup(username: string): Promise<Account> {
+    const res = await this.http.json(
+      `${this.origin}/api/v1/accounts/lookup?acct=${encodeURIComponent(username)}`,
+      AccountSchema,
+      this.token ? { token: this.token } : {},
+    );
+    return res.data;
+  }
+
   async relationships(ids: readonly string[]): Promise<Relationship[]> {
     if (ids.length === 0) return [];
     const qs = ids.map((id) => `id[]=${encodeURIComponent(id)}`).join("&");

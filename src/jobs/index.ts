@@ -4,11 +4,13 @@ import type { Engine } from "../bot/engine.js";
 import type { World } from "../steps/world.js";
 import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
+import { forgetLaterJob } from "./forget-later-job.js";
 import { importJob } from "./import-job.js";
 import { movePollJob } from "./move-poll-job.js";
 import { reminderJob } from "./reminder-job.js";
 import type { JobHandler, JobRunner } from "./runner.js";
 import { snapshotJob } from "./snapshot-job.js";
+import { type WatchOptions, watchJob } from "./watch-job.js";
 
 export interface JobDeps {
   engine: Engine;
@@ -18,6 +20,8 @@ export interface JobDeps {
   notifier: () => Notifier | undefined;
   /** How often the Move is looked for after "I've moved" came early. */
   pollMs?: number;
+  /** The watcher's intervals (tests and the demo compress days into seconds). */
+  watch?: Partial<WatchOptions>;
 }
 
 export function allJobs(deps: JobDeps): JobHandler<never>[] {
@@ -26,6 +30,8 @@ export function allJobs(deps: JobDeps): JobHandler<never>[] {
     importJob(deps),
     reminderJob(deps),
     movePollJob({ ...deps, everyMs: deps.pollMs }),
+    watchJob({ ...deps, options: deps.watch }),
+    forgetLaterJob(deps),
   ] as JobHandler<never>[];
 }
 

@@ -4,11 +4,12 @@ import { alias } from "./alias.js";
 import { connectNew } from "./connect-new.js";
 import { crosspost } from "./crosspost.js";
 import { exporting } from "./exporting.js";
+import { finished } from "./finished.js";
 import { importDone } from "./import-done.js";
 import { importPreview } from "./import-preview.js";
 import { importWeb } from "./import-web.js";
 import { importing } from "./importing.js";
-import { move, moved, movedElsewhere } from "./move.js";
+import { move, movedElsewhere } from "./move.js";
 import { newConnect } from "./new-connect.js";
 import { newMicroblog } from "./new-microblog.js";
 import { newServer } from "./new-server.js";
@@ -21,6 +22,7 @@ import { preflight } from "./preflight.js";
 import type { State, StepName } from "./state.js";
 import type { Step } from "./step.js";
 import { trying } from "./trying.js";
+import { watching } from "./watching.js";
 import { welcome } from "./welcome.js";
 
 const steps: { [K in StepName]: Step<K> } = {
@@ -44,7 +46,8 @@ const steps: { [K in StepName]: Step<K> } = {
   crosspost,
   preflight,
   move,
-  moved,
+  watching,
+  finished,
   "moved-elsewhere": movedElsewhere,
 };
 

@@ -8,6 +8,7 @@ import { say } from "../bot/conversation.js";
 import { b, code } from "../bot/text.js";
 import { checkMoved, describeMove, type MoveVerdict } from "../clients/alias-check.js";
 import { splitHandle } from "../clients/fediverse.js";
+import { newWatch } from "../jobs/watch-data.js";
 import { handles, movingOf, oldOrigin } from "./moving.js";
 import type { State, StateOf } from "./state.js";
 import type { Outcome, Step } from "./step.js";
@@ -36,11 +37,16 @@ function ask(state: StateOf<"move">) {
 /** Where a move verdict leads: on, stay (with a poll), or stop. */
 export function afterVerdict(state: StateOf<"move">, v: MoveVerdict, now: number): Outcome | null {
   const h = handles(state);
-  if (v.kind === "moved")
+  if (v.kind === "moved") {
+    const watchJobId = randomUUID();
     return {
-      state: { step: "moved", ...movingOf(state), movedAt: now },
+      state: { step: "watching", ...movingOf(state), movedAt: now, watchJobId, quiet: false },
       replies: [say([`✅ ${describeMove(v, h)}`])],
+      jobs: [
+        { kind: "watch", id: watchJobId, data: newWatch(oldOrigin(state), state.oldHandle, now) },
+      ],
     };
+  }
   if (v.kind === "elsewhere") {
     return {
       state: { step: "moved-elsewhere", ...movingOf(state), to: v.shown },
@@ -73,28 +79,6 @@ export const move: Step<"move"> = {
       state: { ...state, pollJobId },
       replies: [reply],
       jobs: [{ kind: "move-poll", id: pollJobId, data: { until: ctx.now() + 15 * 60_000 } }],
-    };
-  },
-};
-
-export const moved: Step<"moved"> = {
-  name: "moved",
-  canGoBack: false,
-  enter: (state) => [
-    say([
-      "Your followers are on their way: their servers are asked to follow ",
-      b(`@${state.target.handle}`),
-      ". This usually takes hours, sometimes a day or two. Watching the transfer and telling you when it's over is the next part of fedimove; /status shows where we are.",
-    ]),
-  ],
-  async handle(state) {
-    return {
-      state,
-      replies: [
-        say([
-          `@${state.oldHandle} has moved to @${state.target.handle}. /forget deletes what I kept.`,
-        ]),
-      ],
     };
   },
 };

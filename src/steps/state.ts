@@ -89,6 +89,16 @@ export const WithTarget = Journey.extend({ target: Target });
 export const Moving = WithTarget.extend({ oldHandle: z.string() });
 export type Moving = z.infer<typeof Moving>;
 
+/** How the follower transfer ended, as the finished message told it. */
+export const TransferResult = z.object({
+  initial: z.number(),
+  moved: z.number(),
+  stayed: z.number(),
+  ended: z.enum(["zero", "settled", "cap"]),
+  at: z.number(),
+});
+export type TransferResult = z.infer<typeof TransferResult>;
+
 /** What the import will meet, counted before anything is followed. */
 export const Preview = z.object({
   toFollow: z.number(),
@@ -145,7 +155,21 @@ export const State = z.discriminatedUnion("step", [
     confirmedAt: z.number(),
     pollJobId: z.string().optional(),
   }),
-  Moving.extend({ step: z.literal("moved"), movedAt: z.number() }),
+  Moving.extend({
+    step: z.literal("watching"),
+    movedAt: z.number(),
+    watchJobId: z.string(),
+    /** The user turned off the 50% and 90% messages. */
+    quiet: z.boolean().default(false),
+  }),
+  Moving.extend({
+    step: z.literal("finished"),
+    movedAt: z.number(),
+    result: TransferResult,
+    /** When everything kept is deleted, unless the user keeps it. */
+    forgetAt: z.number().nullable(),
+    revoked: z.boolean().default(false),
+  }),
   Moving.extend({ step: z.literal("moved-elsewhere"), to: z.string() }),
 ]);
 export type State = z.infer<typeof State>;

@@ -21,11 +21,19 @@ export interface StepContext {
   readonly snapshots: KeyValue<Snapshot>;
   /** How far a running job has come, from its saved record. */
   jobProgress(jobId: string): Promise<{ done: number; total?: number } | undefined>;
+  /** What a job has saved (the watcher's latest count, for /status). */
+  jobData<T>(jobId: string): Promise<T | undefined>;
 }
 
 /** Long work to start once the new state is saved (see src/jobs). */
 export interface JobRequest {
-  readonly kind: "snapshot" | "import-follows" | "reminder" | "move-poll";
+  readonly kind:
+    | "snapshot"
+    | "import-follows"
+    | "reminder"
+    | "move-poll"
+    | "watch"
+    | "forget-later";
   readonly id: string;
   readonly data: unknown;
 }

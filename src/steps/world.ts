@@ -12,7 +12,8 @@ import type { MicroblogClient } from "../clients/microblog.js";
 import { MicroblogAccount } from "../clients/microblog-account.js";
 import type { NewAccount } from "../clients/new-account.js";
 import type { SignIn } from "../clients/sign-in.js";
-import type { Target } from "./state.js";
+import type { Sealer } from "../store/seal.js";
+import type { Moving, Target } from "./state.js";
 
 export interface ServerInfo {
   /** The domain in handles (LOCAL_DOMAIN). */
@@ -37,6 +38,8 @@ export interface World {
   newAccount(target: Target, token: string): NewAccount;
   /** WebFinger, actors and NodeInfo: the alias and Move checks. */
   readonly fediverse: FediverseClient;
+  /** Revokes the tokens the bot holds that can be revoked, and says what the user must do for the rest. */
+  revokeAll(state: Moving, sealer: Sealer): Promise<string>;
   /** Which of these hosts answer right now (a short, bounded look at each). */
   serversAnswering(hosts: readonly string[]): Promise<Set<string>>;
 }
@@ -80,6 +83,29 @@ export function realWorld(deps: WorldDeps): World {
         handle: target.handle,
         domain: target.instance.domain,
       });
+    },
+    async revokeAll(state, sealer) {
+      const notes: string[] = [];
+      if (state.source.kind === "account") {
+        const old = state.source.old;
+        if (old.via === "oauth") {
+          await signIn.revoke(old.instance.origin, sealer.unseal(old.token)).catch(() => undefined);
+          notes.push(`Revoked my access to @${old.handle}.`);
+        } else {
+          notes.push(`Delete the token you made at ${old.instance.origin}/settings/applications.`);
+        }
+      }
+      if (state.target.kind === "mastodon") {
+        await signIn
+          .revoke(state.target.instance.origin, sealer.unseal(state.target.token), "new")
+          .catch(() => undefined);
+        notes.push(`Revoked my access to @${state.target.handle}.`);
+      } else {
+        notes.push(
+          "micro.blog has no way for me to revoke its app token: delete it at Account → Edit Apps.",
+        );
+      }
+      return notes.join(" ");
     },
     async serversAnswering(hosts) {
       const answering = new Set<string>();

@@ -28,6 +28,7 @@ function fakeWorld(): World {
     },
     serversAnswering: async (hosts) => new Set(hosts),
     fediverse: {} as never,
+    revokeAll: async () => "",
     signIn: {
       async begin(_user, instance) {
         return {

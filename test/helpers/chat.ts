@@ -15,6 +15,7 @@ import { Pacer } from "../../src/clients/pacer.js";
 import { SignIn } from "../../src/clients/sign-in.js";
 import { registerJobs } from "../../src/jobs/index.js";
 import { JobRunner } from "../../src/jobs/runner.js";
+import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import { STATE_VERSION, type State } from "../../src/steps/state.js";
 import { realWorld, type World } from "../../src/steps/world.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
@@ -57,7 +58,8 @@ export function loopbackWorld(
     microblogDomain: opts.microblogDomain,
     allowPrivateNetwork: true,
     timeoutMs: 5000,
-    originOf: (host) => opts.origins?.[host] ?? `https://${host}`,
+    // Any other domain is a server that refuses connections: no DNS is ever asked in tests.
+    originOf: (host) => opts.origins?.[host] ?? "http://127.0.0.1:9",
   });
   const down = new Set(opts.down ?? []);
   return {
@@ -68,7 +70,14 @@ export function loopbackWorld(
 
 export async function makeChat(
   world: World | ((store: Store, sealer: Sealer) => World),
-  opts: { store?: Store; user?: UserKey; sealer?: Sealer; dayMs?: number; pollMs?: number } = {},
+  opts: {
+    store?: Store;
+    user?: UserKey;
+    sealer?: Sealer;
+    dayMs?: number;
+    pollMs?: number;
+    watch?: Partial<WatchOptions>;
+  } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
   const sealer = opts.sealer ?? new Sealer(randomBytes(32));
@@ -82,6 +91,7 @@ export async function makeChat(
     store,
     notifier: () => engine.notifier,
     pollMs: opts.pollMs,
+    watch: opts.watch,
   });
   const user: UserKey = opts.user ?? "tg:1";
   const notified: Reply[] = [];
@@ -135,6 +145,16 @@ export async function makeChat(
       return seq;
     },
     state: () => engine.state(user),
+    /** Waits (polling the saved state) until the journey reaches what `done` looks for. */
+    async until(done: (state: State | undefined) => boolean, timeoutMs = 15_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!done(await engine.state(user))) {
+        if (Date.now() > deadline)
+          throw new Error(`timed out; the state is ${JSON.stringify(await engine.state(user))}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await jobs.idle();
+    },
     /** Puts the user at a step directly, as if the journey had led there. */
     async placeAt(state: State): Promise<void> {
       await store

@@ -22,6 +22,7 @@ const world: World = {
   },
   serversAnswering: async (hosts) => new Set(hosts),
   fediverse: {} as never,
+  revokeAll: async () => "",
   signIn: {
     begin: async () => ({
       state: "s".repeat(32),

@@ -199,7 +199,7 @@ describe("the Move", () => {
     const said = render(chat.notified);
     expect(said[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
     expect(said[1]).toMatch(/^Your followers are on their way/);
-    expect((await chat.state())?.step).toBe("moved");
+    expect((await chat.state())?.step).toBe("watching");
   });
 
   it("a Move that points at the wrong account stops the journey and says so", async () => {

@@ -1,0 +1,199 @@
+/**
+ * The transfer watch against the stand-ins: the old server moves followers away
+ * over time, some stay on servers that never answer. Intervals are compressed
+ * from hours into milliseconds; the messages are the ones a user would read.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { RecipientGoneError } from "../../src/bot/conversation.js";
+import type { WatchOptions } from "../../src/jobs/watch-job.js";
+import type { State } from "../../src/steps/state.js";
+import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
+
+let old: MastodonSandbox | undefined;
+let mb: MicroblogSandbox | undefined;
+afterEach(async () => {
+  await old?.close();
+  await mb?.close();
+  old = mb = undefined;
+});
+
+const FAST: Partial<WatchOptions> = {
+  pollEarlyMs: 40,
+  earlyForMs: 0,
+  pollLateMs: 40,
+  settleMs: 400,
+  capMs: 20_000,
+  forgetAfterMs: 60_000,
+};
+
+async function movedAccount(
+  opts: { followers?: number; quiet?: number; hide?: boolean; watch?: Partial<WatchOptions> } = {},
+) {
+  mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
+  const origins: Record<string, string> = { "mb.example": mb.url };
+  old = await startMastodonSandbox({
+    domain: "old.example",
+    rateLimit: null,
+    originOf: (h) => origins[h] ?? null,
+  });
+  origins["old.example"] = old.url;
+  old.addAccount({ username: "ada", hideCollections: opts.hide });
+  old.seedFollowers("ada", opts.followers ?? 30, { domains: ["a.example", "b.example"] });
+  if (opts.quiet) old.seedFollowers("ada", opts.quiet, { domains: ["quiet.example"] });
+  const token = mb.addUser("ada");
+  mb.addAlias("ada", old.actorUri("ada"));
+  const chat = await makeChat(
+    (store, sealer) =>
+      loopbackWorld(store, sealer, {
+        microblogUrl: mb!.url,
+        microblogDomain: "mb.example",
+        origins,
+      }),
+    { watch: { ...FAST, ...opts.watch } },
+  );
+  const total = (opts.followers ?? 30) + (opts.quiet ?? 0);
+  await chat.store.namespace("snapshots").set(chat.user, {
+    takenAt: Date.now(),
+    follows: [],
+    followers: { accts: [], count: total, hidden: false },
+    lists: [],
+    blocks: [],
+    mutes: [],
+    domainBlocks: [],
+    bookmarks: [],
+    skipped: [],
+  });
+  await chat.placeAt({
+    step: "move",
+    source: {
+      kind: "file",
+      instance: { origin: old.url, host: "old.example", domain: "old.example", version: "4.3.2" },
+      name: "f.csv",
+    },
+    follows: 0,
+    snapshotAt: Date.now(),
+    target: {
+      kind: "microblog",
+      username: "ada",
+      handle: "ada@mb.example",
+      token: chat.sealer.seal(token),
+    },
+    oldHandle: "ada@old.example",
+    confirmedAt: Date.now(),
+  } as State);
+  await chat.send("/status");
+  return { chat, old, mb };
+}
+
+const says = (chat: Awaited<ReturnType<typeof makeChat>>) =>
+  render(chat.notified.filter((r) => r.kind !== "progress"));
+
+describe("the transfer watch", () => {
+  it("ends when the count reaches zero: one message with the numbers and the wrap-up", async () => {
+    const { chat, old } = await movedAccount({ followers: 30 });
+    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 60 } });
+    const moved = await chat.press("I've moved");
+    expect(moved.lines[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
+    expect(moved.lines[1]).toMatch(/^Your followers are on their way/);
+    await chat.until((s) => s?.step === "finished");
+    const said = says(chat);
+    expect(said.filter((s) => s.startsWith("Your move is finished"))).toEqual([
+      "Your move is finished: 30 of 30 followers moved (100%).",
+    ]);
+    expect(said.at(-1)).toBe(
+      `Last things: request your archive at ${old.url}/settings/export (once every 7 days). I can revoke my access now, and I'll forget everything I kept in 30 days.`,
+    );
+    const state = await chat.state();
+    expect(state).toMatchObject({
+      step: "finished",
+      result: { initial: 30, moved: 30, stayed: 0, ended: "zero" },
+    });
+  });
+
+  it("ends when the count settles: who stayed, by server, with a reason, and stayed.csv; milestones on the way", async () => {
+    const { chat, old } = await movedAccount({ followers: 27, quiet: 3 });
+    await old.performMove("ada", "ada@mb.example", {
+      transfer: { perTick: 9, tickMs: 200, stragglers: ["quiet.example"] },
+    });
+    await chat.press("I've moved");
+    await chat.until((s) => s?.step === "finished");
+    const said = says(chat);
+    expect(said).toContain("Half of your followers have moved: 18 of 30.");
+    expect(said).toContain("90% of your followers have moved: 27 of 30.");
+    const finished = said.find((s) => s.startsWith("Your move is finished"));
+    expect(finished).toBe(
+      [
+        "Your move is finished: 27 of 30 followers moved (90%).",
+        "3 stayed behind:",
+        "• quiet.example: 3 — server not answering",
+        "The count has stopped changing, so I'm calling it done.",
+      ].join("\n"),
+    );
+    const csv = chat.notified.find((r) => r.kind === "file" && r.name === "stayed.csv");
+    const rows = new TextDecoder()
+      .decode(csv?.kind === "file" ? csv.bytes : new Uint8Array())
+      .trimEnd()
+      .split("\n");
+    expect(rows[0]).toBe("Account address,Server,Likely reason");
+    expect(
+      rows.slice(1).every((r) => /@quiet\.example,quiet\.example,server not answering$/.test(r)),
+    ).toBe(true);
+    expect(rows).toHaveLength(4);
+  });
+
+  it("ends at the cap when followers keep trickling", async () => {
+    const { chat, old } = await movedAccount({
+      followers: 30,
+      watch: { capMs: 300, settleMs: 10_000 },
+    });
+    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 1, tickMs: 100 } });
+    await chat.press("I've moved");
+    await chat.until((s) => s?.step === "finished");
+    const finished = says(chat).find((s) => s.startsWith("Your move is finished"));
+    expect(finished).toMatch(
+      /^Your move is finished: \d+ of 30 followers moved \(\d+%\)\.\n\d+ stayed behind:/,
+    );
+    expect(finished).toMatch(/It's been two weeks, so I've stopped watching\.$/);
+    expect(await chat.state()).toMatchObject({ step: "finished", result: { ended: "cap" } });
+  });
+
+  it("a hidden followers list: the count only, said plainly", async () => {
+    const { chat, old } = await movedAccount({ followers: 20, quiet: 2, hide: true });
+    await old.performMove("ada", "ada@mb.example", {
+      transfer: { perTick: 10, tickMs: 60, stragglers: ["quiet.example"] },
+    });
+    await chat.press("I've moved");
+    await chat.until((s) => s?.step === "finished");
+    const finished = says(chat).find((s) => s.startsWith("Your move is finished"));
+    expect(finished).toBe(
+      "Your move is finished: 20 of 22 followers moved (91%).\n2 stayed behind; your old server doesn't show who they are.\nThe count has stopped changing, so I'm calling it done.",
+    );
+  });
+
+  it("/status while it runs: moved N of M with a bar", async () => {
+    const { chat, old } = await movedAccount({ followers: 30, watch: { settleMs: 60_000 } });
+    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 300 } });
+    await chat.press("I've moved");
+    await new Promise((r) => setTimeout(r, 350));
+    const status = await chat.send("/status");
+    expect(status.text).toMatch(/^Moved (10|20) of 30 followers [▓░]{10} \d+%/);
+    expect(status.text).toMatch(/Still on the old account: (10|20) — most on/);
+    await chat.jobs.cancelAll(chat.user);
+  });
+
+  it("a user who blocked the bot: the watch ends and nothing is kept", async () => {
+    const { chat, old } = await movedAccount({ followers: 10 });
+    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 60 } });
+    await chat.press("I've moved");
+    chat.engine.notifier = {
+      async notify() {
+        throw new RecipientGoneError("blocked");
+      },
+    };
+    await chat.until((s) => s === undefined);
+    expect(await chat.state()).toBeUndefined();
+    expect(await chat.store.namespace("snapshots").get(chat.user)).toBeUndefined();
+  });
+});
