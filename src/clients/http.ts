@@ -18,7 +18,7 @@ import {
   TimeoutError,
   UnreachableError,
 } from "./errors.js";
-import { readLimitHeaders } from "./pacer.js";
+import { bucketOf, readLimitHeaders } from "./pacer.js";
 
 export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
@@ -118,8 +118,14 @@ export class Http {
 
     let failures = 0;
     let limited = 0;
+    const bucket = bucketOf(
+      target.origin,
+      headers.authorization,
+      this.dispatcher.perHost.has(target.origin),
+    );
     for (;;) {
       opts.signal?.throwIfAborted();
+      await this.dispatcher.pacer.ready(bucket, host);
       let res: Response;
       try {
         const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);

@@ -25,6 +25,11 @@ export function reportWaits<T>(listener: WaitListener, fn: () => Promise<T>): Pr
   return waitListeners.run(listener, fn);
 }
 
+/** For a client that paces itself (micro.blog's): tell whoever listens, as the pacer does. */
+export function announceWait(until: Date, host: string): void {
+  waitListeners.getStore()?.(until, host);
+}
+
 /**
  * The bucket a request counts against: the origin and the credential (Mastodon
  * counts per token), or the origin alone for servers that count per address
@@ -75,7 +80,23 @@ export class Pacer {
   /** Waits this much past a reset, because clocks differ a little. */
   constructor(private readonly slackMs = 250) {}
 
-  /** Resolves when a request in this bucket may go. */
+  /**
+   * Resolves when this bucket's window has room, without taking from it. Http
+   * waits here before its timeout starts, so a wait of minutes for a reset is
+   * not mistaken for a server that doesn't answer.
+   */
+  async ready(bucket: string, host: string): Promise<void> {
+    for (;;) {
+      const w = this.windows.get(bucket);
+      const now = Date.now();
+      if (!w || now >= w.resetAt || w.remaining > 0) return;
+      const until = new Date(w.resetAt + this.slackMs);
+      waitListeners.getStore()?.(until, host);
+      await sleep(until.getTime() - now);
+    }
+  }
+
+  /** Resolves when a request in this bucket may go, and counts it. */
   async take(bucket: string, host: string): Promise<void> {
     for (;;) {
       const w = this.windows.get(bucket);

@@ -105,12 +105,42 @@ export function importJob(deps: {
       const progress = (text: string) =>
         deps.notifier()?.notify(job.user, [{ kind: "progress", key, text: [text] }]);
 
-      let cursor: ImportCursor = job.data.cursor ?? {
-        i: 0,
-        counts: zeroReport(),
-        failures: [],
-        already: [...(await account.following())],
-      };
+      let cursor: ImportCursor;
+      try {
+        cursor = job.data.cursor ?? {
+          i: 0,
+          counts: zeroReport(),
+          failures: [],
+          already: [...(await account.following())],
+        };
+      } catch (err) {
+        if (control.signal.aborted || !(err instanceof RemoteError)) throw err;
+        // Nothing was followed yet: back to the preview, with the reason.
+        await deps.engine.advance(job.user, (state) =>
+          state.step === "importing" && state.jobId === job.id
+            ? {
+                state: {
+                  step: "import-preview",
+                  ...journeyOf(state),
+                  target: state.target,
+                  preview: {
+                    toFollow: rows.length,
+                    already: 0,
+                    unreachable: 0,
+                    unreachableServers: [],
+                    dailyLimit: null,
+                  },
+                },
+                replies: [
+                  say([
+                    `I couldn't start following: ${explainRemote(err, host)} Nothing was followed; tap Start following to try again.`,
+                  ]),
+                ],
+              }
+            : null,
+        );
+        return;
+      }
       if (!job.data.cursor) await control.save({ ...job.data, cursor });
       const already = new Set(cursor.already);
       const total = rows.filter((r) => !already.has(normalHandle(r.acct))).length;

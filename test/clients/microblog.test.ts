@@ -220,3 +220,29 @@ describe("MicroblogClient and micro.blog's limit (403)", () => {
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(100);
   });
 });
+
+describe("MicroblogClient spaces its requests by the limit", () => {
+  it("never meets a 403 when it knows the limit: 12 follows at 5 a second, all answered", async () => {
+    const sb = await startMicroblogSandbox({ rateLimit: { limit: 5, windowMs: 1000 } });
+    sandboxes.push(sb);
+    const token = sb.addUser("ada");
+    for (let k = 0; k < 12; k++) sb.addRemote(`u${k}@one.example`, { exists: true });
+    const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
+    const client = new MicroblogClient(http, sb.url, {
+      limit: 5,
+      windowMs: 1000,
+      slackMs: 30,
+      blockMs: 1000,
+    });
+    const waits: Date[] = [];
+    await reportWaits(
+      (until) => waits.push(until),
+      async () => {
+        for (let k = 0; k < 12; k++)
+          expect(await client.follow(token, `u${k}@one.example`)).toBe("followed");
+      },
+    );
+    expect(sb.requests.filter((r) => r.status === 403)).toEqual([]);
+    expect(sb.followingOf("ada")).toHaveLength(12);
+  });
+});
