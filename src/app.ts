@@ -4,7 +4,7 @@
  */
 import type { Server } from "node:http";
 import path from "node:path";
-import { ConsoleChannel } from "./bot/console.js";
+import { ConsoleChannel, type ConsoleOptions } from "./bot/console.js";
 import { Engine } from "./bot/engine.js";
 import { TelegramChannel } from "./bot/telegram.js";
 import { GuardedDispatcher } from "./clients/dispatcher.js";
@@ -34,7 +34,7 @@ export interface App {
 
 export async function createApp(
   config: Config,
-  consoleIo?: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream },
+  consoleOpts?: Partial<Pick<ConsoleOptions, "input" | "output" | "hooks">>,
 ): Promise<App> {
   const store = await openStore(config.storeUrl);
   const secret = config.secret ?? loadOrCreateSecretFile(path.join(config.dataDir, "secret.key"));
@@ -51,6 +51,7 @@ export async function createApp(
     microblogDomain: config.microblog.domain,
     allowPrivateNetwork: config.allowPrivateNetwork,
     timeoutMs: config.httpTimeoutMs,
+    originOf: config.originOf,
   });
   const jobs = new JobRunner(store, { leaseMs: config.jobLeaseMs });
   const engine = new Engine({ store, sealer, world, jobs, dayMs: config.dayMs });
@@ -67,7 +68,11 @@ export async function createApp(
   const channel =
     config.channel === "telegram" && config.telegram
       ? new TelegramChannel({ ...config.telegram, engine })
-      : new ConsoleChannel({ engine, filesDir: path.join(config.dataDir, "files"), ...consoleIo });
+      : new ConsoleChannel({
+          engine,
+          filesDir: path.join(config.dataDir, "files"),
+          ...consoleOpts,
+        });
   engine.notifier = channel;
 
   let stopped = false;

@@ -49,6 +49,21 @@ const schema = z.object({
   WATCH_POLL_LATE_MS: ms(3_600_000),
   WATCH_SETTLE_MS: ms(48 * 3_600_000),
   WATCH_CAP_MS: ms(14 * 24 * 3_600_000),
+  SANDBOX_ORIGINS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return z.record(z.string(), z.url()).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            'a JSON object of domains to origins, like {"old.example":"http://127.0.0.1:3000"}',
+        });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   WATCH_BUDGET_PER_HOUR: z.coerce.number().int().min(1).default(600),
   FORGET_AFTER_MS: ms(30 * 24 * 3_600_000),
   MICROBLOG_URL: z.url({ protocol: /^https?$/ }).default("https://micro.blog"),
@@ -72,6 +87,8 @@ export type Config = {
   dayMs: number;
   /** The transfer watcher's intervals and budget; the demo and tests compress them. */
   watch: WatchOptions;
+  /** Where a Fediverse domain is reached: https://domain, except domains the sandbox plays. */
+  originOf: (host: string) => string;
   /** micro.blog's API, and the domain in its Fediverse handles (@ada@micro.blog). */
   microblog: { origin: string; domain: string };
   /** Where users' browsers reach the bot (OAuth callback); absent: codes are pasted instead. */
@@ -117,6 +134,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     channel,
     jobLeaseMs: e.JOB_LEASE_MS,
     dayMs: e.DAY_MS,
+    // Only with private networks allowed: a mapping must never redirect real servers' traffic.
+    originOf: (host) =>
+      (e.ALLOW_PRIVATE_NETWORK ? e.SANDBOX_ORIGINS?.[host] : undefined) ?? `https://${host}`,
     watch: {
       pollEarlyMs: e.WATCH_POLL_EARLY_MS,
       earlyForMs: e.WATCH_EARLY_FOR_MS,

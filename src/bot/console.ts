@@ -26,6 +26,11 @@ export interface ConsoleOptions {
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
   user?: UserKey;
+  /**
+   * Lines starting with "!" that the demo answers itself: it plays the web pages
+   * a real user would click through (adding the alias, submitting the Move).
+   */
+  hooks?: Record<string, () => Promise<string>>;
 }
 
 export class ConsoleChannel implements Notifier {
@@ -76,6 +81,14 @@ export class ConsoleChannel implements Notifier {
   private async onLine(line: string): Promise<void> {
     const text = line.trim();
     if (text === "") return;
+    const hook = /^!(\w+)$/.exec(text)?.[1];
+    if (hook && this.opts.hooks) {
+      const run = this.opts.hooks[hook];
+      this.print(
+        `${run ? await run().catch((err: Error) => `(${err.message})`) : `(no such demo action: !${hook})`}\n`,
+      );
+      return;
+    }
     await this.send(this.toInput(text));
   }
 

@@ -64,11 +64,12 @@ const PROBE_TIMEOUT_MS = 4000;
 
 export function realWorld(deps: WorldDeps): World {
   const { http, signIn, microblog, allowPrivateNetwork, timeoutMs } = deps;
+  const originOf = deps.originOf ?? ((host: string) => `https://${host}`);
   const microblogDomain = deps.microblogDomain ?? "micro.blog";
   return {
     allowPrivateNetwork,
     signIn,
-    fediverse: new FediverseClient(http, deps.originOf),
+    fediverse: new FediverseClient(http, originOf),
     microblog: microblog && {
       verify: (appToken) => microblog.verify(appToken),
       handleOf: (username) => `${username}@${microblogDomain}`,
@@ -112,10 +113,7 @@ export function realWorld(deps: WorldDeps): World {
       const queue = [...new Set(hosts)];
       const worker = async () => {
         for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
-          const origin =
-            allowPrivateNetwork && /^(127\.|localhost)/.test(host)
-              ? `http://${host}`
-              : `https://${host}`;
+          const origin = originOf(host);
           try {
             await http.request(`${origin}/.well-known/nodeinfo`, {
               timeoutMs: PROBE_TIMEOUT_MS,
