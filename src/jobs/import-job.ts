@@ -79,12 +79,10 @@ export function reportText(r: ImportReport): Text {
 }
 
 export function notFollowedCsv(failures: ImportCursor["failures"]): string {
-  return (
-    [
-      "Account address,Result,Reason",
-      ...failures.map((f) => rubyCsvRow([f.acct, f.result, f.reason]).trimEnd()),
-    ].join("\n") + "\n"
-  );
+  return `${[
+    "Account address,Result,Reason",
+    ...failures.map((f) => rubyCsvRow([f.acct, f.result, f.reason]).trimEnd()),
+  ].join("\n")}\n`;
 }
 
 export function importJob(deps: {

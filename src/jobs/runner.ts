@@ -38,7 +38,7 @@ export interface JobControl<D> {
 export interface JobHandler<D> {
   readonly kind: string;
   /** Resolves when the work is done, or with `{ again }` to run once more at that time. */
-  run(job: JobRecord<D>, control: JobControl<D>): Promise<void | { again: number }>;
+  run(job: JobRecord<D>, control: JobControl<D>): Promise<undefined | { again: number }>;
 }
 
 export class JobCancelledError extends Error {}

@@ -142,7 +142,7 @@ export function watchJob(deps: {
               ...next,
               remaining: {
                 total: accts.length,
-                servers: byServer(accts, host).slice(0, 10),
+                servers: byServer(accts, domain).slice(0, 10),
                 at: now,
               },
             };
@@ -278,7 +278,7 @@ async function finishedReplies(
     });
     if (servers.length > 8)
       text.push(`\n• and ${n(servers.length - 8)} more servers (all in stayed.csv)`);
-    const rows = stayed.map((a, k) => {
+    const rows = stayed.map((a) => {
       const h = a.includes("@") ? hostOf(a) : oldHost;
       const i = servers.findIndex(([s]) => s === h);
       return rubyCsvRow([

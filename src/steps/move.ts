@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { say } from "../bot/conversation.js";
-import { b, code } from "../bot/text.js";
+import { code } from "../bot/text.js";
 import { checkMoved, describeMove, type MoveVerdict } from "../clients/alias-check.js";
 import { splitHandle } from "../clients/fediverse.js";
 import { newWatch } from "../jobs/watch-data.js";

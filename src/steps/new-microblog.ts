@@ -9,7 +9,6 @@ import { RejectedError } from "../clients/errors.js";
 import { connected } from "./connected.js";
 import { explainRemote } from "./explain.js";
 import { journeyOf } from "./journey.js";
-import type { StateOf } from "./state.js";
 import { type Step, stay } from "./step.js";
 
 const TOKEN = /^[A-Za-z0-9_\-.~+/=]{8,256}$/;

@@ -97,7 +97,7 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     for (const [name, content] of Object.entries(expected))
       expect(zipped[name], name).toBe(content);
     expect(zipped["followers.csv"]).toBe(
-      ["Account address", ...mastodonFollowerAccts(snapshot)].join("\n") + "\n",
+      `${["Account address", ...mastodonFollowerAccts(snapshot)].join("\n")}\n`,
     );
   });
 
