@@ -13,7 +13,7 @@ const flag = z
   .transform((v) => ["1", "true", "yes", "on"].includes(v));
 
 /** A duration in milliseconds, with a default. */
-const ms = (fallback: number) => z.coerce.number().int().min(10).default(fallback);
+const ms = (fallback: number, min = 10) => z.coerce.number().int().min(min).default(fallback);
 
 const schema = z.object({
   TELEGRAM_BOT_TOKEN: z
@@ -45,7 +45,7 @@ const schema = z.object({
     .min(1000)
     .default(24 * 60 * 60_000),
   WATCH_POLL_EARLY_MS: ms(5 * 60_000),
-  WATCH_EARLY_FOR_MS: ms(2 * 3_600_000),
+  WATCH_EARLY_FOR_MS: ms(2 * 3_600_000, 0),
   WATCH_POLL_LATE_MS: ms(3_600_000),
   WATCH_SETTLE_MS: ms(48 * 3_600_000),
   WATCH_CAP_MS: ms(14 * 24 * 3_600_000),

@@ -77,7 +77,7 @@ export class Engine {
     input: Input,
     deliver: (turn: Turn) => Promise<void>,
   ): Promise<Turn> {
-    return withLock(this.deps.store.locks, `user:${user}`, async () => {
+    return this.locked(user, async () => {
       const before = await this.load(user);
       const ctx = this.context(user);
       const outcome = await this.turn(before, input, ctx);
@@ -100,7 +100,7 @@ export class Engine {
     user: UserKey,
     change: (state: State, ctx: StepContext) => Promise<Outcome | null> | Outcome | null,
   ): Promise<Outcome | null> {
-    return withLock(this.deps.store.locks, `user:${user}`, async () => {
+    return this.locked(user, async () => {
       const before = await this.load(user);
       if (!before) return null;
       const ctx = this.context(user);
@@ -121,6 +121,14 @@ export class Engine {
   async forgetData(user: UserKey): Promise<void> {
     await this.saved.delete(user);
     await snapshots(this.deps.store).delete(user);
+  }
+
+  /**
+   * The user's lease. Short, with a heartbeat while held: a process killed
+   * mid-turn delays that user's next message by at most this long.
+   */
+  private locked<T>(user: UserKey, fn: () => Promise<T>): Promise<T> {
+    return withLock(this.deps.store.locks, `user:${user}`, fn, { ttlMs: 10_000 });
   }
 
   /** The saved state, for /status from a job and for tests. */
