@@ -87,6 +87,20 @@ async function movedAccount(
   return { chat, old, mb };
 }
 
+/** Waits until the watch job has seen the old account at this many followers. */
+async function seen(chat: Awaited<ReturnType<typeof makeChat>>, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = await chat.state();
+    const id = state?.step === "watching" ? state.watchJobId : "";
+    const data = (await chat.jobs.get<{ last?: { count: number } }>(id))?.data;
+    if (data?.last?.count === count) return;
+    if (Date.now() > deadline)
+      throw new Error(`the watch never saw ${count}; it saw ${data?.last?.count}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const says = (chat: Awaited<ReturnType<typeof makeChat>>) =>
   render(chat.notified.filter((r) => r.kind !== "progress"));
 
@@ -113,11 +127,16 @@ describe("the transfer watch", () => {
   });
 
   it("ends when the count settles: who stayed, by server, with a reason, and stayed.csv; milestones on the way", async () => {
-    const { chat, old } = await movedAccount({ followers: 27, quiet: 3 });
+    const { chat, old } = await movedAccount({ followers: 27, quiet: 3, watch: { settleMs: 600 } });
     await old.performMove("ada", "ada@mb.example", {
-      transfer: { perTick: 9, tickMs: 200, stragglers: ["quiet.example"] },
+      transfer: { perTick: 1, tickMs: 3_600_000, stragglers: ["quiet.example"] },
     });
     await chat.press("I've moved");
+    // Followers leave in three steps, each seen by the watch before the next.
+    for (const left of [21, 12, 3]) {
+      old.transferNow("ada", 9);
+      await seen(chat, left);
+    }
     await chat.until((s) => s?.step === "finished");
     const said = says(chat);
     expect(said).toContain("Half of your followers have moved: 18 of 30.");
@@ -172,14 +191,17 @@ describe("the transfer watch", () => {
     );
   });
 
-  it("/status while it runs: moved N of M with a bar", async () => {
+  it("/status while it runs: moved N of M with a bar, and where those left are", async () => {
     const { chat, old } = await movedAccount({ followers: 30, watch: { settleMs: 60_000 } });
-    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 300 } });
+    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 1, tickMs: 3_600_000 } });
     await chat.press("I've moved");
-    await new Promise((r) => setTimeout(r, 350));
+    old.transferNow("ada", 10);
+    await seen(chat, 20);
     const status = await chat.send("/status");
-    expect(status.text).toMatch(/^Moved (10|20) of 30 followers [▓░]{10} \d+%/);
-    expect(status.text).toMatch(/Still on the old account: (10|20) — most on/);
+    expect(status.lines[0]).toMatch(/^Moved 10 of 30 followers ▓▓▓░░░░░░░ 33%/);
+    expect(status.lines[0]).toMatch(
+      /Still on the old account: 20 — most on (a|b)\.example \(\d+\), (a|b)\.example \(\d+\)\.$/,
+    );
     await chat.jobs.cancelAll(chat.user);
   });
 
