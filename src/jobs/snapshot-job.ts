@@ -30,6 +30,7 @@ export interface SnapshotJobData {
 }
 
 const PROGRESS_EVERY_MS = 3000;
+const SAVE_EVERY_MS = 2000;
 
 function progressText(cursor: SnapshotCursor, data: SnapshotJobData): string {
   const s = cursor.snapshot;
@@ -88,6 +89,7 @@ export function snapshotJob(deps: {
         snapshot: emptySnapshot(Date.now()),
       };
       let lastProgress = 0;
+      let lastSave = Date.now();
       const progress = (text: string) =>
         deps.notifier()?.notify(job.user, [{ kind: "progress", key, text: [text] }]);
       const account = {
@@ -104,12 +106,19 @@ export function snapshotJob(deps: {
           async () => {
             while (cursor.part !== "done") {
               control.signal.throwIfAborted();
+              const part = cursor.part;
               cursor = await snapshotStep(client, account, cursor);
               const s = cursor.snapshot;
-              await control.save(
-                { ...job.data, cursor },
-                { done: s.follows.length + s.followers.accts.length },
-              );
+              // The record holds every row so far (1.4 MB at 10k + 10k): saving it after each of
+              // 382 requests cost more than the requests (bench/snapshot.ts). Every few seconds,
+              // and between parts, a restart re-reads a few pages at most.
+              if (Date.now() - lastSave >= SAVE_EVERY_MS || cursor.part !== part) {
+                lastSave = Date.now();
+                await control.save(
+                  { ...job.data, cursor },
+                  { done: s.follows.length + s.followers.accts.length },
+                );
+              }
               if (cursor.part !== "done" && Date.now() - lastProgress > PROGRESS_EVERY_MS) {
                 lastProgress = Date.now();
                 await progress(progressText(cursor, job.data));

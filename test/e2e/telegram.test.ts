@@ -126,7 +126,7 @@ describe("Telegram end to end", () => {
     tg = await startTelegramSandbox();
     masto = await startMastodonSandbox({ domain: "slow.example", rateLimit: null });
     masto.addAccount({ username: "bob" });
-    const follows = masto.seedFollows("bob", 800);
+    const follows = masto.seedFollows("bob", 2000);
     const token = masto.issueToken("bob", ["read"]);
     const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
     // A short lease, so the restarted process may take the job over soon after the kill.
@@ -141,10 +141,10 @@ describe("Telegram end to end", () => {
     masto.setLatency(150);
     tg.sendText(USER, token);
     await botSays(/^Signed in as @bob@slow\.example/);
-    // Wait until at least two pages are saved, then kill without warning.
+    // Wait until progress has been saved (every 2 s: ten pages at 300 ms a page), then kill without warning.
     await new Promise<void>((resolve) => {
       const t = setInterval(() => {
-        if (masto!.requests.filter((q) => q.path.includes("/following")).length >= 3) {
+        if (masto!.requests.filter((q) => q.path.includes("/following")).length >= 10) {
           clearInterval(t);
           resolve();
         }
@@ -160,9 +160,9 @@ describe("Telegram end to end", () => {
     expect(doc.document?.bytes.toString("utf8")).toBe(
       mastodonFollowingCsv(follows, "slow.example"),
     );
-    // It resumed: the whole list is 11 pages, and the restart did not start from page one.
+    // It resumed: the whole list is 26 pages, and the restart did not start from page one.
     const pages = masto.requests.filter((q) => q.path.includes("/following"));
-    expect(pages.length).toBeLessThan(11 + pagesBefore);
+    expect(pages.length).toBeLessThan(26 + pagesBefore);
     expect(pages.filter((q) => !q.path.includes("max_id")).length).toBe(1);
     await new Promise((r) => setTimeout(r, 500));
     const docs = tg.chat(USER).bot.filter((m) => m.kind === "document");
