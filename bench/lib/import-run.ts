@@ -1,0 +1,210 @@
+/**
+ * One round of follow imports, started as users start them: each user sits at the import
+ * preview with their follows in the store (as if uploaded and micro.blog connected) and
+ * presses "Start following"; the real engine saves `importing` and starts the real
+ * import-follows job. Everything is wired as src/app.ts wires it — engine, World with a
+ * MicroblogClient over Http and GuardedDispatcher/Pacer, SQLite store, JobRunner with
+ * registerJobs — with the time constants given here, against the micro.blog stand-in in
+ * this process with its per-IP limit on and a latency on every request. All users share one
+ * dispatcher and client, as in one bot process. Hands back the stand-in's log, when the
+ * round began and ended, and what each user was told.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { UserKey } from "../../src/bot/conversation.js";
+import { Engine } from "../../src/bot/engine.js";
+import { plain } from "../../src/bot/text.js";
+import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
+import { Http } from "../../src/clients/http.js";
+import { MicroblogClient } from "../../src/clients/microblog.js";
+import { MastodonOAuth } from "../../src/clients/oauth.js";
+import { Pacer } from "../../src/clients/pacer.js";
+import { SignIn } from "../../src/clients/sign-in.js";
+import { registerJobs } from "../../src/jobs/index.js";
+import { JobRunner } from "../../src/jobs/runner.js";
+import { emptySnapshot, snapshots } from "../../src/steps/snapshot.js";
+import { type FollowRow, Saved, STATE_VERSION } from "../../src/steps/state.js";
+import { realWorld } from "../../src/steps/world.js";
+import { openStore } from "../../src/store/open-store.js";
+import { Sealer } from "../../src/store/seal.js";
+import { type RequestLogEntry, startMicroblogSandbox } from "../../test/sandbox/microblog.js";
+
+const DOMAIN = "mb.example";
+
+export interface ImportRunOptions {
+  users: number;
+  followsPerUser: number;
+  latencyMs: number;
+  rateLimit: { limit: number; windowMs: number };
+  /** MicroblogClient's block after a 403 (production: 60,000, micro.blog's window). */
+  blockMs: number;
+  /** The Pacer's slack past a block (production: 250). */
+  pacerSlackMs: number;
+  /** HTTP_TIMEOUT_MS (production default: 15,000). */
+  httpTimeoutMs: number;
+  /** Http's first backoff before a retry (production: 500). */
+  httpBackoffMs?: number;
+}
+
+export interface ImportRun {
+  /** Every request the stand-in saw during the imports, in arrival order. */
+  log: RequestLogEntry[];
+  /** micro.blog username of each user, and the handles they were to follow. */
+  people: { username: string; handles: string[] }[];
+  /** Date.now() just before the users pressed "Start following", and when the last job ended. */
+  startedAt: number;
+  endedAt: number;
+  /** The report line each user was told (or the first other message), by username. */
+  told: Map<string, string>;
+  /** Date.now() when each user was told that line, by username. */
+  toldAt: Map<string, number>;
+  /** Progress updates sent, all users together. */
+  progressUpdates: number;
+  /** Whom each user follows on the stand-in afterwards. */
+  followingAfter: Map<string, string[]>;
+}
+
+export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
+  const mb = await startMicroblogSandbox({ rateLimit: null, domain: DOMAIN });
+  mb.setLatency(opts.latencyMs);
+  const dir = mkdtempSync(join(tmpdir(), "fedimove-bench-import-"));
+  const store = await openStore(`sqlite:${dir}/bench.sqlite`);
+  const dispatcher = new GuardedDispatcher(new Pacer(opts.pacerSlackMs), true);
+  try {
+    const http = new Http(dispatcher, opts.httpTimeoutMs, opts.httpBackoffMs);
+    const sealer = new Sealer(randomBytes(32));
+    const world = realWorld({
+      http,
+      signIn: new SignIn(new MastodonOAuth(http), store, sealer, {}),
+      microblog: new MicroblogClient(http, mb.url, { blockMs: opts.blockMs }),
+      microblogDomain: DOMAIN,
+      allowPrivateNetwork: true,
+      timeoutMs: opts.httpTimeoutMs,
+    });
+    const jobs = new JobRunner(store);
+    const engine = new Engine({ store, sealer, world, jobs });
+    registerJobs(jobs, { engine, world, sealer, store, notifier: () => engine.notifier });
+
+    const told = new Map<string, string>();
+    const toldAt = new Map<string, number>();
+    let progressUpdates = 0;
+    const usernameOf = new Map<UserKey, string>();
+    engine.notifier = {
+      async notify(user, replies) {
+        const username = usernameOf.get(user)!;
+        for (const r of replies) {
+          if (r.kind === "progress") progressUpdates += 1;
+          else if (r.kind === "say" && !toldAt.has(username)) {
+            // The first message that isn't progress is the report, or why the import stopped.
+            told.set(username, plain(r.text));
+            toldAt.set(username, Date.now());
+          }
+        }
+      },
+    };
+
+    // Each user: a micro.blog account, follows that micro.blog can resolve, a snapshot in
+    // the store and the saved state of the preview with its "Start following" button.
+    const now = Date.now();
+    const people: ImportRun["people"] = [];
+    const users: UserKey[] = [];
+    const savedStates = store.namespace<unknown>("users");
+    for (let k = 0; k < opts.users; k++) {
+      const username = `user${k}`;
+      const token = mb.addUser(username);
+      const handles = Array.from(
+        { length: opts.followsPerUser },
+        (_, i) => `u${k}f${i}@host${i % 25}.example`,
+      );
+      for (const h of handles) mb.addRemote(h, { exists: true });
+      const rows: FollowRow[] = handles.map((acct) => ({
+        acct,
+        reblogs: true,
+        notify: false,
+        languages: null,
+      }));
+      const user: UserKey = `tg:${k + 1}`;
+      usernameOf.set(user, username);
+      await snapshots(store).set(user, { ...emptySnapshot(now), follows: rows });
+      const saved = Saved.parse({
+        v: STATE_VERSION,
+        seq: 1,
+        state: {
+          step: "import-preview",
+          source: {
+            kind: "file",
+            instance: {
+              origin: "https://old.example",
+              host: "old.example",
+              domain: "old.example",
+              version: "4.3.0",
+            },
+            name: "following_accounts.csv",
+          },
+          follows: rows.length,
+          snapshotAt: now,
+          target: {
+            kind: "microblog",
+            username,
+            handle: `${username}@${DOMAIN}`,
+            token: sealer.seal(token),
+          },
+          preview: {
+            toFollow: rows.length,
+            already: 0,
+            unreachable: 0,
+            unreachableServers: [],
+            dailyLimit: null,
+          },
+        },
+        history: [],
+        updatedAt: now,
+      });
+      await savedStates.set(user, saved);
+      people.push({ username, handles });
+      users.push(user);
+    }
+
+    // The limit counts from here, with fresh windows, and the log holds the imports only.
+    // Start just after a window boundary, so the first window is a whole one.
+    mb.setRateLimit(opts.rateLimit);
+    const w = opts.rateLimit.windowMs;
+    await sleep(w - (Date.now() % w) + 2);
+    mb.resetLog();
+    const startedAt = Date.now();
+    await Promise.all(
+      users.map(async (user) => {
+        const turn = await engine.receive(
+          user,
+          { kind: "choice", id: "start", seq: 1 },
+          async () => {},
+        );
+        if ((await engine.state(user))?.step !== "importing")
+          throw new Error(`no import started: ${turn.replies.map((r) => r.kind).join()}`);
+      }),
+    );
+    await jobs.idle();
+    const endedAt = Date.now();
+
+    const followingAfter = new Map(people.map((p) => [p.username, mb.followingOf(p.username)]));
+    await jobs.stop();
+    return {
+      log: [...mb.requests],
+      people,
+      startedAt,
+      endedAt,
+      told,
+      toldAt,
+      progressUpdates,
+      followingAfter,
+    };
+  } finally {
+    await store.close();
+    await dispatcher.close();
+    await mb.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
