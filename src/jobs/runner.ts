@@ -37,6 +37,8 @@ export interface JobControl<D> {
 
 export interface JobHandler<D> {
   readonly kind: string;
+  /** Set: an unexpected error reschedules the job this much later instead of failing it. */
+  readonly retryAfterErrorMs?: number;
   /** Resolves when the work is done, or with `{ again }` to run once more at that time. */
   run(job: JobRecord<D>, control: JobControl<D>): Promise<undefined | { again: number }>;
 }
@@ -250,6 +252,18 @@ export class JobRunner {
       if (err instanceof LockTimeoutError) return; // another process runs it
       if (err instanceof JobCancelledError || abort.signal.aborted) return;
       log.error("job failed", { kind: record.kind, job: record.id, err });
+      if (handler.retryAfterErrorMs !== undefined && !this.stopping) {
+        // Work that must not die of one bad moment (the watch): try again later, from what it saved.
+        const latest = (await this.records.get(record.id)) ?? record;
+        const retry = {
+          ...latest,
+          dueAt: Date.now() + handler.retryAfterErrorMs,
+          updatedAt: Date.now(),
+        };
+        await this.records.set(record.id, retry);
+        this.schedule(retry);
+        return;
+      }
       await this.records.set(record.id, { ...record, status: "failed", updatedAt: Date.now() });
       await this.editIndex((ids) => ids.filter((x) => x !== record.id));
     }

@@ -97,6 +97,8 @@ export function watchJob(deps: {
 
   return {
     kind: "watch",
+    // A watch lasts days; one unexpected error must not leave the user waiting for a message forever.
+    retryAfterErrorMs: o.pollLateMs,
     async run(job: JobRecord<WatchData>, control) {
       const data = job.data;
       if (data.done) return;

@@ -7,7 +7,7 @@ import { type Reply, say } from "../bot/conversation.js";
 import { n, type Text } from "../bot/text.js";
 import { checkAlias, checkMoved, describeAlias, describeMove } from "../clients/alias-check.js";
 import { moveSupport, splitHandle } from "../clients/fediverse.js";
-import { handles, movingOf, newHost } from "./moving.js";
+import { handles, movingOf, newHost, oldOrigin } from "./moving.js";
 import type { StateOf } from "./state.js";
 import type { Step, StepContext } from "./step.js";
 
@@ -78,6 +78,24 @@ export async function preflightChecks(
   return checks;
 }
 
+/**
+ * The watcher counts moved followers against the count before the Move. A user
+ * who uploaded a file has no snapshot of followers, so read the public count now.
+ */
+async function rememberFollowerCount(state: StateOf<"preflight">, ctx: StepContext): Promise<void> {
+  const snapshot = await ctx.snapshots.get(ctx.user);
+  if (!snapshot || snapshot.followers.count > 0) return;
+  try {
+    const account = await ctx.world
+      .mastodon(oldOrigin(state), "")
+      .lookup(splitHandle(state.oldHandle).user);
+    const count = account.followers_count ?? 0;
+    await ctx.snapshots.set(ctx.user, { ...snapshot, followers: { ...snapshot.followers, count } });
+  } catch {
+    // Without it the watcher starts from its first count; nothing else depends on it.
+  }
+}
+
 const mark = (c: Check) => (c.ok === true ? "✅" : c.ok === "warn" ? "⚠️" : "❌");
 
 export const preflight: Step<"preflight"> = {
@@ -117,6 +135,7 @@ export const preflight: Step<"preflight"> = {
       const checks = await preflightChecks(state, ctx);
       if (checks.some((c) => c.ok === false))
         return { state, replies: await preflight.enter(state, ctx) };
+      await rememberFollowerCount(state, ctx);
       return { state: { step: "move", ...movingOf(state), confirmedAt: ctx.now() }, replies: [] };
     }
     if (input.kind === "choice" && input.id === "later") {

@@ -167,6 +167,29 @@ describe("pre-flight", () => {
     expect(r.replies[0]).toMatchObject({ choices: [{ label: "Check again" }] });
   });
 
+  it("confirming records the old account's public follower count for the watch, when only a file told the follows", async () => {
+    const { chat, token } = await world();
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    await chat.store.namespace("snapshots").set(chat.user, {
+      takenAt: Date.now(),
+      follows: [],
+      followers: { accts: [], count: 0, hidden: false },
+      lists: [],
+      blocks: [],
+      mutes: [],
+      domainBlocks: [],
+      bookmarks: [],
+      skipped: [],
+    });
+    await chat.placeAt(at("preflight", token, chat.sealer));
+    await chat.send("/status");
+    const r = await chat.press("I understand — move");
+    expect(r.lines[1]).toMatch(/^Now open old\.example's move page/);
+    expect(await chat.store.namespace("snapshots").get(chat.user)).toMatchObject({
+      followers: { count: 30 },
+    });
+  });
+
   it("a move within one server is stopped", async () => {
     const { chat, token } = await world();
     await chat.placeAt({
