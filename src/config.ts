@@ -135,8 +135,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobLeaseMs: e.JOB_LEASE_MS,
     dayMs: e.DAY_MS,
     // Only with private networks allowed: a mapping must never redirect real servers' traffic.
-    originOf: (host) =>
-      (e.ALLOW_PRIVATE_NETWORK ? e.SANDBOX_ORIGINS?.[host] : undefined) ?? `https://${host}`,
+    originOf: (host) => {
+      if (!e.ALLOW_PRIVATE_NETWORK) return `https://${host}`;
+      // The stand-ins link to themselves by address (127.0.0.1:PORT), over plain http.
+      return (
+        e.SANDBOX_ORIGINS?.[host] ??
+        (/^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : `https://${host}`)
+      );
+    },
     watch: {
       pollEarlyMs: e.WATCH_POLL_EARLY_MS,
       earlyForMs: e.WATCH_EARLY_FOR_MS,

@@ -59,7 +59,9 @@ export function loopbackWorld(
     allowPrivateNetwork: true,
     timeoutMs: 5000,
     // Any other domain is a server that refuses connections: no DNS is ever asked in tests.
-    originOf: (host) => opts.origins?.[host] ?? "http://127.0.0.1:9",
+    originOf: (host) =>
+      opts.origins?.[host] ??
+      (/^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : "http://127.0.0.1:9"),
   });
   const down = new Set(opts.down ?? []);
   return {

@@ -190,6 +190,44 @@ describe("pre-flight", () => {
     });
   });
 
+  it("a new account on a Mastodon server that approves followers by hand is stopped", async () => {
+    const { chat, token, origins } = await world();
+    const fresh = await startMastodonSandbox({
+      domain: "new.example",
+      rateLimit: null,
+      originOf: (h) => origins[h] ?? null,
+    });
+    origins["new.example"] = fresh.url;
+    try {
+      fresh.addAccount({ username: "ada" });
+      await fresh.addAlias("ada", old!.actorUri("ada"));
+      fresh.setLocked("ada", true);
+      await chat.placeAt({
+        ...at("preflight", token, chat.sealer),
+        target: {
+          kind: "mastodon",
+          instance: {
+            origin: fresh.url,
+            host: "new.example",
+            domain: "new.example",
+            version: "4.3.2",
+          },
+          id: fresh.getAccount("ada")!.id,
+          handle: "ada@new.example",
+          token: chat.sealer.seal("unused"),
+        },
+      } as State);
+      const r = await chat.send("/status");
+      expect(r.text).toMatch(/^Before the move, this needs fixing:/);
+      expect(r.text).toContain(
+        "❌ @ada@new.example approves followers by hand: your moved followers would pile up as follow requests. Switch that off until the move is over.",
+      );
+      expect(r.text).toContain("✅ new.example handles moves (mastodon).");
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("a move within one server is stopped", async () => {
     const { chat, token } = await world();
     await chat.placeAt({
