@@ -49,3 +49,24 @@ describe("config", () => {
     }
   });
 });
+
+describe("SANDBOX_ORIGINS", () => {
+  const origins = JSON.stringify({ "old.example": "http://127.0.0.1:4000" });
+  it("maps domains to the stand-ins only when private networks are allowed", () => {
+    expect(
+      readConfig({ SANDBOX_ORIGINS: origins, ALLOW_PRIVATE_NETWORK: "true" }).originOf(
+        "old.example",
+      ),
+    ).toBe("http://127.0.0.1:4000");
+    expect(readConfig({ SANDBOX_ORIGINS: origins }).originOf("old.example")).toBe(
+      "https://old.example",
+    );
+    expect(readConfig({}).originOf("mastodon.social")).toBe("https://mastodon.social");
+  });
+
+  it("says what it expects when it isn't JSON", () => {
+    expect(() => readConfig({ SANDBOX_ORIGINS: "old.example=x" })).toThrow(
+      /^SANDBOX_ORIGINS: a JSON object of domains to origins/,
+    );
+  });
+});
