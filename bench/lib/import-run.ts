@@ -79,7 +79,13 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
     const world = realWorld({
       http,
       signIn: new SignIn(new MastodonOAuth(http), store, sealer, {}),
-      microblog: new MicroblogClient(http, mb.url, { blockMs: opts.blockMs }),
+      // The client spaces requests by micro.blog's limit; here the limit is the bench's R per window.
+      microblog: new MicroblogClient(http, mb.url, {
+        blockMs: opts.blockMs,
+        limit: opts.rateLimit.limit,
+        windowMs: opts.rateLimit.windowMs,
+        slackMs: opts.pacerSlackMs,
+      }),
       microblogDomain: DOMAIN,
       allowPrivateNetwork: true,
       timeoutMs: opts.httpTimeoutMs,
