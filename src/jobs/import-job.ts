@@ -100,6 +100,27 @@ export function importJob(deps: {
       const account = deps.world.newAccount(target, deps.sealer.unseal(target.token));
       const rows = (await snapshots(deps.store).get(job.user))?.follows ?? [];
       const key = `import:${job.id}`;
+      /** Stopped by the server: back to the preview with what's left and the reason; what's done stays done. */
+      const backToPreview = (toFollow: number, alreadyFollowed: number, reason: string) =>
+        deps.engine.advance(job.user, (state) =>
+          state.step === "importing" && state.jobId === job.id
+            ? {
+                state: {
+                  step: "import-preview",
+                  ...journeyOf(state),
+                  target: state.target,
+                  preview: {
+                    toFollow,
+                    already: alreadyFollowed,
+                    unreachable: 0,
+                    unreachableServers: [],
+                    dailyLimit: null,
+                  },
+                },
+                replies: [say([reason])],
+              }
+            : null,
+        );
       const progress = (text: string) =>
         deps.notifier()?.notify(job.user, [{ kind: "progress", key, text: [text] }]);
 
@@ -114,28 +135,10 @@ export function importJob(deps: {
       } catch (err) {
         if (control.signal.aborted || !(err instanceof RemoteError)) throw err;
         // Nothing was followed yet: back to the preview, with the reason.
-        await deps.engine.advance(job.user, (state) =>
-          state.step === "importing" && state.jobId === job.id
-            ? {
-                state: {
-                  step: "import-preview",
-                  ...journeyOf(state),
-                  target: state.target,
-                  preview: {
-                    toFollow: rows.length,
-                    already: 0,
-                    unreachable: 0,
-                    unreachableServers: [],
-                    dailyLimit: null,
-                  },
-                },
-                replies: [
-                  say([
-                    `I couldn't start following: ${explainRemote(err, host)} Nothing was followed; tap Start following to try again.`,
-                  ]),
-                ],
-              }
-            : null,
+        await backToPreview(
+          rows.length,
+          0,
+          `I couldn't start following: ${explainRemote(err, host)} Nothing was followed; tap Start following to try again.`,
         );
         return;
       }
@@ -192,28 +195,10 @@ export function importJob(deps: {
       } catch (err) {
         if (control.signal.aborted || !(err instanceof RemoteError)) throw err;
         log.warn("import stopped", { job: job.id, err });
-        await deps.engine.advance(job.user, (state) =>
-          state.step === "importing" && state.jobId === job.id
-            ? {
-                state: {
-                  step: "import-preview",
-                  ...journeyOf(state),
-                  target: state.target,
-                  preview: {
-                    toFollow: total - cursor.i,
-                    already: already.size,
-                    unreachable: 0,
-                    unreachableServers: [],
-                    dailyLimit: null,
-                  },
-                },
-                replies: [
-                  say([
-                    `I had to stop following: ${explainRemote(err, host)} What's done stays done; start again to continue.`,
-                  ]),
-                ],
-              }
-            : null,
+        await backToPreview(
+          total - cursor.i,
+          already.size,
+          `I had to stop following: ${explainRemote(err, host)} What's done stays done; start again to continue.`,
         );
         return;
       }
