@@ -117,17 +117,20 @@ export class JobRunner {
 
   private schedule(record: JobRecord): void {
     if (this.stopping) return;
-    clearTimeout(this.timers.get(record.id)?.timer);
+    // The timer keeps only the id: wake() reads the record again, and holding the whole
+    // record cost about 1 KB per waiting watch (bench/watch.ts).
+    const { id, user } = record;
     const at = record.dueAt ?? 0;
+    clearTimeout(this.timers.get(id)?.timer);
     const timer = setTimeout(
       () => {
-        this.timers.delete(record.id);
-        this.wake(record.id).catch((err) => log.warn("job wake failed", { job: record.id, err }));
+        this.timers.delete(id);
+        this.wake(id).catch((err) => log.warn("job wake failed", { job: id, err }));
       },
       Math.max(0, at - Date.now()),
     );
     timer.unref();
-    this.timers.set(record.id, { user: record.user, timer, at });
+    this.timers.set(id, { user, timer, at });
   }
 
   /** A timer fired: run the job if it is still due, or wait for its newer time. */
@@ -231,7 +234,13 @@ export class JobRunner {
               await this.records.set(record.id, current);
             },
           };
-          const result = await handler.run(record, control);
+          // A lease the job waited for inside its work (a user's, the index) is a failure of
+          // this run, not "another process runs this job": only our own lease means that.
+          const result = await handler.run(record, control).catch((err: unknown) => {
+            throw err instanceof LockTimeoutError
+              ? new Error("a lock inside the job timed out", { cause: err })
+              : err;
+          });
           const saved = await this.records.get(record.id);
           if (saved?.status !== "running") return;
           if (result && "again" in result) {

@@ -104,7 +104,9 @@ export function watchJob(deps: {
       if (data.done) return;
       const now = Date.now();
       const host = new URL(data.origin).host;
-      if (!budget.tryTake(host)) return { again: budget.nextAt(host) };
+      // Put off to the budget's next hour, spread over one poll interval so they don't all wake at once.
+      if (!budget.tryTake(host))
+        return { again: budget.nextAt(host) + Math.random() * o.pollLateMs };
       const domain = data.domain ?? host;
       const nextPoll = () =>
         now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
@@ -135,7 +137,10 @@ export function watchJob(deps: {
         lastChangeAt: changed ? now : (data.lastChangeAt ?? now),
       };
 
-      if (!next.hidden && (count <= o.listEveryPollUpTo || data.polls % 6 === 0)) {
+      // The list costs a request per 80 followers: read it again only when the count moved.
+      const countMoved =
+        data.last === undefined || data.last.count !== count || data.remaining === undefined;
+      if (!next.hidden && countMoved && (count <= o.listEveryPollUpTo || data.polls % 6 === 0)) {
         try {
           const accts = await remainingFollowers(deps.world, data.origin, accountId);
           if (accts && accts.length === 0 && count > 0) next = { ...next, hidden: true };
