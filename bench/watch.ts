@@ -1,0 +1,253 @@
+/**
+ * Benchmark, not a test: 10,000 transfer watches in one process, through fedimove's real
+ * job runner and watch job (registerJobs with compressed intervals), engine, World
+ * (GuardedDispatcher, Pacer, Http with the production defaults) and SQLite store, against
+ * five Mastodon stand-ins in this process playing the old servers, 2,000 moved accounts
+ * each. Every account has five followers who leave one by one after the Move, and every
+ * other account one more on a server that never processes it. Prints, as measured in one run:
+ *
+ *  - memory per watch: heap (after forced GC) and rss with every watch waiting for its next
+ *    poll, minus the same process before the watches were started, ÷ 10,000;
+ *  - requests to each old server in its busiest (compressed) hour ÷ the watcher's budget,
+ *    from the stand-ins' request logs;
+ *  - the time from the count settling (the last follower leaving) to the finished message,
+ *    in poll intervals and settle periods; and whether everyone got exactly one.
+ *
+ * Time is compressed: a poll every 2 s for the first 10 s, then every 5 s; finished after
+ * 20 s without a change. The budget is HostBudget itself, its hour run on a clock 720 times
+ * faster (the factor that makes the hourly late poll 5 s), so 600 requests an hour per server
+ * become 600 per 5 s (see lib/watch-budget.ts).
+ *
+ * The watches are saved as a watch saves itself after its first poll (record, then the job
+ * index) and started by jobs.resumeAll(), as a process that restarts finds them: starting
+ * 10,000 with jobs.start() one after another takes 40 s here, 2 minutes with the first
+ * watches already polling, because each start rewrites the whole index (the time of one
+ * start is printed).
+ */
+import { availableParallelism, loadavg } from "node:os";
+import { DEFAULT_WATCH, type WatchOptions } from "../src/jobs/watch-job.js";
+import { setLogLevel } from "../src/log.js";
+import { gcExposed } from "./lib/measure.js";
+import { budgetRows, delays, messages, type Spread } from "./lib/watch-figures.js";
+import { runWatches } from "./lib/watch-run.js";
+
+const HOSTS = 5;
+/** `node bench/watch.ts 200` runs 200 accounts per server instead, to compare. */
+const PER_HOST = Number(process.argv[2] ?? 2_000);
+const MOVERS = 5;
+const STRAGGLERS = 1;
+/**
+ * Followers leave every 2.2–3.8 s: the last one 11–19 s after the Move, once the early polls
+ * are over, so that a settled count is finished settle + at most one poll interval later.
+ * (A count that settles during the early polls can take one early interval more: the polls
+ * that follow fall on a 2 s grid, then a 5 s one, and the settle period ends between two.)
+ */
+const TICK_MS = { min: 2_200, spread: 1_600 };
+const WATCH: WatchOptions = {
+  pollEarlyMs: 2_000,
+  earlyForMs: 10_000,
+  pollLateMs: 5_000,
+  settleMs: 20_000,
+  capMs: 600_000,
+  budgetPerHour: DEFAULT_WATCH.budgetPerHour,
+  forgetAfterMs: 86_400_000,
+  listEveryPollUpTo: DEFAULT_WATCH.listEveryPollUpTo,
+};
+/** The compressed hour: production polls hourly once the first two hours are over. */
+const HOUR_MS = WATCH.pollLateMs;
+const TARGET_BUDGET = 1.0;
+/** Slack for the work between deciding and the message, on top of settle + one poll. */
+const SLACK_MS = 1_000;
+
+// ---- formatting --------------------------------------------------------------------------
+
+const s = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const r2 = (x: number) => x.toFixed(2);
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+const n = (x: number) => x.toLocaleString("en");
+const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+const factor = (prod: number, bench: number) => `×${n(Math.round(prod / bench))}`;
+
+function table(rows: string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows)
+    console.log(
+      `  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")}`,
+    );
+}
+
+const spreadRow = (label: string, d: Spread): string[] => [
+  label,
+  n(d.count),
+  `${s(d.p50)} = ${r2(d.p50 / WATCH.pollLateMs)} = ${r2(d.p50 / WATCH.settleMs)}`,
+  `${s(d.p99)} = ${r2(d.p99 / WATCH.pollLateMs)} = ${r2(d.p99 / WATCH.settleMs)}`,
+  `${s(d.max)} = ${r2(d.max / WATCH.pollLateMs)} = ${r2(d.max / WATCH.settleMs)}`,
+];
+
+// ---- the run -----------------------------------------------------------------------------
+
+setLogLevel("silent");
+const load = loadavg()[0]!;
+const run = await runWatches({
+  hosts: HOSTS,
+  perHost: PER_HOST,
+  movers: MOVERS,
+  stragglers: STRAGGLERS,
+  tickMs: TICK_MS,
+  watch: WATCH,
+  hourMs: HOUR_MS,
+  warmup: 50,
+  leadMs: 10_000,
+  timeoutMs: 360_000,
+  lingerMs: WATCH.pollLateMs + 1_000,
+});
+
+// ---- report ------------------------------------------------------------------------------
+
+const N = run.watches;
+console.log(
+  `${n(N)} watches: ${HOSTS} old servers × ${n(PER_HOST)} moved accounts, ${MOVERS} followers each ` +
+    `leaving one every ${s(TICK_MS.min)}–${s(TICK_MS.min + TICK_MS.spread)}, and on every other ` +
+    `account ${STRAGGLERS} who never leaves.`,
+);
+console.log(
+  "One process: JobRunner, watch job, engine, World and SQLite store; Mastodon stand-ins in " +
+    `this process. Load average ${load.toFixed(1)} on ${availableParallelism()} CPUs at the start.`,
+);
+console.log(
+  `Compressed: poll every ${s(WATCH.pollEarlyMs)} (${factor(DEFAULT_WATCH.pollEarlyMs, WATCH.pollEarlyMs)}) ` +
+    `for ${s(WATCH.earlyForMs)} (${factor(DEFAULT_WATCH.earlyForMs, WATCH.earlyForMs)}), then every ` +
+    `${s(WATCH.pollLateMs)} (${factor(DEFAULT_WATCH.pollLateMs, WATCH.pollLateMs)}); settled after ` +
+    `${s(WATCH.settleMs)} (${factor(DEFAULT_WATCH.settleMs, WATCH.settleMs)}); budget ` +
+    `${n(WATCH.budgetPerHour)} per server per hour, the hour ${s(HOUR_MS)} ` +
+    `(${factor(3_600_000, HOUR_MS)}).`,
+);
+
+console.log("");
+console.log(
+  `Memory per watch, ${n(N)} waiting for their next poll (heap after forced GC, minus the same ` +
+    "process before they were started):",
+);
+const heapPer = (run.loaded.heapUsed - run.baseline.heapUsed) / N;
+const rssPer = (run.loaded.rss - run.baseline.rss) / N;
+console.log(
+  `  heap ${kb(heapPer)}, rss ${kb(rssPer)} (heap ${mb(run.baseline.heapUsed)} → ` +
+    `${mb(run.loaded.heapUsed)}, rss ${mb(run.baseline.rss)} → ${mb(run.loaded.rss)}; ` +
+    `${n(run.waitingAtMeasure)} jobs on timers, ${run.quiet ? "none running" : "NOT quiet: some ran meanwhile"}).`,
+);
+if (!gcExposed()) console.log("  No --expose-gc: the memory figures include uncollected garbage.");
+
+console.log("");
+console.log(
+  `Requests to each old server (its request log) in its busiest hour of ${s(HOUR_MS)}, ÷ the ` +
+    `budget of ${n(WATCH.budgetPerHour)}; and the polls the budget granted, ÷ the same:`,
+);
+const rows = budgetRows(run, WATCH.budgetPerHour, HOUR_MS);
+table([
+  ["", "", "", "", "the budget's hours", "", "any hour", ""],
+  ["server", "requests", "polls", "requests/poll", "requests", "polls", "requests", "polls"],
+  ...rows.map((r) => [
+    r.domain,
+    n(r.requests),
+    n(r.polls),
+    r2(r.requests / r.polls),
+    r2(r.budgetHour),
+    r2(r.pollsBudgetHour),
+    r2(r.rolling),
+    r2(r.pollsRolling),
+  ]),
+]);
+console.log(
+  "  (the budget's hours: each opens with the first poll it grants after the last one closed; " +
+    `any hour: every span of ${s(HOUR_MS)}.)`,
+);
+const worst = rows.reduce((a, b) => (b.budgetHour > a.budgetHour ? b : a));
+const worstRolling = rows.reduce((a, b) => (b.rolling > a.rolling ? b : a));
+
+console.log("");
+console.log(
+  `From the count settling (the last follower leaving) to the finished message: time = poll ` +
+    `intervals of ${s(WATCH.pollLateMs)} = settle periods of ${s(WATCH.settleMs)}`,
+);
+const d = delays(run);
+table([
+  ["", "users", "p50", "p99", "max"],
+  spreadRow("settled above zero", d.settled),
+  spreadRow("reached zero", d.zero),
+  spreadRow("  settling → last request", d.toLastRequest),
+  spreadRow("  last request → message", d.lastRequestToMessage),
+  spreadRow("between two polls of a watch", d.pollGaps),
+]);
+const perWatch = (PER_HOST / WATCH.budgetPerHour) * (HOUR_MS / WATCH.pollLateMs);
+console.log(
+  `  Expected: settled above zero ${r2(1)}–${r2((WATCH.settleMs + WATCH.pollLateMs) / WATCH.settleMs)} ` +
+    "settle periods; reached zero at most 1 poll interval; between polls 1 interval" +
+    (perWatch > 1
+      ? ` — but the budget lets each of ${n(PER_HOST)} watches on a server poll only every ` +
+        `${r2(perWatch)} intervals.`
+      : "."),
+);
+
+const m = messages(run);
+console.log("");
+console.log(
+  `Finished messages: exactly one ${n(m.one)}, none ${n(m.none)}, more than one ${n(m.more)}; ` +
+    `saved as finished without a message ${n(run.finishedSilently)}; still watching ` +
+    `${n(run.stillWatching)}; wrong numbers ${n(run.wrongNumbers)}; 50%/90% messages ${n(run.milestones)}.`,
+);
+console.log(
+  `Watch jobs at the end: ${Object.entries(run.jobStatus)
+    .map(([k, v]) => `${k} ${n(v)}`)
+    .join(", ")}. Last finished message ${s(run.lastFinishMs)} after the first poll.`,
+);
+
+console.log("");
+console.log("Where the time went:");
+console.log(
+  `  event loop busy ${pct(run.loopBusy)} from the first poll to the end (${s(run.wallMs)}); ` +
+    `timers ran late by p50 ${s(run.loopLag.p50)}, p99 ${s(run.loopLag.p99)}, max ${s(run.loopLag.max)}.`,
+);
+const edits = run.store.sets["job-index"] ?? 0;
+console.log(
+  `  job index: ${n(edits)} rewrites of one list of ${n(run.indexEdit.ids)} ids ` +
+    `(${kb(run.indexEdit.bytes)}); one read and write of it alone takes ${ms(run.indexEdit.ms)}, ` +
+    `so ≈ ${s(edits * run.indexEdit.ms)} of the loop; jobs.start() with it full: ${ms(run.startMs)}.`,
+);
+console.log(
+  `  store writes per watch: ${Object.entries(run.store.sets)
+    .map(([k, v]) => `${k} ${r2(v / N)}`)
+    .join(", ")}; leases taken / refused: ${Object.entries(run.store.leases)
+    .map(([k, v]) => `${k} ${n(v.taken)} / ${n(v.refused)}`)
+    .join(", ")}.`,
+);
+const failed = Object.entries(run.failures);
+console.log(
+  `  runs put off by the budget to the end of its hour: ${n(run.deniedRuns)}; lookups and list ` +
+    `pages failed after retries: ${failed.length ? failed.map(([k, v]) => `${k} ${n(v)}`).join(", ") : "none"}.`,
+);
+if (!run.tornDown) console.log("  (closing the store or the stand-ins failed)");
+const dropped =
+  run.pollGaps.dropped + run.hosts.reduce((a, h) => a + h.requests.dropped + h.grants.dropped, 0);
+if (dropped > 0) console.log(`  ${n(dropped)} events didn't fit the bench's buffers: figures low.`);
+
+console.log("");
+console.log(
+  `Target requests per hour ÷ budget ≤ ${r2(TARGET_BUDGET)}: ` +
+    `${verdict(worst.budgetHour <= TARGET_BUDGET)} in the budget's hours (max ` +
+    `${r2(worst.budgetHour)}, ${worst.domain}), ${verdict(worstRolling.rolling <= TARGET_BUDGET)} ` +
+    `in any hour (max ${r2(worstRolling.rolling)}, ${worstRolling.domain}).`,
+);
+const settledOk = d.settled.max <= WATCH.settleMs + WATCH.pollLateMs + SLACK_MS;
+const zeroOk = d.zero.max <= WATCH.pollLateMs + SLACK_MS;
+console.log(
+  `Target finished message within settle + 1 poll interval (+ ${s(SLACK_MS)}): ` +
+    `${verdict(settledOk)} (max ${r2(d.settled.max / WATCH.settleMs)} settle periods); ` +
+    `at zero within 1 poll interval: ${verdict(zeroOk)} (max ${r2(d.zero.max / WATCH.pollLateMs)} intervals).`,
+);
+console.log(
+  `Target exactly one finished message each: ${verdict(m.one === N)} ` +
+    `(${n(m.none)} none, ${n(m.more)} more than one).`,
+);
