@@ -53,6 +53,8 @@ const config = readConfig({
   WATCH_POLL_LATE_MS: "5000",
   WATCH_SETTLE_MS: "15000",
   WATCH_CAP_MS: "180000",
+  // A demo hour lasts seconds, so the per-server request budget is opened up to match.
+  WATCH_BUDGET_PER_HOUR: "1000000",
   LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
 });
 setLogLevel(config.logLevel);

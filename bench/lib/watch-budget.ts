@@ -57,16 +57,17 @@ export class ScaledBudget extends HostBudget {
     for (const h of hosts) this.#grants.set(h, new TimeLog(capacity));
   }
 
-  override tryTake(host: string): boolean {
-    const ok = super.tryTake(host);
-    if (ok) this.#grants.get(host)?.add(Date.now());
-    else this.#denied += 1;
+  /** One grant logged per poll's lookup (n = 1); list pages (n > 1) are charged, not logged. */
+  override tryTake(host: string, n = 1): boolean {
+    const ok = super.tryTake(host, n);
+    if (ok && n === 1) this.#grants.get(host)?.add(Date.now());
+    else if (!ok && n === 1) this.#denied += 1;
     return ok;
   }
 
-  /** The end of the host's window, in wall-clock time. */
-  override nextAt(host: string): number {
-    return this.#t0 + (super.nextAt(host) - this.#t0) / this.#scale;
+  /** When n requests fit, in wall-clock time. */
+  override nextAt(host: string, n = 1): number {
+    return this.#t0 + (super.nextAt(host, n) - this.#t0) / this.#scale;
   }
 
   grantsOf(host: string): TimeLog {

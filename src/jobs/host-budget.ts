@@ -1,37 +1,50 @@
 /**
  * A request budget per host for work that polls on its own (the watcher): all
  * users whose old account is on one server share it, so a thousand people moving
- * from one instance don't poll it a thousand times an hour. In-process; with
- * several processes each keeps its own share.
+ * from one instance don't poll it a thousand times an hour. A token bucket that
+ * refills evenly, charged per HTTP request, holding at most a sixth of the hour:
+ * a fixed hourly window let any rolling hour carry twice the budget
+ * (bench/watch.ts). In-process; with several processes each keeps its own share.
  */
 export class HostBudget {
-  private readonly used = new Map<string, { windowStart: number; count: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly perMs: number;
+  private readonly capacity: number;
 
   constructor(
     private readonly perHour: number,
     private readonly now: () => number = Date.now,
-  ) {}
+    hourMs = 3_600_000,
+  ) {
+    this.perMs = perHour / hourMs;
+    this.capacity = Math.max(1, perHour / 6);
+  }
 
-  /** Takes one request for this host if the hour has room; false means try at nextAt(). */
-  tryTake(host: string): boolean {
+  private bucket(host: string) {
     const t = this.now();
-    let w = this.used.get(host);
-    if (!w || t - w.windowStart >= 3_600_000) {
-      w = { windowStart: t, count: 0 };
-      this.used.set(host, w);
-    }
-    if (w.count >= this.perHour) return false;
-    w.count += 1;
+    const b = this.buckets.get(host) ?? { tokens: this.capacity, at: t };
+    b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.perMs);
+    b.at = t;
+    this.buckets.set(host, b);
+    return b;
+  }
+
+  /** Takes `n` requests for this host if there is room now; false means try at nextAt(). */
+  tryTake(host: string, n = 1): boolean {
+    const b = this.bucket(host);
+    if (b.tokens < n) return false;
+    b.tokens -= n;
     return true;
   }
 
-  nextAt(host: string): number {
-    const w = this.used.get(host);
-    return w ? w.windowStart + 3_600_000 : this.now();
+  /** When `n` requests will fit, at the earliest. */
+  nextAt(host: string, n = 1): number {
+    const b = this.bucket(host);
+    return b.tokens >= n ? this.now() : this.now() + Math.ceil((n - b.tokens) / this.perMs);
   }
 
-  /** Requests granted for this host in the current hour (the bench reads it). */
-  usedNow(host: string): number {
-    return this.used.get(host)?.count ?? 0;
+  /** What is left for this host now (the bench reads it). */
+  available(host: string): number {
+    return this.bucket(host).tokens;
   }
 }

@@ -104,7 +104,8 @@ export function watchJob(deps: {
       if (data.done) return;
       const now = Date.now();
       const host = new URL(data.origin).host;
-      // Put off to the budget's next hour, spread over one poll interval so they don't all wake at once.
+      // The budget is charged per request (the lookup here, list pages below). A poll put off
+      // waits for room, spread over one poll interval so the put-off ones don't wake at once.
       if (!budget.tryTake(host))
         return { again: budget.nextAt(host) + Math.random() * o.pollLateMs };
       const domain = data.domain ?? host;
@@ -140,7 +141,9 @@ export function watchJob(deps: {
       // The list costs a request per 80 followers: read it again only when the count moved.
       const countMoved =
         data.last === undefined || data.last.count !== count || data.remaining === undefined;
-      if (!next.hidden && countMoved && (count <= o.listEveryPollUpTo || data.polls % 6 === 0)) {
+      const pages = Math.ceil(count / 80) + 1;
+      const listDue = count <= o.listEveryPollUpTo || data.polls % 6 === 0;
+      if (!next.hidden && countMoved && listDue && budget.tryTake(host, pages)) {
         try {
           const accts = await remainingFollowers(deps.world, data.origin, accountId);
           if (accts && accts.length === 0 && count > 0) next = { ...next, hidden: true };
@@ -207,6 +210,8 @@ export function watchJob(deps: {
       const domain = data.domain ?? new URL(data.origin).host;
       let stayed: string[] | null = null;
       if (!data.hidden && count > 0) {
+        // Once per watch, so it goes even over budget; it is still counted.
+        budget.tryTake(new URL(data.origin).host, Math.ceil(count / 80) + 2);
         try {
           const account = await deps.world.mastodon(data.origin, "").lookup(data.username);
           stayed = await remainingFollowers(deps.world, data.origin, account.id);

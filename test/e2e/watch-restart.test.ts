@@ -115,6 +115,7 @@ describe("the watch across a SIGKILL", () => {
       WATCH_EARLY_FOR_MS: "0",
       WATCH_POLL_LATE_MS: "150",
       WATCH_SETTLE_MS: "1500",
+      WATCH_BUDGET_PER_HOUR: "1000000",
     };
     const start = () => {
       const p = startProcess("src/main.ts", env);

@@ -20,6 +20,7 @@ afterEach(async () => {
 });
 
 const FAST: Partial<WatchOptions> = {
+  budgetPerHour: 1_000_000,
   pollEarlyMs: 40,
   earlyForMs: 0,
   pollLateMs: 40,
