@@ -12,7 +12,7 @@ export class HostBudget {
   private readonly capacity: number;
 
   constructor(
-    private readonly perHour: number,
+    perHour: number,
     private readonly now: () => number = Date.now,
     hourMs = 3_600_000,
   ) {

@@ -9,10 +9,9 @@ import { RejectedError } from "../clients/errors.js";
 import { connected } from "./connected.js";
 import { explainRemote } from "./explain.js";
 import { journeyOf } from "./journey.js";
+import { pastedCode } from "./pasted-code.js";
 import type { StateOf } from "./state.js";
 import type { Outcome, Step, StepContext } from "./step.js";
-
-const CODE = /^[A-Za-z0-9_-]{8,128}$/;
 
 function prompt(state: StateOf<"new-connect">) {
   const host = state.instance.host;
@@ -82,19 +81,8 @@ export const newConnect: Step<"new-connect"> = {
   enter: (state) => [prompt(state)],
   async handle(state, input, ctx) {
     if (input.kind !== "text") return { state, replies: [prompt(state)] };
-    const code = input.text.trim();
-    if (!CODE.test(code)) {
-      return {
-        state,
-        secret: true,
-        replies: [
-          say([
-            `That doesn't look like the code ${state.instance.host} shows after you approve. I deleted your message to be safe.`,
-          ]),
-          prompt(state),
-        ],
-      };
-    }
-    return { ...(await finishNewSignIn(state, code, ctx)), secret: true };
+    return pastedCode(state, input.text, state.instance.host, prompt(state), (code) =>
+      finishNewSignIn(state, code, ctx),
+    );
   },
 };

@@ -9,6 +9,7 @@ import { b } from "../bot/text.js";
 import { RejectedError } from "../clients/errors.js";
 import { beginSnapshot } from "./begin-snapshot.js";
 import { explainRemote } from "./explain.js";
+import { pastedCode } from "./pasted-code.js";
 import type { StateOf } from "./state.js";
 import type { Outcome, Step, StepContext } from "./step.js";
 
@@ -16,9 +17,6 @@ const ALTERNATIVES = [
   { id: "token", label: "Paste a token instead" },
   { id: "csv", label: "Upload a file instead" },
 ];
-
-/** Authorization codes are short base64url words; anything else is not one. */
-const CODE = /^[A-Za-z0-9_-]{8,128}$/;
 
 function prompt(state: StateOf<"old-connect">) {
   const host = state.instance.host;
@@ -87,19 +85,8 @@ export const oldConnect: Step<"old-connect"> = {
         replies: [say(["Let's use a file, then."])],
       };
     if (input.kind !== "text" || !state.signIn) return { state, replies: [prompt(state)] };
-    const code = input.text.trim();
-    if (!CODE.test(code)) {
-      return {
-        state,
-        secret: true,
-        replies: [
-          say([
-            `That doesn't look like the code ${state.instance.host} shows after you approve. I deleted your message to be safe.`,
-          ]),
-          prompt(state),
-        ],
-      };
-    }
-    return { ...(await finishSignIn(state, code, ctx)), secret: true };
+    return pastedCode(state, input.text, state.instance.host, prompt(state), (code) =>
+      finishSignIn(state, code, ctx),
+    );
   },
 };
