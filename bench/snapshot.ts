@@ -17,8 +17,8 @@
  * (a client at 50 ms a request needs no wait at all).
  */
 import { performance } from "node:perf_hooks";
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from "../sandbox/mastodon-throttle.js";
 import { setLogLevel } from "../src/log.js";
-import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from "../test/sandbox/mastodon-throttle.js";
 import {
   minimumRequests,
   requestOrder,

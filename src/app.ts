@@ -4,24 +4,24 @@
  */
 import type { Server } from "node:http";
 import path from "node:path";
-import { ConsoleChannel, type ConsoleOptions } from "./bot/console.js";
-import { Engine } from "./bot/engine.js";
-import { TelegramChannel } from "./bot/telegram.js";
-import { GuardedDispatcher } from "./clients/dispatcher.js";
-import { Http } from "./clients/http.js";
+import { ConsoleChannel, type ConsoleOptions } from "./channels/console.js";
+import { TelegramChannel } from "./channels/telegram.js";
+import { oauthCallback } from "./channels/web/oauth-callback.js";
+import { startWeb } from "./channels/web/server.js";
 import { MicroblogClient } from "./clients/microblog.js";
 import { MastodonOAuth } from "./clients/oauth.js";
-import { Pacer } from "./clients/pacer.js";
 import { SignIn } from "./clients/sign-in.js";
+import { realWorld } from "./clients/world.js";
 import type { Config } from "./config.js";
-import { registerJobs } from "./jobs/index.js";
+import { Engine } from "./engine/engine.js";
+import { registerJobs } from "./jobs/registry.js";
 import { JobRunner } from "./jobs/runner.js";
 import { log } from "./log.js";
-import { realWorld } from "./steps/world.js";
+import { GuardedDispatcher } from "./net/dispatcher.js";
+import { Http } from "./net/http.js";
+import { Pacer } from "./net/pacer.js";
 import { openStore } from "./store/open-store.js";
 import { deriveKey, loadOrCreateSecretFile, Sealer } from "./store/seal.js";
-import { oauthCallback } from "./web/oauth-callback.js";
-import { startWeb } from "./web/server.js";
 
 export interface App {
   engine: Engine;

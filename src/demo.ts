@@ -9,8 +9,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startMastodonSandbox } from "../test/sandbox/mastodon.js";
-import { startMicroblogSandbox } from "../test/sandbox/microblog.js";
+import { startMastodonSandbox } from "../sandbox/mastodon.js";
+import { startMicroblogSandbox } from "../sandbox/microblog.js";
 import { createApp } from "./app.js";
 import { readConfig } from "./config.js";
 import { setLogLevel } from "./log.js";

@@ -9,7 +9,7 @@ import type { Message, Update, UserFromGetMe } from "grammy/types";
 import type { Samples, Side } from "./measure.js";
 
 interface Session {
-  step: "welcome" | "old-server" | "old-connect" | "old-token" | "exporting";
+  step: "welcome" | "old-server" | "old-sign-in" | "old-token" | "exporting";
 }
 type Ctx = Context & SessionFlavor<Session>;
 
@@ -72,7 +72,7 @@ function bareGrammyBot(): Bot<Ctx> {
   });
   bot.on("message:text", async (ctx) => {
     if (ctx.session.step === "old-server") {
-      ctx.session.step = "old-connect";
+      ctx.session.step = "old-sign-in";
       await ctx.reply(`Tap to sign in to ${ctx.message.text}, or paste a token instead.`, {
         reply_markup: {
           inline_keyboard: [[{ text: "Paste a token instead", callback_data: "token" }]],

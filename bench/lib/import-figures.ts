@@ -3,7 +3,7 @@
  * it reached against the limit, follows answered twice, requests that went out while a
  * refusal's window was still running, and where the time went.
  */
-import type { RequestLogEntry } from "../../test/sandbox/microblog.js";
+import type { RequestLogEntry } from "../../sandbox/microblog.js";
 import type { ImportRun } from "./import-run.js";
 
 export interface ImportFigures {

@@ -6,8 +6,8 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
+import type { World } from "../../src/clients/world.js";
 import type { JobHandler } from "../../src/jobs/runner.js";
-import type { World } from "../../src/steps/world.js";
 
 interface Accumulator {
   remoteMs: number;

@@ -11,24 +11,24 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Input, Reply, UserKey } from "../../src/bot/conversation.js";
-import { Engine, type Turn } from "../../src/bot/engine.js";
-import { plain } from "../../src/bot/text.js";
-import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
-import { Http } from "../../src/clients/http.js";
-import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { Pacer } from "../../src/clients/pacer.js";
-import { READ_SCOPES, SignIn } from "../../src/clients/sign-in.js";
-import { type JobHandler, JobRunner } from "../../src/jobs/runner.js";
-import { type SnapshotJobData, snapshotJob } from "../../src/jobs/snapshot-job.js";
-import { realWorld } from "../../src/steps/world.js";
-import { openStore } from "../../src/store/open-store.js";
-import { Sealer } from "../../src/store/seal.js";
 import {
   type RateLimitConfig,
   type RequestLogEntry,
   startMastodonSandbox,
-} from "../../test/sandbox/mastodon.js";
+} from "../../sandbox/mastodon.js";
+import type { Input, Reply, UserKey } from "../../src/chat/conversation.js";
+import { plain } from "../../src/chat/text.js";
+import { MastodonOAuth } from "../../src/clients/oauth.js";
+import { READ_SCOPES, SignIn } from "../../src/clients/sign-in.js";
+import { realWorld } from "../../src/clients/world.js";
+import { Engine, type Turn } from "../../src/engine/engine.js";
+import { type JobHandler, JobRunner } from "../../src/jobs/runner.js";
+import { type SnapshotJobData, snapshotJob } from "../../src/jobs/snapshot-job.js";
+import { GuardedDispatcher } from "../../src/net/dispatcher.js";
+import { Http } from "../../src/net/http.js";
+import { Pacer } from "../../src/net/pacer.js";
+import { openStore } from "../../src/store/open-store.js";
+import { Sealer } from "../../src/store/seal.js";
 
 export interface SnapshotRunOptions {
   follows: number;

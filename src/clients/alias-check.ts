@@ -7,7 +7,7 @@
  * Each answer is a verdict the steps can branch on, and `describeAlias` /
  * `describeMove` phrase it as one sentence for the chat.
  */
-import { RejectedError, RemoteError } from "./errors.js";
+import { RejectedError, RemoteError } from "../net/errors.js";
 import { type Actor, type FediverseClient, splitHandle } from "./fediverse.js";
 
 export type Which = "new" | "old";

@@ -12,8 +12,8 @@
  */
 import { z } from "zod";
 import { parseAccountAddress } from "../formats/handle.js";
-import { BadResponseError, RateLimitedError, RejectedError, RemoteError } from "./errors.js";
-import type { Http } from "./http.js";
+import { BadResponseError, RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";
+import type { Http } from "../net/http.js";
 
 const AS_PROFILE = "https://www.w3.org/ns/activitystreams";
 export const ACTIVITY_ACCEPT = `application/activity+json, application/ld+json; profile="${AS_PROFILE}"`;

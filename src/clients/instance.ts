@@ -4,7 +4,7 @@
  * or paste their profile URL; all of those are fine.
  */
 import { isIP } from "node:net";
-import { isPublicAddress } from "./net-guard.js";
+import { isPublicAddress } from "../net/net-guard.js";
 
 export type InstanceParse =
   | { ok: true; origin: string; host: string }

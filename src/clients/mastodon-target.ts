@@ -5,9 +5,9 @@
  * follow limit answers 429 with its reset, which the pacer then waits for.
  */
 import { z } from "zod";
-import type { FollowRow } from "../steps/state.js";
-import { RejectedError } from "./errors.js";
-import type { Http } from "./http.js";
+import type { FollowRow } from "../model/state.js";
+import { RejectedError } from "../net/errors.js";
+import type { Http } from "../net/http.js";
 import { AccountSchema, nextLink, RelationshipSchema } from "./mastodon.js";
 import { type FollowResult, type NewAccount, normalHandle } from "./new-account.js";
 

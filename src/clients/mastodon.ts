@@ -6,8 +6,8 @@
  */
 import { createRestAPIClient, MastoHttpError, MastoTimeoutError } from "masto";
 import { z } from "zod";
-import { BadResponseError, RejectedError, RemoteError, TimeoutError } from "./errors.js";
-import { type Http, translate } from "./http.js";
+import { BadResponseError, RejectedError, RemoteError, TimeoutError } from "../net/errors.js";
+import { type Http, translate } from "../net/http.js";
 
 export const AccountSchema = z.object({
   id: z.string(),

@@ -3,7 +3,7 @@
  * notify settings exist there), and one call to /users/following replaces a
  * call to is_following per account, which keeps the shared limit for follows.
  */
-import type { FollowRow } from "../steps/state.js";
+import type { FollowRow } from "../model/state.js";
 import type { MicroblogClient } from "./microblog.js";
 import { type FollowResult, type NewAccount, normalHandle } from "./new-account.js";
 

@@ -11,10 +11,10 @@
  * that bucket for a minute and the call is tried again.
  */
 import { z } from "zod";
-import type { GuardedDispatcher } from "./dispatcher.js";
-import { BadResponseError, RateLimitedError, RejectedError } from "./errors.js";
-import type { Http, HttpResponse, RequestOptions } from "./http.js";
-import { announceWait, bucketOf } from "./pacer.js";
+import type { GuardedDispatcher } from "../net/dispatcher.js";
+import { BadResponseError, RateLimitedError, RejectedError } from "../net/errors.js";
+import type { Http, HttpResponse, RequestOptions } from "../net/http.js";
+import { announceWait, bucketOf } from "../net/pacer.js";
 
 const VerifySchema = z.object({
   token: z.string().min(1),

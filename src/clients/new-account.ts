@@ -3,7 +3,7 @@
  * need it. micro.blog and Mastodon-API servers implement it (new-account-*.ts),
  * so no step branches on the kind of server.
  */
-import type { FollowRow } from "../steps/state.js";
+import type { FollowRow } from "../model/state.js";
 
 export type FollowResult =
   | { kind: "followed" }

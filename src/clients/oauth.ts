@@ -6,8 +6,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
-import { RejectedError } from "./errors.js";
-import type { Http } from "./http.js";
+import { RejectedError } from "../net/errors.js";
+import type { Http } from "../net/http.js";
 
 export const OOB = "urn:ietf:wg:oauth:2.0:oob";
 

@@ -4,9 +4,11 @@
  * bot's app per server is cached in the store, its secret sealed; a pending
  * sign-in is kept under its `state` for 10 minutes and can be claimed once.
  */
-import type { Sealed, Sealer } from "../store/seal.js";
+
+import type { Sealed } from "../model/sealed.js";
+import { RejectedError } from "../net/errors.js";
+import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
-import { RejectedError } from "./errors.js";
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
 
 export const SIGN_IN_TTL_MS = 10 * 60_000;

@@ -3,7 +3,7 @@
  * a header row, newest follow first, `true`/`false`, languages joined by ", ",
  * Ruby CSV quoting (only fields with a comma, quote or line break), "\n" line ends.
  */
-import type { FollowRow } from "../steps/state.js";
+import type { FollowRow } from "../model/state.js";
 import { rubyCsvRow } from "./ruby-csv.js";
 
 export const FOLLOWING_HEADER = [

@@ -11,7 +11,7 @@
  * rows still go through: one typo shouldn't block moving a thousand follows.
  */
 import { z } from "zod";
-import { FollowRow } from "../steps/state.js";
+import { FollowRow } from "../model/state.js";
 import { readCsvRows } from "./csv-lines.js";
 import { guessExportKind, notFollowsReason } from "./export-kind.js";
 import { AccountAddress, quoted } from "./handle.js";

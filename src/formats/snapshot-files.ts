@@ -3,7 +3,7 @@
  * user needs next), and one zip with every export in Mastodon's own format and
  * file name, so any Mastodon-compatible server imports them as they are.
  */
-import type { Snapshot } from "../steps/snapshot.js";
+import type { Snapshot } from "../model/snapshot.js";
 import { followingCsv } from "./following-csv.js";
 import {
   blockedAccountsCsv,

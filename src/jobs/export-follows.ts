@@ -5,7 +5,7 @@
  * page, so the job can save it and resume from the last cursor after a restart.
  */
 import type { MastodonAccountClient } from "../clients/mastodon.js";
-import type { FollowRow } from "../steps/state.js";
+import type { FollowRow } from "../model/state.js";
 
 /**
  * Mastodon's relationships controller takes any number of id[] (Array(params[:id])),

@@ -2,7 +2,7 @@
  * Thirty days after the finished message, the user's data is deleted — unless
  * they chose to keep it (forgetAt set to null) or already forgot it themselves.
  */
-import type { Engine } from "../bot/engine.js";
+import type { Engine } from "../engine/engine.js";
 import type { JobHandler } from "./runner.js";
 
 export function forgetLaterJob(deps: { engine: Engine }): JobHandler<{ at: number }> {

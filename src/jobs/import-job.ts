@@ -6,20 +6,20 @@
  * limit is waited out (the pacer holds the request) and announced with its time.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Notifier, Reply } from "../bot/conversation.js";
-import { say } from "../bot/conversation.js";
-import type { Engine } from "../bot/engine.js";
-import { n, type Text } from "../bot/text.js";
-import { RateLimitedError, RejectedError, RemoteError } from "../clients/errors.js";
+import type { Notifier, Reply } from "../chat/conversation.js";
+import { say } from "../chat/conversation.js";
+import { n, type Text } from "../chat/text.js";
 import { type FollowResult, normalHandle } from "../clients/new-account.js";
-import { reportWaits } from "../clients/pacer.js";
+import type { World } from "../clients/world.js";
+import type { Engine } from "../engine/engine.js";
 import { rubyCsvRow } from "../formats/ruby-csv.js";
 import { log } from "../log.js";
-import { explainRemote } from "../steps/explain.js";
-import { journeyOf } from "../steps/journey.js";
-import { snapshots } from "../steps/snapshot.js";
-import type { ImportReport, Target } from "../steps/state.js";
-import type { World } from "../steps/world.js";
+import { snapshots } from "../model/snapshot.js";
+import type { ImportReport, Target } from "../model/state.js";
+import { RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";
+import { reportWaits } from "../net/pacer.js";
+import { explainRemote } from "../steps/lib/explain.js";
+import { journeyOf } from "../steps/lib/journey.js";
 import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
 import type { JobHandler, JobRecord } from "./runner.js";

@@ -4,12 +4,12 @@
  * Move (or shows it pointing elsewhere). Survives restarts like any job.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { say } from "../bot/conversation.js";
-import type { Engine } from "../bot/engine.js";
+import { say } from "../chat/conversation.js";
 import { checkMoved } from "../clients/alias-check.js";
-import { afterVerdict } from "../steps/move.js";
-import { handles } from "../steps/moving.js";
-import type { World } from "../steps/world.js";
+import type { World } from "../clients/world.js";
+import type { Engine } from "../engine/engine.js";
+import { handles } from "../steps/lib/moving.js";
+import { afterVerdict } from "../steps/move/move.js";
 import type { JobHandler } from "./runner.js";
 
 export function movePollJob(deps: {

@@ -4,8 +4,8 @@
  * the user whether they are ready — unless they moved on meanwhile.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Engine } from "../bot/engine.js";
-import { reminderReply } from "../steps/trying.js";
+import type { Engine } from "../engine/engine.js";
+import { reminderReply } from "../steps/import/trying.js";
 import type { JobHandler } from "./runner.js";
 
 export function reminderJob(deps: { engine: Engine }): JobHandler<{ at: number }> {

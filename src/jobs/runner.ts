@@ -10,7 +10,7 @@
  * timer that fires reads `dueAt` again, since another process may have run it.
  */
 import { randomUUID } from "node:crypto";
-import type { UserKey } from "../bot/conversation.js";
+import type { UserKey } from "../chat/conversation.js";
 import { log } from "../log.js";
 import type { KeyValue, Store } from "../store/store.js";
 import { LockTimeoutError, withLock } from "../store/with-lock.js";

@@ -5,18 +5,18 @@
  * snapshot is stored, the files are sent, and the user moves on. A restart
  * resumes from the saved cursor; a failure takes the user back to signing in.
  */
-import type { Notifier, Reply } from "../bot/conversation.js";
-import { say } from "../bot/conversation.js";
-import type { Engine } from "../bot/engine.js";
-import { n, type Text } from "../bot/text.js";
-import { RemoteError } from "../clients/errors.js";
-import { reportWaits } from "../clients/pacer.js";
+import type { Notifier, Reply } from "../chat/conversation.js";
+import { say } from "../chat/conversation.js";
+import { n, type Text } from "../chat/text.js";
+import type { World } from "../clients/world.js";
+import type { Engine } from "../engine/engine.js";
 import { snapshotFiles } from "../formats/snapshot-files.js";
 import { log } from "../log.js";
-import { explainRemote } from "../steps/explain.js";
-import { emptySnapshot, type Snapshot, snapshots } from "../steps/snapshot.js";
-import type { OldAccount } from "../steps/state.js";
-import type { World } from "../steps/world.js";
+import { emptySnapshot, type Snapshot, snapshots } from "../model/snapshot.js";
+import type { OldAccount } from "../model/state.js";
+import { RemoteError } from "../net/errors.js";
+import { reportWaits } from "../net/pacer.js";
+import { explainRemote } from "../steps/lib/explain.js";
 import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
 import type { JobHandler, JobRecord } from "./runner.js";
@@ -168,7 +168,7 @@ export function snapshotJob(deps: {
         await snapshots(deps.store).set(job.user, snapshot);
         return {
           state: {
-            step: "connect-new",
+            step: "new-choose",
             source: { kind: "account", old },
             follows: snapshot.follows.length,
             snapshotAt: snapshot.takenAt,

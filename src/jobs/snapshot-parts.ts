@@ -5,14 +5,14 @@
  * without read:bookmarks still saves everything else.
  */
 import { z } from "zod";
-import { RejectedError } from "../clients/errors.js";
 import {
   AccountSchema,
   ListSchema,
   type MastodonAccountClient,
   StatusUriSchema,
 } from "../clients/mastodon.js";
-import { SNAPSHOT_PARTS, type Snapshot, type SnapshotPart } from "../steps/snapshot.js";
+import { SNAPSHOT_PARTS, type Snapshot, type SnapshotPart } from "../model/snapshot.js";
+import { RejectedError } from "../net/errors.js";
 import { type ExportCursor, exportFollowsPage, fullAcct } from "./export-follows.js";
 
 export interface SnapshotCursor {

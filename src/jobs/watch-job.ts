@@ -8,22 +8,22 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { type Notifier, RecipientGoneError, type Reply, say } from "../bot/conversation.js";
-import type { Engine } from "../bot/engine.js";
-import { n, type Text } from "../bot/text.js";
-import { RemoteError } from "../clients/errors.js";
+import { type Notifier, RecipientGoneError, type Reply, say } from "../chat/conversation.js";
+import { n, type Text } from "../chat/text.js";
 import { moveSupport } from "../clients/fediverse.js";
 import { AccountSchema } from "../clients/mastodon.js";
+import type { World } from "../clients/world.js";
+import type { Engine } from "../engine/engine.js";
 import { rubyCsvRow } from "../formats/ruby-csv.js";
 import { log } from "../log.js";
-import { movingOf } from "../steps/moving.js";
-import { snapshots } from "../steps/snapshot.js";
-import type { TransferResult } from "../steps/state.js";
-import type { World } from "../steps/world.js";
+import { snapshots } from "../model/snapshot.js";
+import type { TransferResult } from "../model/state.js";
+import type { WatchData } from "../model/watch-data.js";
+import { RemoteError } from "../net/errors.js";
+import { movingOf } from "../steps/lib/moving.js";
 import type { Store } from "../store/store.js";
 import { HostBudget } from "./host-budget.js";
 import type { JobHandler, JobRecord } from "./runner.js";
-import type { WatchData } from "./watch-data.js";
 
 export interface WatchOptions {
   pollEarlyMs: number;

@@ -1,41 +1,41 @@
 /** The journey, in order. The engine finds a state's step here. */
 
-import { alias } from "./alias.js";
-import { connectNew } from "./connect-new.js";
-import { crosspost } from "./crosspost.js";
-import { exporting } from "./exporting.js";
-import { finished } from "./finished.js";
-import { importDone } from "./import-done.js";
-import { importPreview } from "./import-preview.js";
-import { importWeb } from "./import-web.js";
-import { importing } from "./importing.js";
-import { move, movedElsewhere } from "./move.js";
-import { newConnect } from "./new-connect.js";
-import { newMicroblog } from "./new-microblog.js";
-import { newServer } from "./new-server.js";
-import { oldConnect } from "./old-connect.js";
-import { oldCsv } from "./old-csv.js";
-import { oldHandle } from "./old-handle.js";
-import { oldServer } from "./old-server.js";
-import { oldToken } from "./old-token.js";
-import { preflight } from "./preflight.js";
-import type { State, StepName } from "./state.js";
+import type { State, StepName } from "../model/state.js";
+import { importDone } from "./import/import-done.js";
+import { importPreview } from "./import/import-preview.js";
+import { importWeb } from "./import/import-web.js";
+import { importing } from "./import/importing.js";
+import { trying } from "./import/trying.js";
+import { alias } from "./move/alias.js";
+import { crosspost } from "./move/crosspost.js";
+import { move, movedElsewhere } from "./move/move.js";
+import { oldHandle } from "./move/old-handle.js";
+import { preflight } from "./move/preflight.js";
+import { newChoose } from "./new/new-choose.js";
+import { newMicroblog } from "./new/new-microblog.js";
+import { newServer } from "./new/new-server.js";
+import { newSignIn } from "./new/new-sign-in.js";
+import { exporting } from "./old/exporting.js";
+import { oldCsv } from "./old/old-csv.js";
+import { oldServer } from "./old/old-server.js";
+import { oldSignIn } from "./old/old-sign-in.js";
+import { oldToken } from "./old/old-token.js";
+import { welcome } from "./old/welcome.js";
 import type { Step } from "./step.js";
-import { trying } from "./trying.js";
-import { watching } from "./watching.js";
-import { welcome } from "./welcome.js";
+import { finished } from "./watch/finished.js";
+import { watching } from "./watch/watching.js";
 
 const steps: { [K in StepName]: Step<K> } = {
   welcome,
   "old-server": oldServer,
-  "old-connect": oldConnect,
+  "old-sign-in": oldSignIn,
   "old-token": oldToken,
   "old-csv": oldCsv,
   exporting,
-  "connect-new": connectNew,
+  "new-choose": newChoose,
   "new-microblog": newMicroblog,
   "new-server": newServer,
-  "new-connect": newConnect,
+  "new-sign-in": newSignIn,
   "import-preview": importPreview,
   importing,
   "import-web": importWeb,

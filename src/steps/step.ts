@@ -3,12 +3,12 @@
  * plain replies and the next state; it never sees a channel, and it reaches the
  * world only through StepContext, so tests can hand it fakes.
  */
-import type { Input, Reply, UserKey } from "../bot/conversation.js";
+import type { Input, Reply, UserKey } from "../chat/conversation.js";
+import type { World } from "../clients/world.js";
+import type { Snapshot } from "../model/snapshot.js";
+import type { State, StateOf, StepName } from "../model/state.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue } from "../store/store.js";
-import type { Snapshot } from "./snapshot.js";
-import type { State, StateOf, StepName } from "./state.js";
-import type { World } from "./world.js";
 
 export interface StepContext {
   readonly user: UserKey;

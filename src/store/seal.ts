@@ -6,17 +6,10 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { z } from "zod";
+import { type Sealed, SealedSchema } from "../model/sealed.js";
 
 const INFO = "fedimove seal v1";
 const IV_BYTES = 12;
-
-/** 12-byte iv → 16 characters, 16-byte tag → 22, then the ciphertext (maybe empty). */
-export const SealedSchema = z
-  .string()
-  .regex(/^s1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]*$/, "not a sealed value")
-  .brand<"Sealed">();
-export type Sealed = z.infer<typeof SealedSchema>;
 
 /** Never carries the plaintext, the key or the sealed value. */
 export class SealError extends Error {

@@ -6,10 +6,10 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
 import { FediverseClient } from "../../src/clients/fediverse.js";
-import { Http } from "../../src/clients/http.js";
-import { Pacer } from "../../src/clients/pacer.js";
+import { GuardedDispatcher } from "../../src/net/dispatcher.js";
+import { Http } from "../../src/net/http.js";
+import { Pacer } from "../../src/net/pacer.js";
 
 export const OLD_ACTOR = "https://old.example/users/ada";
 export const NEW_ACTOR = "https://micro.blog.example/activitypub/ada";

@@ -6,13 +6,13 @@ import {
   describeMove,
   sameActor,
 } from "../../src/clients/alias-check.js";
-import { BadResponseError, RejectedError, UnreachableError } from "../../src/clients/errors.js";
 import {
   ACTIVITY_ACCEPT,
   MOVE_SUPPORT,
   moveSupport,
   supportsMove,
 } from "../../src/clients/fediverse.js";
+import { BadResponseError, RejectedError, UnreachableError } from "../../src/net/errors.js";
 import {
   type Fixtures,
   mastodonActor,

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
-import { RateLimitedError, RejectedError } from "../../src/clients/errors.js";
-import { Http } from "../../src/clients/http.js";
-import { MicroblogClient } from "../../src/clients/microblog.js";
-import { Pacer, reportWaits } from "../../src/clients/pacer.js";
 import {
   type MicroblogSandbox,
   type MicroblogSandboxOptions,
   type RequestLogEntry,
   startMicroblogSandbox,
-} from "../sandbox/microblog.js";
+} from "../../sandbox/microblog.js";
+import { MicroblogClient } from "../../src/clients/microblog.js";
+import { GuardedDispatcher } from "../../src/net/dispatcher.js";
+import { RateLimitedError, RejectedError } from "../../src/net/errors.js";
+import { Http } from "../../src/net/http.js";
+import { Pacer, reportWaits } from "../../src/net/pacer.js";
 
 const sandboxes: MicroblogSandbox[] = [];
 afterEach(async () => {

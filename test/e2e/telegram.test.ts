@@ -6,14 +6,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
-import { mastodonFollowingCsv } from "../sandbox/mastodon-export.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { mastodonFollowingCsv } from "../../sandbox/mastodon-export.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import {
   type MessageView,
   startTelegramSandbox,
   type TelegramSandbox,
-} from "../sandbox/telegram.js";
+} from "../../sandbox/telegram.js";
 import { type Proc, startProcess } from "./process.js";
 
 const USER = 4242;

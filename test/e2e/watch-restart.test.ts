@@ -8,12 +8,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { STATE_VERSION } from "../../src/steps/state.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { STATE_VERSION } from "../../src/model/state.js";
 import { openStore } from "../../src/store/open-store.js";
 import { deriveKey, Sealer } from "../../src/store/seal.js";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
-import { startTelegramSandbox, type TelegramSandbox } from "../sandbox/telegram.js";
 import { type Proc, startProcess } from "./process.js";
 
 const USER = 777;

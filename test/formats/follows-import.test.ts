@@ -9,7 +9,7 @@ import {
   REASON_TOO_BIG,
 } from "../../src/formats/follows-import.js";
 import { REASON_BINARY, REASON_UTF16 } from "../../src/formats/text-file.js";
-import type { FollowRow } from "../../src/steps/state.js";
+import type { FollowRow } from "../../src/model/state.js";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const parse = (s: string, name?: string) => parseFollowsFile(utf8(s), name);

@@ -4,20 +4,20 @@
  * job runner and steps over an in-memory store.
  */
 import { randomBytes } from "node:crypto";
-import type { Input, Reply, UserKey } from "../../src/bot/conversation.js";
-import { Engine } from "../../src/bot/engine.js";
-import { plain } from "../../src/bot/text.js";
-import { GuardedDispatcher } from "../../src/clients/dispatcher.js";
-import { Http } from "../../src/clients/http.js";
+import type { Input, Reply, UserKey } from "../../src/chat/conversation.js";
+import { plain } from "../../src/chat/text.js";
 import { MicroblogClient } from "../../src/clients/microblog.js";
 import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { Pacer } from "../../src/clients/pacer.js";
 import { SignIn } from "../../src/clients/sign-in.js";
-import { registerJobs } from "../../src/jobs/index.js";
+import { realWorld, type World } from "../../src/clients/world.js";
+import { Engine } from "../../src/engine/engine.js";
+import { registerJobs } from "../../src/jobs/registry.js";
 import { JobRunner } from "../../src/jobs/runner.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
-import { STATE_VERSION, type State } from "../../src/steps/state.js";
-import { realWorld, type World } from "../../src/steps/world.js";
+import { STATE_VERSION, type State } from "../../src/model/state.js";
+import { GuardedDispatcher } from "../../src/net/dispatcher.js";
+import { Http } from "../../src/net/http.js";
+import { Pacer } from "../../src/net/pacer.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";

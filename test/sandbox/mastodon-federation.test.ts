@@ -6,7 +6,7 @@ import {
   type MastodonSandboxOptions,
   startMastodonSandbox,
   ValidationError,
-} from "./mastodon.js";
+} from "../../sandbox/mastodon.js";
 
 const open: MastodonSandbox[] = [];
 

@@ -4,7 +4,7 @@ import {
   type MastodonSandbox,
   type MastodonSandboxOptions,
   startMastodonSandbox,
-} from "./mastodon.js";
+} from "../../sandbox/mastodon.js";
 import {
   mastodonBlockedAccountsCsv,
   mastodonBlockedDomainsCsv,
@@ -15,7 +15,7 @@ import {
   mastodonFollowingCsvOf,
   mastodonListsCsv,
   mastodonMutedAccountsCsv,
-} from "./mastodon-export.js";
+} from "../../sandbox/mastodon-export.js";
 
 let sandbox: MastodonSandbox | undefined;
 

@@ -5,7 +5,7 @@ import {
   type MastodonSandbox,
   type MastodonSandboxOptions,
   startMastodonSandbox,
-} from "./mastodon.js";
+} from "../../sandbox/mastodon.js";
 
 let sandbox: MastodonSandbox | undefined;
 

@@ -7,7 +7,7 @@ import {
   type MastodonSandbox,
   type MastodonSandboxOptions,
   startMastodonSandbox,
-} from "./mastodon.js";
+} from "../../sandbox/mastodon.js";
 
 let sandbox: MastodonSandbox | undefined;
 
@@ -45,7 +45,7 @@ async function httpError(p: PromiseLike<unknown>): Promise<MastoHttpError> {
   return err as MastoHttpError;
 }
 
-const SERVER_SCRIPT = fileURLToPath(new URL("./mastodon-server.ts", import.meta.url));
+const SERVER_SCRIPT = fileURLToPath(new URL("../../sandbox/mastodon-server.ts", import.meta.url));
 const RESET_FORMAT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 describe("verify_credentials", () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type MicroblogSandbox, startMicroblogSandbox } from "./microblog.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 
 const sandboxes: MicroblogSandbox[] = [];
 afterEach(async () => {

@@ -6,8 +6,8 @@ import { autoRetry } from "@grammyjs/auto-retry";
 import { type RunnerHandle, run } from "@grammyjs/runner";
 import { Bot, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startTelegramSandbox, type TelegramSandbox } from "./telegram.js";
-import { connectTelegramSandbox } from "./telegram-remote.js";
+import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { connectTelegramSandbox } from "../../sandbox/telegram-remote.js";
 
 const USER = 4242;
 
@@ -562,7 +562,7 @@ describe("driving the sandbox over HTTP", () => {
   it("runs as a separate process that prints its url and stops on SIGTERM", async () => {
     const child: ChildProcess = spawn(
       process.execPath,
-      ["--import", "tsx", "test/sandbox/telegram-server.ts", "--port", "0"],
+      ["--import", "tsx", "sandbox/telegram-server.ts", "--port", "0"],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     try {

@@ -4,9 +4,9 @@
  * clear reason why the file can't be read — and nothing changed.
  */
 import { describe, expect, it } from "vitest";
-import type { Input } from "../../src/bot/conversation.js";
+import type { Input } from "../../src/chat/conversation.js";
 import type { MastodonAccountClient } from "../../src/clients/mastodon.js";
-import type { World } from "../../src/steps/world.js";
+import type { World } from "../../src/clients/world.js";
 import { makeChat } from "../helpers/chat.js";
 
 const world: World = {
@@ -65,7 +65,7 @@ describe("uploading following_accounts.csv instead of signing in", () => {
     );
     expect(r.lines[0]).toBe("Read 2 accounts from following_accounts.csv.");
     expect(await chat.state()).toMatchObject({
-      step: "connect-new",
+      step: "new-choose",
       follows: 2,
       source: { kind: "file" },
     });

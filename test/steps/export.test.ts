@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { mastodonFollowingCsv } from "../../sandbox/mastodon-export.js";
 import { loopbackWorld, makeChat } from "../helpers/chat.js";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
-import { mastodonFollowingCsv } from "../sandbox/mastodon-export.js";
 
 let sandbox: MastodonSandbox | undefined;
 afterEach(async () => {
@@ -40,7 +40,7 @@ describe("connect by token and export follows (against the Mastodon stand-in)", 
     const csv = new TextDecoder().decode(file?.kind === "file" ? file.bytes : new Uint8Array());
     expect(csv).toBe(mastodonFollowingCsv(follows, "social.example"));
     expect(csv.split("\n").length).toBe(333 + 2);
-    expect((await chat.state())?.step).toBe("connect-new");
+    expect((await chat.state())?.step).toBe("new-choose");
     // The token is sealed at rest: the saved state does not contain it.
     expect(JSON.stringify(await chat.store.namespace("users").get(chat.user))).not.toContain(token);
   });

@@ -4,9 +4,9 @@
  * follow limit waited out (compressed here to a few seconds).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Input } from "../../src/bot/conversation.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import type { Input } from "../../src/chat/conversation.js";
 import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
 
 let oldServer: MastodonSandbox | undefined;
 let newServer: MastodonSandbox | undefined;

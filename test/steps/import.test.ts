@@ -3,9 +3,9 @@
  * micro.blog stand-in: preview, the job, the report, the web path, the reminder.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Input, Reply } from "../../src/bot/conversation.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import type { Input, Reply } from "../../src/chat/conversation.js";
 import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
 
 let mb: MicroblogSandbox | undefined;
 afterEach(async () => {
@@ -42,7 +42,7 @@ async function uploaded(accts: string[], opts: { down?: string[]; dayMs?: number
   await chat.send("/start");
   await chat.press("Let's go");
   // The old server must answer like Mastodon; the CSV path reads nothing from it after that.
-  const masto = await import("../sandbox/mastodon.js").then((m) =>
+  const masto = await import("../../sandbox/mastodon.js").then((m) =>
     m.startMastodonSandbox({ rateLimit: null }),
   );
   await chat.send(masto.url);

@@ -4,10 +4,10 @@
  * Each test asserts the exact message the user reads.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { State } from "../../src/steps/state.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import type { State } from "../../src/model/state.js";
 import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
 
 let old: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;

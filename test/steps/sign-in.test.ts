@@ -6,15 +6,15 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Reply } from "../../src/bot/conversation.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { mastodonExports, mastodonFollowerAccts } from "../../sandbox/mastodon-export.js";
+import { oauthCallback } from "../../src/channels/web/oauth-callback.js";
+import { startWeb } from "../../src/channels/web/server.js";
+import type { Reply } from "../../src/chat/conversation.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
-import { oauthCallback } from "../../src/web/oauth-callback.js";
-import { startWeb } from "../../src/web/server.js";
 import { loopbackWorld, makeChat } from "../helpers/chat.js";
 import { unzip } from "../helpers/unzip.js";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
-import { mastodonExports, mastodonFollowerAccts } from "../sandbox/mastodon-export.js";
 
 let sandbox: MastodonSandbox | undefined;
 let web: Server | undefined;
@@ -137,7 +137,7 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     clock += 11 * 60_000;
     const r = await chat.send(code);
     expect(r.text).toMatch(/didn't accept that code: it was already used, has expired/);
-    expect((await chat.state())?.step).toBe("old-connect");
+    expect((await chat.state())?.step).toBe("old-sign-in");
   });
 
   it("registers the bot once per server, not once per user", async () => {
@@ -190,7 +190,7 @@ describe("sign in by the callback page (PUBLIC_URL)", () => {
       "Signed in as @ada@old.example. Saving everything the move will lock away…",
     );
     await ada.jobs.idle();
-    expect((await ada.state())?.step).toBe("connect-new");
+    expect((await ada.state())?.step).toBe("new-choose");
     // The same callback again: the state was single-use.
     expect(await browse(approved.redirectTo)).toEqual({
       status: 400,
@@ -204,7 +204,7 @@ describe("sign in by the callback page (PUBLIC_URL)", () => {
     await toSignIn(bob);
     await browse(sandbox!.authorize("ada", adaLink).redirectTo);
     expect((await ada.state())?.step).toBe("exporting");
-    expect((await bob.state())?.step).toBe("old-connect");
+    expect((await bob.state())?.step).toBe("old-sign-in");
     await ada.jobs.idle();
   });
 
@@ -234,7 +234,7 @@ describe("sign in by the callback page (PUBLIC_URL)", () => {
       title: "Sign-in cancelled",
     });
     expect(said(ada.notified)[0]).toMatch(/^You didn't approve the sign-in, so nothing changed/);
-    expect((await ada.state())?.step).toBe("old-connect");
+    expect((await ada.state())?.step).toBe("old-sign-in");
   });
 });
 
@@ -249,7 +249,7 @@ describe("snapshot edge cases", () => {
     expect(csv?.kind === "file" && new TextDecoder().decode(csv.bytes)).toBe(
       mastodonExports(s.snapshotOf("ada"))["following_accounts.csv"],
     );
-    expect((await chat.state())?.step === "connect-new" && (await chat.state())).toMatchObject({
+    expect((await chat.state())?.step === "new-choose" && (await chat.state())).toMatchObject({
       follows: 5000,
     });
   });

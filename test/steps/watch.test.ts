@@ -4,12 +4,12 @@
  * from hours into milliseconds; the messages are the ones a user would read.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { RecipientGoneError } from "../../src/bot/conversation.js";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import { RecipientGoneError } from "../../src/chat/conversation.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
-import type { State } from "../../src/steps/state.js";
+import type { State } from "../../src/model/state.js";
 import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
-import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../sandbox/microblog.js";
 
 let old: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;

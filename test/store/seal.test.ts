@@ -2,14 +2,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  deriveKey,
-  loadOrCreateSecretFile,
-  SealError,
-  type Sealed,
-  SealedSchema,
-  Sealer,
-} from "../../src/store/seal.js";
+import { type Sealed, SealedSchema } from "../../src/model/sealed.js";
+import { deriveKey, loadOrCreateSecretFile, SealError, Sealer } from "../../src/store/seal.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fedimove-seal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

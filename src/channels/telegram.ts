@@ -1,0 +1,213 @@
+/**
+ * Telegram through grammY: updates become Inputs, Replies become HTML messages
+ * (every string escaped by text.ts), inline buttons, documents and one progress
+ * message edited in place. Messages that carried a secret are deleted.
+ */
+import { autoRetry } from "@grammyjs/auto-retry";
+import { type RunnerHandle, run, sequentialize } from "@grammyjs/runner";
+import { Bot, type Context, GrammyError, InlineKeyboard, InputFile } from "grammy";
+import type { Message } from "grammy/types";
+import {
+  COMMANDS,
+  type CommandName,
+  type Input,
+  type Notifier,
+  RecipientGoneError,
+  type Reply,
+  type UserKey,
+} from "../chat/conversation.js";
+import { html } from "../chat/text.js";
+import type { Engine, Turn } from "../engine/engine.js";
+import { log } from "../log.js";
+
+const DESCRIPTIONS: Record<CommandName, string> = {
+  start: "Begin, or pick up where we were",
+  status: "Where we are and what's running",
+  back: "One step back",
+  cancel: "Stop, and leave nothing running",
+  forget: "Delete everything the bot knows about you",
+  help: "What I can do",
+};
+
+/** What a message is when it isn't text or a file, in words for "I can't use … here". */
+function describe(msg: Message): string {
+  if (msg.photo) return "a photo";
+  if (msg.sticker) return "a sticker";
+  if (msg.voice || msg.audio) return "a voice message";
+  if (msg.video || msg.video_note || msg.animation) return "a video";
+  if (msg.location || msg.venue) return "a location";
+  if (msg.contact) return "a contact";
+  if (msg.poll) return "a poll";
+  return "that kind of message";
+}
+
+export interface TelegramOptions {
+  token: string;
+  apiRoot: string;
+  engine: Engine;
+}
+
+export class TelegramChannel implements Notifier {
+  readonly bot: Bot;
+  private runner?: RunnerHandle;
+  /** Progress messages to edit, per chat and key. Lost on restart: a new one is sent then. */
+  private readonly progress = new Map<string, number>();
+
+  constructor(private readonly opts: TelegramOptions) {
+    this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot } });
+    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
+    this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
+    this.bot.on("callback_query:data", (ctx) => this.onButton(ctx));
+    this.bot.on("message", (ctx) => this.onMessage(ctx));
+    this.bot.catch((err) => log.error("telegram update failed", { err: err.error }));
+  }
+
+  async start(): Promise<void> {
+    await this.bot.init();
+    await this.bot.api.setMyCommands(
+      COMMANDS.map((command) => ({ command, description: DESCRIPTIONS[command] })),
+    );
+    this.runner = run(this.bot, {
+      runner: { fetch: { allowed_updates: ["message", "callback_query"] } },
+    });
+    log.info("telegram: polling", { bot: this.bot.botInfo.username });
+  }
+
+  async stop(): Promise<void> {
+    if (this.runner?.isRunning()) await this.runner.stop();
+  }
+
+  async notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void> {
+    const chatId = Number(user.slice("tg:".length));
+    try {
+      await this.render(chatId, replies, seq ?? 0);
+    } catch (err) {
+      // Blocked, deactivated, or a chat that no longer exists: nobody will ever read it.
+      const gone =
+        err instanceof GrammyError &&
+        (err.error_code === 403 ||
+          (err.error_code === 400 && /chat not found/i.test(err.description)));
+      if (gone)
+        throw new RecipientGoneError(`${user} can no longer be reached: ${err.description}`);
+      log.warn("telegram: could not notify", { user, err });
+    }
+  }
+
+  private async onMessage(ctx: Context): Promise<void> {
+    const msg = ctx.message!;
+    if (ctx.chat?.type !== "private") return;
+    const input = this.toInput(ctx, msg);
+    await this.turn(ctx, input, msg.message_id);
+  }
+
+  private async onButton(ctx: Context): Promise<void> {
+    const data = ctx.callbackQuery!.data!;
+    await ctx.answerCallbackQuery().catch(() => undefined);
+    const m = /^(\d+):(.+)$/.exec(data);
+    const input: Input = m
+      ? { kind: "choice", id: m[2]!, seq: Number(m[1]) }
+      : { kind: "choice", id: data };
+    await this.turn(ctx, input);
+  }
+
+  private toInput(ctx: Context, msg: Message): Input {
+    if (msg.text !== undefined) {
+      const cmd = /^\/([a-z_]+)(?:@\w+)?(?:\s+([\s\S]*))?$/i.exec(msg.text.trim());
+      if (cmd) {
+        const name = cmd[1]!.toLowerCase();
+        return (COMMANDS as readonly string[]).includes(name)
+          ? { kind: "command", name: name as CommandName, args: cmd[2] ?? "" }
+          : { kind: "other", what: `/${name}` };
+      }
+      return { kind: "text", text: msg.text };
+    }
+    if (msg.document) {
+      const doc = msg.document;
+      return {
+        kind: "file",
+        name: doc.file_name ?? "file",
+        size: doc.file_size ?? 0,
+        read: async () => {
+          const file = await ctx.api.getFile(doc.file_id);
+          const res = await fetch(
+            `${this.opts.apiRoot}/file/bot${this.opts.token}/${file.file_path}`,
+          );
+          if (!res.ok) throw new Error(`file download failed: HTTP ${res.status}`);
+          return new Uint8Array(await res.arrayBuffer());
+        },
+      };
+    }
+    return { kind: "other", what: describe(msg) };
+  }
+
+  private async turn(ctx: Context, input: Input, messageId?: number): Promise<void> {
+    const chatId = ctx.chat!.id;
+    const user: UserKey = `tg:${ctx.from!.id}`;
+    try {
+      await this.opts.engine.receive(user, input, async (turn: Turn) => {
+        if (turn.secret && messageId !== undefined) {
+          await ctx.api
+            .deleteMessage(chatId, messageId)
+            .catch((err) => log.warn("telegram: could not delete a secret", { err }));
+        }
+        await this.render(chatId, turn.replies, turn.seq);
+      });
+    } catch (err) {
+      log.error("turn failed", { user, err });
+      if (messageId !== undefined && input.kind === "text") {
+        // It may have carried a secret; when unsure, remove it.
+        await ctx.api.deleteMessage(chatId, messageId).catch(() => undefined);
+      }
+      await ctx
+        .reply(
+          "Sorry, something went wrong on my side and nothing changed. Please try again in a minute.",
+        )
+        .catch(() => undefined);
+    }
+  }
+
+  private async render(chatId: number, replies: readonly Reply[], seq: number): Promise<void> {
+    for (const reply of replies) {
+      if (reply.kind === "say") {
+        const keyboard = new InlineKeyboard();
+        for (const c of reply.choices ?? []) keyboard.text(c.label, `${seq}:${c.id}`);
+        let text = html(reply.text);
+        for (const l of reply.links ?? []) {
+          if (l.url.startsWith("https://")) keyboard.row().url(`${l.label} ↗`, l.url);
+          else text += `\n${html([{ link: l.label, href: l.url }])}`;
+        }
+        await this.bot.api.sendMessage(chatId, text, {
+          parse_mode: "HTML",
+          link_preview_options: { is_disabled: true },
+          reply_markup:
+            keyboard.inline_keyboard.length > 0 &&
+            keyboard.inline_keyboard.some((r) => r.length > 0)
+              ? keyboard
+              : undefined,
+        });
+      } else if (reply.kind === "file") {
+        await this.bot.api.sendDocument(chatId, new InputFile(reply.bytes, reply.name), {
+          caption: reply.caption ? html(reply.caption) : undefined,
+          parse_mode: "HTML",
+        });
+      } else {
+        await this.showProgress(chatId, reply.key, html(reply.text));
+      }
+    }
+  }
+
+  private async showProgress(chatId: number, key: string, text: string): Promise<void> {
+    const id = this.progress.get(`${chatId}:${key}`);
+    if (id !== undefined) {
+      try {
+        await this.bot.api.editMessageText(chatId, id, text, { parse_mode: "HTML" });
+        return;
+      } catch (err) {
+        if (err instanceof GrammyError && /not modified/.test(err.description)) return;
+        // Deleted or too old to edit: send a new one.
+      }
+    }
+    const sent = await this.bot.api.sendMessage(chatId, text, { parse_mode: "HTML" });
+    this.progress.set(`${chatId}:${key}`, sent.message_id);
+  }
+}

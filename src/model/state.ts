@@ -1,0 +1,189 @@
+/**
+ * A user's place in the journey: a zod union keyed on the step, so a state that
+ * mixes two steps (a token without a server, an export without an account) can't
+ * be written down, and saved data that no longer fits is caught on load.
+ */
+import { z } from "zod";
+import { SealedSchema } from "./sealed.js";
+
+export const Instance = z.object({
+  /** https://hachyderm.io — where the API lives. */
+  origin: z.string(),
+  /** hachyderm.io — the web host, shown to people. */
+  host: z.string(),
+  /** The domain in handles (LOCAL_DOMAIN), which can differ from the web host. */
+  domain: z.string(),
+  /** The software version it reports, e.g. "4.3.2": decides scopes and PKCE. */
+  version: z.string().default("0.0.0"),
+});
+export type Instance = z.infer<typeof Instance>;
+
+export const OldAccount = z.object({
+  instance: Instance,
+  id: z.string(),
+  /** ada@hachyderm.io */
+  handle: z.string(),
+  token: SealedSchema,
+  /** How the token came: ours to revoke (oauth, with the app's key in the store) or the user's own. */
+  via: z.enum(["oauth", "pasted"]).default("pasted"),
+});
+export type OldAccount = z.infer<typeof OldAccount>;
+
+/** A sign-in under way: the link the user taps, and what finishing it needs. */
+export const PendingSignIn = z.object({
+  /** OAuth `state`: binds a callback to this user; single-use, 10 minutes. */
+  state: z.string(),
+  url: z.string(),
+  /** PKCE verifier, sealed; absent where the server offers no S256. */
+  verifier: SealedSchema.optional(),
+  /** "oob": the user pastes the code; "callback": the bot's own page receives it. */
+  redirect: z.enum(["oob", "callback"]),
+  startedAt: z.number(),
+});
+export type PendingSignIn = z.infer<typeof PendingSignIn>;
+
+/** Where the follows came from: a signed-in account (which can be snapshotted) or an uploaded file. */
+export const Source = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("account"), old: OldAccount }),
+  z.object({ kind: z.literal("file"), instance: Instance, name: z.string() }),
+]);
+export type Source = z.infer<typeof Source>;
+
+export const FollowRow = z.object({
+  acct: z.string(),
+  reblogs: z.boolean(),
+  notify: z.boolean(),
+  languages: z.array(z.string()).nullable(),
+});
+export type FollowRow = z.infer<typeof FollowRow>;
+
+/** What every step after the snapshot carries: where the follows came from, how many, and when. */
+export const Journey = z.object({
+  source: Source,
+  follows: z.number(),
+  snapshotAt: z.number(),
+});
+
+/** The new account, once connected: micro.blog by app token, or a Mastodon-API server by OAuth. */
+export const Target = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("microblog"),
+    username: z.string(),
+    /** The Fediverse handle the account has (ada@micro.blog), for the alias and the Move. */
+    handle: z.string(),
+    token: SealedSchema,
+  }),
+  z.object({
+    kind: z.literal("mastodon"),
+    instance: Instance,
+    id: z.string(),
+    handle: z.string(),
+    token: SealedSchema,
+  }),
+]);
+export type Target = z.infer<typeof Target>;
+
+export const WithTarget = Journey.extend({ target: Target });
+
+/** From the alias on: the old account's handle is known (asked for, when the follows came from a file). */
+export const Moving = WithTarget.extend({ oldHandle: z.string() });
+export type Moving = z.infer<typeof Moving>;
+
+/** How the follower transfer ended, as the finished message told it. */
+export const TransferResult = z.object({
+  initial: z.number(),
+  moved: z.number(),
+  stayed: z.number(),
+  ended: z.enum(["zero", "settled", "cap"]),
+  at: z.number(),
+});
+export type TransferResult = z.infer<typeof TransferResult>;
+
+/** What the import will meet, counted before anything is followed. */
+export const Preview = z.object({
+  toFollow: z.number(),
+  already: z.number(),
+  /** Accounts on servers that did not answer just now. */
+  unreachable: z.number(),
+  unreachableServers: z.array(z.string()),
+  /** Mastodon-API targets allow 400 follows a day through the API. */
+  dailyLimit: z.number().nullable(),
+});
+export type Preview = z.infer<typeof Preview>;
+
+export const ImportReport = z.object({
+  followed: z.number(),
+  requested: z.number(),
+  already: z.number(),
+  notFound: z.number(),
+  refused: z.number(),
+  failed: z.number(),
+});
+export type ImportReport = z.infer<typeof ImportReport>;
+
+export const State = z.discriminatedUnion("step", [
+  z.object({ step: z.literal("welcome") }),
+  z.object({ step: z.literal("old-server") }),
+  z.object({
+    step: z.literal("old-sign-in"),
+    instance: Instance,
+    signIn: PendingSignIn.nullable(),
+  }),
+  z.object({ step: z.literal("old-token"), instance: Instance }),
+  z.object({ step: z.literal("old-csv"), instance: Instance }),
+  z.object({
+    step: z.literal("exporting"),
+    old: OldAccount,
+    jobId: z.string(),
+    startedAt: z.number(),
+  }),
+  Journey.extend({ step: z.literal("new-choose") }),
+  Journey.extend({ step: z.literal("new-microblog") }),
+  Journey.extend({ step: z.literal("new-server") }),
+  Journey.extend({ step: z.literal("new-sign-in"), instance: Instance, signIn: PendingSignIn }),
+  WithTarget.extend({ step: z.literal("import-preview"), preview: Preview }),
+  WithTarget.extend({ step: z.literal("importing"), jobId: z.string(), startedAt: z.number() }),
+  WithTarget.extend({ step: z.literal("import-web"), sentAt: z.number() }),
+  WithTarget.extend({ step: z.literal("import-done"), report: ImportReport }),
+  WithTarget.extend({ step: z.literal("trying"), jobId: z.string(), remindAt: z.number() }),
+  WithTarget.extend({ step: z.literal("old-handle") }),
+  Moving.extend({ step: z.literal("alias") }),
+  Moving.extend({ step: z.literal("crosspost") }),
+  Moving.extend({ step: z.literal("preflight") }),
+  Moving.extend({
+    step: z.literal("move"),
+    confirmedAt: z.number(),
+    pollJobId: z.string().optional(),
+  }),
+  Moving.extend({
+    step: z.literal("watching"),
+    movedAt: z.number(),
+    watchJobId: z.string(),
+    /** The user turned off the 50% and 90% messages. */
+    quiet: z.boolean().default(false),
+  }),
+  Moving.extend({
+    step: z.literal("finished"),
+    movedAt: z.number(),
+    result: TransferResult,
+    /** When everything kept is deleted, unless the user keeps it. */
+    forgetAt: z.number().nullable(),
+    revoked: z.boolean().default(false),
+  }),
+  Moving.extend({ step: z.literal("moved-elsewhere"), to: z.string() }),
+]);
+export type State = z.infer<typeof State>;
+export type StepName = State["step"];
+export type StateOf<K extends StepName> = Extract<State, { step: K }>;
+
+/** What is saved per user. `v` lets a changed step upgrade saved state; `seq` stamps buttons. */
+export const STATE_VERSION = 3;
+export const Saved = z.object({
+  v: z.literal(STATE_VERSION),
+  seq: z.number().int().nonnegative(),
+  state: State,
+  /** Earlier states, newest last, for /back. Bounded. */
+  history: z.array(State).max(20),
+  updatedAt: z.number(),
+});
+export type Saved = z.infer<typeof Saved>;

@@ -1,0 +1,83 @@
+/** Step 5: what the import will do, in numbers, before anything happens. */
+import { randomUUID } from "node:crypto";
+import { say } from "../../chat/conversation.js";
+import { b, count, n } from "../../chat/text.js";
+import type { StateOf } from "../../model/state.js";
+import { journeyOf } from "../lib/journey.js";
+import { type Step, stay } from "../step.js";
+
+function describe(state: StateOf<"import-preview">) {
+  const p = state.preview;
+  const host = state.target.kind === "microblog" ? "micro.blog" : state.target.instance.host;
+  if (p.toFollow === 0) {
+    return say(
+      [
+        `@${state.target.handle} already follows all ${n(state.follows)} accounts. Nothing to import.`,
+      ],
+      {
+        choices: [{ id: "skip", label: "Continue" }],
+      },
+    );
+  }
+  const text = [
+    `I'll follow your ${count(p.toFollow, "account")} on `,
+    b(`@${state.target.handle}`),
+    ".",
+  ];
+  if (p.already > 0) text.push(` ${n(p.already)} you already follow.`);
+  if (p.unreachable > 0) {
+    const verb = p.unreachable === 1 ? "is" : "are";
+    text.push(
+      ` ${n(p.unreachable)} ${verb} on servers that don't answer right now (${p.unreachableServers.join(", ")}); I'll try them anyway.`,
+    );
+  }
+  if (p.dailyLimit !== null && p.toFollow > p.dailyLimit) {
+    const days = Math.ceil(p.toFollow / p.dailyLimit);
+    text.push(
+      `\n\n${host} lets an app follow ${n(p.dailyLimit)} accounts a day, so I'd need about ${count(days, "day")}. Its own CSV import has no such limit: upload the file there and I'll follow only what's still missing.`,
+    );
+  }
+  return say(text, {
+    choices: [
+      { id: "start", label: "Start following" },
+      { id: "web", label: "I'll import the CSV myself" },
+    ],
+  });
+}
+
+export const importPreview: Step<"import-preview"> = {
+  name: "import-preview",
+  enter: (state) => [describe(state)],
+  async handle(state, input, ctx) {
+    const base = { ...journeyOf(state), target: state.target };
+    if (input.kind !== "choice") return stay(state, describe(state));
+    if (input.id === "skip") {
+      return {
+        state: {
+          step: "import-done",
+          ...base,
+          report: {
+            followed: 0,
+            requested: 0,
+            already: state.preview.already,
+            notFound: 0,
+            refused: 0,
+            failed: 0,
+          },
+        },
+        replies: [],
+      };
+    }
+    if (input.id === "web")
+      return { state: { step: "import-web", ...base, sentAt: ctx.now() }, replies: [] };
+    if (input.id === "start") {
+      const jobId = randomUUID();
+      return {
+        state: { step: "importing", ...base, jobId, startedAt: ctx.now() },
+        replies: [],
+        jobs: [{ kind: "import-follows", id: jobId, data: { target: state.target } }],
+      };
+    }
+    return stay(state, describe(state));
+  },
+};

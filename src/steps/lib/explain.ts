@@ -1,0 +1,36 @@
+/**
+ * One sentence for a user about what went wrong out there. Never the raw error:
+ * it might carry a URL with a code, and it is not written for people.
+ */
+import {
+  BadResponseError,
+  ForbiddenAddressError,
+  RateLimitedError,
+  RejectedError,
+  TimeoutError,
+  UnreachableError,
+} from "../../net/errors.js";
+
+export function explainRemote(err: unknown, host: string): string {
+  if (err instanceof ForbiddenAddressError) {
+    return `${host} is on a private network or not on https://, and I can only reach public servers.`;
+  }
+  if (err instanceof TimeoutError) return `${host} didn't answer in time. Try again in a minute.`;
+  if (err instanceof UnreachableError) {
+    return /not found/.test(err.message)
+      ? `I couldn't find a server called ${host}. Check the spelling?`
+      : `I couldn't reach ${host}. Check the spelling, or try again in a minute.`;
+  }
+  if (err instanceof RateLimitedError) {
+    const at = err.resetAt.toISOString().slice(11, 16);
+    return `${host} says I'm asking too often. I can try again at ${at} UTC.`;
+  }
+  if (err instanceof BadResponseError) {
+    return err.status && err.status >= 500
+      ? `${host} is having trouble right now (HTTP ${err.status}). Try again in a few minutes.`
+      : `${host} doesn't answer like a Mastodon server.`;
+  }
+  if (err instanceof RejectedError)
+    return `${host} said no: ${err.detail || `HTTP ${err.status}`}.`;
+  return `Something went wrong talking to ${host}. Try again in a minute.`;
+}

@@ -1,0 +1,99 @@
+/**
+ * Step 11: the Move itself happens on the old server's web page (no API), so the
+ * bot opens it, gives the handle to paste, and then checks the old account's
+ * actor for movedTo — on "I've moved", and on a short poll after that.
+ */
+import { randomUUID } from "node:crypto";
+import { say } from "../../chat/conversation.js";
+import { code } from "../../chat/text.js";
+import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-check.js";
+import { splitHandle } from "../../clients/fediverse.js";
+import type { State, StateOf } from "../../model/state.js";
+import { newWatch } from "../../model/watch-data.js";
+import { handles, movingOf, oldOrigin } from "../lib/moving.js";
+import type { Outcome, Step } from "../step.js";
+
+function ask(state: StateOf<"move">) {
+  const oldHost = splitHandle(state.oldHandle).host;
+  return [
+    say([
+      "If you like, post this from your old account first — afterwards it can't post:\n",
+      code(`I've moved to @${state.target.handle} — follow me there! Moving with fedimove.`),
+    ]),
+    say(
+      [
+        `Now open ${oldHost}'s move page, enter `,
+        code(`@${state.target.handle}`),
+        " and your password, and submit. Then tell me.",
+      ],
+      {
+        links: [{ label: "Open the move page", url: `${oldOrigin(state)}/settings/migration` }],
+        choices: [{ id: "moved", label: "I've moved" }],
+      },
+    ),
+  ];
+}
+
+/** Where a move verdict leads: on, stay (with a poll), or stop. */
+export function afterVerdict(state: StateOf<"move">, v: MoveVerdict, now: number): Outcome | null {
+  const h = handles(state);
+  if (v.kind === "moved") {
+    const watchJobId = randomUUID();
+    return {
+      state: { step: "watching", ...movingOf(state), movedAt: now, watchJobId, quiet: false },
+      replies: [say([`✅ ${describeMove(v, h)}`])],
+      jobs: [
+        { kind: "watch", id: watchJobId, data: newWatch(oldOrigin(state), state.oldHandle, now) },
+      ],
+    };
+  }
+  if (v.kind === "elsewhere") {
+    return {
+      state: { step: "moved-elsewhere", ...movingOf(state), to: v.shown },
+      replies: [say([describeMove(v, h)])],
+    };
+  }
+  return null;
+}
+
+export const move: Step<"move"> = {
+  name: "move",
+  canGoBack: false,
+  enter: (state) => ask(state),
+  async handle(state, input, ctx) {
+    if (
+      !(input.kind === "choice" && input.id === "moved") &&
+      !(input.kind === "text" && /moved|done/i.test(input.text))
+    ) {
+      return { state, replies: ask(state) };
+    }
+    const verdict = await checkMoved(ctx.world.fediverse, handles(state));
+    const next = afterVerdict(state, verdict, ctx.now());
+    if (next) return next;
+    const reply = say([
+      `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking for 15 minutes and tell you. If its form showed an error, tell me what it said.`,
+    ]);
+    if (state.pollJobId) return { state, replies: [reply] };
+    const pollJobId = randomUUID();
+    return {
+      state: { ...state, pollJobId },
+      replies: [reply],
+      jobs: [{ kind: "move-poll", id: pollJobId, data: { until: ctx.now() + 15 * 60_000 } }],
+    };
+  },
+};
+
+export const movedElsewhere: Step<"moved-elsewhere"> = {
+  name: "moved-elsewhere",
+  canGoBack: false,
+  enter: (state) => [
+    say([
+      `I've stopped here: @${state.oldHandle} now points to ${state.to}, not to @${state.target.handle}. If that was a mistake, the old server's move page lets you redirect it again after its 30-day wait. /forget deletes what I kept.`,
+    ]),
+  ],
+  async handle(state) {
+    return { state, replies: await movedElsewhere.enter(state as never, undefined as never) };
+  },
+};
+
+export const isMoveState = (s: State): s is StateOf<"move"> => s.step === "move";

@@ -1,0 +1,153 @@
+/**
+ * Step 10: the checks before the Move, each with its own verdict, then the one
+ * confirmation that says what cannot be undone, with the real numbers. The
+ * checks run again every time this step is shown, so a fix is seen at once.
+ */
+import { type Reply, say } from "../../chat/conversation.js";
+import { n, type Text } from "../../chat/text.js";
+import { checkAlias, checkMoved, describeAlias, describeMove } from "../../clients/alias-check.js";
+import { moveSupport, splitHandle } from "../../clients/fediverse.js";
+import type { StateOf } from "../../model/state.js";
+import { handles, movingOf, newHost, oldOrigin } from "../lib/moving.js";
+import type { Step, StepContext } from "../step.js";
+
+type Check = { ok: boolean | "warn"; text: string };
+const DAY = 24 * 60 * 60_000;
+
+export async function preflightChecks(
+  state: StateOf<"preflight">,
+  ctx: StepContext,
+): Promise<Check[]> {
+  const h = handles(state);
+  const checks: Check[] = [];
+  const [alias, moved, software] = await Promise.all([
+    checkAlias(ctx.world.fediverse, h),
+    checkMoved(ctx.world.fediverse, h),
+    ctx.world.fediverse.nodeinfo(splitHandle(h.newHandle).host).catch(() => null),
+  ]);
+  checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
+  if (alias.kind === "ok") {
+    checks.push({
+      ok: "warn",
+      text: `Your old server may remember @${h.newHandle} as it was for up to a day. If its move form says "not an alias of this account", wait an hour and submit it again.`,
+    });
+    const locked = alias.newActor.manuallyApprovesFollowers;
+    checks.push({
+      ok: !locked,
+      text: locked
+        ? `@${h.newHandle} approves followers by hand: your moved followers would pile up as follow requests. Switch that off until the move is over.`
+        : `@${h.newHandle} accepts followers without approval.`,
+    });
+  }
+  if (software) {
+    const { support, note } = moveSupport(software.software.name, software.software.version);
+    checks.push({
+      ok: support === "yes" ? true : support === "no" ? false : "warn",
+      text:
+        support === "yes"
+          ? `${newHost(state.target)} handles moves (${software.software.name}).`
+          : `${software.software.name}: ${note}`,
+    });
+  } else {
+    checks.push({
+      ok: "warn",
+      text: `I couldn't ask ${newHost(state.target)} which software it runs; most handle moves.`,
+    });
+  }
+  const same =
+    splitHandle(h.oldHandle).host.toLowerCase() === splitHandle(h.newHandle).host.toLowerCase();
+  checks.push({
+    ok: !same,
+    text: same
+      ? "Both accounts are on the same server; a move is for changing servers."
+      : "The accounts are on different servers.",
+  });
+  checks.push({
+    ok: moved.kind === "not-yet",
+    text:
+      moved.kind === "not-yet" ? `@${h.oldHandle} hasn't moved before.` : describeMove(moved, h),
+  });
+  const age = ctx.now() - state.snapshotAt;
+  checks.push({
+    ok: age < DAY ? true : "warn",
+    text:
+      age < DAY
+        ? "Your saved follows and followers are from today."
+        : `Your saved follows are from ${new Date(state.snapshotAt).toUTCString().slice(0, 16)}; anything newer isn't in the files.`,
+  });
+  return checks;
+}
+
+/**
+ * The watcher counts moved followers against the count before the Move. A user
+ * who uploaded a file has no snapshot of followers, so read the public count now.
+ */
+async function rememberFollowerCount(state: StateOf<"preflight">, ctx: StepContext): Promise<void> {
+  const snapshot = await ctx.snapshots.get(ctx.user);
+  if (!snapshot || snapshot.followers.count > 0) return;
+  try {
+    const account = await ctx.world
+      .mastodon(oldOrigin(state), "")
+      .lookup(splitHandle(state.oldHandle).user);
+    const count = account.followers_count ?? 0;
+    await ctx.snapshots.set(ctx.user, { ...snapshot, followers: { ...snapshot.followers, count } });
+  } catch {
+    // Without it the watcher starts from its first count; nothing else depends on it.
+  }
+}
+
+const mark = (c: Check) => (c.ok === true ? "✅" : c.ok === "warn" ? "⚠️" : "❌");
+
+export const preflight: Step<"preflight"> = {
+  name: "preflight",
+  async enter(state, ctx): Promise<Reply[]> {
+    const checks = await preflightChecks(state, ctx);
+    const blocked = checks.some((c) => c.ok === false);
+    const list: Text = [checks.map((c) => `${mark(c)} ${c.text}`).join("\n")];
+    if (blocked) {
+      return [
+        say(["Before the move, this needs fixing:\n", ...list], {
+          choices: [{ id: "again", label: "Check again" }],
+        }),
+      ];
+    }
+    const followers = (await ctx.snapshots.get(ctx.user))?.followers.count;
+    const who = followers ? `${n(followers)} followers` : "Your followers";
+    const oldHost = splitHandle(state.oldHandle).host;
+    return [
+      say(["Before the move — all clear:\n", ...list]),
+      say(
+        [
+          `This can't be undone, and you can't move again for 30 days. ${who} will be asked to follow @${state.target.handle}; your posts stay on ${oldHost}.`,
+        ],
+        {
+          choices: [
+            { id: "move", label: "I understand — move" },
+            { id: "later", label: "Not yet" },
+          ],
+        },
+      ),
+    ];
+  },
+  async handle(state, input, ctx) {
+    if (input.kind === "choice" && input.id === "move") {
+      // Confirmed against checks that may be minutes old: run them once more.
+      const checks = await preflightChecks(state, ctx);
+      if (checks.some((c) => c.ok === false))
+        return { state, replies: await preflight.enter(state, ctx) };
+      await rememberFollowerCount(state, ctx);
+      return { state: { step: "move", ...movingOf(state), confirmedAt: ctx.now() }, replies: [] };
+    }
+    if (input.kind === "choice" && input.id === "later") {
+      return {
+        state,
+        replies: [
+          say(["Fine — nothing has changed. Tap Check again or /start when you're ready."], {
+            choices: [{ id: "again", label: "Check again" }],
+          }),
+        ],
+      };
+    }
+    return { state, replies: await preflight.enter(state, ctx) };
+  },
+};

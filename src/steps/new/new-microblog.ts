@@ -1,0 +1,67 @@
+/**
+ * Step 4a: micro.blog, by app token. It is verified once — micro.blog turns a
+ * token that is verified again and again into an expiring one — and the token
+ * it returns is the one kept, sealed. The message that carried it is deleted.
+ */
+import { say } from "../../chat/conversation.js";
+import { b } from "../../chat/text.js";
+import { RejectedError } from "../../net/errors.js";
+import { explainRemote } from "../lib/explain.js";
+import { journeyOf } from "../lib/journey.js";
+import { connected } from "../lib/target-connected.js";
+import { type Step, stay } from "../step.js";
+
+const TOKEN = /^[A-Za-z0-9_\-.~+/=]{8,256}$/;
+
+const ask = say(
+  [
+    "Now your micro.blog account. On micro.blog, open ",
+    b("Account → Edit Apps"),
+    " (App tokens), create a token named fedimove, and paste it here. I'll delete your message at once.",
+  ],
+  { links: [{ label: "Open micro.blog's app tokens", url: "https://micro.blog/account/apps" }] },
+);
+
+export const newMicroblog: Step<"new-microblog"> = {
+  name: "new-microblog",
+  enter: () => [ask],
+  async handle(state, input, ctx) {
+    if (input.kind !== "text") return stay(state, ask);
+    const token = input.text.trim();
+    if (!TOKEN.test(token)) {
+      return {
+        state,
+        secret: true,
+        replies: [
+          say([
+            "That doesn't look like an app token (one word of letters and digits). I deleted your message to be safe.",
+          ]),
+        ],
+      };
+    }
+    const mb = ctx.world.microblog!;
+    let account: { token: string; username: string; name: string };
+    try {
+      account = await mb.verify(token);
+    } catch (err) {
+      const reason =
+        err instanceof RejectedError && err.status < 500
+          ? "micro.blog says that token isn't valid. Copy it again from Account → Edit Apps and paste it here."
+          : `${explainRemote(err, "micro.blog")} Paste the token again when ready.`;
+      return { state, secret: true, replies: [say([reason])] };
+    }
+    const target = {
+      kind: "microblog" as const,
+      username: account.username,
+      handle: mb.handleOf(account.username),
+      token: ctx.sealer.seal(account.token),
+    };
+    const outcome = await connected(
+      { step: "new-choose", ...journeyOf(state) },
+      target,
+      account.token,
+      ctx,
+    );
+    return { ...outcome, secret: true };
+  },
+};

@@ -1,0 +1,88 @@
+/**
+ * Step 4b, signing in to the new server: read:accounts read:follows read:search
+ * write:follows, nothing more. Like the old account's sign-in, by a pasted code
+ * or by the callback page.
+ */
+import { say } from "../../chat/conversation.js";
+import { b } from "../../chat/text.js";
+import type { StateOf } from "../../model/state.js";
+import { RejectedError } from "../../net/errors.js";
+import { explainRemote } from "../lib/explain.js";
+import { journeyOf } from "../lib/journey.js";
+import { pastedCode } from "../lib/pasted-code.js";
+import { connected } from "../lib/target-connected.js";
+import type { Outcome, Step, StepContext } from "../step.js";
+
+function prompt(state: StateOf<"new-sign-in">) {
+  const host = state.instance.host;
+  const after =
+    state.signIn.redirect === "oob"
+      ? `, then paste the code ${host} shows you here.`
+      : "; I'll carry on once you approve.";
+  return say(["Tap to let me follow accounts for you on ", b(host), ` — nothing else`, after], {
+    links: [{ label: `Sign in to ${host}`, url: state.signIn.url }],
+  });
+}
+
+export async function finishNewSignIn(
+  state: StateOf<"new-sign-in">,
+  code: string,
+  ctx: StepContext,
+): Promise<Outcome> {
+  const { instance, signIn } = state;
+  let token: string;
+  try {
+    token = (await ctx.world.signIn.finish(instance.origin, signIn.verifier, code, "new")).token;
+  } catch (err) {
+    const reason =
+      err instanceof RejectedError && err.status === 400
+        ? `${instance.host} didn't accept that code: it was already used, has expired, or belongs to another sign-in. Tap "Sign in" for a new one.`
+        : `${explainRemote(err, instance.host)} Tap "Sign in" to try again.`;
+    return {
+      state,
+      replies: [
+        say([reason], { links: [{ label: `Sign in to ${instance.host}`, url: signIn.url }] }),
+      ],
+    };
+  }
+  let me: Awaited<ReturnType<ReturnType<StepContext["world"]["mastodon"]>["verifyCredentials"]>>;
+  try {
+    me = await ctx.world.mastodon(instance.origin, token).verifyCredentials();
+  } catch (err) {
+    return {
+      state,
+      replies: [say([`${explainRemote(err, instance.host)} Tap "Sign in" to try again.`])],
+    };
+  }
+  const handle = `${me.username}@${instance.domain}`;
+  const old = state.source.kind === "account" ? state.source.old : undefined;
+  if (old && old.handle.toLowerCase() === handle.toLowerCase()) {
+    return {
+      state,
+      replies: [
+        say([
+          `That's @${handle}, the account you're moving from. Sign in with the new account instead.`,
+        ]),
+      ],
+    };
+  }
+  const target = {
+    kind: "mastodon" as const,
+    instance,
+    id: me.id,
+    handle,
+    token: ctx.sealer.seal(token),
+  };
+  return connected({ step: "new-choose", ...journeyOf(state) }, target, token, ctx);
+}
+
+export const newSignIn: Step<"new-sign-in"> = {
+  name: "new-sign-in",
+  enter: (state) => [prompt(state)],
+  async handle(state, input, ctx) {
+    if (input.kind !== "text") return { state, replies: [prompt(state)] };
+    return pastedCode(state, input.text, state.instance.host, prompt(state), (code) =>
+      finishNewSignIn(state, code, ctx),
+    );
+  },
+};

@@ -1,0 +1,90 @@
+/**
+ * Step 2, without signing in: the user uploads following_accounts.csv (or any
+ * Mastodon follows export, or a list of handles). Good rows go on; bad rows are
+ * listed with their line numbers; a file that can't be read changes nothing.
+ */
+import { say } from "../../chat/conversation.js";
+import { b, count, n } from "../../chat/text.js";
+import {
+  describeBadRow,
+  MAX_FILE_BYTES,
+  parseFollowsFile,
+  REASON_TOO_BIG,
+} from "../../formats/follows-import.js";
+import { emptySnapshot } from "../../model/snapshot.js";
+import type { StateOf } from "../../model/state.js";
+import { type Step, stay } from "../step.js";
+
+const SHOW_BAD_ROWS = 10;
+
+function ask(state: StateOf<"old-csv">) {
+  return say(
+    [
+      "Send me your follows as a file: on ",
+      state.instance.host,
+      " it's under Preferences → Import and export → ",
+      b("Data export"),
+      " → Follows (CSV). A plain list of handles, one per line, works too — as a file, or pasted here.",
+    ],
+    {
+      links: [
+        {
+          label: `Open ${state.instance.host}'s exports`,
+          url: `${state.instance.origin}/settings/export`,
+        },
+      ],
+    },
+  );
+}
+
+export const oldCsv: Step<"old-csv"> = {
+  name: "old-csv",
+  enter: (state) => [ask(state)],
+  async handle(state, input, ctx) {
+    let bytes: Uint8Array;
+    let name: string;
+    if (input.kind === "file") {
+      if (input.size > MAX_FILE_BYTES) return stay(state, say([REASON_TOO_BIG]));
+      bytes = await input.read();
+      name = input.name;
+    } else if (input.kind === "text" && input.text.includes("@")) {
+      bytes = new TextEncoder().encode(input.text);
+      name = "pasted handles";
+    } else {
+      return stay(state, ask(state));
+    }
+    const parsed = parseFollowsFile(bytes, input.kind === "file" ? input.name : undefined);
+    if (!parsed.ok)
+      return stay(state, say([parsed.reason, " Nothing changed; send another file when ready."]));
+    if (parsed.rows.length === 0) {
+      return stay(
+        state,
+        say([
+          `${name} has no accounts I can follow.`,
+          parsed.bad.length ? ` ${describeBadRow(parsed.bad[0]!)}` : "",
+        ]),
+      );
+    }
+    const takenAt = ctx.now();
+    await ctx.snapshots.set(ctx.user, { ...emptySnapshot(takenAt), follows: parsed.rows });
+    const lines = [`Read ${count(parsed.rows.length, "account")} from ${name}.`];
+    if (parsed.bad.length > 0) {
+      lines.push(
+        `\n${n(parsed.bad.length)} line${parsed.bad.length === 1 ? "" : "s"} I couldn't use:`,
+      );
+      for (const bad of parsed.bad.slice(0, SHOW_BAD_ROWS))
+        lines.push(`\n• ${describeBadRow(bad)}`);
+      if (parsed.bad.length > SHOW_BAD_ROWS)
+        lines.push(`\n…and ${n(parsed.bad.length - SHOW_BAD_ROWS)} more.`);
+    }
+    return {
+      state: {
+        step: "new-choose",
+        source: { kind: "file", instance: state.instance, name },
+        follows: parsed.rows.length,
+        snapshotAt: takenAt,
+      },
+      replies: [say(lines)],
+    };
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * Step 2: sign in to the old account by OAuth, read scopes only. Without a public
+ * address the user taps the link and pastes the code Mastodon shows; with one,
+ * the bot's callback page finishes by itself. A pasted token and an uploaded
+ * following_accounts.csv are the alternatives.
+ */
+import { say } from "../../chat/conversation.js";
+import { b } from "../../chat/text.js";
+import type { StateOf } from "../../model/state.js";
+import { RejectedError } from "../../net/errors.js";
+import { beginSnapshot } from "../lib/begin-snapshot.js";
+import { explainRemote } from "../lib/explain.js";
+import { pastedCode } from "../lib/pasted-code.js";
+import type { Outcome, Step, StepContext } from "../step.js";
+
+const ALTERNATIVES = [
+  { id: "token", label: "Paste a token instead" },
+  { id: "csv", label: "Upload a file instead" },
+];
+
+function prompt(state: StateOf<"old-sign-in">) {
+  const host = state.instance.host;
+  if (!state.signIn) {
+    return say(
+      [
+        `${host} doesn't let me offer a sign-in link. Paste an access token instead, or upload your follows file.`,
+      ],
+      {
+        choices: ALTERNATIVES,
+      },
+    );
+  }
+  const after =
+    state.signIn.redirect === "oob"
+      ? `, then paste the code ${host} shows you here.`
+      : `; I'll carry on by myself once you approve.`;
+  return say(
+    [
+      `Tap to let me read your account — `,
+      b("read-only"),
+      `, and you can revoke it any time`,
+      after,
+    ],
+    { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }], choices: ALTERNATIVES },
+  );
+}
+
+/** Trading a code for a token, from a pasted code or from the callback page. */
+export async function finishSignIn(
+  state: StateOf<"old-sign-in">,
+  code: string,
+  ctx: StepContext,
+): Promise<Outcome> {
+  const host = state.instance.host;
+  if (!state.signIn) return { state, replies: [prompt(state)] };
+  let token: string;
+  try {
+    token = (await ctx.world.signIn.finish(state.instance.origin, state.signIn.verifier, code))
+      .token;
+  } catch (err) {
+    const reason =
+      err instanceof RejectedError && err.status === 400
+        ? `${host} didn't accept that code: it was already used, has expired (codes last 10 minutes), or belongs to another sign-in. Tap "Sign in" for a new one.`
+        : `${explainRemote(err, host)} Tap "Sign in" to try again.`;
+    return {
+      state,
+      replies: [say([reason], { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }] })],
+    };
+  }
+  const begun = await beginSnapshot(state.instance, token, "oauth", ctx);
+  return begun.ok ? begun.outcome : { state, replies: [say([begun.reason])] };
+}
+
+export const oldSignIn: Step<"old-sign-in"> = {
+  name: "old-sign-in",
+  enter: (state) => [prompt(state)],
+  async handle(state, input, ctx) {
+    if (input.kind === "choice" && input.id === "token")
+      return { state: { step: "old-token", instance: state.instance }, replies: [] };
+    if (input.kind === "choice" && input.id === "csv")
+      return { state: { step: "old-csv", instance: state.instance }, replies: [] };
+    if (input.kind === "file")
+      return {
+        state: { step: "old-csv", instance: state.instance },
+        replies: [say(["Let's use a file, then."])],
+      };
+    if (input.kind !== "text" || !state.signIn) return { state, replies: [prompt(state)] };
+    return pastedCode(state, input.text, state.instance.host, prompt(state), (code) =>
+      finishSignIn(state, code, ctx),
+    );
+  },
+};

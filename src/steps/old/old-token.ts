@@ -1,0 +1,75 @@
+/**
+ * Step 2, the alternative: the old account's access token, pasted. It is sealed
+ * at once and the message that carried it is deleted by the channel; a wrong
+ * token gets a clear answer and the state stays where it was.
+ */
+import { say } from "../../chat/conversation.js";
+import { b, code } from "../../chat/text.js";
+import { READ_SCOPES } from "../../clients/sign-in.js";
+import type { StateOf } from "../../model/state.js";
+import { beginSnapshot } from "../lib/begin-snapshot.js";
+import { type Step, stay } from "../step.js";
+
+/** Mastodon's tokens are 43 base64url characters; other servers' differ a little. */
+const TOKEN = /^[A-Za-z0-9_\-.~+/=]{16,256}$/;
+
+function ask(state: StateOf<"old-token">) {
+  const host = state.instance.host;
+  return say(
+    [
+      `To read your account, I need an access token from ${host}:\n`,
+      `1. Open ${host} → Preferences → Development → `,
+      b("New application"),
+      ".\n",
+      "2. Name it ",
+      code("fedimove"),
+      ", untick everything under Scopes, and tick only: ",
+      code(READ_SCOPES),
+      ".\n",
+      "3. Submit, open the new application and copy ",
+      b("Your access token"),
+      ".\n\n",
+      "Paste it here. It's read-only, I'll delete your message at once, and you can revoke it any time.",
+    ],
+    {
+      links: [
+        {
+          label: `Open ${host}'s development settings`,
+          url: `${state.instance.origin}/settings/applications/new`,
+        },
+      ],
+    },
+  );
+}
+
+export const oldToken: Step<"old-token"> = {
+  name: "old-token",
+  enter: (state) => [ask(state)],
+  async handle(state, input, ctx) {
+    if (input.kind !== "text") {
+      return stay(
+        state,
+        say([
+          "Paste the access token as a text message — the long string under ",
+          b("Your access token"),
+          ".",
+        ]),
+      );
+    }
+    const token = input.text.trim();
+    if (!TOKEN.test(token)) {
+      return {
+        state,
+        secret: true,
+        replies: [
+          say([
+            "That doesn't look like an access token: it should be one word of about 43 letters and digits. I deleted your message to be safe. Try again?",
+          ]),
+        ],
+      };
+    }
+    const begun = await beginSnapshot(state.instance, token, "pasted", ctx);
+    if (!begun.ok) return { state, secret: true, replies: [say([begun.reason])] };
+    return { ...begun.outcome, secret: true };
+  },
+};

@@ -1,0 +1,200 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { GuardedDispatcher } from "../../src/net/dispatcher.js";
+import {
+  BadResponseError,
+  ForbiddenAddressError,
+  RejectedError,
+  TimeoutError,
+  UnreachableError,
+} from "../../src/net/errors.js";
+import { Http } from "../../src/net/http.js";
+import { guardedLookup } from "../../src/net/net-guard.js";
+import { Pacer, reportWaits } from "../../src/net/pacer.js";
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+const servers: http.Server[] = [];
+
+async function serve(handler: Handler): Promise<string> {
+  const server = http.createServer(handler);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function client(opts: { allowPrivate?: boolean; timeoutMs?: number } = {}) {
+  const pacer = new Pacer(50);
+  return {
+    pacer,
+    http: new Http(
+      new GuardedDispatcher(pacer, opts.allowPrivate ?? true),
+      opts.timeoutMs ?? 2000,
+      20,
+    ),
+  };
+}
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+describe("Http", () => {
+  it("waits out a 429 until X-RateLimit-Reset, then succeeds, and says when it will continue", async () => {
+    let calls = 0;
+    const times: number[] = [];
+    const reset = new Date(Date.now() + 600);
+    const url = await serve((_req, res) => {
+      calls += 1;
+      times.push(Date.now());
+      res.setHeader("content-type", "application/json");
+      res.setHeader("x-ratelimit-limit", "300");
+      res.setHeader("x-ratelimit-reset", reset.toISOString().replace("Z", "000Z"));
+      if (calls === 1) {
+        res.statusCode = 429;
+        res.setHeader("x-ratelimit-remaining", "0");
+        res.end(JSON.stringify({ error: "Too many requests" }));
+      } else {
+        res.setHeader("x-ratelimit-remaining", "299");
+        res.end(JSON.stringify({ ok: true }));
+      }
+    });
+    const { http } = client();
+    const waits: Date[] = [];
+    const res = await reportWaits(
+      (until) => waits.push(until),
+      () => http.json(`${url}/x`, z.object({ ok: z.boolean() })),
+    );
+    expect(res.data).toEqual({ ok: true });
+    expect(calls).toBe(2);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(450);
+    expect(waits.length).toBe(1);
+  });
+
+  it("sends nothing while the window is used up", async () => {
+    let calls = 0;
+    const reset = new Date(Date.now() + 500);
+    const url = await serve((_req, res) => {
+      calls += 1;
+      res.setHeader("content-type", "application/json");
+      res.setHeader("x-ratelimit-limit", "2");
+      res.setHeader("x-ratelimit-remaining", String(Math.max(0, 2 - calls)));
+      res.setHeader("x-ratelimit-reset", reset.toISOString());
+      res.end("{}");
+    });
+    const { http, pacer } = client();
+    await http.request(`${url}/a`);
+    await http.request(`${url}/b`);
+    const bucket = [...(pacer as unknown as { windows: Map<string, unknown> }).windows.keys()][0]!;
+    expect(pacer.state(bucket)?.remaining).toBe(0);
+    const started = Date.now();
+    await http.request(`${url}/c`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(calls).toBe(3);
+  });
+
+  it("retries 5xx on reads, then reports the trouble", async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls += 1;
+      res.statusCode = 502;
+      res.setHeader("content-type", "text/html");
+      res.end("<html><body><h1>502 Bad Gateway</h1></body></html>");
+    });
+    const { http } = client();
+    const err = await http.request(`${url}/x`).catch((e) => e);
+    expect(err).toBeInstanceOf(BadResponseError);
+    expect(err.message).toBe(`${new URL(url).host} is having trouble (HTTP 502)`);
+    expect(calls).toBe(4);
+  });
+
+  it("does not retry a POST that may have had an effect", async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls += 1;
+      res.statusCode = 503;
+      res.end("busy");
+    });
+    const { http } = client();
+    await expect(
+      http.request(`${url}/x`, { method: "POST", form: { a: "1" } }),
+    ).rejects.toBeInstanceOf(BadResponseError);
+    expect(calls).toBe(1);
+  });
+
+  it("carries the server's error text on a 4xx, JSON or not", async () => {
+    const url = await serve((req, res) => {
+      res.statusCode = req.url === "/json" ? 401 : 404;
+      res.setHeader("content-type", req.url === "/json" ? "application/json" : "text/plain");
+      res.end(
+        req.url === "/json"
+          ? JSON.stringify({ error: "The access token is invalid" })
+          : "No such user",
+      );
+    });
+    const { http } = client();
+    const a = await http.request(`${url}/json`).catch((e) => e);
+    expect(a).toBeInstanceOf(RejectedError);
+    expect(a.status).toBe(401);
+    expect(a.detail).toBe("The access token is invalid");
+    const b = await http.request(`${url}/text`).catch((e) => e);
+    expect(b.detail).toBe("No such user");
+  });
+
+  it("refuses an answer that is not the promised shape", async () => {
+    const url = await serve((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ id: 5 }));
+    });
+    const { http } = client();
+    const err = await http.json(`${url}/x`, z.object({ id: z.string() })).catch((e) => e);
+    expect(err).toBeInstanceOf(BadResponseError);
+    expect(err.message).toMatch(/unexpected answer \(id\)/);
+  });
+
+  it("times out a server that never answers", async () => {
+    const url = await serve(() => {
+      // never answers
+    });
+    const { http } = client({ timeoutMs: 200 });
+    const err = await http.request(`${url}/x`).catch((e) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+  });
+
+  it("reports a refused connection as unreachable", async () => {
+    const url = await serve((_q, s) => s.end());
+    const port = new URL(url).port;
+    const s = servers.pop()!;
+    await new Promise((r) => s.close(r));
+    const { http } = client();
+    await expect(http.request(`http://127.0.0.1:${port}/`)).rejects.toBeInstanceOf(
+      UnreachableError,
+    );
+  });
+
+  it("refuses private and plain-http addresses unless the operator allows them", async () => {
+    let calls = 0;
+    const url = await serve((_q, s) => {
+      calls += 1;
+      s.end("{}");
+    });
+    const { http } = client({ allowPrivate: false });
+    await expect(http.request(`${url}/x`)).rejects.toBeInstanceOf(ForbiddenAddressError);
+    await expect(http.request(url.replace("http:", "https:"))).rejects.toBeInstanceOf(
+      ForbiddenAddressError,
+    );
+    expect(calls).toBe(0);
+  });
+
+  it("refuses a name that resolves to loopback, at connect time", async () => {
+    const lookup = guardedLookup(false);
+    const err = await new Promise((resolve) =>
+      lookup("localhost", { all: true }, (e) => resolve(e)),
+    );
+    expect(err).toBeInstanceOf(ForbiddenAddressError);
+  });
+});
