@@ -11,15 +11,9 @@ import { join } from "node:path";
 import { startMastodonSandbox } from "../../sandbox/mastodon.js";
 import type { Input, Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
-import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { READ_SCOPES, SignIn } from "../../src/clients/sign-in.js";
-import { realWorld } from "../../src/clients/world.js";
-import { Engine, type Turn } from "../../src/engine/engine.js";
-import { JobRunner } from "../../src/jobs/runner.js";
-import { snapshotJob } from "../../src/jobs/snapshot-job.js";
-import { GuardedDispatcher } from "../../src/net/dispatcher.js";
-import { Http } from "../../src/net/http.js";
-import { Pacer } from "../../src/net/pacer.js";
+import { READ_SCOPES } from "../../src/clients/sign-in.js";
+import { createCore } from "../../src/core.js";
+import type { Turn } from "../../src/engine/engine.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Samples, Side } from "./measure.js";
@@ -40,18 +34,19 @@ export async function fedimoveSide(opts: { users: number; follows: number }): Pr
 
   const dir = mkdtempSync(join(tmpdir(), "fedimove-bench-"));
   const store = await openStore(`sqlite:${dir}/bench.sqlite`);
-  const dispatcher = new GuardedDispatcher(new Pacer(), true);
-  const http = new Http(dispatcher, HTTP_TIMEOUT_MS);
-  const sealer = new Sealer(randomBytes(32));
-  const signIn = new SignIn(timed(new MastodonOAuth(http)), store, sealer, {});
-  const world = timedWorld(
-    realWorld({ http, signIn, allowPrivateNetwork: true, timeoutMs: HTTP_TIMEOUT_MS }),
-  );
-  const jobs = new JobRunner(store);
-  const engine = new Engine({ store, sealer, world, jobs });
-  jobs.register(
-    outsideTurns(snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier })),
-  );
+  const core = createCore({
+    store,
+    sealer: new Sealer(randomBytes(32)),
+    network: {
+      allowPrivateNetwork: true,
+      timeoutMs: HTTP_TIMEOUT_MS,
+      originOf: (host) => `http://${host}`,
+      instrument: timed,
+    },
+    world: timedWorld,
+    handlers: (all) => ({ snapshot: outsideTurns(all.snapshot) }),
+  });
+  const { engine, jobs } = core;
 
   // A user is done when the snapshot job tells them how it went: the files, or why not.
   const waiting = new Map<UserKey, (ok: boolean) => void>();
@@ -87,9 +82,8 @@ export async function fedimoveSide(opts: { users: number; follows: number }): Pr
       sandbox.resetLog(); // the stand-in's request log lives in this heap too
     },
     async close() {
-      await jobs.stop();
+      await core.close();
       await store.close();
-      await dispatcher.close();
       await sandbox.close();
       rmSync(dir, { recursive: true, force: true });
     },

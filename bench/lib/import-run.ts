@@ -22,15 +22,16 @@ import { MastodonOAuth } from "../../src/clients/oauth.js";
 import { SignIn } from "../../src/clients/sign-in.js";
 import { realWorld } from "../../src/clients/world.js";
 import { Engine } from "../../src/engine/engine.js";
-import { registerJobs } from "../../src/jobs/registry.js";
+import { jobHandlers, registerJobs } from "../../src/jobs/registry.js";
 import { JobRunner } from "../../src/jobs/runner.js";
-import { emptySnapshot, snapshots } from "../../src/model/snapshot.js";
+import { emptySnapshot } from "../../src/model/snapshot.js";
 import { type FollowRow, Saved, STATE_VERSION } from "../../src/model/state.js";
 import { GuardedDispatcher } from "../../src/net/dispatcher.js";
 import { Http } from "../../src/net/http.js";
 import { Pacer } from "../../src/net/pacer.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
+import { snapshots } from "../../src/store/user-data.js";
 
 const DOMAIN = "mb.example";
 
@@ -92,7 +93,8 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
     });
     const jobs = new JobRunner(store);
     const engine = new Engine({ store, sealer, world, jobs });
-    registerJobs(jobs, { engine, world, sealer, store, notifier: () => engine.notifier });
+    registerJobs(jobs, jobHandlers({ world, sealer, store }));
+    jobs.reporter = engine;
 
     const told = new Map<string, string>();
     const toldAt = new Map<string, number>();
@@ -117,7 +119,7 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
     const now = Date.now();
     const people: ImportRun["people"] = [];
     const users: UserKey[] = [];
-    const savedStates = store.namespace<unknown>("users");
+    const savedStates = store.namespace("users");
     for (let k = 0; k < opts.users; k++) {
       const username = `user${k}`;
       const token = mb.addUser(username);

@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
 import type { World } from "../../src/clients/world.js";
-import type { JobHandler } from "../../src/jobs/runner.js";
+import type { AnyJobHandler } from "../../src/jobs/queue.js";
 
 interface Accumulator {
   remoteMs: number;
@@ -71,9 +71,6 @@ export function timedWorld(world: World): World {
  * A job started by a turn inherits the turn's async context and would keep adding
  * its requests to that turn, even after the turn has answered. Run jobs outside it.
  */
-export function outsideTurns<D>(handler: JobHandler<D>): JobHandler<D> {
-  return {
-    kind: handler.kind,
-    run: (job, control) => current.exit(() => handler.run(job, control)),
-  };
+export function outsideTurns<H extends AnyJobHandler>(handler: H): H {
+  return { ...handler, run: (job, control) => current.exit(() => handler.run(job, control)) };
 }

@@ -18,14 +18,9 @@ import {
 } from "../../sandbox/mastodon.js";
 import type { Input, Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
-import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { READ_SCOPES, SignIn } from "../../src/clients/sign-in.js";
-import { realWorld } from "../../src/clients/world.js";
-import { Engine, type Turn } from "../../src/engine/engine.js";
-import { type JobHandler, JobRunner } from "../../src/jobs/runner.js";
-import { type SnapshotJobData, snapshotJob } from "../../src/jobs/snapshot-job.js";
-import { GuardedDispatcher } from "../../src/net/dispatcher.js";
-import { Http } from "../../src/net/http.js";
+import { READ_SCOPES } from "../../src/clients/sign-in.js";
+import { createCore } from "../../src/core.js";
+import type { Turn } from "../../src/engine/engine.js";
 import { Pacer } from "../../src/net/pacer.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
@@ -100,36 +95,34 @@ export async function runSnapshot(opts: SnapshotRunOptions): Promise<SnapshotRun
   const dir = mkdtempSync(join(tmpdir(), "fedimove-bench-snapshot-"));
   const store = await openStore(`sqlite:${dir}/bench.sqlite`);
   const pacer = new WatchedPacer();
-  const dispatcher = new GuardedDispatcher(pacer, true);
-  const http = new Http(dispatcher, opts.httpTimeoutMs);
-  const sealer = new Sealer(randomBytes(32));
-  const signIn = new SignIn(new MastodonOAuth(http), store, sealer, {});
-  const world = realWorld({
-    http,
-    signIn,
-    allowPrivateNetwork: true,
-    timeoutMs: opts.httpTimeoutMs,
-  });
-  const jobs = new JobRunner(store);
-  const engine = new Engine({ store, sealer, world, jobs });
-
   let jobStart = 0;
   let jobEnd = 0;
   let attemptsBefore = 0;
-  const handler = snapshotJob({ engine, world, sealer, store, notifier: () => engine.notifier });
-  const clocked: JobHandler<SnapshotJobData> = {
-    kind: handler.kind,
-    async run(job, control) {
-      jobStart = Date.now();
-      attemptsBefore = pacer.attempts;
-      try {
-        return await handler.run(job, control);
-      } finally {
-        jobEnd = Date.now();
-      }
+  const core = createCore({
+    store,
+    sealer: new Sealer(randomBytes(32)),
+    network: {
+      allowPrivateNetwork: true,
+      timeoutMs: opts.httpTimeoutMs,
+      originOf: (host) => `http://${host}`,
+      pacer,
     },
-  };
-  jobs.register(clocked);
+    handlers: ({ snapshot }) => ({
+      snapshot: {
+        ...snapshot,
+        async run(job, control) {
+          jobStart = Date.now();
+          attemptsBefore = pacer.attempts;
+          try {
+            return await snapshot.run(job, control);
+          } finally {
+            jobEnd = Date.now();
+          }
+        },
+      },
+    }),
+  });
+  const { engine, jobs } = core;
 
   const user: UserKey = "tg:1";
   const notices: Notice[] = [];
@@ -175,9 +168,8 @@ export async function runSnapshot(opts: SnapshotRunOptions): Promise<SnapshotRun
       outcome: told[0] ?? "(nothing)",
     };
   } finally {
-    await jobs.stop();
+    await core.close();
     await store.close();
-    await dispatcher.close();
     await sandbox.close();
     rmSync(dir, { recursive: true, force: true });
   }

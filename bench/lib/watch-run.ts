@@ -15,27 +15,32 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import type { Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
-import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { SignIn } from "../../src/clients/sign-in.js";
-import { realWorld, type World } from "../../src/clients/world.js";
-import { Engine } from "../../src/engine/engine.js";
-import { registerJobs } from "../../src/jobs/registry.js";
-import { type JobRecord, JobRunner } from "../../src/jobs/runner.js";
-import { type WatchOptions, watchJob } from "../../src/jobs/watch-job.js";
-import { emptySnapshot, snapshots } from "../../src/model/snapshot.js";
+import type { World } from "../../src/clients/world.js";
+import { createCore } from "../../src/core.js";
+import type { JobRecord } from "../../src/jobs/runner.js";
+import { type WatchCursor, type WatchOptions, watchJob } from "../../src/jobs/watch-job.js";
+import type { WatchRequest } from "../../src/model/jobs.js";
+import { emptySnapshot } from "../../src/model/snapshot.js";
 import { STATE_VERSION, type State } from "../../src/model/state.js";
-import { newWatch, type WatchData } from "../../src/model/watch-data.js";
-import { GuardedDispatcher } from "../../src/net/dispatcher.js";
-import { Http } from "../../src/net/http.js";
-import { Pacer } from "../../src/net/pacer.js";
+import { collection } from "../../src/store/collection.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
+import { snapshots } from "../../src/store/user-data.js";
 import { type Memory, settledMemory } from "./measure.js";
 import { ScaledBudget, TimeLog } from "./watch-budget.js";
 import { countingStore, type StoreCounts } from "./watch-store.js";
+
+/** What the move step starts a watch with. */
+const watchRequest = (s: MastodonSandbox, username: string, at: number): WatchRequest => ({
+  origin: s.url,
+  username,
+  domain: s.domain,
+  startedAt: at,
+});
 
 /** The production default (HTTP_TIMEOUT_MS). */
 const HTTP_TIMEOUT_MS = 15_000;
@@ -182,20 +187,11 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     ["job:…", "user:…", "job-index"],
   );
   const store = counted.store;
-  const dispatcher = new GuardedDispatcher(new Pacer(), true);
-  const http = new Http(dispatcher, HTTP_TIMEOUT_MS);
   const sealer = new Sealer(randomBytes(32));
-  const real = realWorld({
-    http,
-    signIn: new SignIn(new MastodonOAuth(http), store, sealer, {}),
-    allowPrivateNetwork: true,
-    timeoutMs: HTTP_TIMEOUT_MS,
-    originOf: (host) => origins[host] ?? "http://127.0.0.1:9",
-  });
   // The old server's client as the watch job gets it, counting the calls that failed after
   // Http's own retries (by error class): a saturated process shows up as timeouts here.
   const failures: Record<string, number> = {};
-  const world: World = {
+  const countFailures = (real: World): World => ({
     ...real,
     mastodon(origin, token) {
       const client = real.mastodon(origin, token);
@@ -225,17 +221,26 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
         },
       });
     },
-  };
-  const jobs = new JobRunner(store);
-  const engine = new Engine({ store, sealer, world, jobs });
+  });
   const hostOf = (s: MastodonSandbox) => new URL(s.url).host;
   const capacity = 400_000;
   const budget = new ScaledBudget(o.watch.budgetPerHour, o.hourMs, olds.map(hostOf), capacity);
-  const deps = { engine, world, sealer, store, notifier: () => engine.notifier, watch: o.watch };
-  registerJobs(jobs, deps);
-  // The same watch job again, given the budget on the compressed clock (the runner keeps the
-  // last handler registered for a kind). Its other options are the ones registerJobs got.
-  jobs.register(watchJob({ ...deps, options: o.watch, budget }));
+  const core = createCore({
+    store,
+    sealer,
+    network: {
+      allowPrivateNetwork: true,
+      timeoutMs: HTTP_TIMEOUT_MS,
+      originOf: (host) => origins[host] ?? "http://127.0.0.1:9",
+    },
+    world: countFailures,
+    watch: o.watch,
+    // The watch job given the budget on the compressed clock; its other options as configured.
+    handlers: (_, deps) => ({
+      watch: { ...watchJob({ ...deps, options: o.watch, budget }), kind: "watch" },
+    }),
+  });
+  const { engine, jobs } = core;
 
   // ---- what the bench records, allocated before the baseline -----------------------------
   const settleAt = new Float64Array(N);
@@ -365,8 +370,11 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
 
   // ---- every user watching; the watch jobs' ids in the index, as jobs.start leaves them ---
   const now0 = Date.now();
-  const records = store.namespace<JobRecord<WatchData>>("jobs");
-  const index = store.namespace<string[]>("job-index");
+  const records = {
+    set: (id: string, record: JobRecord) => store.namespace("jobs").set(id, record),
+    get: (id: string) => jobs.get(id),
+  };
+  const index = collection(store, "job-index", z.array(z.string()));
   const ids: string[] = [];
   for (let k = 0; k < N; k++) {
     const id = randomUUID();
@@ -385,7 +393,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     await move(warm, `w${j}`, 1, false, now);
     await placeWatching(warm, user, `w${j}`, o.movers, id, now);
     const t = performance.now();
-    await jobs.start(user, "watch", id, newWatch(warm.url, `w${j}@${warm.domain}`, now));
+    await jobs.start(user, { kind: "watch", id, data: watchRequest(warm, `w${j}`, now) });
     startMs += performance.now() - t;
   }
   await jobs.idle();
@@ -405,8 +413,9 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     }
     if (hasStragglers[k]) byServer.set(STRAGGLER_DOMAIN, o.stragglers);
     const servers = [...byServer].sort((x, y) => y[1] - x[1]).slice(0, 10);
-    const data: WatchData = {
-      ...newWatch(s.url, `u${k}@${s.domain}`, go),
+    const data = watchRequest(s, `u${k}`, go);
+    const cursor: WatchCursor = {
+      milestones: [],
       initial: count,
       polls: 1,
       first: { at: go, count },
@@ -420,6 +429,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
       kind: "watch",
       status: "running",
       data,
+      cursor,
       updatedAt: now0,
       dueAt,
     });
@@ -486,8 +496,8 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
 
   let tornDown = true;
   try {
+    await core.close();
     await store.close();
-    await dispatcher.close();
     for (const s of [quiet, warm, ...olds]) await s.close();
   } catch {
     tornDown = false;

@@ -42,8 +42,8 @@ export function countingStore(
       kind: store.kind,
       locks,
       close: () => store.close(),
-      namespace<T>(name: string): KeyValue<T> {
-        const inner = store.namespace<T>(name);
+      namespace(name: string): KeyValue<unknown> {
+        const inner = store.namespace(name);
         return {
           get: (key) => inner.get(key),
           delete: (key) => inner.delete(key),

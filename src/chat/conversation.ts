@@ -2,6 +2,7 @@
  * What crosses between a channel and the engine. Steps see only these shapes,
  * never Telegram or terminal objects.
  */
+import { z } from "zod";
 import type { Text } from "./text.js";
 
 export const COMMANDS = ["start", "status", "back", "cancel", "forget", "help"] as const;
@@ -20,7 +21,17 @@ export type Input =
     }
   | { readonly kind: "command"; readonly name: CommandName; readonly args: string }
   /** Anything a step can't read (a photo, a sticker, a voice note, an unknown command). */
-  | { readonly kind: "other"; readonly what: string };
+  | { readonly kind: "other"; readonly what: string }
+  /**
+   * The user's browser came back from a server's sign-in page to the bot's web
+   * side: `state` names the sign-in, `code` is there when the user approved.
+   */
+  | {
+      readonly kind: "signed-in";
+      readonly state: string;
+      readonly code?: string;
+      readonly denied?: boolean;
+    };
 
 export interface Choice {
   readonly id: string;
@@ -57,6 +68,10 @@ export const say = (text: Text, extra?: { choices?: Choice[]; links?: Link[] }):
 
 /** Who a message came from: the channel and its own id, e.g. `tg:123`, `console:local`. */
 export type UserKey = `${"tg" | "console" | "mastodon"}:${string}`;
+export const UserKeySchema = z.custom<UserKey>(
+  (v) => typeof v === "string" && /^(tg|console|mastodon):./.test(v),
+  "not a user key",
+);
 
 /**
  * How a channel delivers replies to a user outside a conversation turn (jobs,

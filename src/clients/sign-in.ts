@@ -4,9 +4,11 @@
  * bot's app per server is cached in the store, its secret sealed; a pending
  * sign-in is kept under its `state` for 10 minutes and can be claimed once.
  */
-
-import type { Sealed } from "../model/sealed.js";
+import { z } from "zod";
+import { type UserKey, UserKeySchema } from "../chat/conversation.js";
+import { type Sealed, SealedSchema } from "../model/sealed.js";
 import { RejectedError } from "../net/errors.js";
+import { collection } from "../store/collection.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
@@ -20,9 +22,22 @@ export const FOLLOW_SCOPES = "read:accounts read:follows read:search write:follo
 /** Which account a sign-in is for: the old one (read only) or the new one (to follow). */
 export type Purpose = "old" | "new";
 
-interface StoredApp extends Omit<OAuthApp, "clientSecret"> {
-  clientSecret: Sealed;
-}
+/** The bot's app on one server, its secret sealed. */
+const StoredApp = z.object({
+  clientId: z.string(),
+  clientSecret: SealedSchema,
+  scopes: z.string(),
+  redirectUri: z.string(),
+});
+type StoredApp = z.infer<typeof StoredApp>;
+
+/** A sign-in waiting for its callback, under its `state`. */
+const Pending = z.object({
+  user: UserKeySchema,
+  origin: z.string(),
+  at: z.number(),
+  purpose: z.enum(["old", "new"]).optional(),
+});
 
 export interface Begun {
   state: string;
@@ -43,12 +58,7 @@ export function scopesFor(version: string, purpose: Purpose = "old"): string {
 
 export class SignIn {
   private readonly apps: KeyValue<StoredApp>;
-  private readonly pending: KeyValue<{
-    user: string;
-    origin: string;
-    at: number;
-    purpose?: Purpose;
-  }>;
+  private readonly pending: KeyValue<z.infer<typeof Pending>>;
 
   constructor(
     private readonly oauth: MastodonOAuth,
@@ -56,8 +66,8 @@ export class SignIn {
     private readonly sealer: Sealer,
     private readonly opts: { publicUrl?: string; appName?: string; now?: () => number },
   ) {
-    this.apps = store.namespace<StoredApp>("oauth-apps");
-    this.pending = store.namespace("oauth-pending");
+    this.apps = collection(store, "oauth-apps", StoredApp);
+    this.pending = collection(store, "oauth-pending", Pending);
   }
 
   private now(): number {
@@ -69,7 +79,7 @@ export class SignIn {
   }
 
   async begin(
-    user: string,
+    user: UserKey,
     instance: { origin: string; version: string },
     purpose: Purpose = "old",
   ): Promise<Begun> {
@@ -125,7 +135,7 @@ export class SignIn {
    */
   async claim(
     state: string,
-  ): Promise<{ user: string; origin: string; purpose: Purpose } | undefined> {
+  ): Promise<{ user: UserKey; origin: string; purpose: Purpose } | undefined> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(state)) return undefined;
     const found = await this.pending.get(state);
     if (!found || this.now() - found.at > SIGN_IN_TTL_MS) return undefined;

@@ -3,25 +3,43 @@
  * save → reply. Replies are delivered while the lock is still held, after the
  * save, so a second message from the same user waits for the first to be fully
  * answered, and nothing said to a user is ever ahead of what is stored.
+ *
+ * Jobs report here too (JobReporter): a report is input for the step the user
+ * is at, run under the same lock, so every state change and every sentence is
+ * a step's. A report for a job the state no longer waits for is stale: it
+ * changes nothing and tells the job to stop.
  */
 
-import { type Input, type Notifier, type Reply, say, type UserKey } from "../chat/conversation.js";
-import { b, n } from "../chat/text.js";
+import type { z } from "zod";
+import {
+  type Input,
+  type Notifier,
+  RecipientGoneError,
+  type Reply,
+  say,
+  type UserKey,
+} from "../chat/conversation.js";
+import { n } from "../chat/text.js";
 import type { World } from "../clients/world.js";
-import type { JobRunner } from "../jobs/runner.js";
+import type { JobQueue, JobReporter, ReportAck } from "../jobs/queue.js";
 import { log } from "../log.js";
-import { snapshots } from "../model/snapshot.js";
-import { Saved, STATE_VERSION, type State } from "../model/state.js";
-import { upgrade } from "../model/upgrade.js";
+import { Counted, DROPPABLE_EVENTS, type JobInput, WatchProgress } from "../model/jobs.js";
+import { awaiting, type Saved, STATE_VERSION, type State } from "../model/state.js";
 import { stepOf } from "../steps/index.js";
-import type { Outcome, StepContext } from "../steps/step.js";
+import type { Outcome, StepContext, StepInput } from "../steps/step.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
-import { withLock } from "../store/with-lock.js";
+import { savedStates, snapshots, USER_NAMESPACES } from "../store/user-data.js";
+import { LockTimeoutError, withLock } from "../store/with-lock.js";
+import { type Change, command } from "./commands.js";
 
 /** Longer than anything a step asks for; past this a message is junk, not an answer. */
 export const MAX_TEXT = 2000;
 const HISTORY = 20;
+/** The user's lease: short, with a heartbeat while held, so a killed process delays the next message little. */
+const USER_LEASE_MS = 10_000;
+/** How long a progress report waits for a busy user before it is dropped (another comes soon). */
+const DROPPABLE_WAIT_MS = 1_000;
 
 export interface Turn {
   replies: readonly Reply[];
@@ -29,112 +47,118 @@ export interface Turn {
   seq: number;
   /** The user's message carried a secret: delete it where the channel can. */
   secret: boolean;
-}
-
-/** An outcome, plus what only the engine decides: the /back history and forgetting. */
-interface Change extends Outcome {
-  history?: State[];
-  forget?: true;
+  /** For input from outside the chat: done, failed, or stale (nobody waited for it). */
+  ack: "done" | "failed" | "stale";
 }
 
 export interface EngineDeps {
   store: Store;
   sealer: Sealer;
   world: World;
-  jobs: JobRunner;
+  jobs: JobQueue;
   notifier?: Notifier;
   now?: () => number;
   /** The length of a reminder's day; tests and the demo compress it. */
   dayMs?: number;
+  /** How long data is kept after the finished message (30 days). */
+  forgetAfterMs?: number;
 }
 
-const HELP: Reply = say([
-  b("Commands\n"),
-  "/start — begin, or pick up where we were\n",
-  "/status — where we are and what's running\n",
-  "/back — one step back\n",
-  "/cancel — stop, and leave nothing running\n",
-  "/forget — delete everything I know about you\n",
-  "/help — this list",
-]);
+/** A job's progress when it has the shape its kind saves; nothing otherwise. */
+function parsedOrNone<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
 
-export class Engine {
-  private readonly saved: KeyValue<unknown>;
+export class Engine implements JobReporter {
+  private readonly saved: KeyValue<Saved>;
   private readonly now: () => number;
   notifier?: Notifier;
 
   constructor(private readonly deps: EngineDeps) {
-    this.saved = deps.store.namespace<unknown>("users");
+    this.saved = savedStates(deps.store);
     this.now = deps.now ?? Date.now;
     this.notifier = deps.notifier;
   }
 
   /**
-   * One message from one user. `deliver` is called with the replies once the new
-   * state is saved, still under the user's lock.
+   * One message (or a return from a sign-in page) from one user. `deliver` is
+   * called with the replies once the new state is saved, still under the user's
+   * lock; without it they go out through the notifier.
    */
-  async receive(
+  receive(user: UserKey, input: Input, deliver?: (turn: Turn) => Promise<void>): Promise<Turn> {
+    return this.locked(user, () => this.run(user, input, deliver ?? this.notify(user)));
+  }
+
+  /** A job's report, as input for the step the user is at. */
+  async report(user: UserKey, input: JobInput): Promise<ReportAck> {
+    const droppable = DROPPABLE_EVENTS.has(input.event);
+    try {
+      const turn = await withLock(
+        this.deps.store.locks,
+        `user:${user}`,
+        () => this.run(user, input, this.notify(user)),
+        { ttlMs: USER_LEASE_MS, ...(droppable ? { waitMs: DROPPABLE_WAIT_MS } : {}) },
+      );
+      return turn.ack === "stale" ? "stale" : "taken";
+    } catch (err) {
+      if (droppable && err instanceof LockTimeoutError) return "taken";
+      if (err instanceof RecipientGoneError) {
+        // Nobody will read this user's messages again: keep nothing. Not awaited here: the
+        // job reporting waits for this call, and stopping the user's jobs waits for the job.
+        log.info("user unreachable; forgetting", { user });
+        void this.forget(user).catch((e: unknown) => log.error("forget failed", { user, err: e }));
+        return "stale";
+      }
+      throw err;
+    }
+  }
+
+  /** The saved state, for tests and benchmarks. */
+  async state(user: UserKey): Promise<State | undefined> {
+    return (await this.saved.get(user))?.state;
+  }
+
+  /** Deletes what is kept about a user and stops their jobs (/forget, or a user gone for good). */
+  async forget(user: UserKey): Promise<void> {
+    await this.deps.jobs.cancelAll(user, { forget: true });
+    await this.forgetData(user);
+  }
+
+  private async forgetData(user: UserKey): Promise<void> {
+    for (const name of USER_NAMESPACES) await this.deps.store.namespace(name).delete(user);
+  }
+
+  private locked<T>(user: UserKey, fn: () => Promise<T>): Promise<T> {
+    return withLock(this.deps.store.locks, `user:${user}`, fn, { ttlMs: USER_LEASE_MS });
+  }
+
+  private notify(user: UserKey) {
+    return async (turn: Turn) => {
+      if (turn.replies.length > 0) await this.notifier?.notify(user, turn.replies, turn.seq);
+    };
+  }
+
+  /** Under the user's lock: load, run the step, save, deliver. */
+  private async run(
     user: UserKey,
-    input: Input,
+    input: StepInput,
     deliver: (turn: Turn) => Promise<void>,
   ): Promise<Turn> {
-    return this.locked(user, async () => {
-      const before = await this.load(user);
-      const ctx = this.context(user);
-      const outcome = await this.turn(before, input, ctx);
-      const after = await this.commit(user, before, outcome);
-      const turn: Turn = {
-        replies: outcome.replies,
-        seq: after?.seq ?? 0,
-        secret: outcome.secret === true,
-      };
-      await deliver(turn);
-      return turn;
-    });
-  }
-
-  /**
-   * A change that doesn't come from a message (a job finished): runs under the
-   * user's lock, saves, then notifies. `change` returns null to leave things be.
-   */
-  async advance(
-    user: UserKey,
-    change: (state: State, ctx: StepContext) => Promise<Outcome | null> | Outcome | null,
-  ): Promise<Outcome | null> {
-    return this.locked(user, async () => {
-      const before = await this.load(user);
-      if (!before) return null;
-      const ctx = this.context(user);
-      const outcome = await change(before.state, ctx);
-      if (!outcome) return null;
-      const withEntry = await this.arrive(before.state, outcome, ctx);
-      const after = await this.commit(user, before, withEntry);
-      if (after && withEntry.replies.length > 0)
-        await this.notifier?.notify(user, withEntry.replies, after.seq);
-      return withEntry;
-    });
-  }
-
-  /**
-   * Deletes what is kept about a user: state and snapshot. Jobs call it when the
-   * user can't be reached any more or their 30 days are up; /forget also stops jobs.
-   */
-  async forgetData(user: UserKey): Promise<void> {
-    await this.saved.delete(user);
-    await snapshots(this.deps.store).delete(user);
-  }
-
-  /**
-   * The user's lease. Short, with a heartbeat while held: a process killed
-   * mid-turn delays that user's next message by at most this long.
-   */
-  private locked<T>(user: UserKey, fn: () => Promise<T>): Promise<T> {
-    return withLock(this.deps.store.locks, `user:${user}`, fn, { ttlMs: 10_000 });
-  }
-
-  /** The saved state, for /status from a job and for tests. */
-  async state(user: UserKey): Promise<State | undefined> {
-    return (await this.load(user))?.state;
+    const before = await this.saved.get(user);
+    const ctx = this.context(user);
+    const change = await this.turn(before, input, ctx);
+    if (change === "stale")
+      return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "stale" };
+    const after = await this.commit(user, before, change, input.kind === "job");
+    const turn: Turn = {
+      replies: change.replies,
+      seq: after?.seq ?? 0,
+      secret: change.secret === true,
+      ack: change.ack ?? "done",
+    };
+    await deliver(turn);
+    return turn;
   }
 
   private context(user: UserKey): StepContext {
@@ -145,24 +169,43 @@ export class Engine {
       now: this.now,
       snapshots: snapshots(this.deps.store),
       dayMs: this.deps.dayMs ?? 24 * 60 * 60_000,
-      jobProgress: async (id) => (await this.deps.jobs.get(id))?.progress,
-      jobData: async <T>(id: string) => (await this.deps.jobs.get<T>(id))?.data,
+      forgetAfterMs: this.deps.forgetAfterMs ?? 30 * 24 * 3_600_000,
+      counted: async (id) => parsedOrNone(Counted, await this.deps.jobs.progress(id)),
+      watched: async (id) => parsedOrNone(WatchProgress, await this.deps.jobs.progress(id)),
     };
   }
 
-  private async turn(saved: Saved | undefined, input: Input, ctx: StepContext): Promise<Change> {
+  private async turn(
+    saved: Saved | undefined,
+    input: StepInput,
+    ctx: StepContext,
+  ): Promise<Change | "stale"> {
     const state: State = saved?.state ?? { step: "welcome" };
     const step = stepOf(state);
-    const prompt = async () => step.enter(state as never, ctx);
+    const prompt = async () => step.enter(state, ctx);
 
-    if (input.kind === "command") return this.command(saved, state, input.name, ctx);
+    // From outside the chat: only for the state that waits for it.
+    if (input.kind === "job") {
+      return saved && awaiting(state).jobs.includes(input.id)
+        ? this.handled(state, input, ctx)
+        : "stale";
+    }
+    if (input.kind === "signed-in") {
+      return saved && awaiting(state).signIn === input.state
+        ? this.handled(state, input, ctx)
+        : "stale";
+    }
+
+    if (input.kind === "command") {
+      return command({ saved, state, name: input.name, ctx, jobs: this.deps.jobs });
+    }
     // A button can stand for a command ("Forget now" is /forget): the same path, the same effect.
     if (
       input.kind === "choice" &&
       input.id.startsWith("/") &&
       (saved === undefined || input.seq === undefined || input.seq === saved.seq)
     ) {
-      return this.command(saved, state, input.id.slice(1), ctx);
+      return command({ saved, state, name: input.id.slice(1), ctx, jobs: this.deps.jobs });
     }
     if (!saved) {
       // A first message that isn't /start: start anyway, but answer what was said.
@@ -194,115 +237,36 @@ export class Engine {
         replies: [say([`I can't use ${input.what} here. Nothing changed.`]), ...(await prompt())],
       };
     }
-    const outcome = await step.handle(state as never, input, ctx);
-    return this.arrive(state, outcome, ctx);
+    return this.handled(state, input, ctx);
   }
 
-  /** Moving to another step: say what that step says on arrival. */
-  private async arrive(from: State, outcome: Outcome, ctx: StepContext): Promise<Outcome> {
-    if (outcome.state.step === from.step) return outcome;
-    const entry = await stepOf(outcome.state).enter(outcome.state as never, ctx);
+  /** The step handles the input; moving to another step adds what that step says on arrival. */
+  private async handled(state: State, input: StepInput, ctx: StepContext): Promise<Change> {
+    const outcome = await stepOf(state).handle(state, input, ctx);
+    if (outcome.state.step === state.step || outcome.forget) return outcome;
+    const entry = await stepOf(outcome.state).enter(outcome.state, ctx);
     return { ...outcome, replies: [...outcome.replies, ...entry] };
   }
 
-  private async command(
-    saved: Saved | undefined,
-    state: State,
-    name: string,
-    ctx: StepContext,
-  ): Promise<Change> {
-    const step = stepOf(state);
-    switch (name) {
-      case "start":
-        if (!saved || state.step === "welcome")
-          return { state, replies: await step.enter(state as never, ctx) };
-        return {
-          state,
-          replies: [
-            say(["Welcome back! We were here:"]),
-            ...(await (step.status ?? step.enter)(state as never, ctx)),
-          ],
-        };
-      case "status":
-        return { state, replies: await (step.status ?? step.enter)(state as never, ctx) };
-      case "help":
-        return { state, replies: [HELP] };
-      case "back": {
-        const back = this.backTarget(saved);
-        if (step.canGoBack === false || !back) {
-          const why =
-            state.step === "exporting"
-              ? "I'm in the middle of saving your follows; /cancel stops that."
-              : "There's no step before this one.";
-          return { state, replies: [say([why])] };
-        }
-        return {
-          state: back.state,
-          history: back.history,
-          replies: await stepOf(back.state).enter(back.state as never, ctx),
-        };
-      }
-      case "cancel":
-        await this.deps.jobs.cancelAll(ctx.user);
-        return {
-          state: { step: "welcome" },
-          history: [],
-          replies: [
-            say([
-              "Stopped. Nothing is running for you now. /start begins again; /forget deletes what I kept.",
-            ]),
-          ],
-        };
-      case "forget":
-        await this.deps.jobs.cancelAll(ctx.user, { forget: true });
-        await this.forgetData(ctx.user);
-        return {
-          state: { step: "welcome" },
-          forget: true,
-          replies: [
-            say([
-              "Done: I've deleted everything I had about you. /start if you want to begin again.",
-            ]),
-          ],
-        };
-      default:
-        return { state, replies: [HELP] };
-    }
-  }
-
-  /** The newest earlier state one can return to (not a transient one like "exporting"), and the history before it. */
-  private backTarget(saved: Saved | undefined): { state: State; history: State[] } | undefined {
-    const history = saved?.history ?? [];
-    for (let k = history.length - 1; k >= 0; k--) {
-      const candidate = history[k]!;
-      if (stepOf(candidate).transient !== true && candidate.step !== saved?.state.step) {
-        return { state: candidate, history: history.slice(0, k) };
-      }
-    }
-    return undefined;
-  }
-
-  private async load(user: UserKey): Promise<Saved | undefined> {
-    const raw = await this.saved.get(user);
-    if (raw === undefined) return undefined;
-    const parsed = Saved.safeParse(upgrade(raw, STATE_VERSION));
-    if (parsed.success) return parsed.data;
-    // Never throw a user's progress away: keep what could not be read, and say so in the log.
-    log.error("saved state does not fit; kept aside", {
-      user,
-      issue: parsed.error.issues[0]?.message,
-    });
-    await this.deps.store.namespace<unknown>("unreadable").set(`${user}:${this.now()}`, raw);
-    await this.saved.delete(user);
-    return undefined;
-  }
-
+  /**
+   * Saves the change and starts its jobs. `fromJob`: a job is waiting for this
+   * call, so forgetting must not wait for that job to stop.
+   */
   private async commit(
     user: UserKey,
     before: Saved | undefined,
     change: Change,
+    fromJob: boolean,
   ): Promise<Saved | undefined> {
-    if (change.forget) return undefined;
+    if (change.forget) {
+      if (fromJob) {
+        await this.forgetData(user);
+        void this.deps.jobs
+          .cancelAll(user, { forget: true })
+          .catch((err: unknown) => log.error("stopping jobs failed", { user, err }));
+      } else await this.forget(user);
+      return undefined;
+    }
     if (before && !change.history && JSON.stringify(before.state) === JSON.stringify(change.state))
       return before;
     const pushed =
@@ -317,8 +281,7 @@ export class Engine {
       updatedAt: this.now(),
     };
     await this.saved.set(user, next);
-    for (const job of change.jobs ?? [])
-      await this.deps.jobs.start(user, job.kind, job.id, job.data);
+    for (const job of change.jobs ?? []) await this.deps.jobs.start(user, job);
     return next;
   }
 }

@@ -1,19 +1,24 @@
 /**
- * Thirty days after the finished message, the user's data is deleted — unless
- * they chose to keep it (forgetAt set to null) or already forgot it themselves.
+ * Thirty days after the finished message, the step is told it is time to forget
+ * the user's data; the step decides (the user may have chosen to keep it).
  */
-import type { Engine } from "../engine/engine.js";
-import type { JobHandler } from "./runner.js";
+import { z } from "zod";
+import { JobData, type JobDataOf, type JobEvents } from "../model/jobs.js";
+import type { JobHandler } from "./queue.js";
 
-export function forgetLaterJob(deps: { engine: Engine }): JobHandler<{ at: number }> {
+export function forgetLaterJob(): JobHandler<
+  JobDataOf<"forget-later">,
+  null,
+  JobEvents["forget-later"]
+> {
   return {
     kind: "forget-later",
-    async run(job) {
+    data: JobData["forget-later"],
+    cursor: z.null(),
+    async run(job, control) {
       if (Date.now() < job.data.at) return { again: job.data.at };
-      const state = await deps.engine.state(job.user);
-      if (state?.step === "finished" && state.forgetAt !== null && state.forgetAt <= Date.now()) {
-        await deps.engine.forgetData(job.user);
-      }
+      await control.report({ event: "due" });
+      return undefined;
     },
   };
 }

@@ -1,40 +1,51 @@
-/** Every kind of job, registered in one place for the app, the tests and the benchmarks. */
-import type { Notifier } from "../chat/conversation.js";
+/**
+ * Every kind of job, each with its data schema and its handler, in one place for
+ * the app, the tests and the benchmarks. The table is typed by the journey's
+ * job kinds (model/jobs.ts), so a kind a step can ask for always has a handler
+ * whose data is what the step sends, and whose events are what the step takes.
+ */
 import type { World } from "../clients/world.js";
-import type { Engine } from "../engine/engine.js";
+import type { JobDataOf, JobEvents, JobKind } from "../model/jobs.js";
 import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
 import { forgetLaterJob } from "./forget-later-job.js";
 import { importJob } from "./import-job.js";
 import { movePollJob } from "./move-poll-job.js";
+import type { AnyJobHandler, JobHandler } from "./queue.js";
 import { reminderJob } from "./reminder-job.js";
-import type { JobHandler, JobRunner } from "./runner.js";
 import { snapshotJob } from "./snapshot-job.js";
 import { type WatchOptions, watchJob } from "./watch-job.js";
 
 export interface JobDeps {
-  engine: Engine;
   world: World;
   sealer: Sealer;
   store: Store;
-  notifier: () => Notifier | undefined;
   /** How often the Move is looked for after "I've moved" came early. */
   pollMs?: number;
   /** The watcher's intervals (tests and the demo compress days into seconds). */
   watch?: Partial<WatchOptions>;
 }
 
-export function allJobs(deps: JobDeps): JobHandler<never>[] {
-  return [
-    snapshotJob(deps),
-    importJob(deps),
-    reminderJob(deps),
-    movePollJob({ ...deps, everyMs: deps.pollMs }),
-    watchJob({ ...deps, options: deps.watch }),
-    forgetLaterJob(deps),
-  ] as JobHandler<never>[];
+// biome-ignore lint/suspicious/noExplicitAny: each handler keeps its own cursor and progress types.
+type HandlerOf<K extends JobKind> = JobHandler<JobDataOf<K>, any, JobEvents[K], any> & {
+  readonly kind: K;
+};
+export type JobHandlers = { readonly [K in JobKind]: HandlerOf<K> };
+
+export function jobHandlers(deps: JobDeps): JobHandlers {
+  return {
+    snapshot: { ...snapshotJob(deps), kind: "snapshot" },
+    "import-follows": { ...importJob(deps), kind: "import-follows" },
+    reminder: { ...reminderJob(), kind: "reminder" },
+    "move-poll": { ...movePollJob({ everyMs: deps.pollMs }), kind: "move-poll" },
+    watch: { ...watchJob({ ...deps, options: deps.watch }), kind: "watch" },
+    "forget-later": { ...forgetLaterJob(), kind: "forget-later" },
+  };
 }
 
-export function registerJobs(jobs: JobRunner, deps: JobDeps): void {
-  for (const handler of allJobs(deps)) jobs.register(handler);
+export function registerJobs(
+  jobs: { register(handler: AnyJobHandler): void },
+  handlers: JobHandlers,
+): void {
+  for (const handler of Object.values(handlers)) jobs.register(handler);
 }

@@ -1,28 +1,21 @@
 /**
- * A reminder days away, as a job: it sleeps until its time (a restart resumes
- * the sleep from the saved time, so none is lost or sent twice) and then asks
- * the user whether they are ready — unless they moved on meanwhile.
+ * A reminder days away: the job waits on a timer (its due time is in the store,
+ * so a restart neither loses nor repeats it) and then reports "due" to the step,
+ * which asks the user — unless they moved on meanwhile.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import type { Engine } from "../engine/engine.js";
-import { reminderReply } from "../steps/import/trying.js";
-import type { JobHandler } from "./runner.js";
+import { z } from "zod";
+import { JobData, type JobDataOf, type JobEvents } from "../model/jobs.js";
+import type { JobHandler } from "./queue.js";
 
-export function reminderJob(deps: { engine: Engine }): JobHandler<{ at: number }> {
+export function reminderJob(): JobHandler<JobDataOf<"reminder">, null, JobEvents["reminder"]> {
   return {
     kind: "reminder",
+    data: JobData.reminder,
+    cursor: z.null(),
     async run(job, control) {
-      // Long sleeps in slices, so a lost lease or /cancel is noticed within a minute.
-      while (Date.now() < job.data.at) {
-        await sleep(Math.min(60_000, job.data.at - Date.now()), undefined, {
-          signal: control.signal,
-        });
-      }
-      await deps.engine.advance(job.user, (state) =>
-        state.step === "trying" && state.jobId === job.id
-          ? { state, replies: [reminderReply(state)] }
-          : null,
-      );
+      if (Date.now() < job.data.at) return { again: job.data.at };
+      await control.report({ event: "due" });
+      return undefined;
     },
   };
 }

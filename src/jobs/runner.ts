@@ -10,51 +10,58 @@
  * timer that fires reads `dueAt` again, since another process may have run it.
  */
 import { randomUUID } from "node:crypto";
-import type { UserKey } from "../chat/conversation.js";
+import { z } from "zod";
+import { type UserKey, UserKeySchema } from "../chat/conversation.js";
 import { log } from "../log.js";
+import type { JobInput } from "../model/jobs.js";
+import { collection } from "../store/collection.js";
 import type { KeyValue, Store } from "../store/store.js";
 import { LockTimeoutError, withLock } from "../store/with-lock.js";
+import {
+  type AnyJobHandler,
+  JobCancelledError,
+  type JobControl,
+  type JobHandler,
+  type JobQueue,
+  type JobReporter,
+} from "./queue.js";
 
 export type JobStatus = "running" | "done" | "failed" | "cancelled";
 
-export interface JobRecord<D = unknown> {
-  id: string;
-  user: UserKey;
-  kind: string;
-  status: JobStatus;
-  data: D;
-  progress?: { done: number; total?: number };
-  updatedAt: number;
+/** The envelope every job is kept in; its data and cursor are checked by the handler's schemas. */
+const JobRecord = z.object({
+  id: z.string(),
+  user: UserKeySchema,
+  kind: z.string(),
+  status: z.enum(["running", "done", "failed", "cancelled"]),
+  data: z.unknown(),
+  cursor: z.unknown().optional(),
+  progress: z.unknown().optional(),
+  updatedAt: z.number(),
   /** Not before this time (a job that asked to run again later). */
-  dueAt?: number;
-}
+  dueAt: z.number().optional(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
 
-export interface JobControl<D> {
-  readonly signal: AbortSignal;
-  /** Saves progress; throws JobCancelledError when the user cancelled meanwhile (perhaps in another process). */
-  save(data: D, progress?: { done: number; total?: number }): Promise<void>;
-}
-
-export interface JobHandler<D> {
-  readonly kind: string;
-  /** Set: an unexpected error reschedules the job this much later instead of failing it. */
-  readonly retryAfterErrorMs?: number;
-  /** Resolves when the work is done, or with `{ again }` to run once more at that time. */
-  run(job: JobRecord<D>, control: JobControl<D>): Promise<undefined | { again: number }>;
-}
-
-export class JobCancelledError extends Error {}
+/**
+ * The longest a timer is set for: Node fires a longer one at once (2^31−1 ms,
+ * about 24.8 days), and a job may wait weeks. A wake-up before the due time
+ * only sets the next timer.
+ */
+export const MAX_TIMER_MS = 24 * 3_600_000;
 
 const INDEX_KEY = "active";
 
-export class JobRunner {
+export class JobRunner implements JobQueue {
   private readonly records: KeyValue<JobRecord>;
   private readonly index: KeyValue<string[]>;
+  /** Where jobs' reports go (the engine); set once everything is wired. */
+  reporter?: JobReporter;
   private readonly running = new Map<
     string,
     { user: UserKey; abort: AbortController; done: Promise<void> }
   >();
-  private readonly handlers = new Map<string, JobHandler<unknown>>();
+  private readonly handlers = new Map<string, AnyJobHandler>();
   private stopping = false;
   private sweeper?: NodeJS.Timeout;
   /** Jobs waiting for their next run here, by id. */
@@ -68,12 +75,13 @@ export class JobRunner {
     private readonly store: Store,
     private readonly opts: { leaseMs?: number; sweepMs?: number } = {},
   ) {
-    this.records = store.namespace<JobRecord>("jobs");
-    this.index = store.namespace<string[]>("job-index");
+    this.records = collection(store, "jobs", JobRecord);
+    this.index = collection(store, "job-index", z.array(z.string()));
   }
 
-  register<D>(handler: JobHandler<D>): void {
-    this.handlers.set(handler.kind, handler as JobHandler<unknown>);
+  /** One handler per kind; launch() checks a record's data and cursor with its own schemas. */
+  register(handler: AnyJobHandler): void {
+    this.handlers.set(handler.kind, handler);
   }
 
   newId(): string {
@@ -81,8 +89,9 @@ export class JobRunner {
   }
 
   /** Saves the job and starts it. Call once the state that names it is saved. */
-  async start<D>(user: UserKey, kind: string, id: string, data: D): Promise<void> {
-    const record: JobRecord<D> = { id, user, kind, status: "running", data, updatedAt: Date.now() };
+  async start(user: UserKey, request: { kind: string; id: string; data: unknown }): Promise<void> {
+    const { kind, id, data } = request;
+    const record: JobRecord = { id, user, kind, status: "running", data, updatedAt: Date.now() };
     await this.records.set(id, record);
     await this.editIndex((ids) => [...ids.filter((x) => x !== id), id]);
     this.launch(record);
@@ -127,7 +136,7 @@ export class JobRunner {
         this.timers.delete(id);
         this.wake(id).catch((err) => log.warn("job wake failed", { job: id, err }));
       },
-      Math.max(0, at - Date.now()),
+      Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())),
     );
     timer.unref();
     this.timers.set(id, { user, timer, at });
@@ -141,8 +150,13 @@ export class JobRunner {
     else this.launch(record);
   }
 
-  async get<D>(id: string): Promise<JobRecord<D> | undefined> {
-    return (await this.records.get(id)) as JobRecord<D> | undefined;
+  /** The job's saved record, for tests and benchmarks. */
+  get(id: string): Promise<JobRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  async progress(id: string): Promise<unknown> {
+    return (await this.records.get(id))?.progress;
   }
 
   /** Stops every job of this user, here and, through the saved status, in other processes. */
@@ -212,8 +226,38 @@ export class JobRunner {
     this.running.set(record.id, { user: record.user, abort, done });
   }
 
+  /** The record's data and cursor, checked by the handler's schemas; undefined (and the job failed) when they don't fit. */
+  private async open(handler: JobHandler, record: JobRecord) {
+    const data = handler.data.safeParse(record.data);
+    const cursor =
+      record.cursor === undefined ? undefined : handler.cursor.safeParse(record.cursor);
+    if (data.success && (cursor === undefined || cursor.success)) {
+      return {
+        id: record.id,
+        user: record.user,
+        kind: record.kind,
+        data: data.data,
+        cursor: cursor?.data,
+      };
+    }
+    const issue = (data.success ? cursor?.error : data.error)?.issues[0];
+    log.error("job record does not fit its kind; failed", {
+      kind: record.kind,
+      job: record.id,
+      at: issue?.path.join(".") || "data",
+    });
+    await this.store
+      .namespace("unreadable")
+      .set(`jobs:${record.id}`, [
+        { at: Date.now(), issue: issue?.message ?? "does not fit", value: record },
+      ]);
+    await this.records.set(record.id, { ...record, status: "failed", updatedAt: Date.now() });
+    await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+    return undefined;
+  }
+
   private async execute(
-    handler: JobHandler<unknown>,
+    handler: JobHandler,
     record: JobRecord,
     abort: AbortController,
   ): Promise<void> {
@@ -223,20 +267,33 @@ export class JobRunner {
         this.store.locks,
         `job:${record.id}`,
         async (leaseLost) => {
+          const job = await this.open(handler, record);
+          if (!job) return;
           const signal = AbortSignal.any([abort.signal, leaseLost]);
           let current = record;
-          const control: JobControl<unknown> = {
+          const control: JobControl<unknown, unknown, unknown> = {
             signal,
-            save: async (data, progress) => {
+            save: async (cursor, progress) => {
               const saved = await this.records.get(record.id);
               if (saved?.status !== "running") throw new JobCancelledError("cancelled");
-              current = { ...current, data, progress, updatedAt: Date.now() };
+              current = {
+                ...current,
+                cursor,
+                progress: progress ?? current.progress,
+                updatedAt: Date.now(),
+              };
               await this.records.set(record.id, current);
+            },
+            report: async (event) => {
+              if (!this.reporter) throw new Error("jobs have no reporter");
+              // The handler's events are its kind's (see model/jobs.ts and registry.ts).
+              const input = { kind: "job", job: record.kind, id: record.id, ...(event as object) };
+              return this.reporter.report(record.user, input as JobInput);
             },
           };
           // A lease the job waited for inside its work (a user's, the index) is a failure of
           // this run, not "another process runs this job": only our own lease means that.
-          const result = await handler.run(record, control).catch((err: unknown) => {
+          const result = await handler.run(job, control).catch((err: unknown) => {
             throw err instanceof LockTimeoutError
               ? new Error("a lock inside the job timed out", { cause: err })
               : err;

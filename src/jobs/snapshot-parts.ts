@@ -11,19 +11,20 @@ import {
   type MastodonAccountClient,
   StatusUriSchema,
 } from "../clients/mastodon.js";
-import { SNAPSHOT_PARTS, type Snapshot, type SnapshotPart } from "../model/snapshot.js";
+import { SNAPSHOT_PARTS, Snapshot, type SnapshotPart } from "../model/snapshot.js";
 import { RejectedError } from "../net/errors.js";
 import { type ExportCursor, exportFollowsPage, fullAcct } from "./export-follows.js";
 
-export interface SnapshotCursor {
-  part: SnapshotPart | "done";
+export const SnapshotCursor = z.object({
+  part: z.enum([...SNAPSHOT_PARTS, "done"]),
   /** The next page of the current part (or of the current list's members). */
-  next?: string;
+  next: z.string().optional(),
   /** Lists, once known, and which one's members are being read. */
-  lists?: { id: string; title: string }[];
-  listIndex?: number;
-  snapshot: Snapshot;
-}
+  lists: z.array(z.object({ id: z.string(), title: z.string() })).optional(),
+  listIndex: z.number().optional(),
+  snapshot: Snapshot,
+});
+export type SnapshotCursor = z.infer<typeof SnapshotCursor>;
 
 export interface AccountRef {
   id: string;

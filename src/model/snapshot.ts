@@ -5,7 +5,6 @@
  * under "snapshots", apart from the state, because it can be large.
  */
 import { z } from "zod";
-import type { KeyValue, Store } from "../store/store.js";
 import { FollowRow } from "./state.js";
 
 export const SNAPSHOT_PARTS = [
@@ -49,7 +48,3 @@ export const emptySnapshot = (takenAt: number): Snapshot => ({
   bookmarks: [],
   skipped: [],
 });
-
-export function snapshots(store: Store): KeyValue<Snapshot> {
-  return store.namespace<Snapshot>("snapshots");
-}

@@ -168,6 +168,8 @@ export const State = z.discriminatedUnion("step", [
     result: TransferResult,
     /** When everything kept is deleted, unless the user keeps it. */
     forgetAt: z.number().nullable(),
+    /** The job that forgets at forgetAt (absent in states saved before v3). */
+    forgetJobId: z.string().optional(),
     revoked: z.boolean().default(false),
   }),
   Moving.extend({ step: z.literal("moved-elsewhere"), to: z.string() }),
@@ -175,6 +177,32 @@ export const State = z.discriminatedUnion("step", [
 export type State = z.infer<typeof State>;
 export type StepName = State["step"];
 export type StateOf<K extends StepName> = Extract<State, { step: K }>;
+
+/**
+ * What a state is waiting for from outside the chat: the jobs whose reports it
+ * takes, and the sign-in whose return it takes. Anything else that arrives is
+ * stale (a job of an earlier attempt, a link from before /back) and changes nothing.
+ */
+export function awaiting(state: State): { jobs: readonly string[]; signIn?: string } {
+  switch (state.step) {
+    case "exporting":
+    case "importing":
+    case "trying":
+      return { jobs: [state.jobId] };
+    case "move":
+      return { jobs: state.pollJobId ? [state.pollJobId] : [] };
+    case "watching":
+      return { jobs: [state.watchJobId] };
+    case "finished":
+      return { jobs: state.forgetJobId ? [state.forgetJobId] : [] };
+    case "old-sign-in":
+      return { jobs: [], signIn: state.signIn?.state };
+    case "new-sign-in":
+      return { jobs: [], signIn: state.signIn.state };
+    default:
+      return { jobs: [] };
+  }
+}
 
 /** What is saved per user. `v` lets a changed step upgrade saved state; `seq` stamps buttons. */
 export const STATE_VERSION = 3;

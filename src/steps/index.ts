@@ -21,7 +21,7 @@ import { oldServer } from "./old/old-server.js";
 import { oldSignIn } from "./old/old-sign-in.js";
 import { oldToken } from "./old/old-token.js";
 import { welcome } from "./old/welcome.js";
-import type { Step } from "./step.js";
+import type { Step, StepFor } from "./step.js";
 import { finished } from "./watch/finished.js";
 import { watching } from "./watch/watching.js";
 
@@ -53,6 +53,11 @@ const steps: { [K in StepName]: Step<K> } = {
 
 export const JOURNEY: readonly StepName[] = Object.keys(steps) as StepName[];
 
-export function stepOf<S extends State>(state: S): Step<S["step"]> {
-  return steps[state.step] as unknown as Step<S["step"]>;
+/**
+ * The step a state is at. Every step takes its own state, and a state is always
+ * at its own step, so the step of any state accepts that state: typed as the
+ * step of every state, it needs no cast at the call.
+ */
+export function stepOf(state: State): StepFor<State> {
+  return steps[state.step];
 }

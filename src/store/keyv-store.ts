@@ -47,7 +47,7 @@ export class KeyvStore implements Store {
     this.locks = backend.locks;
   }
 
-  namespace<T>(name: string): Namespace<T> {
+  namespace(name: string): Namespace<unknown> {
     if (!NAME.test(name)) {
       throw new Error(`namespace "${name}" must be letters, digits, "-" or "." (at most 64)`);
     }
@@ -56,7 +56,7 @@ export class KeyvStore implements Store {
     return {
       get: async (key) => {
         this.#checkOpen();
-        return keyv.get<T>(keyOf(key));
+        return keyv.get(keyOf(key));
       },
       set: async (key, value, ttlMs) => {
         this.#checkOpen();

@@ -27,8 +27,12 @@ export interface Locks {
 }
 
 export interface Store {
-  /** One Keyv instance per namespace (keyv#1160: a shared adapter leaks keys between namespaces). */
-  namespace<T>(name: string): KeyValue<T>;
+  /**
+   * The raw values of one namespace, unchecked: open it through collection()
+   * with its schema instead. One Keyv instance per namespace (keyv#1160: a
+   * shared adapter leaks keys between namespaces).
+   */
+  namespace(name: string): KeyValue<unknown>;
   readonly locks: Locks;
   /** "sqlite" | "redis" | "postgres" | "memory", for logs and benchmarks. */
   readonly kind: string;

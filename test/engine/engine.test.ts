@@ -238,3 +238,45 @@ describe("engine: commands in the middle of a step", () => {
     expect(await chat.store.namespace("users").get(chat.user)).toBeUndefined();
   });
 });
+
+describe("engine: input from outside the chat", () => {
+  it("a job's report for a state that no longer waits for it is stale and changes nothing", async () => {
+    const chat = await makeChat(fakeWorld());
+    await chat.send("/start");
+    const before = await chat.state();
+    const ack = await chat.engine.report(chat.user, {
+      kind: "job",
+      job: "reminder",
+      id: "a-job-nobody-waits-for",
+      event: "due",
+    });
+    expect(ack).toBe("stale");
+    expect(chat.notified).toEqual([]);
+    expect(await chat.state()).toEqual(before);
+  });
+
+  it("a return from a sign-in page nobody waits for is stale, and the chat hears nothing", async () => {
+    const chat = await atServerStep();
+    await chat.send("old.example");
+    const before = await chat.state();
+    const turn = await chat.engine.receive(chat.user, {
+      kind: "signed-in",
+      state: "t".repeat(32),
+      code: "abcdefgh",
+    });
+    expect(turn.ack).toBe("stale");
+    expect(chat.notified).toEqual([]);
+    expect(await chat.state()).toEqual(before);
+  });
+
+  it("a saved state that no longer fits is set aside, and the user starts afresh", async () => {
+    const chat = await makeChat(fakeWorld());
+    await chat.store
+      .namespace("users")
+      .set(chat.user, { v: 3, seq: 4, state: { step: "nowhere" } });
+    const hi = await chat.send("/start");
+    expect(hi.text).toMatch(/^Hi! I'll move your Mastodon account/);
+    const aside = await chat.store.namespace("unreadable").get(`users:${chat.user}`);
+    expect(aside).toMatchObject([{ value: { v: 3, seq: 4, state: { step: "nowhere" } } }]);
+  });
+});

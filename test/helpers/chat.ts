@@ -6,18 +6,10 @@
 import { randomBytes } from "node:crypto";
 import type { Input, Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
-import { MicroblogClient } from "../../src/clients/microblog.js";
-import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { SignIn } from "../../src/clients/sign-in.js";
-import { realWorld, type World } from "../../src/clients/world.js";
-import { Engine } from "../../src/engine/engine.js";
-import { registerJobs } from "../../src/jobs/registry.js";
-import { JobRunner } from "../../src/jobs/runner.js";
+import type { World } from "../../src/clients/world.js";
+import { createCore } from "../../src/core.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import { STATE_VERSION, type State } from "../../src/model/state.js";
-import { GuardedDispatcher } from "../../src/net/dispatcher.js";
-import { Http } from "../../src/net/http.js";
-import { Pacer } from "../../src/net/pacer.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
@@ -34,44 +26,26 @@ export function render(replies: readonly Reply[]): string[] {
   return replies.map((r) => (r.kind === "file" ? `📎 ${r.name}` : plain(r.text)));
 }
 
-/** The real world (HTTP layer, OAuth) over loopback, for tests against the stand-ins. */
-export function loopbackWorld(
-  store: Store,
-  sealer: Sealer,
-  opts: {
-    publicUrl?: string;
-    now?: () => number;
-    microblogUrl?: string;
-    microblogDomain?: string;
-    /** Servers the preview should find not answering; the rest answer (no DNS is asked). */
-    down?: readonly string[];
-    /** Domains (old.example) mapped to the stand-ins that play them. */
-    origins?: Record<string, string>;
-  } = {},
-): World {
-  const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
-  const signIn = new SignIn(new MastodonOAuth(http), store, sealer, opts);
-  const world = realWorld({
-    http,
-    signIn,
-    microblog: opts.microblogUrl ? new MicroblogClient(http, opts.microblogUrl) : undefined,
-    microblogDomain: opts.microblogDomain,
-    allowPrivateNetwork: true,
-    timeoutMs: 5000,
-    // Any other domain is a server that refuses connections: no DNS is ever asked in tests.
-    originOf: (host) =>
-      opts.origins?.[host] ??
-      (/^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : "http://127.0.0.1:9"),
-  });
-  const down = new Set(opts.down ?? []);
-  return {
-    ...world,
-    serversAnswering: async (hosts) => new Set(hosts.filter((h) => !down.has(h))),
-  };
+/** The real world (HTTP layer, OAuth) over loopback, against the stand-ins. */
+export interface Loopback {
+  publicUrl?: string;
+  now?: () => number;
+  microblogUrl?: string;
+  microblogDomain?: string;
+  /** Servers the preview should find not answering; the rest answer (no DNS is asked). */
+  down?: readonly string[];
+  /** Domains (old.example) mapped to the stand-ins that play them. */
+  origins?: Record<string, string>;
 }
 
+const isWorld = (setup: World | Loopback): setup is World => "probeMastodon" in setup;
+
+/**
+ * A chat with one user over the bot's own core (createCore): over loopback to
+ * the stand-ins, or with a fake world for tests that need no server.
+ */
 export async function makeChat(
-  world: World | ((store: Store, sealer: Sealer) => World),
+  setup: World | Loopback = {},
   opts: {
     store?: Store;
     user?: UserKey;
@@ -83,18 +57,41 @@ export async function makeChat(
 ) {
   const store = opts.store ?? openMemoryStore();
   const sealer = opts.sealer ?? new Sealer(randomBytes(32));
-  if (typeof world === "function") world = world(store, sealer);
-  const jobs = new JobRunner(store);
-  const engine = new Engine({ store, sealer, world, jobs, dayMs: opts.dayMs });
-  registerJobs(jobs, {
-    engine,
-    world,
-    sealer,
+  const loopback = isWorld(setup) ? {} : setup;
+  const down = new Set(loopback.down ?? []);
+  const core = createCore({
     store,
-    notifier: () => engine.notifier,
+    sealer,
+    network: {
+      allowPrivateNetwork: true,
+      timeoutMs: 5000,
+      backoffMs: 20,
+      pacerMarginMs: 50,
+      publicUrl: loopback.publicUrl,
+      microblog: loopback.microblogUrl
+        ? {
+            origin: loopback.microblogUrl,
+            domain: loopback.microblogDomain ?? "micro.blog",
+          }
+        : undefined,
+      // Any other domain is a server that refuses connections: no DNS is ever asked in tests.
+      originOf: (host) =>
+        loopback.origins?.[host] ??
+        (/^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : "http://127.0.0.1:9"),
+    },
+    world: (real) =>
+      isWorld(setup)
+        ? setup
+        : {
+            ...real,
+            serversAnswering: async (hosts) => new Set(hosts.filter((h) => !down.has(h))),
+          },
+    now: loopback.now,
+    dayMs: opts.dayMs,
     pollMs: opts.pollMs,
     watch: opts.watch,
   });
+  const { engine, jobs } = core;
   const user: UserKey = opts.user ?? "tg:1";
   const notified: Reply[] = [];
   let seq = 0;
@@ -129,6 +126,7 @@ export async function makeChat(
   }
 
   return {
+    core,
     engine,
     jobs,
     store,

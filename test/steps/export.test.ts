@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { mastodonFollowingCsv } from "../../sandbox/mastodon-export.js";
-import { loopbackWorld, makeChat } from "../helpers/chat.js";
+import { makeChat } from "../helpers/chat.js";
 
 let sandbox: MastodonSandbox | undefined;
 afterEach(async () => {
@@ -17,7 +17,7 @@ async function signIn(opts: { follows: number; rateLimit?: { limit: number; wind
   const ada = sandbox.addAccount({ username: "ada" });
   const follows = sandbox.seedFollows("ada", opts.follows);
   const token = sandbox.issueToken("ada", ["read:accounts", "read:follows"]);
-  const chat = await makeChat(loopbackWorld);
+  const chat = await makeChat({});
   await chat.send("/start");
   await chat.press("Let's go");
   await chat.send(sandbox.url);

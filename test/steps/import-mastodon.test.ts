@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import type { Input } from "../../src/chat/conversation.js";
-import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { makeChat, render } from "../helpers/chat.js";
 
 let oldServer: MastodonSandbox | undefined;
 let newServer: MastodonSandbox | undefined;
@@ -33,7 +33,7 @@ describe("import to a Mastodon-API server", () => {
     newServer.addResolvable("gone@far.example", { moved: true });
     const all = [...accts, "shy@far.example", "gone@far.example", "nobody@far.example"];
 
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, {}));
+    const chat = await makeChat({});
     await chat.send("/start");
     await chat.press("Let's go");
     await chat.send(oldServer.url);

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import type { Input, Reply } from "../../src/chat/conversation.js";
-import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { makeChat, render } from "../helpers/chat.js";
 
 let mb: MicroblogSandbox | undefined;
 afterEach(async () => {
@@ -31,12 +31,11 @@ async function uploaded(accts: string[], opts: { down?: string[]; dayMs?: number
   mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
   const token = mb.addUser("ada");
   const chat = await makeChat(
-    (store, sealer) =>
-      loopbackWorld(store, sealer, {
-        microblogUrl: mb!.url,
-        microblogDomain: "mb.example",
-        down: opts.down,
-      }),
+    {
+      microblogUrl: mb!.url,
+      microblogDomain: "mb.example",
+      down: opts.down,
+    },
     { dayMs: opts.dayMs },
   );
   await chat.send("/start");
@@ -137,7 +136,7 @@ describe("connect micro.blog and import", () => {
     await chat.jobs.idle();
     const wait = await chat.press("Remind me in 3 days");
     expect(wait.text).toMatch(/^I'll remind you on \w{3}, \d\d \w{3}\. Take your time/);
-    await chat.jobs.idle();
+    await chat.jobs.idle({ scheduled: true });
     expect(texts(chat.notified).at(-1)).toBe(
       "How is micro.blog treating you? Ready to move your followers?",
     );

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import type { State } from "../../src/model/state.js";
-import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { makeChat, render } from "../helpers/chat.js";
 
 let old: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;
@@ -31,12 +31,11 @@ async function world(opts: { oldVersion?: string } = {}) {
   old.seedFollowers("ada", 30);
   const token = mb.addUser("ada");
   const chat = await makeChat(
-    (store, sealer) =>
-      loopbackWorld(store, sealer, {
-        microblogUrl: mb!.url,
-        microblogDomain: "mb.example",
-        origins,
-      }),
+    {
+      microblogUrl: mb!.url,
+      microblogDomain: "mb.example",
+      origins,
+    },
     { pollMs: 30 },
   );
   return { chat, token, old, mb, origins };
@@ -256,7 +255,7 @@ describe("the Move", () => {
       /^Not yet: @ada@old\.example hasn't moved yet: its profile doesn't point to a new account\. The old server can take a minute; I'll keep checking/,
     );
     await old!.performMove("ada", "ada@mb.example");
-    await chat.jobs.idle();
+    await chat.until((state) => state?.step === "watching");
     const said = render(chat.notified);
     expect(said[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
     expect(said[1]).toMatch(/^Your followers are on their way/);

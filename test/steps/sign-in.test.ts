@@ -13,7 +13,7 @@ import { startWeb } from "../../src/channels/web/server.js";
 import type { Reply } from "../../src/chat/conversation.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
-import { loopbackWorld, makeChat } from "../helpers/chat.js";
+import { makeChat } from "../helpers/chat.js";
 import { unzip } from "../helpers/unzip.js";
 
 let sandbox: MastodonSandbox | undefined;
@@ -63,7 +63,7 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     s.seedFollows("ada", 250);
     s.seedFollowers("ada", 300);
     s.seedSnapshot("ada", { lists: 3, blocks: 12, mutes: 4, domainBlocks: 2, bookmarks: 88 });
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, { now }));
+    const chat = await makeChat({ now });
     const link = await toSignIn(chat);
     const url = new URL(link);
     expect(url.searchParams.get("scope")).toBe(
@@ -103,7 +103,7 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
 
   it("no PKCE on a 4.2 server, which has no discovery document; sign-in still works", async () => {
     await server("4.2.10");
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, { now }));
+    const chat = await makeChat({ now });
     const link = await toSignIn(chat);
     expect(new URL(link).searchParams.has("code_challenge")).toBe(false);
     const r = await chat.send(sandbox!.authorize("ada", link).code);
@@ -113,7 +113,7 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
 
   it("a code used twice is refused with the reason, and the step stays", async () => {
     const s = await server();
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, { now }));
+    const chat = await makeChat({ now });
     const link = await toSignIn(chat);
     const { code } = s.authorize("ada", link);
     await chat.send(code);
@@ -132,7 +132,7 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
 
   it("a code pasted too late (over 10 minutes) is refused", async () => {
     const s = await server();
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, { now }));
+    const chat = await makeChat({ now });
     const { code } = s.authorize("ada", await toSignIn(chat));
     clock += 11 * 60_000;
     const r = await chat.send(code);
@@ -145,11 +145,14 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     const store = openMemoryStore();
     const sealer = new Sealer(randomBytes(32));
     for (const user of ["tg:1", "tg:2", "tg:3"] as const) {
-      const chat = await makeChat((st, se) => loopbackWorld(st, se, { now }), {
-        store,
-        sealer,
-        user,
-      });
+      const chat = await makeChat(
+        { now },
+        {
+          store,
+          sealer,
+          user,
+        },
+      );
       await toSignIn(chat);
     }
     expect(s.requests.filter((q) => q.method === "POST" && q.path === "/api/v1/apps")).toHaveLength(
@@ -166,10 +169,10 @@ describe("sign in by the callback page (PUBLIC_URL)", () => {
     let route: ((url: URL) => ReturnType<ReturnType<typeof oauthCallback>>) | undefined;
     const started = await startWeb({ callback: (u) => route!(u) }, { host: "127.0.0.1", port: 0 });
     web = started.server;
-    const world = loopbackWorld(store, sealer, { publicUrl: started.url, now });
-    const ada = await makeChat(world, { store, sealer, user: "tg:1" });
-    const bob = await makeChat(world, { store, sealer, user: "tg:2" });
-    route = oauthCallback({ signIn: world.signIn as never, engine: ada.engine });
+    const setup = { publicUrl: started.url, now };
+    const ada = await makeChat(setup, { store, sealer, user: "tg:1" });
+    const bob = await makeChat(setup, { store, sealer, user: "tg:2" });
+    route = oauthCallback({ signIn: ada.core.signIn, engine: ada.engine });
     return { ada, bob, base: started.url };
   }
 
@@ -242,7 +245,7 @@ describe("snapshot edge cases", () => {
   it("an account with 5,000 follows is saved whole, in Mastodon's order", async () => {
     const s = await server();
     s.seedFollows("ada", 5000);
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, { now }));
+    const chat = await makeChat({ now });
     await chat.send(s.authorize("ada", await toSignIn(chat)).code);
     await chat.jobs.idle();
     const csv = chat.notified.find((x) => x.kind === "file" && x.name === "following_accounts.csv");
@@ -265,7 +268,7 @@ describe("snapshot edge cases", () => {
       contentType: "application/json; charset=utf-8",
       path: `/api/v1/accounts/${ada.id}/followers`,
     });
-    const chat = await makeChat((store, sealer) => loopbackWorld(store, sealer, { now }));
+    const chat = await makeChat({ now });
     await chat.send(s.authorize("ada", await toSignIn(chat)).code);
     await chat.jobs.idle();
     const lines = said(chat.notified.filter((x) => x.kind === "say"));

@@ -8,8 +8,9 @@ import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastod
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import { RecipientGoneError } from "../../src/chat/conversation.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
+import { WatchProgress } from "../../src/model/jobs.js";
 import type { State } from "../../src/model/state.js";
-import { loopbackWorld, makeChat, render } from "../helpers/chat.js";
+import { makeChat, render } from "../helpers/chat.js";
 
 let old: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;
@@ -46,12 +47,11 @@ async function movedAccount(
   const token = mb.addUser("ada");
   mb.addAlias("ada", old.actorUri("ada"));
   const chat = await makeChat(
-    (store, sealer) =>
-      loopbackWorld(store, sealer, {
-        microblogUrl: mb!.url,
-        microblogDomain: "mb.example",
-        origins,
-      }),
+    {
+      microblogUrl: mb!.url,
+      microblogDomain: "mb.example",
+      origins,
+    },
     { watch: { ...FAST, ...opts.watch } },
   );
   const total = (opts.followers ?? 30) + (opts.quiet ?? 0);
@@ -94,7 +94,7 @@ async function seen(chat: Awaited<ReturnType<typeof makeChat>>, count: number): 
   for (;;) {
     const state = await chat.state();
     const id = state?.step === "watching" ? state.watchJobId : "";
-    const data = (await chat.jobs.get<{ last?: { count: number } }>(id))?.data;
+    const data = WatchProgress.safeParse(await chat.jobs.progress(id)).data;
     if (data?.last?.count === count) return;
     if (Date.now() > deadline)
       throw new Error(`the watch never saw ${count}; it saw ${data?.last?.count}`);

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { collection } from "../../src/store/collection.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { KeyValue, Locks, Store } from "../../src/store/store.js";
 import { LockLostError, LockTimeoutError, withLock } from "../../src/store/with-lock.js";
@@ -36,9 +38,8 @@ function clearOf(kv: KeyValue<unknown>): () => Promise<void> {
   throw new Error("this store's namespaces have no clear()");
 }
 
-interface Counter {
-  n: number;
-}
+const Counter = z.object({ n: z.number() });
+type Counter = z.infer<typeof Counter>;
 
 /** Read, yield to the event loop and the network, then write: loses updates unless locked. */
 async function increment(kv: KeyValue<Counter>): Promise<void> {
@@ -52,8 +53,8 @@ for (const [name, make] of Object.entries(factories)) {
     let url: string;
     let store: Store;
     const used: KeyValue<unknown>[] = [];
-    const ns = <T>(s: Store = store): KeyValue<T> => {
-      const kv = s.namespace<T>(unique("ns"));
+    const ns = (s: Store = store): KeyValue<unknown> => {
+      const kv = s.namespace(unique("ns"));
       used.push(kv);
       return kv;
     };
@@ -74,7 +75,7 @@ for (const [name, make] of Object.entries(factories)) {
     });
 
     it("round-trips nested JSON, and deletes", async () => {
-      const kv = ns<unknown>();
+      const kv = ns();
       const value = {
         user: { id: 42, handle: "@a@b.example", tags: ["x", ":colon", ""] },
         list: [1, 2.5, null, true, { deep: { deeper: [] } }],
@@ -90,7 +91,7 @@ for (const [name, make] of Object.entries(factories)) {
 
     it("keeps a key that starts with the namespace apart from the bare key", async () => {
       const space = unique("ns");
-      const kv = store.namespace<string>(space);
+      const kv = store.namespace(space);
       used.push(kv);
       await kv.set("x", "bare");
       await kv.set(`${space}:x`, "prefixed");
@@ -99,7 +100,7 @@ for (const [name, make] of Object.entries(factories)) {
     });
 
     it("expires a value after its TTL, and keeps one without", async () => {
-      const kv = ns<string>();
+      const kv = ns();
       await kv.set("brief", "soon gone", 150);
       await kv.set("lasting", "stays");
       expect(await kv.get("brief")).toBe("soon gone");
@@ -110,8 +111,8 @@ for (const [name, make] of Object.entries(factories)) {
     });
 
     it("isolates namespaces: delete and clear touch one only", async () => {
-      const a = ns<string>();
-      const b = ns<string>();
+      const a = ns();
+      const b = ns();
       await a.set("same", "in a");
       await b.set("same", "in b");
       await a.set("other", "in a");
@@ -154,7 +155,7 @@ for (const [name, make] of Object.entries(factories)) {
     });
 
     it("withLock serialises 20 concurrent read-modify-writes", async () => {
-      const kv = ns<Counter>();
+      const kv = collection(store, unique("ns"), Counter);
       const lock = unique("lock");
       const opts = { ttlMs: 5_000, pollMs: 5 };
       await Promise.all(
@@ -215,9 +216,9 @@ for (const [name, make] of Object.entries(factories)) {
       const other = await openStore(url);
       try {
         const space = unique("ns");
-        const mine = store.namespace<Counter>(space);
-        const theirs = other.namespace<Counter>(space);
-        used.push(mine);
+        const mine = collection(store, space, Counter);
+        const theirs = collection(other, space, Counter);
+        used.push(store.namespace(space));
         await mine.set("seen", { n: 1 });
         expect(await theirs.get("seen")).toEqual({ n: 1 });
 

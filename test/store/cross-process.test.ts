@@ -57,7 +57,7 @@ for (const [name, url] of Object.entries(backends)) {
       }
 
       const store = await openStore(url);
-      const kv = store.namespace<number>(namespace);
+      const kv = store.namespace(namespace);
       try {
         expect(await kv.get("counter")).toBe(2 * N);
       } finally {

@@ -6,6 +6,8 @@
  */
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { collection } from "../../src/store/collection.js";
 import { openStore } from "../../src/store/open-store.js";
 import { withLock } from "../../src/store/with-lock.js";
 
@@ -13,7 +15,7 @@ const [url, namespace, lock, count] = process.argv.slice(2);
 if (!url || !namespace || !lock || !count) throw new Error("usage: <url> <namespace> <lock> <n>");
 
 const store = await openStore(url);
-const kv = store.namespace<number>(namespace);
+const kv = collection(store, namespace, z.number());
 process.stdout.write("ready\n");
 await once(process.stdin, "data");
 

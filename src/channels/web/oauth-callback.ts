@@ -4,11 +4,8 @@
  * sign-in in the chat, and the page only says to go back there. Nothing secret
  * is ever written into the page.
  */
-import { say, type UserKey } from "../../chat/conversation.js";
 import type { SignIn } from "../../clients/sign-in.js";
 import type { Engine } from "../../engine/engine.js";
-import { finishNewSignIn } from "../../steps/new/new-sign-in.js";
-import { finishSignIn } from "../../steps/old/old-sign-in.js";
 
 export interface Page {
   status: number;
@@ -21,8 +18,8 @@ const page = (status: number, title: string, body: string): Page => ({ status, t
 export function oauthCallback(deps: { signIn: Pick<SignIn, "claim">; engine: Engine }) {
   return async (url: URL): Promise<Page> => {
     const state = url.searchParams.get("state") ?? "";
-    const code = url.searchParams.get("code");
-    const denied = url.searchParams.get("error");
+    const code = url.searchParams.get("code") ?? undefined;
+    const denied = url.searchParams.has("error") || !code;
     const claimed = await deps.signIn.claim(state);
     if (!claimed) {
       return page(
@@ -31,36 +28,22 @@ export function oauthCallback(deps: { signIn: Pick<SignIn, "claim">; engine: Eng
         "It was already used, is older than 10 minutes, or belongs to another sign-in. Go back to the chat and tap “Sign in” again.",
       );
     }
-    const user = claimed.user as UserKey;
-    const result = await deps.engine.advance(user, async (current, ctx) => {
-      const waiting =
-        (current.step === "old-sign-in" || current.step === "new-sign-in") &&
-        current.signIn?.state === state;
-      if (!waiting) return null;
-      if (denied || !code) {
-        return {
-          state: current,
-          replies: [
-            say([
-              "You didn't approve the sign-in, so nothing changed. Tap “Sign in” to try again, or choose another way.",
-            ]),
-          ],
-        };
-      }
-      return current.step === "old-sign-in"
-        ? finishSignIn(current, code, ctx)
-        : finishNewSignIn(current, code, ctx);
+    // The chat's step takes it from here, under the user's lock, and answers in the chat.
+    const turn = await deps.engine.receive(claimed.user, {
+      kind: "signed-in",
+      state,
+      code: denied ? undefined : code,
+      denied,
     });
-    if (!result) {
+    if (turn.ack === "stale") {
       return page(
         409,
         "This sign-in is no longer waiting",
         "The chat has moved on since this link was made. Go back to the chat; /status shows where you are.",
       );
     }
-    if (denied || !code)
-      return page(200, "Sign-in cancelled", "Nothing changed. You can close this page.");
-    return result.state.step === "exporting" || result.state.step === "import-preview"
+    if (denied) return page(200, "Sign-in cancelled", "Nothing changed. You can close this page.");
+    return turn.ack === "done"
       ? page(200, "You're signed in", "Go back to the chat to carry on. You can close this page.")
       : page(
           200,

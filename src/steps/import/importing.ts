@@ -1,10 +1,22 @@
-/** Step 5, while the import job runs: how far it is; /cancel stops it. */
-import { say } from "../../chat/conversation.js";
-import { n } from "../../chat/text.js";
-import type { Step, StepContext } from "../step.js";
+/**
+ * Following everyone on the new account, while the import job runs: progress
+ * with a bar and an ETA in one edited message, waits announced with their time,
+ * then the report and not-followed.csv. When the server stops the import, back
+ * to the preview with what is left and why; what's done stays done.
+ */
+import { type Reply, say } from "../../chat/conversation.js";
+import { n, type Text } from "../../chat/text.js";
+import { notFollowedCsv } from "../../formats/report-csv.js";
+import type { JobInput } from "../../model/jobs.js";
+import type { ImportReport, StateOf } from "../../model/state.js";
+import { explainRemote } from "../lib/explain.js";
+import { journeyOf } from "../lib/journey.js";
+import { newHost } from "../lib/moving.js";
+import { bar, eta, progressReply, waitingText } from "../lib/progress.js";
+import type { Outcome, Step, StepContext } from "../step.js";
 
 async function line(jobId: string, ctx: StepContext): Promise<string> {
-  const p = await ctx.jobProgress(jobId);
+  const p = await ctx.counted(jobId);
   if (!p || p.done === 0) return "I'm following your accounts on the new account.";
   return `Following: ${n(p.done)} of ${n(p.total ?? p.done)} accounts gone through so far.`;
 }
@@ -15,7 +27,8 @@ export const importing: Step<"importing"> = {
   transient: true,
   enter: () => [],
   status: async (state, ctx) => [say([await line(state.jobId, ctx)])],
-  async handle(state, _input, ctx) {
+  async handle(state, input, ctx) {
+    if (input.kind === "job" && input.job === "import-follows") return reported(state, input);
     return {
       state,
       replies: [
@@ -24,3 +37,65 @@ export const importing: Step<"importing"> = {
     };
   },
 };
+
+function reported(
+  state: StateOf<"importing">,
+  input: Extract<JobInput, { job: "import-follows" }>,
+): Outcome {
+  const key = `import:${state.jobId}`;
+  const host = newHost(state.target);
+  const base = { ...journeyOf(state), target: state.target };
+  switch (input.event) {
+    case "progress": {
+      const left = input.etaMs === null ? "" : ` · ${eta(input.etaMs)}`;
+      const text = `Following… ${bar(input.done, input.total)} ${n(input.done)} of ${n(input.total)}${left}`;
+      return { state, replies: [progressReply(key, text)] };
+    }
+    case "waiting":
+      return { state, replies: [progressReply(key, waitingText(host, input.until))] };
+    case "stopped": {
+      const why = explainRemote(input.error, host);
+      const reason = input.started
+        ? `I had to stop following: ${why} What's done stays done; start again to continue.`
+        : `I couldn't start following: ${why} Nothing was followed; tap Start following to try again.`;
+      return {
+        state: {
+          step: "import-preview",
+          ...base,
+          preview: {
+            toFollow: input.left,
+            already: input.already,
+            unreachable: 0,
+            unreachableServers: [],
+            dailyLimit: null,
+          },
+        },
+        replies: [say([reason])],
+      };
+    }
+    case "done": {
+      const replies: Reply[] = [say(reportText(input.report))];
+      if (input.failures.length > 0) {
+        replies.push({
+          kind: "file",
+          name: "not-followed.csv",
+          bytes: notFollowedCsv(input.failures),
+          caption: ["The accounts I couldn't follow, and why."],
+        });
+      }
+      return { state: { step: "import-done", ...base, report: input.report }, replies };
+    }
+  }
+}
+
+export function reportText(r: ImportReport): Text {
+  const parts = [
+    r.followed && `${n(r.followed)} followed`,
+    r.requested && `${n(r.requested)} waiting for approval`,
+    r.already && `${n(r.already)} already followed`,
+    r.notFound && `${n(r.notFound)} not found`,
+    r.refused && `${n(r.refused)} refused`,
+    r.failed && `${n(r.failed)} failed`,
+  ].filter(Boolean);
+  return [`Done: ${parts.length ? parts.join(", ") : "nothing to do"}.`];
+}

@@ -21,6 +21,8 @@ export const trying: Step<"trying"> = {
   name: "trying",
   enter: (state) => [waiting(state)],
   async handle(state, input, ctx) {
+    // The reminder job: it's time to ask.
+    if (input.kind === "job") return stay(state, reminderReply(state));
     if (input.kind === "choice") {
       const next = decide(state, input.id, ctx.now(), ctx.dayMs);
       if (next) return next;
@@ -30,7 +32,7 @@ export const trying: Step<"trying"> = {
 };
 
 /** What the reminder says when it fires. */
-export const reminderReply = (state: StateOf<"trying">) => {
+const reminderReply = (state: StateOf<"trying">) => {
   const where = state.target.kind === "microblog" ? "micro.blog" : state.target.instance.host;
   return say([`How is ${where} treating you? Ready to move your followers?`], {
     choices: tryChoices,

@@ -2,15 +2,15 @@
  * Reading "which server?" — for the old account and for the new one alike: what
  * the user typed, checked, and the server asked whether it speaks Mastodon's API.
  */
-import { type Input, type Reply, say } from "../../chat/conversation.js";
+import { type Reply, say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
 import { parseInstance } from "../../clients/instance.js";
 import type { Instance } from "../../model/state.js";
-import type { StepContext } from "../step.js";
+import type { StepContext, StepInput } from "../step.js";
 import { explainRemote } from "./explain.js";
 
 export async function askServer(
-  input: Input,
+  input: StepInput,
   ctx: StepContext,
   example: string,
 ): Promise<{ ok: true; instance: Instance } | { ok: false; reply: Reply }> {

@@ -1,7 +1,8 @@
 /**
- * An OAuth code the user pastes (no PUBLIC_URL), for the old account and the new
- * one alike: always deleted as a secret, checked for shape before the server is
- * asked, then traded by `finish`.
+ * The two ways an OAuth code arrives, for the old account and the new one alike:
+ * pasted by the user (no PUBLIC_URL) — always deleted as a secret, checked for
+ * shape before the server is asked — or brought back by the browser to the
+ * bot's callback page. Either way `finish` trades it.
  */
 import { type Reply, say } from "../../chat/conversation.js";
 import type { State } from "../../model/state.js";
@@ -31,4 +32,24 @@ export async function pastedCode(
     };
   }
   return { ...(await finish(code)), secret: true };
+}
+
+/** The browser came back from the sign-in page: approved (with a code) or not. */
+export async function signInReturned(
+  state: State,
+  input: { code?: string; denied?: boolean },
+  finish: (code: string) => Promise<Outcome>,
+): Promise<Outcome> {
+  if (input.denied || !input.code) {
+    return {
+      state,
+      ack: "failed",
+      replies: [
+        say([
+          "You didn't approve the sign-in, so nothing changed. Tap “Sign in” to try again, or choose another way.",
+        ]),
+      ],
+    };
+  }
+  return finish(input.code);
 }

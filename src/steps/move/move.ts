@@ -8,10 +8,10 @@ import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
 import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-check.js";
 import { splitHandle } from "../../clients/fediverse.js";
+import type { JobInput, WatchRequest } from "../../model/jobs.js";
 import type { State, StateOf } from "../../model/state.js";
-import { newWatch } from "../../model/watch-data.js";
 import { handles, movingOf, oldOrigin } from "../lib/moving.js";
-import type { Outcome, Step } from "../step.js";
+import type { Outcome, Step, StepContext } from "../step.js";
 
 function ask(state: StateOf<"move">) {
   const oldHost = splitHandle(state.oldHandle).host;
@@ -35,16 +35,14 @@ function ask(state: StateOf<"move">) {
 }
 
 /** Where a move verdict leads: on, stay (with a poll), or stop. */
-export function afterVerdict(state: StateOf<"move">, v: MoveVerdict, now: number): Outcome | null {
+function afterVerdict(state: StateOf<"move">, v: MoveVerdict, now: number): Outcome | null {
   const h = handles(state);
   if (v.kind === "moved") {
     const watchJobId = randomUUID();
     return {
       state: { step: "watching", ...movingOf(state), movedAt: now, watchJobId, quiet: false },
       replies: [say([`✅ ${describeMove(v, h)}`])],
-      jobs: [
-        { kind: "watch", id: watchJobId, data: newWatch(oldOrigin(state), state.oldHandle, now) },
-      ],
+      jobs: [{ kind: "watch", id: watchJobId, data: watchRequest(state, now) }],
     };
   }
   if (v.kind === "elsewhere") {
@@ -56,11 +54,45 @@ export function afterVerdict(state: StateOf<"move">, v: MoveVerdict, now: number
   return null;
 }
 
+/** What the transfer watch needs: where the old account is, and from when. */
+function watchRequest(state: StateOf<"move">, now: number): WatchRequest {
+  const { user, host } = splitHandle(state.oldHandle);
+  return { origin: oldOrigin(state), username: user, domain: host, startedAt: now };
+}
+
+/** The poll job: look again; or, when it has looked long enough, say so. */
+async function polled(
+  state: StateOf<"move">,
+  input: Extract<JobInput, { job: "move-poll" }>,
+  ctx: StepContext,
+): Promise<Outcome> {
+  if (input.event === "ended") {
+    return {
+      state: { ...state, pollJobId: undefined },
+      replies: [
+        say(
+          [
+            "I still don't see the move on the old account. Did its form show an error? Tap I've moved once it's done.",
+          ],
+          { choices: [{ id: "moved", label: "I've moved" }] },
+        ),
+      ],
+    };
+  }
+  const next = afterVerdict(
+    state,
+    await checkMoved(ctx.world.fediverse, handles(state)),
+    ctx.now(),
+  );
+  return next ?? { state, replies: [] };
+}
+
 export const move: Step<"move"> = {
   name: "move",
   canGoBack: false,
   enter: (state) => ask(state),
   async handle(state, input, ctx) {
+    if (input.kind === "job" && input.job === "move-poll") return polled(state, input, ctx);
     if (
       !(input.kind === "choice" && input.id === "moved") &&
       !(input.kind === "text" && /moved|done/i.test(input.text))

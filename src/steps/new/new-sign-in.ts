@@ -9,7 +9,7 @@ import type { StateOf } from "../../model/state.js";
 import { RejectedError } from "../../net/errors.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
-import { pastedCode } from "../lib/pasted-code.js";
+import { pastedCode, signInReturned } from "../lib/pasted-code.js";
 import { connected } from "../lib/target-connected.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
@@ -24,7 +24,7 @@ function prompt(state: StateOf<"new-sign-in">) {
   });
 }
 
-export async function finishNewSignIn(
+async function finishNewSignIn(
   state: StateOf<"new-sign-in">,
   code: string,
   ctx: StepContext,
@@ -40,6 +40,7 @@ export async function finishNewSignIn(
         : `${explainRemote(err, instance.host)} Tap "Sign in" to try again.`;
     return {
       state,
+      ack: "failed",
       replies: [
         say([reason], { links: [{ label: `Sign in to ${instance.host}`, url: signIn.url }] }),
       ],
@@ -51,6 +52,7 @@ export async function finishNewSignIn(
   } catch (err) {
     return {
       state,
+      ack: "failed",
       replies: [say([`${explainRemote(err, instance.host)} Tap "Sign in" to try again.`])],
     };
   }
@@ -59,6 +61,7 @@ export async function finishNewSignIn(
   if (old && old.handle.toLowerCase() === handle.toLowerCase()) {
     return {
       state,
+      ack: "failed",
       replies: [
         say([
           `That's @${handle}, the account you're moving from. Sign in with the new account instead.`,
@@ -73,13 +76,16 @@ export async function finishNewSignIn(
     handle,
     token: ctx.sealer.seal(token),
   };
-  return connected({ step: "new-choose", ...journeyOf(state) }, target, token, ctx);
+  const outcome = await connected({ step: "new-choose", ...journeyOf(state) }, target, token, ctx);
+  return { ...outcome, ack: "done" };
 }
 
 export const newSignIn: Step<"new-sign-in"> = {
   name: "new-sign-in",
   enter: (state) => [prompt(state)],
   async handle(state, input, ctx) {
+    if (input.kind === "signed-in")
+      return signInReturned(state, input, (code) => finishNewSignIn(state, code, ctx));
     if (input.kind !== "text") return { state, replies: [prompt(state)] };
     return pastedCode(state, input.text, state.instance.host, prompt(state), (code) =>
       finishNewSignIn(state, code, ctx),

@@ -10,7 +10,7 @@ import type { StateOf } from "../../model/state.js";
 import { RejectedError } from "../../net/errors.js";
 import { beginSnapshot } from "../lib/begin-snapshot.js";
 import { explainRemote } from "../lib/explain.js";
-import { pastedCode } from "../lib/pasted-code.js";
+import { pastedCode, signInReturned } from "../lib/pasted-code.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
 const ALTERNATIVES = [
@@ -46,13 +46,13 @@ function prompt(state: StateOf<"old-sign-in">) {
 }
 
 /** Trading a code for a token, from a pasted code or from the callback page. */
-export async function finishSignIn(
+async function finishSignIn(
   state: StateOf<"old-sign-in">,
   code: string,
   ctx: StepContext,
 ): Promise<Outcome> {
   const host = state.instance.host;
-  if (!state.signIn) return { state, replies: [prompt(state)] };
+  if (!state.signIn) return { state, ack: "failed", replies: [prompt(state)] };
   let token: string;
   try {
     token = (await ctx.world.signIn.finish(state.instance.origin, state.signIn.verifier, code))
@@ -64,17 +64,22 @@ export async function finishSignIn(
         : `${explainRemote(err, host)} Tap "Sign in" to try again.`;
     return {
       state,
+      ack: "failed",
       replies: [say([reason], { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }] })],
     };
   }
   const begun = await beginSnapshot(state.instance, token, "oauth", ctx);
-  return begun.ok ? begun.outcome : { state, replies: [say([begun.reason])] };
+  return begun.ok
+    ? { ...begun.outcome, ack: "done" }
+    : { state, ack: "failed", replies: [say([begun.reason])] };
 }
 
 export const oldSignIn: Step<"old-sign-in"> = {
   name: "old-sign-in",
   enter: (state) => [prompt(state)],
   async handle(state, input, ctx) {
+    if (input.kind === "signed-in")
+      return signInReturned(state, input, (code) => finishSignIn(state, code, ctx));
     if (input.kind === "choice" && input.id === "token")
       return { state: { step: "old-token", instance: state.instance }, replies: [] };
     if (input.kind === "choice" && input.id === "csv")

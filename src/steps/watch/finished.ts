@@ -28,6 +28,11 @@ export const finished: Step<"finished"> = {
   enter: () => [],
   status: (state) => [summary(state)],
   async handle(state, input, ctx) {
+    if (input.kind === "job") {
+      // The forget-later job: the 30 days are up, unless the user chose to keep their data.
+      const due = state.forgetAt !== null && state.forgetAt <= ctx.now();
+      return due ? { state, replies: [], forget: true } : { state, replies: [] };
+    }
     if (input.kind !== "choice") return { state, replies: [summary(state)] };
     switch (input.id) {
       case "revoke": {

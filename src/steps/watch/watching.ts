@@ -1,28 +1,27 @@
 /**
- * Step 12: the followers move; the watch job does the looking. /status shows
- * how far it is from what the job last saw: moved N of M, the rate, an ETA, and
- * where those still on the old account are.
+ * The followers move; the watch job does the looking. /status shows how far it
+ * is from what the job last saw: moved N of M, the rate, an ETA, and where
+ * those still on the old account are. The job's reports become the 50% and 90%
+ * messages (unless the user asked for quiet) and the one finished message.
  */
+import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, n } from "../../chat/text.js";
+import type { JobInput } from "../../model/jobs.js";
 import type { StateOf } from "../../model/state.js";
-import type { WatchData } from "../../model/watch-data.js";
-import type { Step, StepContext } from "../step.js";
-
-const BAR = 10;
+import { movingOf } from "../lib/moving.js";
+import { bar } from "../lib/progress.js";
+import { finishedReplies } from "../lib/transfer-report.js";
+import type { Outcome, Step, StepContext } from "../step.js";
 
 export async function watchStatus(state: StateOf<"watching">, ctx: StepContext): Promise<string> {
-  const data = (await ctx.jobData<WatchData>(state.watchJobId)) ?? undefined;
-  if (!data?.last || data.initial === undefined)
-    return "I'm watching your followers move; the first count comes within minutes.";
+  const data = await ctx.watched(state.watchJobId);
+  if (!data) return "I'm watching your followers move; the first count comes within minutes.";
   const { initial, last, first } = data;
   const moved = Math.max(0, initial - last.count);
   const pct = initial > 0 ? Math.round((moved / initial) * 100) : 100;
-  const filled = Math.round((pct / 100) * BAR);
-  const lines = [
-    `Moved ${n(moved)} of ${n(initial)} followers ${"▓".repeat(filled)}${"░".repeat(BAR - filled)} ${pct}%`,
-  ];
-  if (first && last.at > first.at && first.count > last.count) {
+  const lines = [`Moved ${n(moved)} of ${n(initial)} followers ${bar(pct, 100)} ${pct}%`];
+  if (last.at > first.at && first.count > last.count) {
     const perHour = ((first.count - last.count) / (last.at - first.at)) * 3_600_000;
     const hours = last.count / perHour;
     lines.push(
@@ -52,6 +51,7 @@ export const watching: Step<"watching"> = {
   ],
   status: async (state, ctx) => [say([await watchStatus(state, ctx)])],
   async handle(state, input, ctx) {
+    if (input.kind === "job" && input.job === "watch") return reported(state, input, ctx);
     if (input.kind === "choice" && input.id === "quiet") {
       return {
         state: { ...state, quiet: true },
@@ -61,3 +61,40 @@ export const watching: Step<"watching"> = {
     return { state, replies: [say([await watchStatus(state, ctx)])] };
   },
 };
+
+function reported(
+  state: StateOf<"watching">,
+  input: Extract<JobInput, { job: "watch" }>,
+  ctx: StepContext,
+): Outcome {
+  if (input.event === "milestone") {
+    if (state.quiet) return { state, replies: [] };
+    const text =
+      input.percent === 50
+        ? "Half of your followers have moved"
+        : `${input.percent}% of your followers have moved`;
+    return {
+      state,
+      replies: [
+        say([`${text}: ${n(input.moved)} of ${n(input.initial)}.`], {
+          choices: [{ id: "quiet", label: "No more updates until it's over" }],
+        }),
+      ],
+    };
+  }
+  const forgetAt = input.result.at + ctx.forgetAfterMs;
+  const forgetJobId = randomUUID();
+  return {
+    state: {
+      step: "finished",
+      ...movingOf(state),
+      movedAt: state.movedAt,
+      result: input.result,
+      forgetAt,
+      forgetJobId,
+      revoked: false,
+    },
+    replies: finishedReplies(input, state),
+    jobs: [{ kind: "forget-later", id: forgetJobId, data: { at: forgetAt } }],
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The bot without a channel: the network (one guarded, paced HTTP layer and the
+ * clients over it), the job queue with every kind of job, and the engine that
+ * steps users through the journey. The app adds channels to it; tests and
+ * benchmarks use it as it is, so they run the same wiring the app runs.
+ */
+import type { Notifier } from "./chat/conversation.js";
+import { MicroblogClient } from "./clients/microblog.js";
+import { MastodonOAuth } from "./clients/oauth.js";
+import { SignIn } from "./clients/sign-in.js";
+import { realWorld, type World } from "./clients/world.js";
+import { Engine } from "./engine/engine.js";
+import { type JobDeps, type JobHandlers, jobHandlers, registerJobs } from "./jobs/registry.js";
+import { JobRunner } from "./jobs/runner.js";
+import type { WatchOptions } from "./jobs/watch-job.js";
+import { GuardedDispatcher } from "./net/dispatcher.js";
+import { Http } from "./net/http.js";
+import { Pacer } from "./net/pacer.js";
+import type { Sealer } from "./store/seal.js";
+import type { Store } from "./store/store.js";
+
+/** How the bot reaches the world: where servers are, what is allowed, how long to wait. */
+export interface NetworkOptions {
+  allowPrivateNetwork: boolean;
+  timeoutMs: number;
+  /** Where a Fediverse domain is reached: https://domain, except where the sandbox plays it. */
+  originOf: (host: string) => string;
+  /** micro.blog's API and the domain in its handles; absent, micro.blog can't be the new account. */
+  microblog?: { origin: string; domain: string };
+  /** The bot's public address: OAuth comes back to its callback page instead of a pasted code. */
+  publicUrl?: string;
+  /** Pause before a retry (tests shorten it). */
+  backoffMs?: number;
+  /** Margin the pacer keeps past a server's reset, in ms (tests shorten it). */
+  pacerMarginMs?: number;
+  /** A pacer of the caller's (benchmarks count what it does). */
+  pacer?: Pacer;
+  /** Wraps the OAuth client (benchmarks time its requests). */
+  instrument?: <T extends object>(client: T) => T;
+}
+
+export interface CoreOptions {
+  store: Store;
+  sealer: Sealer;
+  network: NetworkOptions;
+  /** Replace parts of the world (tests: a fake for what can't be reached from here). */
+  world?: (world: World) => World;
+  /** The length of a reminder's day; tests and the demo compress it. */
+  dayMs?: number;
+  /** How long a job stays with a process that stopped answering before another takes it over. */
+  jobLeaseMs?: number;
+  /** How often the Move is looked for after an early "I've moved". */
+  pollMs?: number;
+  watch?: Partial<WatchOptions>;
+  /** Replace job handlers (benchmarks time the real ones from the outside). */
+  handlers?: (handlers: JobHandlers, deps: JobDeps) => Partial<JobHandlers>;
+  notifier?: Notifier;
+  now?: () => number;
+}
+
+export interface Core {
+  readonly store: Store;
+  readonly sealer: Sealer;
+  readonly world: World;
+  readonly http: Http;
+  readonly signIn: SignIn;
+  readonly jobs: JobRunner;
+  readonly engine: Engine;
+  /** Stops the jobs and closes the network; the store belongs to the caller. */
+  close(): Promise<void>;
+}
+
+export function createCore(opts: CoreOptions): Core {
+  const { store, sealer, network } = opts;
+  const dispatcher = new GuardedDispatcher(
+    network.pacer ?? new Pacer(network.pacerMarginMs),
+    network.allowPrivateNetwork,
+  );
+  const http = new Http(dispatcher, network.timeoutMs, network.backoffMs);
+  const oauth = new MastodonOAuth(http);
+  const signIn = new SignIn(network.instrument?.(oauth) ?? oauth, store, sealer, {
+    publicUrl: network.publicUrl,
+    now: opts.now,
+  });
+  const built = realWorld({
+    http,
+    signIn,
+    microblog: network.microblog && new MicroblogClient(http, network.microblog.origin),
+    microblogDomain: network.microblog?.domain,
+    allowPrivateNetwork: network.allowPrivateNetwork,
+    timeoutMs: network.timeoutMs,
+    originOf: network.originOf,
+  });
+  const world = opts.world ? opts.world(built) : built;
+  const jobs = new JobRunner(store, { leaseMs: opts.jobLeaseMs });
+  const engine = new Engine({
+    store,
+    sealer,
+    world,
+    jobs,
+    notifier: opts.notifier,
+    now: opts.now,
+    dayMs: opts.dayMs,
+    forgetAfterMs: opts.watch?.forgetAfterMs,
+  });
+  const deps: JobDeps = { world, sealer, store, pollMs: opts.pollMs, watch: opts.watch };
+  const handlers = jobHandlers(deps);
+  registerJobs(jobs, { ...handlers, ...opts.handlers?.(handlers, deps) });
+  jobs.reporter = engine;
+  return {
+    store,
+    sealer,
+    world,
+    http,
+    signIn,
+    jobs,
+    engine,
+    async close() {
+      await jobs.stop();
+      await dispatcher.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Long work as the engine sees it: start a job once the state that names it is
+ * saved, stop a user's jobs, read how far one has come. The in-process runner
+ * implements it; a shared queue (BullMQ) can implement the same interface.
+ *
+ * A job reports what happened through a JobReporter (the engine), as input for
+ * the step the user is at; it never changes a user's state or words a reply itself.
+ */
+import type { z } from "zod";
+import type { UserKey } from "../chat/conversation.js";
+import type { JobInput } from "../model/jobs.js";
+
+export interface JobQueue {
+  start(user: UserKey, request: { kind: string; id: string; data: unknown }): Promise<void>;
+  /** Stops every job of this user, here and in other processes sharing the store. */
+  cancelAll(user: UserKey, opts?: { forget?: boolean }): Promise<void>;
+  /** What the job last saved as its progress, unchecked (the reader knows its kind's schema). */
+  progress(id: string): Promise<unknown>;
+}
+
+/** "taken": the user's step took the report. "stale": nobody waits for it any more; stop. */
+export type ReportAck = "taken" | "stale";
+
+export interface JobReporter {
+  report(user: UserKey, input: JobInput): Promise<ReportAck>;
+}
+
+/** A job as its handler receives it: the data a step started it with, and its own resume point. */
+export interface Job<D, C> {
+  readonly id: string;
+  readonly user: UserKey;
+  readonly kind: string;
+  readonly data: D;
+  /** What the job saved last time it ran here or elsewhere; absent on its first run. */
+  readonly cursor?: C;
+}
+
+export interface JobControl<C, E, P> {
+  readonly signal: AbortSignal;
+  /** Saves the resume point; throws JobCancelledError when the user cancelled meanwhile (perhaps in another process). */
+  save(cursor: C, progress?: P): Promise<void>;
+  /** Tells the user's step what happened. Progress and waits may be dropped while the user is busy. */
+  report(event: E): Promise<ReportAck>;
+}
+
+export interface JobHandler<D = unknown, C = unknown, E = unknown, P = unknown> {
+  readonly kind: string;
+  /** The data it is started with, checked on every read of the record. */
+  readonly data: z.ZodType<D>;
+  /** Its resume point, checked likewise. */
+  readonly cursor: z.ZodType<C>;
+  /** Set: an unexpected error reschedules the job this much later instead of failing it. */
+  readonly retryAfterErrorMs?: number;
+  /** Resolves when the work is done, or with `{ again }` to run once more at that time. */
+  run(job: Job<D, C>, control: JobControl<C, E, P>): Promise<undefined | { again: number }>;
+}
+
+/** Any handler, as the runner keeps them: it checks each record with the handler's own schemas. */
+// biome-ignore lint/suspicious/noExplicitAny: the runner is generic over every job's types.
+export type AnyJobHandler = JobHandler<any, any, any, any>;
+
+export class JobCancelledError extends Error {}

@@ -1,0 +1,132 @@
+/**
+ * The journey's long work, as the steps and the jobs both see it: what a step
+ * asks for (a kind and its data), how far the work has come (its progress, which
+ * /status reads), and what the work reports back (its events). Steps start jobs
+ * with a JobRequest and receive their reports as input, so every state change
+ * and every sentence stays in the steps; the jobs only do the work.
+ */
+import { z } from "zod";
+import type { Snapshot, SnapshotPart } from "./snapshot.js";
+import { type ImportReport, OldAccount, Target, type TransferResult } from "./state.js";
+
+export const WatchRequest = z.object({
+  /** The old server's API origin; the account is looked up by username there. */
+  origin: z.string(),
+  username: z.string(),
+  /** The old account's domain, as in its handle (old.example). */
+  domain: z.string().optional(),
+  startedAt: z.number(),
+});
+export type WatchRequest = z.infer<typeof WatchRequest>;
+
+/** What each kind of job is started with. Saved with the job and checked on every read. */
+export const JobData = {
+  snapshot: z.object({
+    old: OldAccount,
+    /** The counts the profile showed at sign-in, for "N of M" while saving. */
+    following: z.number().nullable(),
+    followers: z.number(),
+  }),
+  "import-follows": z.object({ target: Target }),
+  reminder: z.object({ at: z.number() }),
+  "move-poll": z.object({ until: z.number() }),
+  watch: WatchRequest,
+  "forget-later": z.object({ at: z.number() }),
+} as const;
+
+export type JobKind = keyof typeof JobData;
+export const JOB_KINDS = Object.keys(JobData) as JobKind[];
+
+/** Long work a step asks for, to start once the state that names it is saved. */
+export type JobRequest = {
+  [K in JobKind]: {
+    readonly kind: K;
+    readonly id: string;
+    readonly data: z.infer<(typeof JobData)[K]>;
+  };
+}[JobKind];
+export type JobDataOf<K extends JobKind> = z.infer<(typeof JobData)[K]>;
+
+/** How far a transfer watch has seen the followers go; /status draws it. */
+export const WatchProgress = z.object({
+  /** Followers when the Move was made (the snapshot's count, or the first count seen). */
+  initial: z.number(),
+  first: z.object({ at: z.number(), count: z.number() }),
+  last: z.object({ at: z.number(), count: z.number() }),
+  /** The biggest servers among those still on the old account, from the last list read. */
+  remaining: z
+    .object({
+      total: z.number(),
+      servers: z.array(z.tuple([z.string(), z.number()])),
+      at: z.number(),
+    })
+    .optional(),
+  /** The old server hides the followers list: only the count is known. */
+  hidden: z.boolean().optional(),
+});
+export type WatchProgress = z.infer<typeof WatchProgress>;
+
+/** How far the snapshot and the import have come: items gone through, of how many. */
+export const Counted = z.object({ done: z.number(), total: z.number().optional() });
+export type Counted = z.infer<typeof Counted>;
+
+/** One account the import could not follow, and why, for not-followed.csv. */
+export interface ImportFailure {
+  acct: string;
+  result: "not found" | "refused" | "failed";
+  reason: string;
+}
+
+/** What a server following a Move is known to do, for the finished message's "likely reason". */
+export type StayedReason =
+  | { kind: "old-server" }
+  | { kind: "software"; name: string; support: "yes" | "no" | "unknown"; note: string }
+  | { kind: "not-answering" }
+  | { kind: "unknown" };
+
+/**
+ * What each kind of job reports. "progress" and "waiting" may be dropped when
+ * the user is busy (the next one comes soon); every other event is delivered.
+ * Errors travel as they were thrown, for the step to explain in its own words.
+ */
+export interface JobEvents {
+  snapshot:
+    | {
+        event: "progress";
+        part: SnapshotPart | "done";
+        follows: number;
+        followers: number;
+        /** What the profile counted at sign-in (follows can be hidden: null). */
+        of: { follows: number | null; followers: number };
+      }
+    | { event: "waiting"; until: number }
+    | { event: "saved"; snapshot: Snapshot }
+    | { event: "failed"; error: unknown };
+  "import-follows":
+    | { event: "progress"; done: number; total: number; etaMs: number | null }
+    | { event: "waiting"; until: number }
+    | { event: "done"; report: ImportReport; failures: ImportFailure[] }
+    /** The server stopped the import; what is done stays done. `started`: anything was tried. */
+    | { event: "stopped"; left: number; already: number; started: boolean; error: unknown };
+  reminder: { event: "due" };
+  "move-poll": { event: "tick" } | { event: "ended" };
+  watch:
+    | { event: "milestone"; percent: number; moved: number; initial: number }
+    | {
+        event: "finished";
+        result: TransferResult;
+        /** Everyone still on the old account, by handle; null when the server hides the list. */
+        stayed: string[] | null;
+        /** Servers of those who stayed, most first, with what is known of each. */
+        servers: { host: string; count: number; reason: StayedReason }[];
+      };
+  "forget-later": { event: "due" };
+}
+
+/** A job's report as a step receives it: which job, and what happened. */
+export type JobInput = {
+  [K in JobKind]: { readonly kind: "job"; readonly job: K; readonly id: string } & JobEvents[K];
+}[JobKind];
+
+/** Events a busy user may miss without harm: another comes within seconds. */
+export const DROPPABLE_EVENTS: ReadonlySet<string> = new Set(["progress", "waiting"]);

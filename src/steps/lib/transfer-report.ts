@@ -1,0 +1,79 @@
+/**
+ * The one finished message: the numbers, who stayed by server with a likely
+ * reason, stayed.csv, and the wrap-up — from the facts the watch job gathered.
+ */
+import { type Reply, say } from "../../chat/conversation.js";
+import { n, type Text } from "../../chat/text.js";
+import { stayedCsv } from "../../formats/report-csv.js";
+import type { JobEvents, StayedReason } from "../../model/jobs.js";
+import type { Moving } from "../../model/state.js";
+import { oldOrigin } from "./moving.js";
+
+type Finished = Extract<JobEvents["watch"], { event: "finished" }>;
+
+const SERVERS_SHOWN = 8;
+
+function reasonText(reason: StayedReason): string {
+  switch (reason.kind) {
+    case "old-server":
+      return "on your old server, which moves them itself; still in progress";
+    case "software":
+      return reason.support === "yes"
+        ? `${reason.name}: still in progress, or they chose not to follow`
+        : `${reason.name}: ${reason.note}`;
+    case "not-answering":
+      return "server not answering";
+    case "unknown":
+      return "still in progress, or they chose not to follow";
+  }
+}
+
+export function finishedReplies(report: Finished, state: Moving): Reply[] {
+  const r = report.result;
+  const pct = r.initial > 0 ? Math.round((r.moved / r.initial) * 100) : 100;
+  const text: Text[number][] = [
+    `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved (${pct}%).`,
+  ];
+  const files: Reply[] = [];
+  const stayed = report.stayed;
+  if (r.stayed > 0 && stayed && stayed.length > 0) {
+    const servers = report.servers;
+    text.push(`\n${n(r.stayed)} stayed behind:`);
+    for (const s of servers.slice(0, SERVERS_SHOWN)) {
+      text.push(`\n• ${s.host}: ${n(s.count)} — ${reasonText(s.reason)}`);
+    }
+    if (servers.length > SERVERS_SHOWN)
+      text.push(`\n• and ${n(servers.length - SERVERS_SHOWN)} more servers (all in stayed.csv)`);
+    const reasons = new Map(servers.map((s) => [s.host, s.reason]));
+    const rows = stayed.map((acct) => {
+      const host = acct.slice(acct.lastIndexOf("@") + 1);
+      const reason = reasons.get(host);
+      return {
+        acct,
+        host,
+        reason: reason && reason.kind !== "unknown" ? reasonText(reason) : "still in progress",
+      };
+    });
+    files.push({ kind: "file", name: "stayed.csv", bytes: stayedCsv(rows) });
+  } else if (r.stayed > 0) {
+    text.push(`\n${n(r.stayed)} stayed behind; your old server doesn't show who they are.`);
+  }
+  if (r.ended === "settled") text.push("\nThe count has stopped changing, so I'm calling it done.");
+  if (r.ended === "cap") text.push("\nIt's been two weeks, so I've stopped watching.");
+  return [
+    say(text),
+    ...files,
+    say(
+      [
+        `Last things: request your archive at ${oldOrigin(state)}/settings/export (once every 7 days). I can revoke my access now, and I'll forget everything I kept in 30 days.`,
+      ],
+      {
+        choices: [
+          { id: "revoke", label: "Revoke my access" },
+          { id: "/forget", label: "Forget now" },
+          { id: "keep", label: "Keep my data" },
+        ],
+      },
+    ),
+  ];
+}
