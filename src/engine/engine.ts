@@ -26,7 +26,7 @@ import { log } from "../log.js";
 import { Counted, DROPPABLE_EVENTS, type JobInput, WatchProgress } from "../model/jobs.js";
 import { awaiting, type Saved, STATE_VERSION, type State } from "../model/state.js";
 import { stepOf } from "../steps/index.js";
-import type { Outcome, StepContext, StepInput } from "../steps/step.js";
+import type { StepContext, StepInput } from "../steps/step.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
 import { savedStates, snapshots, USER_NAMESPACES } from "../store/user-data.js";
