@@ -24,6 +24,8 @@ export interface ServerInfo {
 
 export interface World {
   readonly allowPrivateNetwork: boolean;
+  /** Where a server named by its host is reached: https://host, or the stand-in that plays it. */
+  originOf(host: string): string;
   /** Is there a Mastodon-API server at this origin? Throws a RemoteError when not. */
   probeMastodon(origin: string): Promise<ServerInfo>;
   mastodon(origin: string, token: string): MastodonAccountClient;
@@ -68,6 +70,7 @@ export function realWorld(deps: WorldDeps): World {
   const microblogDomain = deps.microblogDomain ?? "micro.blog";
   return {
     allowPrivateNetwork,
+    originOf,
     signIn,
     fediverse: new FediverseClient(http, originOf),
     microblog: microblog && {

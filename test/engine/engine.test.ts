@@ -8,6 +8,7 @@ import { makeChat } from "../helpers/chat.js";
 function fakeWorld(): World {
   return {
     allowPrivateNetwork: false,
+    originOf: (host) => `https://${host}`,
     async probeMastodon(origin) {
       const host = new URL(origin).host;
       if (host === "down.example") throw new UnreachableError(`${host} could not be reached`, host);

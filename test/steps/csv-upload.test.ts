@@ -11,6 +11,7 @@ import { makeChat } from "../helpers/chat.js";
 
 const world: World = {
   allowPrivateNetwork: false,
+  originOf: (host) => `https://${host}`,
   probeMastodon: async (origin) => ({
     domain: new URL(origin).host,
     software: "mastodon",

@@ -27,12 +27,15 @@ export async function askServer(
       reply: say([parsed.reason, " Send just the server's name, like ", code(example), "."]),
     };
   }
+  // Every request goes where the world says the host is, the first probe included: in the
+  // sandbox, the name a stand-in plays is reached at that stand-in.
+  const origin = ctx.world.originOf(parsed.host);
   try {
-    const info = await ctx.world.probeMastodon(parsed.origin);
+    const info = await ctx.world.probeMastodon(origin);
     return {
       ok: true,
       instance: {
-        origin: parsed.origin,
+        origin,
         host: parsed.host,
         domain: info.domain,
         version: info.version,
