@@ -8,20 +8,18 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
 import { STATE_VERSION } from "../../src/model/state.js";
 import { openStore } from "../../src/store/open-store.js";
 import { deriveKey, Sealer } from "../../src/store/seal.js";
+import { moveWorlds } from "../helpers/worlds.js";
 import { type Proc, startProcess } from "./process.js";
 
 const USER = 777;
 const SECRET = "a-test-secret-for-sealing-0123456789";
 let tg: TelegramSandbox | undefined;
-let old: MastodonSandbox | undefined;
-let mb: MicroblogSandbox | undefined;
 const procs: Proc[] = [];
+const openWorld = moveWorlds();
 
 afterEach(async () => {
   for (const p of procs.splice(0)) {
@@ -29,8 +27,6 @@ afterEach(async () => {
     await p.exited;
   }
   await tg?.close();
-  await old?.close();
-  await mb?.close();
 });
 
 describe("the watch across a SIGKILL", () => {
@@ -38,20 +34,15 @@ describe("the watch across a SIGKILL", () => {
     timeout: 60_000,
   }, async () => {
     tg = await startTelegramSandbox();
-    mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
-    const origins: Record<string, string> = { "mb.example": mb.url };
-    old = await startMastodonSandbox({
-      domain: "old.example",
-      rateLimit: null,
-      originOf: (h) => origins[h] ?? null,
+    const world = await openWorld({
+      followers: [
+        { count: 40, domains: ["a.example"] },
+        { count: 4, domains: ["quiet.example"] },
+      ],
+      silent: ["quiet.example"],
+      alias: true,
     });
-    origins["old.example"] = old.url;
-    origins["quiet.example"] = "http://127.0.0.1:9";
-    old.addAccount({ username: "ada" });
-    old.seedFollowers("ada", 40, { domains: ["a.example"] });
-    old.seedFollowers("ada", 4, { domains: ["quiet.example"] });
-    const appToken = mb.addUser("ada");
-    mb.addAlias("ada", old.actorUri("ada"));
+    const { old } = world;
 
     // The user is at the Move, as the journey would have left them (tokens sealed with the bot's key).
     const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
@@ -62,42 +53,10 @@ describe("the watch across a SIGKILL", () => {
       seq: 1,
       history: [],
       updatedAt: Date.now(),
-      state: {
-        step: "move",
-        source: {
-          kind: "file",
-          instance: {
-            origin: old.url,
-            host: "old.example",
-            domain: "old.example",
-            version: "4.3.2",
-          },
-          name: "f.csv",
-        },
-        follows: 0,
-        snapshotAt: Date.now(),
-        target: {
-          kind: "microblog",
-          username: "ada",
-          handle: "ada@mb.example",
-          token: sealer.seal(appToken),
-        },
-        oldHandle: "ada@old.example",
-        confirmedAt: Date.now(),
-      },
+      state: world.stateAt("move", sealer),
     });
     // The snapshot taken before the Move counted 44 followers.
-    await store.namespace("snapshots").set(`tg:${USER}`, {
-      takenAt: Date.now(),
-      follows: [],
-      followers: { accts: [], count: 44, hidden: false },
-      lists: [],
-      blocks: [],
-      mutes: [],
-      domainBlocks: [],
-      bookmarks: [],
-      skipped: [],
-    });
+    await store.namespace("snapshots").set(`tg:${USER}`, world.snapshot(44));
     await store.close();
 
     const env = {
@@ -105,10 +64,7 @@ describe("the watch across a SIGKILL", () => {
       TELEGRAM_API_ROOT: tg.url,
       DATA_DIR: dataDir,
       FEDIMOVE_SECRET: SECRET,
-      ALLOW_PRIVATE_NETWORK: "true",
-      SANDBOX_ORIGINS: JSON.stringify(origins),
-      MICROBLOG_URL: mb.url,
-      MICROBLOG_DOMAIN: "mb.example",
+      ...world.env,
       LOG_LEVEL: "warn",
       JOB_LEASE_MS: "1500",
       WATCH_POLL_EARLY_MS: "150",

@@ -2,16 +2,12 @@
  * Connecting micro.blog and importing follows, as a user sees it, against the
  * micro.blog stand-in: preview, the job, the report, the web path, the reminder.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import { describe, expect, it } from "vitest";
 import type { Input, Reply } from "../../src/chat/conversation.js";
 import { makeChat, render } from "../helpers/chat.js";
+import { moveWorlds, OLD } from "../helpers/worlds.js";
 
-let mb: MicroblogSandbox | undefined;
-afterEach(async () => {
-  await mb?.close();
-  mb = undefined;
-});
+const openWorld = moveWorlds();
 
 const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
 const csv = (accts: string[]): Input => {
@@ -28,27 +24,15 @@ const csv = (accts: string[]): Input => {
 
 /** A user who uploaded their follows and is about to connect micro.blog. */
 async function uploaded(accts: string[], opts: { down?: string[]; dayMs?: number } = {}) {
-  mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
-  const token = mb.addUser("ada");
-  const chat = await makeChat(
-    {
-      microblogUrl: mb!.url,
-      microblogDomain: "mb.example",
-      down: opts.down,
-    },
-    { dayMs: opts.dayMs },
-  );
+  const world = await openWorld();
+  const chat = await makeChat({ ...world.loopback, down: opts.down }, { dayMs: opts.dayMs });
   await chat.send("/start");
   await chat.press("Let's go");
-  // The old server must answer like Mastodon; the CSV path reads nothing from it after that.
-  const masto = await import("../../sandbox/mastodon.js").then((m) =>
-    m.startMastodonSandbox({ rateLimit: null }),
-  );
-  await chat.send(masto.url);
+  // The old server must answer like Mastodon; the file path reads nothing from it after that.
+  await chat.send(OLD);
   await chat.press("Upload a file instead");
-  await masto.close();
   await chat.send(csv(accts));
-  return { chat, token, mb };
+  return { chat, token: world.appToken, mb: world.mb };
 }
 
 const texts = (replies: readonly Reply[]) => render(replies.filter((r) => r.kind !== "progress"));
@@ -144,7 +128,7 @@ describe("connect micro.blog and import", () => {
     // The follows came from a file, so the old handle is asked for before the alias.
     const move = await chat.press("Move now");
     expect(move.text).toMatch(
-      /^What.s the handle of the account you.re moving from\? \(e\.g\. @you@127\.0\.0\.1:\d+\)$/,
+      /^What.s the handle of the account you.re moving from\? \(e\.g\. @you@old\.example\)$/,
     );
     const alias = await chat.send("@ada@old.example");
     expect(alias.text).toMatch(

@@ -3,70 +3,33 @@
  * each other: the old Mastodon server (old.example) and micro.blog (mb.example).
  * Each test asserts the exact message the user reads.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import type { MicroblogSandbox } from "../../sandbox/microblog.js";
 import type { State } from "../../src/model/state.js";
 import { makeChat, render } from "../helpers/chat.js";
+import { type MoveWorld, moveWorlds } from "../helpers/worlds.js";
 
+const openWorld = moveWorlds();
+let current: MoveWorld | undefined;
 let old: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;
-afterEach(async () => {
-  await old?.close();
-  await mb?.close();
-  old = mb = undefined;
-});
 
 async function world(opts: { oldVersion?: string } = {}) {
-  mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
-  const origins: Record<string, string> = { "mb.example": mb.url };
-  old = await startMastodonSandbox({
-    domain: "old.example",
-    rateLimit: null,
-    originOf: (h) => origins[h] ?? null,
-    version: opts.oldVersion,
-  });
-  origins["old.example"] = old.url;
-  old.addAccount({ username: "ada" });
-  old.seedFollowers("ada", 30);
-  const token = mb.addUser("ada");
-  const chat = await makeChat(
-    {
-      microblogUrl: mb!.url,
-      microblogDomain: "mb.example",
-      origins,
-    },
-    { pollMs: 30 },
-  );
-  return { chat, token, old, mb, origins };
+  current = await openWorld({ oldVersion: opts.oldVersion });
+  ({ old, mb } = current);
+  const chat = await makeChat(current.loopback, { pollMs: 30 });
+  return { chat, token: current.appToken, old, mb, origins: current.origins };
 }
 
 /** A user who has imported and chose to move, placed at `step` with fresh data. */
 function at(
   step: "alias" | "preflight" | "move",
-  token: string,
+  _token: string,
   sealer: { seal(s: string): string },
   extra: object = {},
 ): State {
-  return {
-    step,
-    source: {
-      kind: "file",
-      instance: { origin: old!.url, host: "old.example", domain: "old.example", version: "4.3.2" },
-      name: "following_accounts.csv",
-    },
-    follows: 0,
-    snapshotAt: Date.now(),
-    target: {
-      kind: "microblog",
-      username: "ada",
-      handle: "ada@mb.example",
-      token: sealer.seal(token),
-    },
-    oldHandle: "ada@old.example",
-    ...(step === "move" ? { confirmedAt: Date.now() } : {}),
-    ...extra,
-  } as State;
+  return current!.stateAt(step, sealer, extra);
 }
 
 describe("the alias", () => {

@@ -3,22 +3,14 @@
  * over time, some stay on servers that never answer. Intervals are compressed
  * from hours into milliseconds; the messages are the ones a user would read.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import { describe, expect, it } from "vitest";
 import { RecipientGoneError } from "../../src/chat/conversation.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import { WatchProgress } from "../../src/model/jobs.js";
-import type { State } from "../../src/model/state.js";
 import { makeChat, render } from "../helpers/chat.js";
+import { moveWorlds } from "../helpers/worlds.js";
 
-let old: MastodonSandbox | undefined;
-let mb: MicroblogSandbox | undefined;
-afterEach(async () => {
-  await old?.close();
-  await mb?.close();
-  old = mb = undefined;
-});
+const openWorld = moveWorlds();
 
 const FAST: Partial<WatchOptions> = {
   budgetPerHour: 1_000_000,
@@ -33,59 +25,20 @@ const FAST: Partial<WatchOptions> = {
 async function movedAccount(
   opts: { followers?: number; quiet?: number; hide?: boolean; watch?: Partial<WatchOptions> } = {},
 ) {
-  mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
-  const origins: Record<string, string> = { "mb.example": mb.url };
-  old = await startMastodonSandbox({
-    domain: "old.example",
-    rateLimit: null,
-    originOf: (h) => origins[h] ?? null,
+  const world = await openWorld({
+    followers: [
+      { count: opts.followers ?? 30, domains: ["a.example", "b.example"] },
+      ...(opts.quiet ? [{ count: opts.quiet, domains: ["quiet.example"] }] : []),
+    ],
+    hideCollections: opts.hide,
+    alias: true,
   });
-  origins["old.example"] = old.url;
-  old.addAccount({ username: "ada", hideCollections: opts.hide });
-  old.seedFollowers("ada", opts.followers ?? 30, { domains: ["a.example", "b.example"] });
-  if (opts.quiet) old.seedFollowers("ada", opts.quiet, { domains: ["quiet.example"] });
-  const token = mb.addUser("ada");
-  mb.addAlias("ada", old.actorUri("ada"));
-  const chat = await makeChat(
-    {
-      microblogUrl: mb!.url,
-      microblogDomain: "mb.example",
-      origins,
-    },
-    { watch: { ...FAST, ...opts.watch } },
-  );
+  const chat = await makeChat(world.loopback, { watch: { ...FAST, ...opts.watch } });
   const total = (opts.followers ?? 30) + (opts.quiet ?? 0);
-  await chat.store.namespace("snapshots").set(chat.user, {
-    takenAt: Date.now(),
-    follows: [],
-    followers: { accts: [], count: total, hidden: false },
-    lists: [],
-    blocks: [],
-    mutes: [],
-    domainBlocks: [],
-    bookmarks: [],
-    skipped: [],
-  });
-  await chat.placeAt({
-    step: "move",
-    source: {
-      kind: "file",
-      instance: { origin: old.url, host: "old.example", domain: "old.example", version: "4.3.2" },
-      name: "f.csv",
-    },
-    follows: 0,
-    snapshotAt: Date.now(),
-    target: {
-      kind: "microblog",
-      username: "ada",
-      handle: "ada@mb.example",
-      token: chat.sealer.seal(token),
-    },
-    oldHandle: "ada@old.example",
-    confirmedAt: Date.now(),
-  } as State);
+  await chat.store.namespace("snapshots").set(chat.user, world.snapshot(total));
+  await chat.placeAt(world.stateAt("move", chat.sealer));
   await chat.send("/status");
-  return { chat, old, mb };
+  return { chat, old: world.old, mb: world.mb };
 }
 
 /** Waits until the watch job has seen the old account at this many followers. */
