@@ -1,4 +1,17 @@
-/** The journey, in order. The engine finds a state's step here. */
+/**
+ * The journey, in order, by stage; the engine finds a state's step here.
+ *
+ *   old/     before you start (welcome), which server, signing in (OAuth, a
+ *            pasted token, or an uploaded follows file), saving the account
+ *   new/     where to: micro.blog by app token, or another server by OAuth
+ *   import/  the preview, following everyone (or the user's own CSV import),
+ *            the report, trying the new account for a few days
+ *   move/    the old handle (file users), the alias, cross-posting, the
+ *            pre-flight checks and the confirmation, the Move itself
+ *   watch/   the followers moving, the finished message and the wrap-up
+ *
+ * lib/ holds what several steps share; it is not a step.
+ */
 
 import type { State, StepName } from "../model/state.js";
 import { importDone } from "./import/import-done.js";
@@ -8,7 +21,8 @@ import { importing } from "./import/importing.js";
 import { trying } from "./import/trying.js";
 import { alias } from "./move/alias.js";
 import { crosspost } from "./move/crosspost.js";
-import { move, movedElsewhere } from "./move/move.js";
+import { move } from "./move/move.js";
+import { movedElsewhere } from "./move/moved-elsewhere.js";
 import { oldHandle } from "./move/old-handle.js";
 import { preflight } from "./move/preflight.js";
 import { newChoose } from "./new/new-choose.js";

@@ -1,4 +1,4 @@
-/** Step 6: the import is done; move now, or try the new account for a few days first. */
+/** The import is done; move now, or try the new account for a few days first. */
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import type { StateOf } from "../../model/state.js";

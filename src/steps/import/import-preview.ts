@@ -1,4 +1,4 @@
-/** Step 5: what the import will do, in numbers, before anything happens. */
+/** What the import will do, in numbers, before anything happens. */
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";

@@ -1,5 +1,5 @@
 /**
- * Step 5, the user's way: they upload following_accounts.csv on the new server's
+ * The user's way: they upload following_accounts.csv on the new server's
  * web page themselves (the path micro.blog's own help describes), then the bot
  * checks which accounts are still missing and offers to follow those.
  */

@@ -1,4 +1,4 @@
-/** Step 6, trying the new account: a durable reminder is set; the user can move any time. */
+/** Trying the new account: a durable reminder is set; the user can move any time. */
 import { say } from "../../chat/conversation.js";
 import type { StateOf } from "../../model/state.js";
 import { type Step, stay } from "../step.js";

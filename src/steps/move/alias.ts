@@ -1,5 +1,5 @@
 /**
- * Step 8: the new account names the old one as an alias. No API exists for it
+ * The new account names the old one as an alias. No API exists for it
  * on micro.blog or Mastodon, so the bot gives the exact place and text, then
  * checks the new actor's alsoKnownAs itself and says precisely what is wrong.
  */

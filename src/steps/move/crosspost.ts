@@ -1,4 +1,4 @@
-/** Step 9 (micro.blog): switch off cross-posting to Mastodon, and why. */
+/** Cross-posting (micro.blog): switch off cross-posting to Mastodon, and why. */
 import { say } from "../../chat/conversation.js";
 import { b } from "../../chat/text.js";
 import { movingOf } from "../lib/moving.js";

@@ -1,5 +1,5 @@
 /**
- * Step 11: the Move itself happens on the old server's web page (no API), so the
+ * The Move itself happens on the old server's web page (no API), so the
  * bot opens it, gives the handle to paste, and then checks the old account's
  * actor for movedTo — on "I've moved", and on a short poll after that.
  */
@@ -9,7 +9,7 @@ import { code } from "../../chat/text.js";
 import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-check.js";
 import { splitHandle } from "../../clients/fediverse.js";
 import type { JobInput, WatchRequest } from "../../model/jobs.js";
-import type { State, StateOf } from "../../model/state.js";
+import type { StateOf } from "../../model/state.js";
 import { handles, movingOf, oldOrigin } from "../lib/moving.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
@@ -114,18 +114,3 @@ export const move: Step<"move"> = {
     };
   },
 };
-
-export const movedElsewhere: Step<"moved-elsewhere"> = {
-  name: "moved-elsewhere",
-  canGoBack: false,
-  enter: (state) => [
-    say([
-      `I've stopped here: @${state.oldHandle} now points to ${state.to}, not to @${state.target.handle}. If that was a mistake, the old server's move page lets you redirect it again after its 30-day wait. /forget deletes what I kept.`,
-    ]),
-  ],
-  async handle(state) {
-    return { state, replies: await movedElsewhere.enter(state as never, undefined as never) };
-  },
-};
-
-export const isMoveState = (s: State): s is StateOf<"move"> => s.step === "move";

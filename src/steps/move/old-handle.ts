@@ -1,4 +1,4 @@
-/** Step 7, for those who uploaded a file: the old account's handle, which the alias and the Move need. */
+/** For those who uploaded a file: the old account's handle, which the alias and the Move need. */
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
 import { splitHandle } from "../../clients/fediverse.js";

@@ -1,5 +1,5 @@
 /**
- * Step 10: the checks before the Move, each with its own verdict, then the one
+ * The checks before the Move, each with its own verdict, then the one
  * confirmation that says what cannot be undone, with the real numbers. The
  * checks run again every time this step is shown, so a fix is seen at once.
  */

@@ -1,4 +1,4 @@
-/** Step 4: where the account moves to — micro.blog, or another Mastodon-compatible server. */
+/** Where the account moves to — micro.blog, or another Mastodon-compatible server. */
 import { say } from "../../chat/conversation.js";
 import { b, n } from "../../chat/text.js";
 import type { StateOf } from "../../model/state.js";

@@ -1,5 +1,5 @@
 /**
- * Step 4a: micro.blog, by app token. It is verified once — micro.blog turns a
+ * micro.blog, by app token. It is verified once — micro.blog turns a
  * token that is verified again and again into an expiring one — and the token
  * it returns is the one kept, sealed. The message that carried it is deleted.
  */

@@ -1,4 +1,4 @@
-/** Step 4b: another Mastodon-API server — which one, then sign in with follow scopes. */
+/** Another Mastodon-API server — which one, then sign in with follow scopes. */
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
 import { askServer } from "../lib/ask-server.js";

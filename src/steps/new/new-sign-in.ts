@@ -1,5 +1,5 @@
 /**
- * Step 4b, signing in to the new server: read:accounts read:follows read:search
+ * Signing in to the new server: read:accounts read:follows read:search
  * write:follows, nothing more. Like the old account's sign-in, by a pasted code
  * or by the callback page.
  */

@@ -1,5 +1,5 @@
 /**
- * Step 2, without signing in: the user uploads following_accounts.csv (or any
+ * Without signing in: the user uploads following_accounts.csv (or any
  * Mastodon follows export, or a list of handles). Good rows go on; bad rows are
  * listed with their line numbers; a file that can't be read changes nothing.
  */

@@ -1,4 +1,4 @@
-/** Step 2a: which server the old account lives on. */
+/** Which server the old account lives on. */
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
 import { log } from "../../log.js";

@@ -1,5 +1,5 @@
 /**
- * Step 2: sign in to the old account by OAuth, read scopes only. Without a public
+ * Sign in to the old account by OAuth, read scopes only. Without a public
  * address the user taps the link and pastes the code Mastodon shows; with one,
  * the bot's callback page finishes by itself. A pasted token and an uploaded
  * following_accounts.csv are the alternatives.

@@ -1,5 +1,5 @@
 /**
- * Step 2, the alternative: the old account's access token, pasted. It is sealed
+ * The alternative: the old account's access token, pasted. It is sealed
  * at once and the message that carried it is deleted by the channel; a wrong
  * token gets a clear answer and the state stays where it was.
  */

@@ -1,4 +1,4 @@
-/** Step 1: what a move does and doesn't do, before anything happens. */
+/** What a move does and doesn't do, before anything happens. */
 import { say } from "../../chat/conversation.js";
 import { b } from "../../chat/text.js";
 import { type Step, stay } from "../step.js";
