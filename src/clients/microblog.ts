@@ -4,17 +4,17 @@
  * confidence: /work/shared/reference/microblog.md.
  *
  * micro.blog limits per IP address (300 requests a minute for the platform) and says so only
- * with a 403, without Retry-After or X-RateLimit headers. So every user of the bot shares one
- * bucket (`perHost`), requests are spaced so that no 60 s holds more than the limit (a 403
- * costs the rest of micro.blog's window: bench/import.ts measured 0.69 of the limit at
+ * with a 403, without Retry-After or X-RateLimit headers (help.micro.blog/t/rate-limiting/3861).
+ * So the client registers `MICROBLOG_LIMIT` with the pacer for micro.blog's origin: every user
+ * of the bot shares one bucket, requests are spaced so that no 60 s holds more than the limit
+ * (a 403 costs the rest of micro.blog's window: bench/import.ts measured 0.69 of the limit at
  * ~20 ms a request when pacing only reacted to 403s), and should a 403 come anyway it blocks
- * that bucket for a minute and the call is tried again.
+ * the origin for a minute and Http tries the call again.
  */
 import { z } from "zod";
-import type { GuardedDispatcher } from "../net/dispatcher.js";
-import { BadResponseError, RateLimitedError, RejectedError } from "../net/errors.js";
+import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http, HttpResponse, RequestOptions } from "../net/http.js";
-import { announceWait, bucketOf } from "../net/pacer.js";
+import type { OriginRule } from "../net/pacer.js";
 
 const VerifySchema = z.object({
   token: z.string().min(1),
@@ -32,20 +32,20 @@ const ErrorBody = z.object({ error: z.string() });
 const NO_SUCH_USER =
   /not found|no such (user|account)|unknown (user|account|username)|does(n't| not) exist|could(n't| not) (be )?(find|found|resolved?)|unable to (find|resolve)/i;
 
-/** micro.blog's window is a minute; a 403 holds every user's requests this long. */
-const BLOCK_MS = 60_000;
-/** A minute's block clears a real limit, so a third 403 in a row means something else is wrong. */
-const ATTEMPTS = 3;
-
-/** The tail of the request queue per dispatcher and origin; see `exclusive`. */
-const queues = new WeakMap<GuardedDispatcher, Map<string, Promise<unknown>>>();
-/** When the latest requests left, per dispatcher and origin, for the sliding-window limiter. */
-const sendTimes = new WeakMap<GuardedDispatcher, Map<string, number[]>>();
-/** micro.blog's platform limit, and its window. */
-const LIMIT = 300;
-const WINDOW_MS = 60_000;
-/** Clocks differ; wait this much past the window. */
-const SLACK_MS = 250;
+/**
+ * micro.blog's limit, as the pacer keeps it: 300 requests a minute per IP for the platform;
+ * its window is a minute, so a 403 holds every user's requests that long; a minute's block
+ * clears a real limit, so a third 403 in a row means something else is wrong. Requests go
+ * one at a time: the 403 comes after the fact and without headers, so a request sent
+ * alongside the refused one would reach micro.blog after the refusal.
+ */
+export const MICROBLOG_LIMIT: OriginRule = {
+  limit: 300,
+  windowMs: 60_000,
+  limitStatus: 403,
+  blockMs: 60_000,
+  tries: 3,
+};
 
 export type FollowOutcome = "followed" | "not-found";
 
@@ -66,28 +66,20 @@ export function bareHandle(handle: string): string {
 export class MicroblogClient {
   readonly origin: string;
   private readonly host: string;
-  private readonly bucket: string;
-  private readonly blockMs: number;
-  private readonly limit: { count: number; windowMs: number; slackMs: number };
 
-  /** The options are for tests and benchmarks; micro.blog's limit is 300 a minute. */
+  /**
+   * Registers `MICROBLOG_LIMIT` for the origin with the pacer, unless a rule is there already
+   * (tests and benchmarks register a scaled one first).
+   */
   constructor(
     private readonly http: Http,
     origin: string,
-    opts: { blockMs?: number; limit?: number; windowMs?: number; slackMs?: number } = {},
   ) {
     const url = new URL(origin);
     this.origin = url.origin;
     this.host = url.host;
-    this.bucket = bucketOf(this.origin, undefined, true);
-    this.blockMs = opts.blockMs ?? BLOCK_MS;
-    this.limit = {
-      count: opts.limit ?? LIMIT,
-      windowMs: opts.windowMs ?? WINDOW_MS,
-      slackMs: opts.slackMs ?? SLACK_MS,
-    };
-    // Limits count per IP, so one budget for all users (and the dispatcher's bucket matches ours).
-    http.dispatcher.perHost.add(this.origin);
+    const pacer = http.dispatcher.pacer;
+    if (!pacer.ruleOf(this.origin)) pacer.rule(this.origin, MICROBLOG_LIMIT);
   }
 
   /**
@@ -156,83 +148,16 @@ export class MicroblogClient {
     return new Set(list.map((u) => bareHandle(u.username).toLowerCase()));
   }
 
-  /**
-   * One call, tried again after a 403 once the block is over. The wait happens in the pacer
-   * (before we queue, and in the dispatcher), which tells whoever listens via `reportWaits`.
-   */
   private async send(
     path: string,
     opts: RequestOptions,
     secret: string,
   ): Promise<HttpResponse<string>> {
-    const url = new URL(path, this.origin);
-    const pacer = this.http.dispatcher.pacer;
-    for (let attempt = 1; ; attempt += 1) {
-      await pacer.take(this.bucket, this.host);
-      let until = new Date();
-      try {
-        return await this.exclusive(async () => {
-          await this.spaced();
-          try {
-            return await this.http.request(url, opts);
-          } catch (err) {
-            // Blocked before the queue moves on, so nothing else leaves for micro.blog until then.
-            if (err instanceof RejectedError && err.status === 403) {
-              until = new Date(Date.now() + this.blockMs);
-              pacer.block(this.bucket, until);
-            }
-            throw err;
-          }
-        });
-      } catch (err) {
-        if (!(err instanceof RejectedError)) throw err;
-        if (err.status !== 403) throw withoutSecret(err, secret);
-        if (attempt >= ATTEMPTS) {
-          throw new RateLimitedError(`${this.host} keeps refusing (HTTP 403)`, this.host, until);
-        }
-      }
+    try {
+      return await this.http.request(new URL(path, this.origin), opts);
+    } catch (err) {
+      throw err instanceof RejectedError ? withoutSecret(err, secret) : err;
     }
-  }
-
-  /**
-   * One request at a time to micro.blog from this process. Its 403 comes after the fact and
-   * without headers, so a request sent alongside the refused one would reach it after the
-   * refusal; in a queue, the block is set before the next request can leave.
-   */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    let byOrigin = queues.get(this.http.dispatcher);
-    if (!byOrigin) {
-      byOrigin = new Map();
-      queues.set(this.http.dispatcher, byOrigin);
-    }
-    const run = (byOrigin.get(this.origin) ?? Promise.resolve()).then(fn);
-    byOrigin.set(
-      this.origin,
-      run.catch(() => undefined),
-    );
-    return run;
-  }
-
-  /**
-   * Waits until sending one more keeps any stretch of `windowMs` at or under the limit,
-   * then records the send. Runs inside the queue, so the times are in sending order.
-   */
-  private async spaced(): Promise<void> {
-    let byOrigin = sendTimes.get(this.http.dispatcher);
-    if (!byOrigin) {
-      byOrigin = new Map();
-      sendTimes.set(this.http.dispatcher, byOrigin);
-    }
-    const times = byOrigin.get(this.origin) ?? [];
-    byOrigin.set(this.origin, times);
-    if (times.length >= this.limit.count) {
-      const oldest = times[times.length - this.limit.count]!;
-      const wait = oldest + this.limit.windowMs + this.limit.slackMs - Date.now();
-      if (wait > 1000) announceWait(new Date(Date.now() + wait), this.host);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-    times.push(Date.now());
-    if (times.length > this.limit.count) times.splice(0, times.length - this.limit.count);
   }
 
   /** A JSON answer of this shape; `{"error": …}` is a refusal even with a 2xx. */

@@ -18,7 +18,7 @@ import {
   TimeoutError,
   UnreachableError,
 } from "./errors.js";
-import { bucketOf, readLimitHeaders } from "./pacer.js";
+import { readLimitHeaders } from "./pacer.js";
 
 export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
@@ -118,14 +118,13 @@ export class Http {
 
     let failures = 0;
     let limited = 0;
-    const bucket = bucketOf(
-      target.origin,
-      headers.authorization,
-      this.dispatcher.perHost.has(target.origin),
-    );
+    let refused = 0;
+    const pacer = this.dispatcher.pacer;
+    const bucket = pacer.bucketOf(target.origin, headers.authorization);
+    const rule = pacer.ruleOf(target.origin);
     for (;;) {
       opts.signal?.throwIfAborted();
-      await this.dispatcher.pacer.ready(bucket, host);
+      const release = await pacer.turn(bucket, host, opts.signal);
       let res: Response;
       try {
         const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
@@ -147,6 +146,9 @@ export class Http {
           continue;
         }
         throw translated;
+      } finally {
+        // The dispatcher has seen the status by now (and blocked the bucket on a limit).
+        release();
       }
       const text = await res.text().catch(() => "");
       if (res.ok) return { data: text, status: res.status, headers: res.headers };
@@ -165,6 +167,13 @@ export class Http {
           host,
           reset ?? new Date(),
         );
+      }
+      if (rule && res.status === rule.limitStatus) {
+        // The pacer blocked the origin when the status came; the next turn waits it out.
+        refused += 1;
+        if (refused < rule.tries) continue;
+        const until = new Date(pacer.state(bucket)?.resetAt ?? Date.now());
+        throw new RateLimitedError(`${host} keeps refusing (HTTP ${res.status})`, host, until);
       }
       if (res.status >= 500 && idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
         failures += 1;
