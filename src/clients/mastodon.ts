@@ -35,20 +35,6 @@ export const ListSchema = z.object({ id: z.string(), title: z.string() });
 export const StatusUriSchema = z.object({ id: z.string(), uri: z.string() });
 export type Relationship = z.infer<typeof RelationshipSchema>;
 
-/** The `next` cursor from a Link header, as a full URL on the same origin. */
-export function nextLink(header: string | null, origin: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(",")) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
-    if (m) {
-      const url = new URL(m[1]!, origin);
-      // A Link pointing at another host would let a server steer our token elsewhere.
-      return url.origin === origin ? url.toString() : undefined;
-    }
-  }
-  return undefined;
-}
-
 export class MastodonAccountClient {
   constructor(
     private readonly http: Http,
@@ -107,7 +93,7 @@ export class MastodonAccountClient {
   ): Promise<{ items: z.infer<S>; next?: string }> {
     const url = pathOrNext.startsWith("/") ? `${this.origin}${pathOrNext}` : pathOrNext;
     const res = await this.http.json(url, schema, { token: this.token });
-    return { items: res.data, next: nextLink(res.headers.get("link"), this.origin) };
+    return { items: res.data, next: res.next };
   }
 
   /** The public profile by handle; no token needed (the old account's token stops working after a Move). */

@@ -12,8 +12,8 @@
  * the origin for a minute and Http tries the call again.
  */
 import { z } from "zod";
-import { BadResponseError, RejectedError } from "../net/errors.js";
-import type { Http, HttpResponse, RequestOptions } from "../net/http.js";
+import { RejectedError } from "../net/errors.js";
+import type { Http, JsonOptions } from "../net/http.js";
 import type { OriginRule } from "../net/pacer.js";
 
 const VerifySchema = z.object({
@@ -25,8 +25,6 @@ const VerifySchema = z.object({
 /** The macOS framework reads is_following as a number, so accept 0/1 too. */
 const IsFollowingSchema = z.object({ is_following: z.union([z.boolean(), z.number()]) });
 const FollowingSchema = z.array(z.object({ username: z.string().min(1) }));
-/** micro.blog's own error shape; verify sends it with a 200, so a 2xx is read before trusting it. */
-const ErrorBody = z.object({ error: z.string() });
 
 /** The status and body of an unknown user are unconfirmed: wording that can only mean "no such user". */
 const NO_SUCH_USER =
@@ -65,7 +63,6 @@ export function bareHandle(handle: string): string {
 
 export class MicroblogClient {
   readonly origin: string;
-  private readonly host: string;
 
   /**
    * Registers `MICROBLOG_LIMIT` for the origin with the pacer, unless a rule is there already
@@ -75,24 +72,21 @@ export class MicroblogClient {
     private readonly http: Http,
     origin: string,
   ) {
-    const url = new URL(origin);
-    this.origin = url.origin;
-    this.host = url.host;
+    this.origin = new URL(origin).origin;
     const pacer = http.dispatcher.pacer;
     if (!pacer.ruleOf(this.origin)) pacer.rule(this.origin, MICROBLOG_LIMIT);
   }
 
   /**
    * Who the app token belongs to. Call it once: micro.blog turns tokens that are verified
-   * regularly into expiring ones.
+   * regularly into expiring ones. An invalid token is a 401, or a 200 with `{"error": …}`.
    */
   async verify(appToken: string): Promise<Verified> {
-    const res = await this.send(
-      "/account/verify",
-      { method: "POST", form: { token: appToken } },
-      appToken,
-    );
-    const body = this.parse(res, VerifySchema, appToken, 401);
+    const body = await this.call("/account/verify", VerifySchema, appToken, {
+      method: "POST",
+      form: { token: appToken },
+      errorBody: 401,
+    });
     const expires = body.expires_at;
     return {
       token: body.token,
@@ -111,14 +105,16 @@ export class MicroblogClient {
 
   /** Follows a micro.blog username or a Fediverse user@host. Following twice is harmless. */
   async follow(token: string, handle: string): Promise<FollowOutcome> {
-    const username = bareHandle(handle);
+    const query = new URLSearchParams({ username: bareHandle(handle) });
     try {
-      const query = new URLSearchParams({ username });
-      const opts = { method: "POST", token, idempotent: true } as const;
-      const res = await this.send(`/users/follow?${query}`, opts, token);
       // Official apps look at the status only; a 2xx that isn't JSON is still a follow.
-      const error = parseJson(res.data, ErrorBody);
-      if (error) throw this.refusal(error.error, 400, token);
+      await this.call(`/users/follow?${query}`, z.unknown(), token, {
+        method: "POST",
+        token,
+        idempotent: true,
+        errorBody: 400,
+        textOk: true,
+      });
       return "followed";
     } catch (err) {
       if (err instanceof RejectedError && meansNoSuchUser(err)) return "not-found";
@@ -128,11 +124,13 @@ export class MicroblogClient {
 
   /** False as well for an account micro.blog doesn't know. */
   async isFollowing(token: string, handle: string): Promise<boolean> {
-    const username = bareHandle(handle);
+    const query = new URLSearchParams({ username: bareHandle(handle) });
     try {
-      const query = new URLSearchParams({ username });
-      const res = await this.send(`/users/is_following?${query}`, { token }, token);
-      return Boolean(this.parse(res, IsFollowingSchema, token).is_following);
+      const answer = await this.call(`/users/is_following?${query}`, IsFollowingSchema, token, {
+        token,
+        errorBody: 400,
+      });
+      return Boolean(answer.is_following);
     } catch (err) {
       if (err instanceof RejectedError && meansNoSuchUser(err)) return false;
       throw err;
@@ -143,65 +141,25 @@ export class MicroblogClient {
   async following(token: string, username: string): Promise<Set<string>> {
     // @ is allowed in a path segment; keep it readable as the apps send it.
     const name = encodeURIComponent(bareHandle(username)).replaceAll("%40", "@");
-    const res = await this.send(`/users/following/${name}`, { token }, token);
-    const list = this.parse(res, FollowingSchema, token);
+    const list = await this.call(`/users/following/${name}`, FollowingSchema, token, {
+      token,
+      errorBody: 400,
+    });
     return new Set(list.map((u) => bareHandle(u.username).toLowerCase()));
   }
 
-  private async send(
+  /** One JSON call; a refusal that echoes the token doesn't carry it further. */
+  private async call<S extends z.ZodType>(
     path: string,
-    opts: RequestOptions,
+    schema: S,
     secret: string,
-  ): Promise<HttpResponse<string>> {
+    opts: JsonOptions,
+  ): Promise<z.infer<S>> {
     try {
-      return await this.http.request(new URL(path, this.origin), opts);
+      return (await this.http.json(new URL(path, this.origin), schema, opts)).data;
     } catch (err) {
       throw err instanceof RejectedError ? withoutSecret(err, secret) : err;
     }
-  }
-
-  /** A JSON answer of this shape; `{"error": …}` is a refusal even with a 2xx. */
-  private parse<S extends z.ZodType>(
-    res: HttpResponse<string>,
-    schema: S,
-    secret: string,
-    refusedStatus = 400,
-  ): z.infer<S> {
-    let body: unknown;
-    try {
-      body = JSON.parse(res.data);
-    } catch {
-      throw new BadResponseError(`${this.host} did not answer with JSON`, this.host, res.status);
-    }
-    const error = ErrorBody.safeParse(body);
-    if (error.success) throw this.refusal(error.data.error, refusedStatus, secret);
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const where = parsed.error.issues[0]?.path.join(".") || "the answer";
-      throw new BadResponseError(
-        `${this.host} sent an unexpected answer (${where})`,
-        this.host,
-        res.status,
-      );
-    }
-    return parsed.data;
-  }
-
-  /** An error micro.blog put in a 2xx body, as the 4xx it stands for. */
-  private refusal(detail: string, status: number, secret: string): RejectedError {
-    return withoutSecret(
-      new RejectedError(`${this.host} refused: ${detail}`, this.host, status, detail),
-      secret,
-    );
-  }
-}
-
-function parseJson<S extends z.ZodType>(text: string, schema: S): z.infer<S> | undefined {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,13 +1,17 @@
 /**
  * The request layer under every client: timeouts, retries on 5xx and network
  * errors for idempotent calls, waiting out 429s (the pacer in the dispatcher
- * holds the next request until the reset), and one translation of failures
- * into the classes in errors.ts. Responses are validated with zod by the caller's
- * schema, so a server that answers something else gets a clear error here rather
- * than a crash three steps later.
+ * holds the next request until the reset) and the limit status of an origin's
+ * pacer rule, and one translation of failures into the classes in errors.ts.
+ *
+ * `json` is the only way a client reads a JSON answer: parsed, validated with the
+ * caller's zod schema (so a server that answers something else gets a clear error
+ * here rather than a crash three steps later), with the Link header's next page,
+ * and with the statuses a client branches on (`allow`) handed back rather than
+ * thrown. `request` is for answers that aren't JSON, or aren't read.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { z } from "zod";
+import { z } from "zod";
 import type { GuardedDispatcher } from "./dispatcher.js";
 import {
   BadResponseError,
@@ -33,16 +37,52 @@ export interface RequestOptions {
   /** For a quick look (is this server there?): a shorter timeout, fewer retries. */
   timeoutMs?: number;
   retries?: number;
+  /**
+   * The host errors name, where the one contacted stands in for it (tests and the demo map
+   * domains to local stand-ins): the user knows the domain. Default: the URL's host.
+   */
+  shownHost?: string;
+}
+
+export interface JsonOptions extends RequestOptions {
+  /** The Accept header; default application/json (ActivityPub and WebFinger ask for their own). */
+  accept?: string;
+  /**
+   * How errors name the answer: "x did not answer with {data}", "x answered with a web page
+   * instead of {data}", "x sent {item ?? data} I can't read (field)". Default: JSON, and
+   * "x sent an unexpected answer (field)".
+   */
+  what?: { data: string; item?: string };
+  /** Statuses that are an answer, not a failure (a 404 for "no such account"): see `Refusal`. */
+  allow?: readonly number[];
+  /** A 2xx whose body is `{"error": "…"}` is a refusal with this status (micro.blog's way). */
+  errorBody?: number;
+  /** A 2xx whose body isn't JSON is read as `undefined` (micro.blog's follow is read by its status). */
+  textOk?: boolean;
 }
 
 export interface HttpResponse<T> {
+  ok: true;
   data: T;
   status: number;
+  headers: Headers;
+  /** The Link header's `next` page, on the same origin (Mastodon's paging). */
+  next?: string;
+}
+
+/** An allowed status that isn't a 2xx: the server's own error text as `detail`. */
+export interface Refusal {
+  ok: false;
+  status: number;
+  detail: string;
   headers: Headers;
 }
 
 const RETRIES_ON_FAILURE = 3;
 const RETRIES_ON_LIMIT = 6;
+
+/** micro.blog's error shape; its verify sends it with a 200, so a 2xx may be read for it. */
+const ErrorBody = z.object({ error: z.string() });
 
 /** The error text a server put in its body: Mastodon's `error`, micro.blog's, or a short plain text. */
 export function errorDetail(body: string): string {
@@ -60,6 +100,30 @@ export function errorDetail(body: string): string {
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 }
 
+/** The `next` cursor from a Link header, as a full URL on the same origin. */
+export function nextLink(header: string | null, origin: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(",")) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (m) {
+      const url = new URL(m[1]!, origin);
+      // A Link pointing at another host would let a server steer our token elsewhere.
+      return url.origin === origin ? url.toString() : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** What came back: a 2xx, or a status the caller allowed. */
+interface Exchange {
+  ok: boolean;
+  text: string;
+  status: number;
+  headers: Headers;
+  next?: string;
+  host: string;
+}
+
 export class Http {
   constructor(
     readonly dispatcher: GuardedDispatcher,
@@ -72,34 +136,88 @@ export class Http {
     return { dispatcher: this.dispatcher };
   }
 
+  /**
+   * The one way to read a JSON answer: parsed, validated with `schema`, and every failure a
+   * RemoteError. With `allow`, those statuses come back as a `Refusal` instead of a RejectedError.
+   */
+  json<S extends z.ZodType>(
+    url: string | URL,
+    schema: S,
+    opts: JsonOptions & { allow: readonly number[] },
+  ): Promise<HttpResponse<z.infer<S>> | Refusal>;
+  json<S extends z.ZodType>(
+    url: string | URL,
+    schema: S,
+    opts?: JsonOptions,
+  ): Promise<HttpResponse<z.infer<S>>>;
   async json<S extends z.ZodType>(
     url: string | URL,
     schema: S,
-    opts: RequestOptions = {},
-  ): Promise<HttpResponse<z.infer<S>>> {
-    const res = await this.request(url, {
-      ...opts,
-      headers: { accept: "application/json", ...opts.headers },
-    });
-    const host = new URL(url).host;
+    opts: JsonOptions = {},
+  ): Promise<HttpResponse<z.infer<S>> | Refusal> {
+    const res = await this.exchange(
+      url,
+      { ...opts, headers: { accept: opts.accept ?? "application/json", ...opts.headers } },
+      opts.allow ?? [],
+    );
+    const { host, status, headers } = res;
+    if (!res.ok) return { ok: false, status, detail: errorDetail(res.text), headers };
+    const data = opts.what?.data ?? "JSON";
     let body: unknown;
     try {
-      body = JSON.parse(res.data);
-    } catch {
-      throw new BadResponseError(`${host} did not answer with JSON`, host, res.status);
+      body = JSON.parse(res.text);
+    } catch (err) {
+      if (!opts.textOk) {
+        const page =
+          /html/i.test(headers.get("content-type") ?? "") || /^\s*</.test(res.text.slice(0, 200));
+        const said = page
+          ? `answered with a web page instead of ${data}`
+          : `did not answer with ${data}`;
+        throw new BadResponseError(`${host} ${said}`, host, status, { cause: err });
+      }
+    }
+    const refusal = opts.errorBody === undefined ? undefined : ErrorBody.safeParse(body);
+    if (refusal?.success) {
+      const detail = refusal.data.error;
+      throw new RejectedError(`${host} refused: ${detail}`, host, opts.errorBody!, detail);
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
-      const where = parsed.error.issues[0]?.path.join(".") || "the answer";
-      throw new BadResponseError(`${host} sent an unexpected answer (${where})`, host, res.status);
+      const field = parsed.error.issues[0]?.path.join(".") || "the answer";
+      const item = opts.what?.item ?? opts.what?.data;
+      throw new BadResponseError(
+        item
+          ? `${host} sent ${item} I can't read (${field})`
+          : `${host} sent an unexpected answer (${field})`,
+        host,
+        status,
+        { cause: parsed.error },
+      );
     }
-    return { data: parsed.data, status: res.status, headers: res.headers };
+    return {
+      ok: true,
+      data: parsed.data,
+      status,
+      headers,
+      ...(res.next ? { next: res.next } : {}),
+    };
   }
 
-  /** The raw text of a successful response; every failure is a RemoteError. */
+  /** The raw text of a successful response (plain text, or no body to read); every failure is a RemoteError. */
   async request(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<string>> {
+    const res = await this.exchange(url, opts, []);
+    const { status, headers, next } = res;
+    return { ok: true, data: res.text, status, headers, ...(next ? { next } : {}) };
+  }
+
+  /** One call, with its retries and waits: a 2xx or an allowed status, or a RemoteError. */
+  private async exchange(
+    url: string | URL,
+    opts: RequestOptions,
+    allow: readonly number[],
+  ): Promise<Exchange> {
     const target = new URL(url);
-    const host = target.host;
+    const host = opts.shownHost ?? target.host;
     const method = opts.method ?? "GET";
     const idempotent = opts.idempotent ?? (method === "GET" || method === "DELETE");
     const headers: Record<string, string> = {
@@ -138,7 +256,7 @@ export class Http {
         });
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        const translated = translate(err, host);
+        const translated = translate(err, host, target.host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
         if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           failures += 1;
@@ -151,7 +269,10 @@ export class Http {
         release();
       }
       const text = await res.text().catch(() => "");
-      if (res.ok) return { data: text, status: res.status, headers: res.headers };
+      if (res.ok || allow.includes(res.status)) {
+        const next = nextLink(res.headers.get("link"), target.origin);
+        return { ok: res.ok, text, status: res.status, headers: res.headers, next, host };
+      }
 
       if (res.status === 429) {
         const reset = readLimitHeaders((n) => res.headers.get(n) ?? undefined).reset;
@@ -198,14 +319,21 @@ export class Http {
   }
 }
 
-/** Maps what fetch throws onto our classes, keeping the original as `cause`. */
-export function translate(err: unknown, host: string): RemoteError {
+/**
+ * Maps what fetch throws onto our classes, keeping the original as `cause`. `host` is the
+ * one to name, `contacted` the one reached in its place (the guard's errors name that one).
+ */
+export function translate(err: unknown, host: string, contacted = host): RemoteError {
   if (err instanceof RemoteError) return err;
   const chain: unknown[] = [];
   for (let e: unknown = err; e && chain.length < 6; e = (e as { cause?: unknown }).cause)
     chain.push(e);
   const guard = chain.find((e) => e instanceof ForbiddenAddressError);
-  if (guard) return guard as ForbiddenAddressError;
+  if (guard) {
+    return new ForbiddenAddressError(guard.message.replaceAll(contacted, host), host, {
+      cause: err,
+    });
+  }
   if (
     chain.some(
       (e) => e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError"),
