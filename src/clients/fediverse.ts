@@ -19,6 +19,7 @@ const AS_PROFILE = "https://www.w3.org/ns/activitystreams";
 export const ACTIVITY_ACCEPT = `application/activity+json, application/ld+json; profile="${AS_PROFILE}"`;
 const JRD_ACCEPT = "application/jrd+json, application/json";
 const NODEINFO = { data: "NodeInfo" };
+const WEBFINGER_PATH = "/.well-known/webfinger";
 const NODEINFO_2 = /^https?:\/\/nodeinfo\.diaspora\.software\/ns\/schema\/2\.(\d+)$/;
 /** The actor types Mastodon accepts as accounts (ResolveAccountService's SUPPORTED_TYPES). */
 const ACTOR_TYPES = new Set(["Person", "Service", "Application", "Group", "Organization"]);
@@ -160,7 +161,7 @@ export class FediverseClient {
   async webfinger(handle: string, opts: { signal?: AbortSignal } = {}): Promise<WebFinger | null> {
     const { user, host } = splitHandle(handle);
     // Unencoded, as Mastodon itself asks: both parts are plain letters, digits, dots and dashes.
-    const url = new URL(`https://${host}/.well-known/webfinger?resource=acct:${user}@${host}`);
+    const url = new URL(`https://${host}${WEBFINGER_PATH}?resource=acct:${user}@${host}`);
     const res = await this.http.json(this.target(url), JrdSchema, {
       ...this.asked(url, opts.signal),
       accept: JRD_ACCEPT,
@@ -191,7 +192,9 @@ export class FediverseClient {
    */
   async actor(url: string, opts: { signal?: AbortSignal } = {}): Promise<Actor> {
     if (!isWebUrl(url)) {
-      throw new BadResponseError(`${url.slice(0, 80)} is not a web address`, "");
+      throw new BadResponseError(`${url.slice(0, 80)} is not a web address`, "", undefined, {
+        method: "GET",
+      });
     }
     const at = new URL(url);
     const res = await this.http.json(this.target(at), ActorSchema, {
@@ -206,6 +209,7 @@ export class FediverseClient {
         at.host,
         401,
         res.detail,
+        res.where,
       );
     }
     const a = res.data;
@@ -215,6 +219,7 @@ export class FediverseClient {
         `${at.host} answered with an account on ${idHost}, which it can't speak for`,
         at.host,
         res.status,
+        res.where,
       );
     }
     if (!ACTOR_TYPES.has(a.type)) {
@@ -222,6 +227,7 @@ export class FediverseClient {
         `${at.host} answered with a ${a.type.slice(0, 40)}, not an account`,
         at.host,
         res.status,
+        res.where,
       );
     }
     const link = firstUrl(a.url);
@@ -247,7 +253,15 @@ export class FediverseClient {
     const wf = await this.webfinger(handle, opts);
     if (!wf) return null;
     if (!wf.actor) {
-      throw new BadResponseError(`${host} names no ActivityPub account for ${handle}`, host);
+      throw new BadResponseError(
+        `${host} names no ActivityPub account for ${handle}`,
+        host,
+        undefined,
+        {
+          method: "GET",
+          path: WEBFINGER_PATH,
+        },
+      );
     }
     try {
       return await this.actor(wf.actor, opts);
@@ -260,14 +274,12 @@ export class FediverseClient {
   /** The server's NodeInfo, from the highest 2.x schema it links to. Software names are lower-case. */
   async nodeinfo(host: string, opts: { signal?: AbortSignal } = {}): Promise<NodeInfo> {
     const index = new URL(`https://${host}/.well-known/nodeinfo`);
-    const { links } = (
-      await this.http.json(this.target(index), NodeInfoLinksSchema, {
-        ...this.asked(index, opts.signal),
-        what: NODEINFO,
-      })
-    ).data;
+    const listed = await this.http.json(this.target(index), NodeInfoLinksSchema, {
+      ...this.asked(index, opts.signal),
+      what: NODEINFO,
+    });
     let best: { minor: number; href: string } | undefined;
-    for (const l of links) {
+    for (const l of listed.data.links) {
       const m = NODEINFO_2.exec(l.rel);
       if (m && (!best || Number(m[1]) > best.minor)) best = { minor: Number(m[1]), href: l.href };
     }
@@ -278,7 +290,12 @@ export class FediverseClient {
       doc = undefined;
     }
     if (!doc || !isWebUrl(doc.href)) {
-      throw new BadResponseError(`${index.host} publishes no NodeInfo 2.x document`, index.host);
+      throw new BadResponseError(
+        `${index.host} publishes no NodeInfo 2.x document`,
+        index.host,
+        listed.status,
+        listed.where,
+      );
     }
     const info = (
       await this.http.json(this.target(doc), NodeInfoSchema, {

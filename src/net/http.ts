@@ -21,6 +21,7 @@ import {
   RemoteError,
   TimeoutError,
   UnreachableError,
+  type Where,
 } from "./errors.js";
 import { readLimitHeaders } from "./pacer.js";
 
@@ -68,6 +69,8 @@ export interface HttpResponse<T> {
   headers: Headers;
   /** The Link header's `next` page, on the same origin (Mastodon's paging). */
   next?: string;
+  /** The request, for an error a client raises about the answer. */
+  where: Where;
 }
 
 /** An allowed status that isn't a 2xx: the server's own error text as `detail`. */
@@ -76,6 +79,7 @@ export interface Refusal {
   status: number;
   detail: string;
   headers: Headers;
+  where: Where;
 }
 
 const RETRIES_ON_FAILURE = 3;
@@ -83,6 +87,66 @@ const RETRIES_ON_LIMIT = 6;
 
 /** micro.blog's error shape; its verify sends it with a 200, so a 2xx may be read for it. */
 const ErrorBody = z.object({ error: z.string() });
+
+/** Query and form fields whose values are secrets: OAuth codes, tokens, client secrets, PKCE verifiers. */
+const SECRET_FIELD = /(?:^|_)(?:token|code|secret|password|verifier)$/i;
+const REDACTED = "[redacted]";
+
+/** What a request must not leak into an error: its credential, and secret query and form values. */
+function secretsOf(url: URL, opts: RequestOptions): string[] {
+  const found = new Set<string>();
+  const auth = Object.entries(opts.headers ?? {}).find(
+    ([k]) => k.toLowerCase() === "authorization",
+  );
+  for (const credential of [opts.token, auth?.[1], auth?.[1].replace(/^\S+\s+/, "")])
+    if (credential) found.add(credential);
+  const form = opts.form ? new URLSearchParams(opts.form) : new URLSearchParams();
+  for (const [name, value] of [...url.searchParams, ...form]) {
+    if (SECRET_FIELD.test(name)) found.add(value);
+  }
+  for (const s of [...found]) found.add(encodeURIComponent(s));
+  // Longest first, so a secret that contains another goes whole.
+  return [...found].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Takes the request's secrets out of an error and its causes (a server may echo the token
+ * or the URL in its error text): messages, stacks and string fields, in place.
+ */
+export function redact<E>(err: E, secrets: readonly string[]): E {
+  if (secrets.length === 0) return err;
+  const seen = new Set<unknown>();
+  for (
+    let e: unknown = err;
+    typeof e === "object" && e !== null && !seen.has(e) && seen.size < 8;
+    e = (e as { cause?: unknown }).cause
+  ) {
+    seen.add(e);
+    for (const key of new Set([...Object.getOwnPropertyNames(e), "message", "stack"])) {
+      const value = (e as Record<string, unknown>)[key];
+      if (typeof value !== "string" || !secrets.some((x) => value.includes(x))) continue;
+      const clean = secrets.reduce((text, x) => text.replaceAll(x, REDACTED), value);
+      const enumerable = Object.prototype.propertyIsEnumerable.call(e, key);
+      try {
+        Object.defineProperty(e, key, {
+          value: clean,
+          writable: true,
+          configurable: true,
+          enumerable,
+        });
+      } catch {
+        // a frozen foreign object: nothing of ours
+      }
+    }
+  }
+  return err;
+}
+
+/** JSON.parse's complaint without the excerpt of the body it quotes (which may echo a secret in part). */
+function parseFailure(err: unknown): SyntaxError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new SyntaxError(message.replace(/"[\s\S]*"(?:\.\.\.)?(?= is not valid JSON)/, "…"));
+}
 
 /** The error text a server put in its body: Mastodon's `error`, micro.blog's, or a short plain text. */
 export function errorDetail(body: string): string {
@@ -122,6 +186,7 @@ interface Exchange {
   headers: Headers;
   next?: string;
   host: string;
+  where: Where;
 }
 
 export class Http {
@@ -155,13 +220,40 @@ export class Http {
     schema: S,
     opts: JsonOptions = {},
   ): Promise<HttpResponse<z.infer<S>> | Refusal> {
-    const res = await this.exchange(
-      url,
-      { ...opts, headers: { accept: opts.accept ?? "application/json", ...opts.headers } },
-      opts.allow ?? [],
-    );
-    const { host, status, headers } = res;
-    if (!res.ok) return { ok: false, status, detail: errorDetail(res.text), headers };
+    return this.redacting(url, opts, async () => {
+      const res = await this.exchange(
+        url,
+        { ...opts, headers: { accept: opts.accept ?? "application/json", ...opts.headers } },
+        opts.allow ?? [],
+      );
+      return this.read(res, schema, opts);
+    });
+  }
+
+  /** The raw text of a successful response (plain text, or no body to read); every failure is a RemoteError. */
+  async request(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<string>> {
+    const res = await this.redacting(url, opts, () => this.exchange(url, opts, []));
+    const { status, headers, next, where } = res;
+    return { ok: true, data: res.text, status, headers, where, ...(next ? { next } : {}) };
+  }
+
+  /** Runs a call; whatever it throws leaves without the request's secrets. */
+  private async redacting<T>(url: string | URL, opts: RequestOptions, fn: () => Promise<T>) {
+    try {
+      return await fn();
+    } catch (err) {
+      throw redact(err, secretsOf(new URL(url), opts));
+    }
+  }
+
+  /** The answer parsed and validated, or the error that says what was wrong with it. */
+  private read<S extends z.ZodType>(
+    res: Exchange,
+    schema: S,
+    opts: JsonOptions,
+  ): HttpResponse<z.infer<S>> | Refusal {
+    const { host, status, headers, where } = res;
+    if (!res.ok) return { ok: false, status, detail: errorDetail(res.text), headers, where };
     const data = opts.what?.data ?? "JSON";
     let body: unknown;
     try {
@@ -173,13 +265,16 @@ export class Http {
         const said = page
           ? `answered with a web page instead of ${data}`
           : `did not answer with ${data}`;
-        throw new BadResponseError(`${host} ${said}`, host, status, { cause: err });
+        throw new BadResponseError(`${host} ${said}`, host, status, {
+          ...where,
+          cause: parseFailure(err),
+        });
       }
     }
     const refusal = opts.errorBody === undefined ? undefined : ErrorBody.safeParse(body);
     if (refusal?.success) {
       const detail = refusal.data.error;
-      throw new RejectedError(`${host} refused: ${detail}`, host, opts.errorBody!, detail);
+      throw new RejectedError(`${host} refused: ${detail}`, host, opts.errorBody!, detail, where);
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
@@ -191,7 +286,7 @@ export class Http {
           : `${host} sent an unexpected answer (${field})`,
         host,
         status,
-        { cause: parsed.error },
+        { ...where, cause: parsed.error },
       );
     }
     return {
@@ -199,15 +294,9 @@ export class Http {
       data: parsed.data,
       status,
       headers,
+      where,
       ...(res.next ? { next: res.next } : {}),
     };
-  }
-
-  /** The raw text of a successful response (plain text, or no body to read); every failure is a RemoteError. */
-  async request(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<string>> {
-    const res = await this.exchange(url, opts, []);
-    const { status, headers, next } = res;
-    return { ok: true, data: res.text, status, headers, ...(next ? { next } : {}) };
   }
 
   /** One call, with its retries and waits: a 2xx or an allowed status, or a RemoteError. */
@@ -219,6 +308,8 @@ export class Http {
     const target = new URL(url);
     const host = opts.shownHost ?? target.host;
     const method = opts.method ?? "GET";
+    // The path alone: a query may carry an OAuth code or a token.
+    const where: Where = { method, path: target.pathname };
     const idempotent = opts.idempotent ?? (method === "GET" || method === "DELETE");
     const headers: Record<string, string> = {
       "user-agent": "fedimove/0.1 (+migration bot)",
@@ -256,7 +347,7 @@ export class Http {
         });
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        const translated = translate(err, host, target.host);
+        const translated = translate(err, host, where, target.host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
         if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           failures += 1;
@@ -271,7 +362,7 @@ export class Http {
       const text = await res.text().catch(() => "");
       if (res.ok || allow.includes(res.status)) {
         const next = nextLink(res.headers.get("link"), target.origin);
-        return { ok: res.ok, text, status: res.status, headers: res.headers, next, host };
+        return { ok: res.ok, text, status: res.status, headers: res.headers, next, host, where };
       }
 
       if (res.status === 429) {
@@ -287,6 +378,7 @@ export class Http {
           `${host} keeps refusing: too many requests`,
           host,
           reset ?? new Date(),
+          { ...where, cause: refusal(host, res.status, text, where) },
         );
       }
       if (rule && res.status === rule.limitStatus) {
@@ -294,36 +386,51 @@ export class Http {
         refused += 1;
         if (refused < rule.tries) continue;
         const until = new Date(pacer.state(bucket)?.resetAt ?? Date.now());
-        throw new RateLimitedError(`${host} keeps refusing (HTTP ${res.status})`, host, until);
+        throw new RateLimitedError(`${host} keeps refusing (HTTP ${res.status})`, host, until, {
+          ...where,
+          cause: refusal(host, res.status, text, where),
+        });
       }
       if (res.status >= 500 && idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
         failures += 1;
         await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
         continue;
       }
-      const detail = errorDetail(text);
       if (res.status >= 500) {
         throw new BadResponseError(
           `${host} is having trouble (HTTP ${res.status})`,
           host,
           res.status,
+          where,
         );
       }
-      throw new RejectedError(
-        `${host} refused: ${detail || `HTTP ${res.status}`}`,
-        host,
-        res.status,
-        detail,
-      );
+      throw refusal(host, res.status, text, where);
     }
   }
+}
+
+/** A 4xx, with the server's own text. */
+function refusal(host: string, status: number, body: string, where: Where): RejectedError {
+  const detail = errorDetail(body);
+  return new RejectedError(
+    `${host} refused: ${detail || `HTTP ${status}`}`,
+    host,
+    status,
+    detail,
+    where,
+  );
 }
 
 /**
  * Maps what fetch throws onto our classes, keeping the original as `cause`. `host` is the
  * one to name, `contacted` the one reached in its place (the guard's errors name that one).
  */
-export function translate(err: unknown, host: string, contacted = host): RemoteError {
+export function translate(
+  err: unknown,
+  host: string,
+  where: Where = {},
+  contacted = host,
+): RemoteError {
   if (err instanceof RemoteError) return err;
   const chain: unknown[] = [];
   for (let e: unknown = err; e && chain.length < 6; e = (e as { cause?: unknown }).cause)
@@ -331,6 +438,7 @@ export function translate(err: unknown, host: string, contacted = host): RemoteE
   const guard = chain.find((e) => e instanceof ForbiddenAddressError);
   if (guard) {
     return new ForbiddenAddressError(guard.message.replaceAll(contacted, host), host, {
+      ...where,
       cause: err,
     });
   }
@@ -339,7 +447,7 @@ export function translate(err: unknown, host: string, contacted = host): RemoteE
       (e) => e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError"),
     )
   ) {
-    return new TimeoutError(`${host} did not answer in time`, host, { cause: err });
+    return new TimeoutError(`${host} did not answer in time`, host, { ...where, cause: err });
   }
   const code = chain
     .map((e) => (e as { code?: unknown }).code)
@@ -349,10 +457,10 @@ export function translate(err: unknown, host: string, contacted = host): RemoteE
     code === "UND_ERR_HEADERS_TIMEOUT" ||
     code === "UND_ERR_BODY_TIMEOUT"
   ) {
-    return new TimeoutError(`${host} did not answer in time`, host, { cause: err });
+    return new TimeoutError(`${host} did not answer in time`, host, { ...where, cause: err });
   }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new UnreachableError(`${host} was not found`, host, { cause: err });
+    return new UnreachableError(`${host} was not found`, host, { ...where, cause: err });
   }
-  return new UnreachableError(`${host} could not be reached`, host, { cause: err });
+  return new UnreachableError(`${host} could not be reached`, host, { ...where, cause: err });
 }
