@@ -1,6 +1,6 @@
 /**
- * The one network door. Every fetch in the bot — ours and masto's, which takes
- * it through `requestInit.dispatcher` — goes through this undici Agent, which
+ * The one network door. Every request to a server a user names (Mastodon, the
+ * Fediverse, micro.blog) goes through Http and this undici Agent, which
  *  - refuses private, loopback and link-local addresses (and plain http) unless
  *    the operator allows them, at connect time and on every redirect hop;
  *  - waits for the pacer before sending, and feeds it the limit headers after.

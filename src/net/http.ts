@@ -196,11 +196,6 @@ export class Http {
     private readonly backoffMs = 500,
   ) {}
 
-  /** masto's `requestInit`, so its calls share the guard and the pacing. */
-  get requestInit(): { dispatcher: GuardedDispatcher } {
-    return { dispatcher: this.dispatcher };
-  }
-
   /**
    * The one way to read a JSON answer: parsed, validated with `schema`, and every failure a
    * RemoteError. With `allow`, those statuses come back as a `Refusal` instead of a RejectedError.
