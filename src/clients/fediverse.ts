@@ -253,14 +253,12 @@ export class FediverseClient {
     const wf = await this.webfinger(handle, opts);
     if (!wf) return null;
     if (!wf.actor) {
+      const where = { method: "GET", path: WEBFINGER_PATH };
       throw new BadResponseError(
         `${host} names no ActivityPub account for ${handle}`,
         host,
         undefined,
-        {
-          method: "GET",
-          path: WEBFINGER_PATH,
-        },
+        where,
       );
     }
     try {
