@@ -17,8 +17,8 @@
  *
  * Scale: micro.blog allows 300 requests a minute per IP, and the client blocks for a minute
  * after a 403. Here the window is 1 s with R = 50, so that 2,000 follows take ~40 s rather
- * than ~7 min; the client's block is scaled with the window (1 s, MicroblogClient's
- * `blockMs`) and so is the Pacer's slack (250 ms → 4 ms). HTTP timeout and retries are
+ * than ~7 min; the block after a 403 is scaled with the window (1 s, the `blockMs` of the
+ * Pacer's rule for micro.blog) and so is the Pacer's slack (250 ms → 4 ms). HTTP timeout and retries are
  * production's. Then one short run where the block costs the most (R = 33, 20 ms).
  */
 import { performance } from "node:perf_hooks";
@@ -162,7 +162,7 @@ out(
 );
 out(
   `micro.blog's is 300 per minute; production's 60 s block after a 403 is scaled with the window to ` +
-    `${BLOCK_MS} ms (MicroblogClient blockMs), the Pacer's 250 ms slack to ${SLACK_MS} ms; ` +
+    `${BLOCK_MS} ms (the Pacer rule's blockMs), the Pacer's 250 ms slack to ${SLACK_MS} ms; ` +
     `HTTP timeout ${HTTP_TIMEOUT_MS / 1000} s and retries as in production.`,
 );
 out(

@@ -1,9 +1,9 @@
 /**
- * The import's pacing as arithmetic, to explain what the bench measures. MicroblogClient
- * sends one request at a time to micro.blog (a queue per origin), knows nothing of the limit
- * until a 403, and then blocks every request for `blockMs` from the refusal (plus the
- * Pacer's slack). The stand-in counts every request at arrival, refused ones too, in fixed
- * windows aligned to multiples of the window.
+ * The import's pacing as arithmetic, to explain what the bench measures. The model is of
+ * pacing that only reacts to 403s: one request at a time to micro.blog (the Pacer's queue for
+ * its origin), nothing known of the limit until a 403, and then every request blocked for
+ * `blockMs` from the refusal (plus the Pacer's slack). The stand-in counts every request at
+ * arrival, refused ones too, in fixed windows aligned to multiples of the window.
  *
  * With c the time from one request's arrival to the next one's (latency plus the client's
  * own work) and R = limit / window:

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type RequestLogEntry, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import type { UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
-import { MicroblogClient } from "../../src/clients/microblog.js";
+import { MICROBLOG_LIMIT, MicroblogClient } from "../../src/clients/microblog.js";
 import { MastodonOAuth } from "../../src/clients/oauth.js";
 import { SignIn } from "../../src/clients/sign-in.js";
 import { realWorld } from "../../src/clients/world.js";
@@ -40,9 +40,9 @@ export interface ImportRunOptions {
   followsPerUser: number;
   latencyMs: number;
   rateLimit: { limit: number; windowMs: number };
-  /** MicroblogClient's block after a 403 (production: 60,000, micro.blog's window). */
+  /** The pacer rule's block after a 403 (production: 60,000, micro.blog's window). */
   blockMs: number;
-  /** The Pacer's slack past a block (production: 250). */
+  /** The Pacer's slack past a block and a window (production: 250). */
   pacerSlackMs: number;
   /** HTTP_TIMEOUT_MS (production default: 15,000). */
   httpTimeoutMs: number;
@@ -73,20 +73,23 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
   mb.setLatency(opts.latencyMs);
   const dir = mkdtempSync(join(tmpdir(), "fedimove-bench-import-"));
   const store = await openStore(`sqlite:${dir}/bench.sqlite`);
-  const dispatcher = new GuardedDispatcher(new Pacer(opts.pacerSlackMs), true);
+  const pacer = new Pacer(opts.pacerSlackMs);
+  // micro.blog's rule, scaled: the bench's R per window, and its block after a 403.
+  pacer.rule(mb.url, {
+    ...MICROBLOG_LIMIT,
+    limit: opts.rateLimit.limit,
+    windowMs: opts.rateLimit.windowMs,
+    blockMs: opts.blockMs,
+  });
+  const dispatcher = new GuardedDispatcher(pacer, true);
   try {
     const http = new Http(dispatcher, opts.httpTimeoutMs, opts.httpBackoffMs);
     const sealer = new Sealer(randomBytes(32));
     const world = realWorld({
       http,
       signIn: new SignIn(new MastodonOAuth(http), store, sealer, {}),
-      // The client spaces requests by micro.blog's limit; here the limit is the bench's R per window.
-      microblog: new MicroblogClient(http, mb.url, {
-        blockMs: opts.blockMs,
-        limit: opts.rateLimit.limit,
-        windowMs: opts.rateLimit.windowMs,
-        slackMs: opts.pacerSlackMs,
-      }),
+      // The pacer spaces requests by the rule above; the client keeps it, not micro.blog's own.
+      microblog: new MicroblogClient(http, mb.url),
       microblogDomain: DOMAIN,
       allowPrivateNetwork: true,
       timeoutMs: opts.httpTimeoutMs,

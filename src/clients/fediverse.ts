@@ -12,12 +12,14 @@
  */
 import { z } from "zod";
 import { parseAccountAddress } from "../formats/handle.js";
-import { BadResponseError, RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";
-import type { Http } from "../net/http.js";
+import { BadResponseError, RejectedError } from "../net/errors.js";
+import type { Http, JsonOptions } from "../net/http.js";
 
 const AS_PROFILE = "https://www.w3.org/ns/activitystreams";
 export const ACTIVITY_ACCEPT = `application/activity+json, application/ld+json; profile="${AS_PROFILE}"`;
 const JRD_ACCEPT = "application/jrd+json, application/json";
+const NODEINFO = { data: "NodeInfo" };
+const WEBFINGER_PATH = "/.well-known/webfinger";
 const NODEINFO_2 = /^https?:\/\/nodeinfo\.diaspora\.software\/ns\/schema\/2\.(\d+)$/;
 /** The actor types Mastodon accepts as accounts (ResolveAccountService's SUPPORTED_TYPES). */
 const ACTOR_TYPES = new Set(["Person", "Service", "Application", "Group", "Organization"]);
@@ -118,34 +120,24 @@ function isActivityType(type: string | null | undefined): boolean {
   });
 }
 
-/** `url` may be a string, a Link object or an array of either: the first http(s) one. */
-function firstUrl(value: unknown): string | undefined {
-  for (const v of Array.isArray(value) ? value : [value]) {
-    const s =
-      typeof v === "string"
-        ? v
-        : typeof v === "object" && v !== null && typeof (v as { href?: unknown }).href === "string"
-          ? (v as { href: string }).href
-          : undefined;
-    if (s && isWebUrl(s)) return s;
-  }
-  return undefined;
+/** A value that is one item or an array of them, each a string or an object with a string `key`. */
+function refs(value: unknown, key: "href" | "id"): string[] {
+  if (value == null) return [];
+  return (Array.isArray(value) ? value : [value]).flatMap((v) => {
+    if (typeof v === "string") return [v];
+    const k = typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+    return typeof k === "string" ? [k] : [];
+  });
 }
 
+/** `url` may be a string, a Link object or an array of either: the first http(s) one. */
+function firstUrl(value: unknown): string | undefined {
+  return refs(value, "href").find(isWebUrl);
+}
+
+/** `alsoKnownAs`: URIs, or objects with an `id`. */
 function aliasesOf(value: unknown): string[] {
-  if (value == null) return [];
-  const list = Array.isArray(value) ? value : [value];
-  const out: string[] = [];
-  for (const v of list) {
-    const s =
-      typeof v === "string"
-        ? v
-        : typeof v === "object" && v !== null && typeof (v as { id?: unknown }).id === "string"
-          ? (v as { id: string }).id
-          : undefined;
-    if (s) out.push(s);
-  }
-  return out;
+  return refs(value, "id").filter((s) => s.length > 0);
 }
 
 /** The split handle (`user`, lower-case `host`); throws a RangeError saying what is wrong. */
@@ -154,22 +146,6 @@ export function splitHandle(handle: string): { user: string; host: string } {
   if (!parsed.ok) throw new RangeError(parsed.reason);
   const at = parsed.acct.lastIndexOf("@");
   return { user: parsed.acct.slice(0, at), host: parsed.acct.slice(at + 1) };
-}
-
-/** A RemoteError about the contacted host, retold about the host the user knows. */
-function relabel(err: unknown, contacted: string, shown: string): unknown {
-  if (!(err instanceof RemoteError) || contacted === shown) return err;
-  const message = err.message.replaceAll(contacted, shown);
-  if (err instanceof RateLimitedError) return new RateLimitedError(message, shown, err.resetAt);
-  if (err instanceof RejectedError)
-    return new RejectedError(message, shown, err.status, err.detail);
-  if (err instanceof BadResponseError) return new BadResponseError(message, shown, err.status);
-  const Same = err.constructor as new (
-    message: string,
-    host: string,
-    options?: { cause?: unknown },
-  ) => RemoteError;
-  return new Same(message, shown, { cause: err.cause ?? err });
 }
 
 export class FediverseClient {
@@ -185,15 +161,15 @@ export class FediverseClient {
   async webfinger(handle: string, opts: { signal?: AbortSignal } = {}): Promise<WebFinger | null> {
     const { user, host } = splitHandle(handle);
     // Unencoded, as Mastodon itself asks: both parts are plain letters, digits, dots and dashes.
-    const url = new URL(`https://${host}/.well-known/webfinger?resource=acct:${user}@${host}`);
-    let got: { body: unknown; status: number };
-    try {
-      got = await this.get(url, JRD_ACCEPT, "WebFinger data", opts.signal);
-    } catch (err) {
-      if (err instanceof RejectedError && (err.status === 404 || err.status === 410)) return null;
-      throw err;
-    }
-    const jrd = this.check(JrdSchema, got, url.host, "WebFinger data");
+    const url = new URL(`https://${host}${WEBFINGER_PATH}?resource=acct:${user}@${host}`);
+    const res = await this.http.json(this.target(url), JrdSchema, {
+      ...this.asked(url, opts.signal),
+      accept: JRD_ACCEPT,
+      what: { data: "WebFinger data" },
+      allow: [404, 410],
+    });
+    if (!res.ok) return null;
+    const jrd = res.data;
     const links = jrd.links ?? [];
     const actor = links.find(
       (l) => l.rel === "self" && isActivityType(l.type) && l.href && isWebUrl(l.href),
@@ -216,37 +192,42 @@ export class FediverseClient {
    */
   async actor(url: string, opts: { signal?: AbortSignal } = {}): Promise<Actor> {
     if (!isWebUrl(url)) {
-      throw new BadResponseError(`${url.slice(0, 80)} is not a web address`, "");
+      throw new BadResponseError(`${url.slice(0, 80)} is not a web address`, "", undefined, {
+        method: "GET",
+      });
     }
     const at = new URL(url);
-    let got: { body: unknown; status: number };
-    try {
-      got = await this.get(at, ACTIVITY_ACCEPT, "ActivityPub data", opts.signal);
-    } catch (err) {
-      if (err instanceof RejectedError && err.status === 401) {
-        throw new RejectedError(
-          `${at.host} only shows its accounts to signed requests (secure mode)`,
-          at.host,
-          401,
-          err.detail,
-        );
-      }
-      throw err;
+    const res = await this.http.json(this.target(at), ActorSchema, {
+      ...this.asked(at, opts.signal),
+      accept: ACTIVITY_ACCEPT,
+      what: { data: "ActivityPub data", item: "an ActivityPub actor" },
+      allow: [401],
+    });
+    if (!res.ok) {
+      throw new RejectedError(
+        `${at.host} only shows its accounts to signed requests (secure mode)`,
+        at.host,
+        401,
+        res.detail,
+        res.where,
+      );
     }
-    const a = this.check(ActorSchema, got, at.host, "an ActivityPub actor");
+    const a = res.data;
     const idHost = new URL(a.id).host;
     if (idHost !== at.host) {
       throw new BadResponseError(
         `${at.host} answered with an account on ${idHost}, which it can't speak for`,
         at.host,
-        got.status,
+        res.status,
+        res.where,
       );
     }
     if (!ACTOR_TYPES.has(a.type)) {
       throw new BadResponseError(
         `${at.host} answered with a ${a.type.slice(0, 40)}, not an account`,
         at.host,
-        got.status,
+        res.status,
+        res.where,
       );
     }
     const link = firstUrl(a.url);
@@ -272,7 +253,13 @@ export class FediverseClient {
     const wf = await this.webfinger(handle, opts);
     if (!wf) return null;
     if (!wf.actor) {
-      throw new BadResponseError(`${host} names no ActivityPub account for ${handle}`, host);
+      const where = { method: "GET", path: WEBFINGER_PATH };
+      throw new BadResponseError(
+        `${host} names no ActivityPub account for ${handle}`,
+        host,
+        undefined,
+        where,
+      );
     }
     try {
       return await this.actor(wf.actor, opts);
@@ -285,14 +272,12 @@ export class FediverseClient {
   /** The server's NodeInfo, from the highest 2.x schema it links to. Software names are lower-case. */
   async nodeinfo(host: string, opts: { signal?: AbortSignal } = {}): Promise<NodeInfo> {
     const index = new URL(`https://${host}/.well-known/nodeinfo`);
-    const links = this.check(
-      NodeInfoLinksSchema,
-      await this.get(index, "application/json", "NodeInfo", opts.signal),
-      index.host,
-      "NodeInfo",
-    ).links;
+    const listed = await this.http.json(this.target(index), NodeInfoLinksSchema, {
+      ...this.asked(index, opts.signal),
+      what: NODEINFO,
+    });
     let best: { minor: number; href: string } | undefined;
-    for (const l of links) {
+    for (const l of listed.data.links) {
       const m = NODEINFO_2.exec(l.rel);
       if (m && (!best || Number(m[1]) > best.minor)) best = { minor: Number(m[1]), href: l.href };
     }
@@ -303,14 +288,19 @@ export class FediverseClient {
       doc = undefined;
     }
     if (!doc || !isWebUrl(doc.href)) {
-      throw new BadResponseError(`${index.host} publishes no NodeInfo 2.x document`, index.host);
+      throw new BadResponseError(
+        `${index.host} publishes no NodeInfo 2.x document`,
+        index.host,
+        listed.status,
+        listed.where,
+      );
     }
-    const info = this.check(
-      NodeInfoSchema,
-      await this.get(doc, "application/json", "NodeInfo", opts.signal),
-      doc.host,
-      "NodeInfo",
-    );
+    const info = (
+      await this.http.json(this.target(doc), NodeInfoSchema, {
+        ...this.asked(doc, opts.signal),
+        what: NODEINFO,
+      })
+    ).data;
     return {
       software: { name: info.software.name.toLowerCase(), version: info.software.version ?? "" },
       protocols: info.protocols ?? [],
@@ -324,44 +314,9 @@ export class FediverseClient {
     return new URL(`${origin}${url.pathname}${url.search}`);
   }
 
-  private async get(
-    url: URL,
-    accept: string,
-    what: string,
-    signal: AbortSignal | undefined,
-  ): Promise<{ body: unknown; status: number }> {
-    const target = this.target(url);
-    let res: Awaited<ReturnType<Http["request"]>>;
-    try {
-      res = await this.http.request(target, { headers: { accept }, ...(signal ? { signal } : {}) });
-    } catch (err) {
-      throw relabel(err, target.host, url.host);
-    }
-    try {
-      return { body: JSON.parse(res.data), status: res.status };
-    } catch {
-      const html =
-        /html/i.test(res.headers.get("content-type") ?? "") || /^\s*</.test(res.data.slice(0, 200));
-      throw new BadResponseError(
-        html
-          ? `${url.host} answered with a web page instead of ${what}`
-          : `${url.host} did not answer with ${what}`,
-        url.host,
-        res.status,
-      );
-    }
-  }
-
-  private check<S extends z.ZodType>(
-    schema: S,
-    got: { body: unknown; status: number },
-    host: string,
-    what: string,
-  ): z.infer<S> {
-    const parsed = schema.safeParse(got.body);
-    if (parsed.success) return parsed.data;
-    const where = parsed.error.issues[0]?.path.join(".") || "the answer";
-    throw new BadResponseError(`${host} sent ${what} I can't read (${where})`, host, got.status);
+  /** Errors name the host the user knows; the signal, if any. */
+  private asked(url: URL, signal: AbortSignal | undefined): JsonOptions {
+    return { shownHost: url.host, ...(signal ? { signal } : {}) };
   }
 }
 

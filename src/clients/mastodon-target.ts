@@ -7,8 +7,8 @@
 import { z } from "zod";
 import type { FollowRow } from "../model/state.js";
 import { RejectedError } from "../net/errors.js";
-import type { Http } from "../net/http.js";
-import { AccountSchema, nextLink, RelationshipSchema } from "./mastodon.js";
+import type { Http, HttpResponse } from "../net/http.js";
+import { type Account, AccountSchema, RelationshipSchema } from "./mastodon.js";
 import { type FollowResult, type NewAccount, normalHandle } from "./new-account.js";
 
 const Search = z.object({ accounts: z.array(AccountSchema) });
@@ -38,10 +38,12 @@ export class MastodonTarget implements NewAccount {
     const out = new Set<string>();
     let url: string | undefined = `${this.origin}/api/v1/accounts/${this.me.id}/following?limit=80`;
     while (url) {
-      const res = await this.http.json(url, z.array(AccountSchema), { token: this.token });
+      const res: HttpResponse<Account[]> = await this.http.json(url, z.array(AccountSchema), {
+        token: this.token,
+      });
       for (const a of res.data)
         out.add(normalHandle(a.acct.includes("@") ? a.acct : `${a.acct}@${this.me.domain}`));
-      url = nextLink(res.headers.get("link"), this.origin);
+      url = res.next;
     }
     return out;
   }

@@ -1,13 +1,10 @@
 /**
- * The old account's Mastodon server, read with the user's token.
- * masto carries the typed one-off calls; the long lists are paged here over our
- * own HTTP layer, because an export must be able to resume from a saved cursor
- * and masto's paginator keeps its cursor to itself.
+ * The old account's Mastodon server, read with the user's token, over our own
+ * HTTP layer (`Http.json`). The long lists are paged by their Link header, one
+ * page at a time, because an export must be able to resume from a saved cursor.
  */
-import { createRestAPIClient, MastoHttpError, MastoTimeoutError } from "masto";
 import { z } from "zod";
-import { BadResponseError, RejectedError, RemoteError, TimeoutError } from "../net/errors.js";
-import { type Http, translate } from "../net/http.js";
+import type { Http } from "../net/http.js";
 
 export const AccountSchema = z.object({
   id: z.string(),
@@ -35,20 +32,6 @@ export const ListSchema = z.object({ id: z.string(), title: z.string() });
 export const StatusUriSchema = z.object({ id: z.string(), uri: z.string() });
 export type Relationship = z.infer<typeof RelationshipSchema>;
 
-/** The `next` cursor from a Link header, as a full URL on the same origin. */
-export function nextLink(header: string | null, origin: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(",")) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
-    if (m) {
-      const url = new URL(m[1]!, origin);
-      // A Link pointing at another host would let a server steer our token elsewhere.
-      return url.origin === origin ? url.toString() : undefined;
-    }
-  }
-  return undefined;
-}
-
 export class MastodonAccountClient {
   constructor(
     private readonly http: Http,
@@ -57,34 +40,14 @@ export class MastodonAccountClient {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Who the token belongs to. Through masto, so its types describe the answer. */
+  /** Who the token belongs to. */
   async verifyCredentials(): Promise<Account> {
-    const masto = createRestAPIClient({
-      url: this.origin,
-      accessToken: this.token,
-      timeout: this.timeoutMs,
-      requestInit: this.http.requestInit,
-    });
-    const host = new URL(this.origin).host;
-    try {
-      const me = await masto.v1.accounts.verifyCredentials();
-      // masto hands back camelCase; our schema is the wire's snake_case, checked either way.
-      const parsed = AccountSchema.safeParse({
-        id: me.id,
-        username: me.username,
-        acct: me.acct,
-        url: me.url,
-        display_name: me.displayName,
-        locked: me.locked,
-        followers_count: me.followersCount,
-        following_count: me.followingCount,
-        moved: me.moved ? { acct: me.moved.acct, url: me.moved.url } : me.moved,
-      });
-      if (!parsed.success) throw new BadResponseError(`${host} sent an unexpected account`, host);
-      return parsed.data;
-    } catch (err) {
-      throw fromMasto(err, host);
-    }
+    const res = await this.http.json(
+      `${this.origin}/api/v1/accounts/verify_credentials`,
+      AccountSchema,
+      { token: this.token, timeoutMs: this.timeoutMs, what: { data: "JSON", item: "an account" } },
+    );
+    return res.data;
   }
 
   /** One page of follows; pass the returned `next` URL to continue. */
@@ -107,7 +70,7 @@ export class MastodonAccountClient {
   ): Promise<{ items: z.infer<S>; next?: string }> {
     const url = pathOrNext.startsWith("/") ? `${this.origin}${pathOrNext}` : pathOrNext;
     const res = await this.http.json(url, schema, { token: this.token });
-    return { items: res.data, next: nextLink(res.headers.get("link"), this.origin) };
+    return { items: res.data, next: res.next };
   }
 
   /** The public profile by handle; no token needed (the old account's token stops working after a Move). */
@@ -130,26 +93,4 @@ export class MastodonAccountClient {
     );
     return res.data;
   }
-}
-
-/** masto's errors, translated into ours once, with the cause kept. */
-function fromMasto(err: unknown, host: string): RemoteError {
-  if (err instanceof RemoteError) return err;
-  if (err instanceof MastoHttpError) {
-    if (err.statusCode >= 500) {
-      return new BadResponseError(
-        `${host} is having trouble (HTTP ${err.statusCode})`,
-        host,
-        err.statusCode,
-      );
-    }
-    return new RejectedError(`${host} refused: ${err.message}`, host, err.statusCode, err.message);
-  }
-  if (err instanceof MastoTimeoutError)
-    return new TimeoutError(`${host} did not answer in time`, host, { cause: err });
-  // masto throws its own error for a body it can't decode: an HTML page, so probably not Mastodon.
-  if (err instanceof Error && /encoding|deserializ|JSON/i.test(`${err.name} ${err.message}`)) {
-    return new BadResponseError(`${host} doesn't answer like a Mastodon server`, host);
-  }
-  return translate(err, host);
 }

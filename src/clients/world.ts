@@ -155,7 +155,16 @@ export function realWorld(deps: WorldDeps): World {
         };
       } catch (err) {
         if (err instanceof RejectedError || err instanceof BadResponseError) {
-          throw new BadResponseError(`${host} doesn't answer like a Mastodon server`, host);
+          throw new BadResponseError(
+            `${host} doesn't answer like a Mastodon server`,
+            host,
+            undefined,
+            {
+              method: err.method,
+              path: err.path,
+              cause: err,
+            },
+          );
         }
         throw err;
       }

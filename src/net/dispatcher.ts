@@ -1,13 +1,13 @@
 /**
- * The one network door. Every fetch in the bot — ours and masto's, which takes
- * it through `requestInit.dispatcher` — goes through this undici Agent, which
+ * The one network door. Every request to a server a user names (Mastodon, the
+ * Fediverse, micro.blog) goes through Http and this undici Agent, which
  *  - refuses private, loopback and link-local addresses (and plain http) unless
  *    the operator allows them, at connect time and on every redirect hop;
  *  - waits for the pacer before sending, and feeds it the limit headers after.
  */
 import { Agent, type Dispatcher } from "undici";
 import { checkUrl, guardedLookup } from "./net-guard.js";
-import { bucketOf, type Pacer, readLimitHeaders } from "./pacer.js";
+import { type Pacer, readLimitHeaders } from "./pacer.js";
 
 function headerValue(
   headers: Dispatcher.DispatchOptions["headers"],
@@ -42,9 +42,6 @@ function rawHeaderGetter(raw: Buffer[] | string[] | null): (name: string) => str
 }
 
 export class GuardedDispatcher extends Agent {
-  /** Origins whose limit is per address, not per token (micro.blog): one bucket for all users. */
-  readonly perHost = new Set<string>();
-
   constructor(
     readonly pacer: Pacer,
     private readonly allowPrivate: boolean,
@@ -66,11 +63,7 @@ export class GuardedDispatcher extends Agent {
       queueMicrotask(() => handler.onError?.(err as Error));
       return true;
     }
-    const bucket = bucketOf(
-      url.origin,
-      headerValue(opts.headers, "authorization"),
-      this.perHost.has(url.origin),
-    );
+    const bucket = this.pacer.bucketOf(url.origin, headerValue(opts.headers, "authorization"));
     const pacer = this.pacer;
     const observing: Dispatcher.DispatchHandlers = new Proxy(handler, {
       get(target, prop) {

@@ -1,16 +1,34 @@
 /**
  * One error class per kind of failure, translated once where the HTTP layer meets
- * the network, with `cause` chained. Messages name the host and what happened,
- * never a token or a full URL with a query (it may carry a code).
+ * the network, with `cause` chained. Each names the host, and the request it was
+ * about: `method` and `path` (the URL's path only: a query may carry an OAuth code).
+ * Messages name the host and what happened, never a token or a full URL; Http
+ * takes the request's secrets out of everything it throws (see `redact` in http.ts).
  */
+
+/** Which request an error is about: the method, and the path without its query. */
+export interface Where {
+  method?: string;
+  path?: string;
+}
+
+export interface RemoteErrorOptions extends Where {
+  cause?: unknown;
+}
+
 export class RemoteError extends Error {
+  readonly method: string | undefined;
+  readonly path: string | undefined;
+
   constructor(
     message: string,
     readonly host: string,
-    options?: { cause?: unknown },
+    options: RemoteErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, "cause" in options ? { cause: options.cause } : undefined);
     this.name = new.target.name;
+    this.method = options.method;
+    this.path = options.path;
   }
 }
 
@@ -28,8 +46,9 @@ export class RateLimitedError extends RemoteError {
     message: string,
     host: string,
     readonly resetAt: Date,
+    options?: RemoteErrorOptions,
   ) {
-    super(message, host);
+    super(message, host, options);
   }
 }
 
@@ -40,8 +59,9 @@ export class RejectedError extends RemoteError {
     host: string,
     readonly status: number,
     readonly detail: string,
+    options?: RemoteErrorOptions,
   ) {
-    super(message, host);
+    super(message, host, options);
   }
 }
 
@@ -51,7 +71,8 @@ export class BadResponseError extends RemoteError {
     message: string,
     host: string,
     readonly status?: number,
+    options?: RemoteErrorOptions,
   ) {
-    super(message, host);
+    super(message, host, options);
   }
 }

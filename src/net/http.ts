@@ -1,13 +1,17 @@
 /**
  * The request layer under every client: timeouts, retries on 5xx and network
  * errors for idempotent calls, waiting out 429s (the pacer in the dispatcher
- * holds the next request until the reset), and one translation of failures
- * into the classes in errors.ts. Responses are validated with zod by the caller's
- * schema, so a server that answers something else gets a clear error here rather
- * than a crash three steps later.
+ * holds the next request until the reset) and the limit status of an origin's
+ * pacer rule, and one translation of failures into the classes in errors.ts.
+ *
+ * `json` is the only way a client reads a JSON answer: parsed, validated with the
+ * caller's zod schema (so a server that answers something else gets a clear error
+ * here rather than a crash three steps later), with the Link header's next page,
+ * and with the statuses a client branches on (`allow`) handed back rather than
+ * thrown. `request` is for answers that aren't JSON, or aren't read.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { z } from "zod";
+import { z } from "zod";
 import type { GuardedDispatcher } from "./dispatcher.js";
 import {
   BadResponseError,
@@ -17,8 +21,9 @@ import {
   RemoteError,
   TimeoutError,
   UnreachableError,
+  type Where,
 } from "./errors.js";
-import { bucketOf, readLimitHeaders } from "./pacer.js";
+import { readLimitHeaders } from "./pacer.js";
 
 export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
@@ -33,16 +38,115 @@ export interface RequestOptions {
   /** For a quick look (is this server there?): a shorter timeout, fewer retries. */
   timeoutMs?: number;
   retries?: number;
+  /**
+   * The host errors name, where the one contacted stands in for it (tests and the demo map
+   * domains to local stand-ins): the user knows the domain. Default: the URL's host.
+   */
+  shownHost?: string;
+}
+
+export interface JsonOptions extends RequestOptions {
+  /** The Accept header; default application/json (ActivityPub and WebFinger ask for their own). */
+  accept?: string;
+  /**
+   * How errors name the answer: "x did not answer with {data}", "x answered with a web page
+   * instead of {data}", "x sent {item ?? data} I can't read (field)". Default: JSON, and
+   * "x sent an unexpected answer (field)".
+   */
+  what?: { data: string; item?: string };
+  /** Statuses that are an answer, not a failure (a 404 for "no such account"): see `Refusal`. */
+  allow?: readonly number[];
+  /** A 2xx whose body is `{"error": "…"}` is a refusal with this status (micro.blog's way). */
+  errorBody?: number;
+  /** A 2xx whose body isn't JSON is read as `undefined` (micro.blog's follow is read by its status). */
+  textOk?: boolean;
 }
 
 export interface HttpResponse<T> {
+  ok: true;
   data: T;
   status: number;
   headers: Headers;
+  /** The Link header's `next` page, on the same origin (Mastodon's paging). */
+  next?: string;
+  /** The request, for an error a client raises about the answer. */
+  where: Where;
+}
+
+/** An allowed status that isn't a 2xx: the server's own error text as `detail`. */
+export interface Refusal {
+  ok: false;
+  status: number;
+  detail: string;
+  headers: Headers;
+  where: Where;
 }
 
 const RETRIES_ON_FAILURE = 3;
 const RETRIES_ON_LIMIT = 6;
+
+/** micro.blog's error shape; its verify sends it with a 200, so a 2xx may be read for it. */
+const ErrorBody = z.object({ error: z.string() });
+
+/** Query and form fields whose values are secrets: OAuth codes, tokens, client secrets, PKCE verifiers. */
+const SECRET_FIELD = /(?:^|_)(?:token|code|secret|password|verifier)$/i;
+const REDACTED = "[redacted]";
+
+/** What a request must not leak into an error: its credential, and secret query and form values. */
+function secretsOf(url: URL, opts: RequestOptions): string[] {
+  const found = new Set<string>();
+  const auth = Object.entries(opts.headers ?? {}).find(
+    ([k]) => k.toLowerCase() === "authorization",
+  );
+  for (const credential of [opts.token, auth?.[1], auth?.[1].replace(/^\S+\s+/, "")])
+    if (credential) found.add(credential);
+  const form = opts.form ? new URLSearchParams(opts.form) : new URLSearchParams();
+  for (const [name, value] of [...url.searchParams, ...form]) {
+    if (SECRET_FIELD.test(name)) found.add(value);
+  }
+  for (const s of [...found]) found.add(encodeURIComponent(s));
+  // Longest first, so a secret that contains another goes whole.
+  return [...found].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Takes the request's secrets out of an error and its causes (a server may echo the token
+ * or the URL in its error text): messages, stacks and string fields, in place.
+ */
+export function redact<E>(err: E, secrets: readonly string[]): E {
+  if (secrets.length === 0) return err;
+  const seen = new Set<unknown>();
+  for (
+    let e: unknown = err;
+    typeof e === "object" && e !== null && !seen.has(e) && seen.size < 8;
+    e = (e as { cause?: unknown }).cause
+  ) {
+    seen.add(e);
+    for (const key of new Set([...Object.getOwnPropertyNames(e), "message", "stack"])) {
+      const value = (e as Record<string, unknown>)[key];
+      if (typeof value !== "string" || !secrets.some((x) => value.includes(x))) continue;
+      const clean = secrets.reduce((text, x) => text.replaceAll(x, REDACTED), value);
+      const enumerable = Object.prototype.propertyIsEnumerable.call(e, key);
+      try {
+        Object.defineProperty(e, key, {
+          value: clean,
+          writable: true,
+          configurable: true,
+          enumerable,
+        });
+      } catch {
+        // a frozen foreign object: nothing of ours
+      }
+    }
+  }
+  return err;
+}
+
+/** JSON.parse's complaint without the excerpt of the body it quotes (which may echo a secret in part). */
+function parseFailure(err: unknown): SyntaxError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new SyntaxError(message.replace(/"[\s\S]*"(?:\.\.\.)?(?= is not valid JSON)/, "…"));
+}
 
 /** The error text a server put in its body: Mastodon's `error`, micro.blog's, or a short plain text. */
 export function errorDetail(body: string): string {
@@ -60,6 +164,31 @@ export function errorDetail(body: string): string {
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 }
 
+/** The `next` cursor from a Link header, as a full URL on the same origin. */
+export function nextLink(header: string | null, origin: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(",")) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (m) {
+      const url = new URL(m[1]!, origin);
+      // A Link pointing at another host would let a server steer our token elsewhere.
+      return url.origin === origin ? url.toString() : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** What came back: a 2xx, or a status the caller allowed. */
+interface Exchange {
+  ok: boolean;
+  text: string;
+  status: number;
+  headers: Headers;
+  next?: string;
+  host: string;
+  where: Where;
+}
+
 export class Http {
   constructor(
     readonly dispatcher: GuardedDispatcher,
@@ -67,40 +196,115 @@ export class Http {
     private readonly backoffMs = 500,
   ) {}
 
-  /** masto's `requestInit`, so its calls share the guard and the pacing. */
-  get requestInit(): { dispatcher: GuardedDispatcher } {
-    return { dispatcher: this.dispatcher };
-  }
-
+  /**
+   * The one way to read a JSON answer: parsed, validated with `schema`, and every failure a
+   * RemoteError. With `allow`, those statuses come back as a `Refusal` instead of a RejectedError.
+   */
+  json<S extends z.ZodType>(
+    url: string | URL,
+    schema: S,
+    opts: JsonOptions & { allow: readonly number[] },
+  ): Promise<HttpResponse<z.infer<S>> | Refusal>;
+  json<S extends z.ZodType>(
+    url: string | URL,
+    schema: S,
+    opts?: JsonOptions,
+  ): Promise<HttpResponse<z.infer<S>>>;
   async json<S extends z.ZodType>(
     url: string | URL,
     schema: S,
-    opts: RequestOptions = {},
-  ): Promise<HttpResponse<z.infer<S>>> {
-    const res = await this.request(url, {
-      ...opts,
-      headers: { accept: "application/json", ...opts.headers },
+    opts: JsonOptions = {},
+  ): Promise<HttpResponse<z.infer<S>> | Refusal> {
+    return this.redacting(url, opts, async () => {
+      const res = await this.exchange(
+        url,
+        { ...opts, headers: { accept: opts.accept ?? "application/json", ...opts.headers } },
+        opts.allow ?? [],
+      );
+      return this.read(res, schema, opts);
     });
-    const host = new URL(url).host;
+  }
+
+  /** The raw text of a successful response (plain text, or no body to read); every failure is a RemoteError. */
+  async request(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<string>> {
+    const res = await this.redacting(url, opts, () => this.exchange(url, opts, []));
+    const { status, headers, next, where } = res;
+    return { ok: true, data: res.text, status, headers, where, ...(next ? { next } : {}) };
+  }
+
+  /** Runs a call; whatever it throws leaves without the request's secrets. */
+  private async redacting<T>(url: string | URL, opts: RequestOptions, fn: () => Promise<T>) {
+    try {
+      return await fn();
+    } catch (err) {
+      throw redact(err, secretsOf(new URL(url), opts));
+    }
+  }
+
+  /** The answer parsed and validated, or the error that says what was wrong with it. */
+  private read<S extends z.ZodType>(
+    res: Exchange,
+    schema: S,
+    opts: JsonOptions,
+  ): HttpResponse<z.infer<S>> | Refusal {
+    const { host, status, headers, where } = res;
+    if (!res.ok) return { ok: false, status, detail: errorDetail(res.text), headers, where };
+    const data = opts.what?.data ?? "JSON";
     let body: unknown;
     try {
-      body = JSON.parse(res.data);
-    } catch {
-      throw new BadResponseError(`${host} did not answer with JSON`, host, res.status);
+      body = JSON.parse(res.text);
+    } catch (err) {
+      if (!opts.textOk) {
+        const page =
+          /html/i.test(headers.get("content-type") ?? "") || /^\s*</.test(res.text.slice(0, 200));
+        const said = page
+          ? `answered with a web page instead of ${data}`
+          : `did not answer with ${data}`;
+        throw new BadResponseError(`${host} ${said}`, host, status, {
+          ...where,
+          cause: parseFailure(err),
+        });
+      }
+    }
+    const refusal = opts.errorBody === undefined ? undefined : ErrorBody.safeParse(body);
+    if (refusal?.success) {
+      const detail = refusal.data.error;
+      throw new RejectedError(`${host} refused: ${detail}`, host, opts.errorBody!, detail, where);
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
-      const where = parsed.error.issues[0]?.path.join(".") || "the answer";
-      throw new BadResponseError(`${host} sent an unexpected answer (${where})`, host, res.status);
+      const field = parsed.error.issues[0]?.path.join(".") || "the answer";
+      const item = opts.what?.item ?? opts.what?.data;
+      throw new BadResponseError(
+        item
+          ? `${host} sent ${item} I can't read (${field})`
+          : `${host} sent an unexpected answer (${field})`,
+        host,
+        status,
+        { ...where, cause: parsed.error },
+      );
     }
-    return { data: parsed.data, status: res.status, headers: res.headers };
+    return {
+      ok: true,
+      data: parsed.data,
+      status,
+      headers,
+      where,
+      ...(res.next ? { next: res.next } : {}),
+    };
   }
 
-  /** The raw text of a successful response; every failure is a RemoteError. */
-  async request(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<string>> {
+  /** One call, with its retries and waits: a 2xx or an allowed status, or a RemoteError. */
+  private async exchange(
+    url: string | URL,
+    opts: RequestOptions,
+    allow: readonly number[],
+  ): Promise<Exchange> {
     const target = new URL(url);
-    const host = target.host;
+    const host = opts.shownHost ?? target.host;
     const method = opts.method ?? "GET";
+    // The path alone: a query may carry an OAuth code or a token.
+    const where: Where = { method, path: target.pathname };
     const idempotent = opts.idempotent ?? (method === "GET" || method === "DELETE");
     const headers: Record<string, string> = {
       "user-agent": "fedimove/0.1 (+migration bot)",
@@ -118,14 +322,13 @@ export class Http {
 
     let failures = 0;
     let limited = 0;
-    const bucket = bucketOf(
-      target.origin,
-      headers.authorization,
-      this.dispatcher.perHost.has(target.origin),
-    );
+    let refused = 0;
+    const pacer = this.dispatcher.pacer;
+    const bucket = pacer.bucketOf(target.origin, headers.authorization);
+    const rule = pacer.ruleOf(target.origin);
     for (;;) {
       opts.signal?.throwIfAborted();
-      await this.dispatcher.pacer.ready(bucket, host);
+      const release = await pacer.turn(bucket, host, opts.signal);
       let res: Response;
       try {
         const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
@@ -139,7 +342,7 @@ export class Http {
         });
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        const translated = translate(err, host);
+        const translated = translate(err, host, where, target.host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
         if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           failures += 1;
@@ -147,9 +350,15 @@ export class Http {
           continue;
         }
         throw translated;
+      } finally {
+        // The dispatcher has seen the status by now (and blocked the bucket on a limit).
+        release();
       }
       const text = await res.text().catch(() => "");
-      if (res.ok) return { data: text, status: res.status, headers: res.headers };
+      if (res.ok || allow.includes(res.status)) {
+        const next = nextLink(res.headers.get("link"), target.origin);
+        return { ok: res.ok, text, status: res.status, headers: res.headers, next, host, where };
+      }
 
       if (res.status === 429) {
         const reset = readLimitHeaders((n) => res.headers.get(n) ?? undefined).reset;
@@ -164,45 +373,76 @@ export class Http {
           `${host} keeps refusing: too many requests`,
           host,
           reset ?? new Date(),
+          { ...where, cause: refusal(host, res.status, text, where) },
         );
+      }
+      if (rule && res.status === rule.limitStatus) {
+        // The pacer blocked the origin when the status came; the next turn waits it out.
+        refused += 1;
+        if (refused < rule.tries) continue;
+        const until = new Date(pacer.state(bucket)?.resetAt ?? Date.now());
+        throw new RateLimitedError(`${host} keeps refusing (HTTP ${res.status})`, host, until, {
+          ...where,
+          cause: refusal(host, res.status, text, where),
+        });
       }
       if (res.status >= 500 && idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
         failures += 1;
         await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
         continue;
       }
-      const detail = errorDetail(text);
       if (res.status >= 500) {
         throw new BadResponseError(
           `${host} is having trouble (HTTP ${res.status})`,
           host,
           res.status,
+          where,
         );
       }
-      throw new RejectedError(
-        `${host} refused: ${detail || `HTTP ${res.status}`}`,
-        host,
-        res.status,
-        detail,
-      );
+      throw refusal(host, res.status, text, where);
     }
   }
 }
 
-/** Maps what fetch throws onto our classes, keeping the original as `cause`. */
-export function translate(err: unknown, host: string): RemoteError {
+/** A 4xx, with the server's own text. */
+function refusal(host: string, status: number, body: string, where: Where): RejectedError {
+  const detail = errorDetail(body);
+  return new RejectedError(
+    `${host} refused: ${detail || `HTTP ${status}`}`,
+    host,
+    status,
+    detail,
+    where,
+  );
+}
+
+/**
+ * Maps what fetch throws onto our classes, keeping the original as `cause`. `host` is the
+ * one to name, `contacted` the one reached in its place (the guard's errors name that one).
+ */
+export function translate(
+  err: unknown,
+  host: string,
+  where: Where = {},
+  contacted = host,
+): RemoteError {
   if (err instanceof RemoteError) return err;
   const chain: unknown[] = [];
   for (let e: unknown = err; e && chain.length < 6; e = (e as { cause?: unknown }).cause)
     chain.push(e);
   const guard = chain.find((e) => e instanceof ForbiddenAddressError);
-  if (guard) return guard as ForbiddenAddressError;
+  if (guard) {
+    return new ForbiddenAddressError(guard.message.replaceAll(contacted, host), host, {
+      ...where,
+      cause: err,
+    });
+  }
   if (
     chain.some(
       (e) => e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError"),
     )
   ) {
-    return new TimeoutError(`${host} did not answer in time`, host, { cause: err });
+    return new TimeoutError(`${host} did not answer in time`, host, { ...where, cause: err });
   }
   const code = chain
     .map((e) => (e as { code?: unknown }).code)
@@ -212,10 +452,10 @@ export function translate(err: unknown, host: string): RemoteError {
     code === "UND_ERR_HEADERS_TIMEOUT" ||
     code === "UND_ERR_BODY_TIMEOUT"
   ) {
-    return new TimeoutError(`${host} did not answer in time`, host, { cause: err });
+    return new TimeoutError(`${host} did not answer in time`, host, { ...where, cause: err });
   }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new UnreachableError(`${host} was not found`, host, { cause: err });
+    return new UnreachableError(`${host} was not found`, host, { ...where, cause: err });
   }
-  return new UnreachableError(`${host} could not be reached`, host, { cause: err });
+  return new UnreachableError(`${host} could not be reached`, host, { ...where, cause: err });
 }

@@ -4,6 +4,12 @@
  * without one, per address. Requests go at full speed while the window has room,
  * and wait for the reset when it has none — the fastest a limit allows.
  *
+ * A server that counts per address and says so without headers (micro.blog) gets
+ * a rule for its origin (`rule`): one bucket for every user, requests spaced so
+ * that no stretch of its window holds more than its limit, and, where it signals
+ * the limit with a status of its own, one request in flight at a time and that
+ * status blocking the origin (Http tries the call again once the block is over).
+ *
  * Whoever wants to tell a user about a wait registers a listener with
  * `reportWaits`; it is carried through async calls, so the export job hears about
  * waits caused by its own requests only.
@@ -25,24 +31,47 @@ export function reportWaits<T>(listener: WaitListener, fn: () => Promise<T>): Pr
   return waitListeners.run(listener, fn);
 }
 
-/** For a client that paces itself (micro.blog's): tell whoever listens, as the pacer does. */
-export function announceWait(until: Date, host: string): void {
+function announce(until: Date, host: string): void {
   waitListeners.getStore()?.(until, host);
 }
 
-/**
- * The bucket a request counts against: the origin and the credential (Mastodon
- * counts per token), or the origin alone for servers that count per address
- * (micro.blog), so every user of the bot shares one budget there.
- */
-export function bucketOf(
-  origin: string,
-  authorization: string | undefined,
-  perHost = false,
-): string {
-  if (!authorization || perHost) return origin;
-  return `${origin}#${createHash("sha256").update(authorization).digest("base64url").slice(0, 12)}`;
+/** A limit the server keeps per address and does not announce in headers. */
+export interface OriginRule {
+  /** At most this many requests leave in any stretch of `windowMs`, all users together. */
+  limit: number;
+  /** Default a minute. */
+  windowMs?: number;
+  /**
+   * The status by which the server says the limit was hit (micro.blog: 403). It blocks
+   * the origin for `blockMs`, and requests go one at a time, so that none is already on
+   * its way when the refusal comes.
+   */
+  limitStatus?: number;
+  /** How long `limitStatus` holds every request to the origin; default `windowMs`. */
+  blockMs?: number;
+  /** Tries of one call while `limitStatus` goes on, before Http gives up; default 3. */
+  tries?: number;
 }
+
+/** An origin's rule with its defaults filled in. */
+export interface Rule {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly limitStatus: number | undefined;
+  readonly blockMs: number;
+  readonly tries: number;
+}
+
+interface RuleState {
+  readonly rule: Rule;
+  /** When the latest requests left, oldest first (at most `limit` of them). */
+  sent: number[];
+  /** The end of the queue of requests waiting for their turn. */
+  tail: Promise<void>;
+}
+
+/** Spacing waits shorter than this are not worth telling a user about. */
+const ANNOUNCE_SPACING_MS = 1000;
 
 export interface LimitHeaders {
   limit?: number;
@@ -77,23 +106,101 @@ export function readLimitHeaders(get: (name: string) => string | undefined): Lim
 
 export class Pacer {
   private readonly windows = new Map<string, Window>();
+  private readonly rules = new Map<string, RuleState>();
   /** Waits this much past a reset, because clocks differ a little. */
   constructor(private readonly slackMs = 250) {}
+
+  /** Registers (or replaces) the rule for an origin. */
+  rule(origin: string, rule: OriginRule): void {
+    const windowMs = rule.windowMs ?? 60_000;
+    this.rules.set(new URL(origin).origin, {
+      rule: {
+        limit: rule.limit,
+        windowMs,
+        limitStatus: rule.limitStatus,
+        blockMs: rule.blockMs ?? windowMs,
+        tries: rule.tries ?? 3,
+      },
+      sent: [],
+      tail: Promise.resolve(),
+    });
+  }
+
+  /** The rule for this origin, if one was registered. */
+  ruleOf(origin: string): Rule | undefined {
+    return this.rules.get(origin)?.rule;
+  }
+
+  /**
+   * The bucket a request counts against: the origin and the credential (Mastodon
+   * counts per token), or the origin alone without one, or where a rule says the
+   * server counts per address (micro.blog), so every user of the bot shares one budget.
+   */
+  bucketOf(origin: string, authorization: string | undefined): string {
+    if (!authorization || this.rules.has(origin)) return origin;
+    return `${origin}#${createHash("sha256").update(authorization).digest("base64url").slice(0, 12)}`;
+  }
 
   /**
    * Resolves when this bucket's window has room, without taking from it. Http
    * waits here before its timeout starts, so a wait of minutes for a reset is
    * not mistaken for a server that doesn't answer.
    */
-  async ready(bucket: string, host: string): Promise<void> {
+  async ready(bucket: string, host: string, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const w = this.windows.get(bucket);
       const now = Date.now();
       if (!w || now >= w.resetAt || w.remaining > 0) return;
       const until = new Date(w.resetAt + this.slackMs);
-      waitListeners.getStore()?.(until, host);
-      await sleep(until.getTime() - now);
+      announce(until, host);
+      await pause(until.getTime() - now, signal);
     }
+  }
+
+  /**
+   * Http's turn to send: `ready`, and under a rule also the spacing and, where the rule
+   * has a `limitStatus`, the queue. Call the returned function once the answer's status
+   * is known (the dispatcher has seen it by then), or the request failed.
+   */
+  async turn(bucket: string, host: string, signal?: AbortSignal): Promise<() => void> {
+    const state = this.rules.get(bucket);
+    if (!state) {
+      await this.ready(bucket, host, signal);
+      return () => {};
+    }
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const before = state.tail;
+    state.tail = before.then(() => done);
+    try {
+      await abortable(before, signal);
+      await this.ready(bucket, host, signal);
+      await this.spaced(state, host, signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (state.rule.limitStatus === undefined) release();
+    return release;
+  }
+
+  /**
+   * Waits until sending one more keeps any stretch of the rule's window at or under its
+   * limit, then counts the send. Runs in the rule's queue, so the times are in order.
+   */
+  private async spaced(state: RuleState, host: string, signal?: AbortSignal): Promise<void> {
+    const { sent } = state;
+    const { limit, windowMs } = state.rule;
+    if (sent.length >= limit) {
+      const oldest = sent[sent.length - limit]!;
+      const wait = oldest + windowMs + this.slackMs - Date.now();
+      if (wait > ANNOUNCE_SPACING_MS) announce(new Date(Date.now() + wait), host);
+      if (wait > 0) await pause(wait, signal);
+    }
+    sent.push(Date.now());
+    if (sent.length > limit) sent.splice(0, sent.length - limit);
   }
 
   /** Resolves when a request in this bucket may go, and counts it. */
@@ -110,13 +217,18 @@ export class Pacer {
         return;
       }
       const until = new Date(w.resetAt + this.slackMs);
-      waitListeners.getStore()?.(until, host);
+      announce(until, host);
       await sleep(until.getTime() - now);
     }
   }
 
-  /** What the server said after a request. */
+  /** What the server said after a request: its limit headers, or its rule's limit status. */
   observe(bucket: string, h: LimitHeaders, status: number): void {
+    const rule = this.rules.get(bucket)?.rule;
+    if (rule && rule.limitStatus === status) {
+      this.block(bucket, new Date(Date.now() + rule.blockMs));
+      return;
+    }
     if (!h.reset) return;
     const resetAt = h.reset.getTime();
     const prev = this.windows.get(bucket);
@@ -128,7 +240,7 @@ export class Pacer {
     this.windows.set(bucket, { limit: h.limit ?? prev?.limit ?? remaining, remaining, resetAt });
   }
 
-  /** A server that signals its limit without headers (micro.blog answers 403): wait this long. */
+  /** Nothing leaves for this bucket until then. */
   block(bucket: string, until: Date): void {
     this.windows.set(bucket, { limit: 0, remaining: 0, resetAt: until.getTime() });
   }
@@ -136,4 +248,27 @@ export class Pacer {
   state(bucket: string): Readonly<Window> | undefined {
     return this.windows.get(bucket);
   }
+}
+
+/** Sleeps, or throws the signal's reason (as fetch would) when it aborts first. */
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (err) {
+    throw signal?.aborted ? signal.reason : err;
+  }
+}
+
+/** Waits for `p`, or throws the signal's reason when it aborts first. */
+function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
 }

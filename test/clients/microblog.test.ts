@@ -5,22 +5,25 @@ import {
   type RequestLogEntry,
   startMicroblogSandbox,
 } from "../../sandbox/microblog.js";
-import { MicroblogClient } from "../../src/clients/microblog.js";
+import { MICROBLOG_LIMIT, MicroblogClient } from "../../src/clients/microblog.js";
 import { GuardedDispatcher } from "../../src/net/dispatcher.js";
 import { RateLimitedError, RejectedError } from "../../src/net/errors.js";
 import { Http } from "../../src/net/http.js";
-import { Pacer, reportWaits } from "../../src/net/pacer.js";
+import { type OriginRule, Pacer, reportWaits } from "../../src/net/pacer.js";
 
 const sandboxes: MicroblogSandbox[] = [];
 afterEach(async () => {
   for (const s of sandboxes.splice(0)) await s.close();
 });
 
-async function setup(opts: MicroblogSandboxOptions = {}, blockMs?: number) {
+/** micro.blog's rule, with `rule` in place of its figures (a block of a second, a smaller limit). */
+async function setup(opts: MicroblogSandboxOptions = {}, rule: Partial<OriginRule> = {}) {
   const sb = await startMicroblogSandbox(opts);
   sandboxes.push(sb);
-  const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
-  const client = new MicroblogClient(http, sb.url, blockMs === undefined ? {} : { blockMs });
+  const pacer = new Pacer(50);
+  pacer.rule(sb.url, { ...MICROBLOG_LIMIT, ...rule });
+  const http = new Http(new GuardedDispatcher(pacer, true), 5000, 20);
+  const client = new MicroblogClient(http, sb.url);
   return { sb, http, client };
 }
 
@@ -165,10 +168,12 @@ describe("MicroblogClient follows", () => {
 
 describe("MicroblogClient and micro.blog's limit (403)", () => {
   it("makes 12 follows at 5 a second, sending nothing between a 403 and the window's end", async () => {
-    const { sb, http, client } = await setup({ rateLimit: { limit: 5, windowMs: 1000 } }, 1000);
+    const { sb, client } = await setup(
+      { rateLimit: { limit: 5, windowMs: 1000 } },
+      { blockMs: 1000 },
+    );
     const token = sb.addUser("ada");
     for (let k = 0; k < 12; k++) sb.addRemote(`friend${k}@x.example`, { exists: true });
-    expect(http.dispatcher.perHost.has(sb.url)).toBe(true);
     const waits: Date[] = [];
     await reportWaits(
       (until) => waits.push(until),
@@ -186,10 +191,13 @@ describe("MicroblogClient and micro.blog's limit (403)", () => {
   });
 
   it("holds every user's requests in one budget", async () => {
-    const { sb, http } = await setup({ rateLimit: { limit: 5, windowMs: 1000 } });
+    const { sb, http } = await setup(
+      { rateLimit: { limit: 5, windowMs: 1000 } },
+      { blockMs: 1000 },
+    );
     // Two clients over the same Http, as two users' jobs would have.
-    const ada = new MicroblogClient(http, sb.url, { blockMs: 1000 });
-    const bob = new MicroblogClient(http, sb.url, { blockMs: 1000 });
+    const ada = new MicroblogClient(http, sb.url);
+    const bob = new MicroblogClient(http, sb.url);
     const adaToken = sb.addUser("ada");
     const bobToken = sb.addUser("bob");
     for (let k = 0; k < 8; k++) sb.addRemote(`friend${k}@x.example`, { exists: true });
@@ -208,8 +216,23 @@ describe("MicroblogClient and micro.blog's limit (403)", () => {
     expect(after).toEqual(new Set(["ada", "bob"]));
   });
 
+  it("registers micro.blog's limit with the pacer, keeping a rule registered before", () => {
+    const pacer = new Pacer(50);
+    const http = new Http(new GuardedDispatcher(pacer, true), 5000, 20);
+    new MicroblogClient(http, "https://micro.blog.example/");
+    expect(pacer.ruleOf("https://micro.blog.example")).toMatchObject({
+      limit: 300,
+      windowMs: 60_000,
+      limitStatus: 403,
+      blockMs: 60_000,
+    });
+    pacer.rule("https://scaled.example", { ...MICROBLOG_LIMIT, limit: 5, windowMs: 1000 });
+    new MicroblogClient(http, "https://scaled.example");
+    expect(pacer.ruleOf("https://scaled.example")?.limit).toBe(5);
+  });
+
   it("gives up with RateLimitedError when 403s go on", async () => {
-    const { sb, client } = await setup({}, 100);
+    const { sb, client } = await setup({}, { blockMs: 100 });
     const token = sb.addUser("ada");
     sb.addUser("bob");
     sb.failNext(5, { status: 403, body: "Forbidden", contentType: "text/plain" });
@@ -221,19 +244,14 @@ describe("MicroblogClient and micro.blog's limit (403)", () => {
   });
 });
 
-describe("MicroblogClient spaces its requests by the limit", () => {
+describe("The pacer spaces micro.blog's requests by the limit", () => {
   it("never meets a 403 when it knows the limit: 12 follows at 5 a second, all answered", async () => {
-    const sb = await startMicroblogSandbox({ rateLimit: { limit: 5, windowMs: 1000 } });
-    sandboxes.push(sb);
+    const { sb, client } = await setup(
+      { rateLimit: { limit: 5, windowMs: 1000 } },
+      { limit: 5, windowMs: 1000, blockMs: 1000 },
+    );
     const token = sb.addUser("ada");
     for (let k = 0; k < 12; k++) sb.addRemote(`u${k}@one.example`, { exists: true });
-    const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
-    const client = new MicroblogClient(http, sb.url, {
-      limit: 5,
-      windowMs: 1000,
-      slackMs: 30,
-      blockMs: 1000,
-    });
     const waits: Date[] = [];
     await reportWaits(
       (until) => waits.push(until),

@@ -1,8 +1,5 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { GuardedDispatcher } from "../../src/net/dispatcher.js";
 import {
   BadResponseError,
   ForbiddenAddressError,
@@ -10,38 +7,9 @@ import {
   TimeoutError,
   UnreachableError,
 } from "../../src/net/errors.js";
-import { Http } from "../../src/net/http.js";
 import { guardedLookup } from "../../src/net/net-guard.js";
-import { Pacer, reportWaits } from "../../src/net/pacer.js";
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-const servers: http.Server[] = [];
-
-async function serve(handler: Handler): Promise<string> {
-  const server = http.createServer(handler);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function client(opts: { allowPrivate?: boolean; timeoutMs?: number } = {}) {
-  const pacer = new Pacer(50);
-  return {
-    pacer,
-    http: new Http(
-      new GuardedDispatcher(pacer, opts.allowPrivate ?? true),
-      opts.timeoutMs ?? 2000,
-      20,
-    ),
-  };
-}
-
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+import { reportWaits } from "../../src/net/pacer.js";
+import { client, serve, servers } from "./serve.js";
 
 describe("Http", () => {
   it("waits out a 429 until X-RateLimit-Reset, then succeeds, and says when it will continue", async () => {
@@ -89,8 +57,7 @@ describe("Http", () => {
     const { http, pacer } = client();
     await http.request(`${url}/a`);
     await http.request(`${url}/b`);
-    const bucket = [...(pacer as unknown as { windows: Map<string, unknown> }).windows.keys()][0]!;
-    expect(pacer.state(bucket)?.remaining).toBe(0);
+    expect(pacer.state(pacer.bucketOf(new URL(url).origin, undefined))?.remaining).toBe(0);
     const started = Date.now();
     await http.request(`${url}/c`);
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
@@ -196,5 +163,86 @@ describe("Http", () => {
       lookup("localhost", { all: true }, (e) => resolve(e)),
     );
     expect(err).toBeInstanceOf(ForbiddenAddressError);
+  });
+});
+
+describe("Http.json", () => {
+  it("asks with the Accept given and reads activity+json, jrd+json and ld+json alike", async () => {
+    const accepts: (string | undefined)[] = [];
+    const types = ["application/activity+json", "application/jrd+json", "application/ld+json"];
+    const url = await serve((req, res) => {
+      accepts.push(req.headers.accept);
+      res.setHeader("content-type", types[accepts.length - 1] ?? "application/json");
+      res.end(JSON.stringify({ id: "x" }));
+    });
+    const { http } = client();
+    for (const accept of types) {
+      const res = await http.json(`${url}/a`, z.object({ id: z.string() }), { accept });
+      expect(res.data).toEqual({ id: "x" });
+    }
+    expect((await http.json(`${url}/a`, z.unknown())).data).toEqual({ id: "x" });
+    expect(accepts).toEqual([...types, "application/json"]);
+  });
+
+  it("names the answer and the host the user knows in its errors", async () => {
+    const url = await serve((req, res) => {
+      res.setHeader("content-type", req.url === "/page" ? "text/html" : "application/json");
+      res.end(req.url === "/page" ? "<html><body>Hi</body></html>" : JSON.stringify({ id: 5 }));
+    });
+    const { http } = client();
+    const opts = { shownHost: "old.example", what: { data: "ActivityPub data", item: "an actor" } };
+    const page = await http.json(`${url}/page`, z.unknown(), opts).catch((e) => e);
+    expect(page).toBeInstanceOf(BadResponseError);
+    expect(page.message).toBe("old.example answered with a web page instead of ActivityPub data");
+    expect(page.host).toBe("old.example");
+    const shape = await http.json(`${url}/x`, z.object({ id: z.string() }), opts).catch((e) => e);
+    expect(shape.message).toBe("old.example sent an actor I can't read (id)");
+    expect(shape.status).toBe(200);
+  });
+
+  it("answers allowed statuses with the server's text instead of throwing", async () => {
+    const url = await serve((_req, res) => {
+      res.statusCode = 404;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ error: "Record not found" }));
+    });
+    const { http } = client();
+    const res = await http.json(`${url}/x`, z.unknown(), { allow: [404, 410] });
+    expect(res).toMatchObject({ ok: false, status: 404, detail: "Record not found" });
+    const err = await http.json(`${url}/x`, z.unknown(), { allow: [410] }).catch((e) => e);
+    expect(err).toBeInstanceOf(RejectedError);
+  });
+
+  it("reads micro.blog's {error} in a 2xx as a refusal, and takes a 2xx that isn't JSON when told", async () => {
+    const url = await serve((req, res) => {
+      res.setHeader("content-type", req.url === "/text" ? "text/plain" : "application/json");
+      res.end(req.url === "/text" ? "OK" : JSON.stringify({ error: "App token was not valid." }));
+    });
+    const { http } = client();
+    const err = await http.json(`${url}/x`, z.unknown(), { errorBody: 401 }).catch((e) => e);
+    expect(err).toBeInstanceOf(RejectedError);
+    expect([err.status, err.detail]).toEqual([401, "App token was not valid."]);
+    expect((await http.json(`${url}/x`, z.unknown())).data).toEqual({
+      error: "App token was not valid.",
+    });
+    expect((await http.json(`${url}/text`, z.unknown(), { textOk: true })).data).toBeUndefined();
+    await expect(http.json(`${url}/text`, z.unknown())).rejects.toBeInstanceOf(BadResponseError);
+  });
+
+  it("hands back the Link header's next page on the same origin only", async () => {
+    const url = await serve((req, res) => {
+      res.setHeader("content-type", "application/json");
+      const next =
+        req.url === "/far"
+          ? "<https://elsewhere.example/api?max_id=1>"
+          : `<${req.url === "/rel" ? "" : "http://127.0.0.1:1"}/api/v1/x?max_id=7>`;
+      res.setHeader("link", `${next}; rel="next", </api/v1/x?min_id=9>; rel="prev"`);
+      res.end("[]");
+    });
+    const { http } = client();
+    const list = z.array(z.unknown());
+    expect((await http.json(`${url}/rel`, list)).next).toBe(`${url}/api/v1/x?max_id=7`);
+    expect((await http.json(`${url}/far`, list)).next).toBeUndefined();
+    expect((await http.json(`${url}/port`, list)).next).toBeUndefined();
   });
 });

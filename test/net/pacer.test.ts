@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { RateLimitedError } from "../../src/net/errors.js";
+import { Pacer, reportWaits } from "../../src/net/pacer.js";
+import { client, serve } from "./serve.js";
+
+/** A server that answers 200 and notes when each request arrived and with which token. */
+async function counting(status: (n: number) => number = () => 200) {
+  const seen: { at: number; auth: string | undefined; inFlight: number }[] = [];
+  let inFlight = 0;
+  const url = await serve((req, res) => {
+    inFlight += 1;
+    seen.push({ at: Date.now(), auth: req.headers.authorization, inFlight });
+    setTimeout(() => {
+      inFlight -= 1;
+      res.statusCode = status(seen.length);
+      res.setHeader("content-type", "text/plain");
+      res.end(res.statusCode === 200 ? "{}" : "Forbidden");
+    }, 10);
+  });
+  return { url, seen };
+}
+
+describe("Pacer rules for an origin", () => {
+  it("counts every user's requests in one bucket for a ruled origin, per token elsewhere", () => {
+    const pacer = new Pacer();
+    pacer.rule("https://micro.blog.example/", { limit: 300 });
+    expect(pacer.bucketOf("https://micro.blog.example", "Bearer a")).toBe(
+      "https://micro.blog.example",
+    );
+    expect(pacer.bucketOf("https://micro.blog.example", "Bearer b")).toBe(
+      "https://micro.blog.example",
+    );
+    const a = pacer.bucketOf("https://mastodon.example", "Bearer a");
+    expect(a).not.toBe(pacer.bucketOf("https://mastodon.example", "Bearer b"));
+    expect(a).not.toContain("Bearer");
+    expect(pacer.ruleOf("https://micro.blog.example")).toEqual({
+      limit: 300,
+      windowMs: 60_000,
+      limitStatus: undefined,
+      blockMs: 60_000,
+      tries: 3,
+    });
+  });
+
+  it("spaces requests so that no stretch of the window holds more than the limit", async () => {
+    const { url, seen } = await counting();
+    // A slack of 100 ms: arrivals jitter (a new connection takes longer than a reused one).
+    const pacer = new Pacer(100);
+    pacer.rule(url, { limit: 3, windowMs: 400 });
+    const { http } = client({ pacer });
+    await Promise.all(
+      Array.from({ length: 7 }, (_, k) => http.request(`${url}/x`, { token: `t${k}` })),
+    );
+    expect(seen).toHaveLength(7);
+    // Sent 500 ms apart: the window and the pacer's slack.
+    for (let i = 3; i < seen.length; i++) {
+      expect(seen[i]!.at - seen[i - 3]!.at).toBeGreaterThanOrEqual(400);
+    }
+  });
+
+  it("with a limit status: one request in flight, and that status blocks every user for blockMs", async () => {
+    const { url, seen } = await counting((n) => (n === 3 ? 403 : 200));
+    const pacer = new Pacer(20);
+    pacer.rule(url, { limit: 100, windowMs: 1000, limitStatus: 403, blockMs: 300 });
+    const { http } = client({ pacer });
+    const waits: Date[] = [];
+    await reportWaits(
+      (until) => waits.push(until),
+      () =>
+        Promise.all(
+          Array.from({ length: 5 }, (_, k) => http.request(`${url}/x`, { token: `t${k}` })),
+        ),
+    );
+    // Five calls, one of them refused and tried again.
+    expect(seen).toHaveLength(6);
+    expect(Math.max(...seen.map((s) => s.inFlight))).toBe(1);
+    expect(seen[3]!.at - seen[2]!.at).toBeGreaterThanOrEqual(290);
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("gives up with RateLimitedError after `tries` refusals, saying when the block ends", async () => {
+    const { url, seen } = await counting(() => 403);
+    const pacer = new Pacer(10);
+    pacer.rule(url, { limit: 100, limitStatus: 403, blockMs: 100, tries: 3 });
+    const { http } = client({ pacer });
+    const started = Date.now();
+    const err = await http.request(`${url}/x`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).message).toBe(
+      `${new URL(url).host} keeps refusing (HTTP 403)`,
+    );
+    expect((err as RateLimitedError).resetAt.getTime()).toBeGreaterThan(started + 200);
+    expect(seen).toHaveLength(3);
+  });
+
+  it("lets the next request go when one waiting for its turn is aborted", async () => {
+    const { url, seen } = await counting((n) => (n === 1 ? 403 : 200));
+    const pacer = new Pacer(10);
+    pacer.rule(url, { limit: 100, limitStatus: 403, blockMs: 300, tries: 1 });
+    const { http } = client({ pacer });
+    await http.request(`${url}/x`).catch(() => undefined);
+    const aborted = http
+      .request(`${url}/y`, { signal: AbortSignal.timeout(50) })
+      .catch((e: unknown) => e);
+    const next = http.request(`${url}/z`);
+    expect(await aborted).toBeInstanceOf(DOMException);
+    await next;
+    expect(seen).toHaveLength(2);
+  });
+});
