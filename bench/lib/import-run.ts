@@ -17,17 +17,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type RequestLogEntry, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import type { UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
-import { MICROBLOG_LIMIT, MicroblogClient } from "../../src/clients/microblog.js";
-import { MastodonOAuth } from "../../src/clients/oauth.js";
-import { SignIn } from "../../src/clients/sign-in.js";
-import { realWorld } from "../../src/clients/world.js";
-import { Engine } from "../../src/engine/engine.js";
-import { jobHandlers, registerJobs } from "../../src/jobs/registry.js";
-import { JobRunner } from "../../src/jobs/runner.js";
+import { MICROBLOG_LIMIT } from "../../src/clients/microblog.js";
+import { createCore } from "../../src/core.js";
 import { emptySnapshot } from "../../src/model/snapshot.js";
 import { type FollowRow, Saved, STATE_VERSION } from "../../src/model/state.js";
-import { GuardedDispatcher } from "../../src/net/dispatcher.js";
-import { Http } from "../../src/net/http.js";
 import { Pacer } from "../../src/net/pacer.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
@@ -81,23 +74,21 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
     windowMs: opts.rateLimit.windowMs,
     blockMs: opts.blockMs,
   });
-  const dispatcher = new GuardedDispatcher(pacer, true);
-  try {
-    const http = new Http(dispatcher, opts.httpTimeoutMs, opts.httpBackoffMs);
-    const sealer = new Sealer(randomBytes(32));
-    const world = realWorld({
-      http,
-      signIn: new SignIn(new MastodonOAuth(http), store, sealer, {}),
-      // The pacer spaces requests by the rule above; the client keeps it, not micro.blog's own.
-      microblog: new MicroblogClient(http, mb.url),
-      microblogDomain: DOMAIN,
+  // The pacer spaces requests by the rule above; the client keeps it, not micro.blog's own.
+  const core = createCore({
+    store,
+    sealer: new Sealer(randomBytes(32)),
+    network: {
       allowPrivateNetwork: true,
       timeoutMs: opts.httpTimeoutMs,
-    });
-    const jobs = new JobRunner(store);
-    const engine = new Engine({ store, sealer, world, jobs });
-    registerJobs(jobs, jobHandlers({ world, sealer, store }));
-    jobs.reporter = engine;
+      backoffMs: opts.httpBackoffMs,
+      originOf: (host) => `http://${host}`,
+      microblog: { origin: mb.url, domain: DOMAIN },
+      pacer,
+    },
+  });
+  try {
+    const { engine, jobs } = core;
 
     const told = new Map<string, string>();
     const toldAt = new Map<string, number>();
@@ -161,7 +152,7 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
             kind: "microblog",
             username,
             handle: `${username}@${DOMAIN}`,
-            token: sealer.seal(token),
+            token: core.sealer.seal(token),
           },
           preview: {
             toFollow: rows.length,
@@ -213,8 +204,8 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
       followingAfter,
     };
   } finally {
+    await core.close();
     await store.close();
-    await dispatcher.close();
     await mb.close();
     rmSync(dir, { recursive: true, force: true });
   }
