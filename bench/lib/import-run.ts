@@ -150,6 +150,7 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
           snapshotAt: now,
           target: {
             kind: "microblog",
+            domain: DOMAIN,
             username,
             handle: `${username}@${DOMAIN}`,
             token: core.sealer.seal(token),

@@ -341,6 +341,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
       snapshotAt: now,
       target: {
         kind: "microblog",
+        domain: NEW_DOMAIN,
         username,
         handle: `${username}@${NEW_DOMAIN}`,
         token: sealer.seal("bench"),

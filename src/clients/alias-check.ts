@@ -7,8 +7,10 @@
  * Each answer is a verdict the steps can branch on, and `describeAlias` /
  * `describeMove` phrase it as one sentence for the chat.
  */
+
+import { canonicalHandle, domainOf, sameHandle, splitHandle } from "../model/handle.js";
 import { RejectedError, RemoteError } from "../net/errors.js";
-import { type Actor, type FediverseClient, splitHandle } from "./fediverse.js";
+import type { Actor, FediverseClient } from "./fediverse.js";
 
 export type Which = "new" | "old";
 
@@ -61,11 +63,6 @@ function normalize(uri: string): string {
   }
 }
 
-function acct(handle: string): string {
-  const { user, host } = splitHandle(handle);
-  return `${user}@${host}`;
-}
-
 function failure(err: unknown, which: Which, handle: string): LookupFailure {
   if (!(err instanceof RemoteError)) throw err;
   return {
@@ -85,7 +82,8 @@ async function lookupActor(
 ): Promise<Lookup<Actor>> {
   try {
     const actor = await client.actorOf(handle);
-    if (!actor) return { ok: false, failure: { kind: "no-account", which, handle: acct(handle) } };
+    if (!actor)
+      return { ok: false, failure: { kind: "no-account", which, handle: canonicalHandle(handle) } };
     return { ok: true, value: actor };
   } catch (err) {
     return { ok: false, failure: failure(err, which, handle) };
@@ -100,10 +98,11 @@ async function lookupUri(
 ): Promise<Lookup<string>> {
   try {
     const wf = await client.webfinger(handle);
-    if (!wf) return { ok: false, failure: { kind: "no-account", which, handle: acct(handle) } };
+    if (!wf)
+      return { ok: false, failure: { kind: "no-account", which, handle: canonicalHandle(handle) } };
     if (!wf.actor) {
       const { host } = splitHandle(handle);
-      const reason = `${host} names no ActivityPub account for ${acct(handle)}`;
+      const reason = `${host} names no ActivityPub account for ${canonicalHandle(handle)}`;
       return { ok: false, failure: { kind: "unreachable", which, host, reason } };
     }
     try {
@@ -113,7 +112,10 @@ async function lookupUri(
         return { ok: true, value: wf.actor };
       }
       if (err instanceof RejectedError && (err.status === 404 || err.status === 410)) {
-        return { ok: false, failure: { kind: "no-account", which, handle: acct(handle) } };
+        return {
+          ok: false,
+          failure: { kind: "no-account", which, handle: canonicalHandle(handle) },
+        };
       }
       throw err;
     }
@@ -145,14 +147,14 @@ export async function checkAlias(client: FediverseClient, h: Handles): Promise<A
   const aliases = newActor.alsoKnownAs;
   if (aliases.some((a) => sameActor(a, oldActor))) return { kind: "ok", newActor, oldActor };
   if (aliases.length === 0) return { kind: "missing", newActor, oldActor, aliases };
-  const oldShown = `@${acct(h.oldHandle)}`;
+  const oldShown = `@${canonicalHandle(h.oldHandle)}`;
   const shown = await Promise.all(
     aliases.map(async (uri, i) => {
       if (i >= NAMED_AT_MOST) return uri;
       const name = await nameOf(client, uri);
       // An alias that names the old account by another URI (its profile page, say) still fails
       // Mastodon's exact check; showing it as the old handle would only confuse.
-      return name.toLowerCase() === oldShown.toLowerCase() ? uri : name;
+      return sameHandle(name, oldShown) ? uri : name;
     }),
   );
   return { kind: "elsewhere", newActor, oldActor, aliases, shown };
@@ -180,7 +182,7 @@ export async function checkMoved(client: FediverseClient, h: Handles): Promise<M
 
 function shownHandle(handle: string): string {
   try {
-    return `@${acct(handle)}`;
+    return `@${canonicalHandle(handle)}`;
   } catch {
     return handle;
   }
@@ -194,7 +196,7 @@ function listed(items: string[]): string {
 function describeFailure(v: LookupFailure, h: Handles): string {
   const handle = shownHandle(v.which === "new" ? h.newHandle : h.oldHandle);
   if (v.kind === "no-account") {
-    const host = v.handle.slice(v.handle.lastIndexOf("@") + 1);
+    const host = domainOf(v.handle);
     return `${host} says there is no account ${handle} — check the spelling.`;
   }
   return `I couldn't check ${handle}: ${v.reason.replace(/[.\s]+$/, "")}.`;

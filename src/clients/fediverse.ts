@@ -11,7 +11,7 @@
  * user knows (the one in the handle or the URL), not the one contacted.
  */
 import { z } from "zod";
-import { parseAccountAddress } from "../formats/handle.js";
+import { splitHandle } from "../model/handle.js";
 import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http, JsonOptions } from "../net/http.js";
 
@@ -138,14 +138,6 @@ function firstUrl(value: unknown): string | undefined {
 /** `alsoKnownAs`: URIs, or objects with an `id`. */
 function aliasesOf(value: unknown): string[] {
   return refs(value, "id").filter((s) => s.length > 0);
-}
-
-/** The split handle (`user`, lower-case `host`); throws a RangeError saying what is wrong. */
-export function splitHandle(handle: string): { user: string; host: string } {
-  const parsed = parseAccountAddress(handle);
-  if (!parsed.ok) throw new RangeError(parsed.reason);
-  const at = parsed.acct.lastIndexOf("@");
-  return { user: parsed.acct.slice(0, at), host: parsed.acct.slice(at + 1) };
 }
 
 export class FediverseClient {

@@ -5,11 +5,12 @@
  * follow limit answers 429 with its reset, which the pacer then waits for.
  */
 import { z } from "zod";
+import { normalHandle, withDomain } from "../model/handle.js";
 import type { FollowRow } from "../model/state.js";
 import { RejectedError } from "../net/errors.js";
 import type { Http, HttpResponse } from "../net/http.js";
 import { type Account, AccountSchema, RelationshipSchema } from "./mastodon.js";
-import { type FollowResult, type NewAccount, normalHandle } from "./new-account.js";
+import type { FollowResult, NewAccount } from "./new-account.js";
 
 const Search = z.object({ accounts: z.array(AccountSchema) });
 const FollowAnswer = RelationshipSchema.extend({ requested: z.boolean().optional() });
@@ -41,8 +42,7 @@ export class MastodonTarget implements NewAccount {
       const res: HttpResponse<Account[]> = await this.http.json(url, z.array(AccountSchema), {
         token: this.token,
       });
-      for (const a of res.data)
-        out.add(normalHandle(a.acct.includes("@") ? a.acct : `${a.acct}@${this.me.domain}`));
+      for (const a of res.data) out.add(normalHandle(withDomain(a.acct, this.me.domain)));
       url = res.next;
     }
     return out;
@@ -100,7 +100,7 @@ export class MastodonTarget implements NewAccount {
       { token: this.token },
     );
     const match = res.data.accounts.find(
-      (a) => normalHandle(a.acct.includes("@") ? a.acct : `${a.acct}@${this.me.domain}`) === q,
+      (a) => normalHandle(withDomain(a.acct, this.me.domain)) === q,
     );
     return match?.id;
   }

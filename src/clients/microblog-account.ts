@@ -3,9 +3,11 @@
  * notify settings exist there), and one call to /users/following replaces a
  * call to is_following per account, which keeps the shared limit for follows.
  */
+
+import { normalHandle } from "../model/handle.js";
 import type { FollowRow } from "../model/state.js";
 import type { MicroblogClient } from "./microblog.js";
-import { type FollowResult, type NewAccount, normalHandle } from "./new-account.js";
+import type { FollowResult, NewAccount } from "./new-account.js";
 
 export class MicroblogAccount implements NewAccount {
   readonly webImport = { where: "micro.blog → Account → View Fediverse Details → Import Follows" };

@@ -12,6 +12,8 @@
  * the origin for a minute and Http tries the call again.
  */
 import { z } from "zod";
+// micro.blog names Fediverse accounts user@host, and official apps never send a leading @.
+import { bareHandle, normalHandle } from "../model/handle.js";
 import { RejectedError } from "../net/errors.js";
 import type { Http, JsonOptions } from "../net/http.js";
 import type { OriginRule } from "../net/pacer.js";
@@ -54,11 +56,6 @@ export interface Verified {
   name: string;
   /** Set when micro.blog made the token expiring (ISO 8601). */
   expiresAt?: string;
-}
-
-/** micro.blog names Fediverse accounts user@host, and official apps never send a leading @. */
-export function bareHandle(handle: string): string {
-  return handle.trim().replace(/^@/, "");
 }
 
 export class MicroblogClient {
@@ -145,7 +142,7 @@ export class MicroblogClient {
       token,
       errorBody: 400,
     });
-    return new Set(list.map((u) => bareHandle(u.username).toLowerCase()));
+    return new Set(list.map((u) => normalHandle(u.username)));
   }
 
   /** A JSON call to micro.blog: `path` on its origin; the answer's data. */

@@ -24,5 +24,3 @@ export interface NewAccount {
   /** Where the user uploads following_accounts.csv on the web, for the import they do themselves. */
   readonly webImport: { where: string; url?: string };
 }
-
-export const normalHandle = (acct: string): string => acct.trim().replace(/^@/, "").toLowerCase();

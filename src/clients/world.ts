@@ -35,6 +35,8 @@ export interface World {
   readonly microblog?: {
     verify(appToken: string): Promise<{ token: string; username: string; name: string }>;
     handleOf(username: string): string;
+    /** micro.blog's domain, as people know it (from MICROBLOG_DOMAIN). */
+    readonly domain: string;
   };
   /** The new account behind one interface, with its token unsealed by the caller. */
   newAccount(target: Target, token: string): NewAccount;
@@ -76,6 +78,7 @@ export function realWorld(deps: WorldDeps): World {
     microblog: microblog && {
       verify: (appToken) => microblog.verify(appToken),
       handleOf: (username) => `${username}@${microblogDomain}`,
+      domain: microblogDomain,
     },
     newAccount(target, token) {
       if (target.kind === "microblog") {

@@ -9,8 +9,9 @@
  * follows (`#domain`, `#uri`, `List name`), plus — for the header-less exports,
  * when the name says nothing (a renamed or pasted file) — what the rows hold.
  */
+
+import { isHostname, parseAccountAddress } from "../model/handle.js";
 import type { CsvRow } from "./csv-lines.js";
-import { isHostname, parseAccountAddress } from "./handle.js";
 
 export type ExportKind =
   | "following"

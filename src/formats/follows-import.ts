@@ -11,10 +11,10 @@
  * rows still go through: one typo shouldn't block moving a thousand follows.
  */
 import { z } from "zod";
+import { AccountAddress, quoted } from "../model/handle.js";
 import { FollowRow } from "../model/state.js";
 import { readCsvRows } from "./csv-lines.js";
 import { guessExportKind, notFollowsReason } from "./export-kind.js";
-import { AccountAddress, quoted } from "./handle.js";
 import { decodeTextFile } from "./text-file.js";
 
 /** Form::Import::FILE_SIZE_LIMIT (Rails megabytes are MiB). */

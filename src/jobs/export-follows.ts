@@ -5,6 +5,7 @@
  * page, so the job can save it and resume from the last cursor after a restart.
  */
 import type { MastodonAccountClient } from "../clients/mastodon.js";
+import { withDomain } from "../model/handle.js";
 import type { FollowRow } from "../model/state.js";
 
 /**
@@ -18,11 +19,6 @@ export interface ExportCursor {
   next?: string;
   rows: FollowRow[];
   done: boolean;
-}
-
-/** `ada` on the account's own server is `ada@hachyderm.io` in an export. */
-export function fullAcct(acct: string, domain: string): string {
-  return acct.includes("@") ? acct : `${acct}@${domain}`;
 }
 
 export async function exportFollowsPage(
@@ -48,7 +44,7 @@ export async function exportFollowsPage(
     }
   }
   const rows = page.accounts.map((a) => ({
-    acct: fullAcct(a.acct, domain),
+    acct: withDomain(a.acct, domain),
     ...(options.get(a.id) ?? { reblogs: true, notify: false, languages: null }),
   }));
   return { next: page.next, rows: [...cursor.rows, ...rows], done: page.next === undefined };

@@ -8,9 +8,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { type FollowResult, normalHandle } from "../clients/new-account.js";
+import type { FollowResult } from "../clients/new-account.js";
 import type { World } from "../clients/world.js";
 import { log } from "../log.js";
+import { normalHandle } from "../model/handle.js";
 import { type ImportFailure, JobData, type JobDataOf, type JobEvents } from "../model/jobs.js";
 import { ImportReport } from "../model/state.js";
 import { RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";

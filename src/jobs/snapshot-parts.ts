@@ -11,9 +11,10 @@ import {
   type MastodonAccountClient,
   StatusUriSchema,
 } from "../clients/mastodon.js";
+import { withDomain } from "../model/handle.js";
 import { SNAPSHOT_PARTS, Snapshot, type SnapshotPart } from "../model/snapshot.js";
 import { RejectedError } from "../net/errors.js";
-import { type ExportCursor, exportFollowsPage, fullAcct } from "./export-follows.js";
+import { type ExportCursor, exportFollowsPage } from "./export-follows.js";
 
 export const SnapshotCursor = z.object({
   part: z.enum([...SNAPSHOT_PARTS, "done"]),
@@ -77,7 +78,7 @@ async function readPart(
   cursor: SnapshotCursor,
 ): Promise<SnapshotCursor> {
   const snap = cursor.snapshot;
-  const acct = (a: { acct: string }) => fullAcct(a.acct, account.domain);
+  const acct = (a: { acct: string }) => withDomain(a.acct, account.domain);
   const more = (next: string | undefined, snapshot: Snapshot): SnapshotCursor =>
     next ? { ...cursor, next, snapshot } : advance({ ...cursor, snapshot });
 

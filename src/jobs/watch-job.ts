@@ -12,6 +12,7 @@ import { moveSupport } from "../clients/fediverse.js";
 import { AccountSchema } from "../clients/mastodon.js";
 import type { World } from "../clients/world.js";
 import { log } from "../log.js";
+import { domainOf, withDomain } from "../model/handle.js";
 import {
   JobData,
   type JobDataOf,
@@ -23,7 +24,7 @@ import type { TransferResult } from "../model/state.js";
 import { RemoteError } from "../net/errors.js";
 import type { Store } from "../store/store.js";
 import { snapshots } from "../store/user-data.js";
-import { fullAcct } from "./export-follows.js";
+
 import { HostBudget } from "./host-budget.js";
 import type { JobControl, JobHandler } from "./queue.js";
 
@@ -87,12 +88,10 @@ async function remainingFollowers(
 }
 const Accounts = z.array(AccountSchema);
 
-const hostOf = (acct: string) => acct.slice(acct.lastIndexOf("@") + 1).toLowerCase();
-
 function byServer(accts: readonly string[], localDomain: string): [string, number][] {
   const counts = new Map<string, number>();
   for (const a of accts) {
-    const host = a.includes("@") ? hostOf(a) : localDomain;
+    const host = domainOf(a, localDomain);
     counts.set(host, (counts.get(host) ?? 0) + 1);
   }
   return [...counts.entries()].sort((x, y) => y[1] - x[1]);
@@ -137,7 +136,7 @@ export function watchJob(deps: {
       try {
         const account = await deps.world.mastodon(data.origin, "").lookup(data.username);
         const accts = await remainingFollowers(deps.world, data.origin, account.id);
-        stayed = accts.map((a) => fullAcct(a, domain));
+        stayed = accts.map((a) => withDomain(a, domain));
       } catch {
         stayed = null;
       }

@@ -68,6 +68,8 @@ export const Journey = z.object({
 export const Target = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("microblog"),
+    /** micro.blog's own domain (micro.blog; the sandbox's in tests and the demo). */
+    domain: z.string().default("micro.blog"),
     username: z.string(),
     /** The Fediverse handle the account has (ada@micro.blog), for the alias and the Move. */
     handle: z.string(),

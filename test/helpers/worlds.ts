@@ -90,6 +90,7 @@ export async function startMoveWorld(opts: MoveWorldOptions = {}): Promise<MoveW
         snapshotAt: Date.now(),
         target: {
           kind: "microblog",
+          domain: MB,
           username: "ada",
           handle: `ada@${MB}`,
           token: sealer.seal(appToken),

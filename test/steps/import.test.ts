@@ -67,7 +67,7 @@ describe("connect micro.blog and import", () => {
     expect(file?.kind === "file" && new TextDecoder().decode(file.bytes)).toBe(
       "Account address,Result,Reason\nghost@two.example,not found,the server couldn't find this account\n",
     );
-    expect(said[2]).toMatch(/^Want to try micro\.blog for a few days before moving\?/);
+    expect(said[2]).toMatch(/^Want to try mb\.example for a few days before moving\?/);
     expect(new Set(mb.followingOf("ada"))).toEqual(new Set([...accts, "gone@down.example"]));
     // Every account was followed once: no POST twice for the same handle.
     const posts = mb.requests.filter(
@@ -122,7 +122,7 @@ describe("connect micro.blog and import", () => {
     expect(wait.text).toMatch(/^I'll remind you on \w{3}, \d\d \w{3}\. Take your time/);
     await chat.jobs.idle({ scheduled: true });
     expect(texts(chat.notified).at(-1)).toBe(
-      "How is micro.blog treating you? Ready to move your followers?",
+      "How is mb.example treating you? Ready to move your followers?",
     );
     expect((await chat.state())?.step).toBe("trying");
     // The follows came from a file, so the old handle is asked for before the alias.

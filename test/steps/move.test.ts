@@ -101,7 +101,7 @@ describe("pre-flight", () => {
         "✅ @ada@mb.example lists @ada@old.example as an alias, so the move can go ahead.",
         '⚠️ Your old server may remember @ada@mb.example as it was for up to a day. If its move form says "not an alias of this account", wait an hour and submit it again.',
         "✅ @ada@mb.example accepts followers without approval.",
-        "✅ micro.blog handles moves (micro.blog).",
+        "✅ mb.example handles moves (micro.blog).",
         "✅ The accounts are on different servers.",
         "✅ @ada@old.example hasn't moved before.",
         "✅ Your saved follows and followers are from today.",

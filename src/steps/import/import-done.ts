@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import type { StateOf } from "../../model/state.js";
 import { journeyOf } from "../lib/journey.js";
-import { toAlias } from "../lib/moving.js";
+import { newHost, toAlias } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
 
 export const TRY_DAYS = [3, 7] as const;
@@ -15,7 +15,7 @@ export const tryChoices = [
 ];
 
 function ask(state: StateOf<"import-done">) {
-  const where = state.target.kind === "microblog" ? "micro.blog" : state.target.instance.host;
+  const where = newHost(state.target);
   return say(
     [
       `Want to try ${where} for a few days before moving? Your followers stay where they are until you move.`,

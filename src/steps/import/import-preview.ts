@@ -4,11 +4,12 @@ import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
 import type { StateOf } from "../../model/state.js";
 import { journeyOf } from "../lib/journey.js";
+import { newHost } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
 
 function describe(state: StateOf<"import-preview">) {
   const p = state.preview;
-  const host = state.target.kind === "microblog" ? "micro.blog" : state.target.instance.host;
+  const host = newHost(state.target);
   if (p.toFollow === 0) {
     return say(
       [

@@ -6,11 +6,12 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
-import { normalHandle } from "../../clients/new-account.js";
 import { followingCsv } from "../../formats/following-csv.js";
+import { normalHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
+import { newHost } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
 
 function instructions(state: StateOf<"import-web">) {
@@ -78,7 +79,7 @@ export const importWeb: Step<"import-web"> = {
         .newAccount(state.target, ctx.sealer.unseal(state.target.token))
         .following();
     } catch (err) {
-      const host = state.target.kind === "microblog" ? "micro.blog" : state.target.instance.host;
+      const host = newHost(state.target);
       return stay(
         state,
         say([`I couldn't check: ${explainRemote(err, host)}`], {

@@ -1,6 +1,7 @@
 /** Trying the new account: a durable reminder is set; the user can move any time. */
 import { say } from "../../chat/conversation.js";
 import type { StateOf } from "../../model/state.js";
+import { newHost } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
 import { decide, tryChoices } from "./import-done.js";
 
@@ -33,7 +34,7 @@ export const trying: Step<"trying"> = {
 
 /** What the reminder says when it fires. */
 const reminderReply = (state: StateOf<"trying">) => {
-  const where = state.target.kind === "microblog" ? "micro.blog" : state.target.instance.host;
+  const where = newHost(state.target);
   return say([`How is ${where} treating you? Ready to move your followers?`], {
     choices: tryChoices,
   });

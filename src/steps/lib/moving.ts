@@ -14,8 +14,7 @@ export const handles = (s: Moving): Handles => ({
   oldHandle: s.oldHandle,
 });
 
-export const newHost = (t: Target): string =>
-  t.kind === "microblog" ? "micro.blog" : t.instance.host;
+export const newHost = (t: Target): string => (t.kind === "microblog" ? t.domain : t.instance.host);
 
 /** The old server's web origin: where its move page is. */
 export function oldOrigin(s: Pick<Moving, "source" | "oldHandle">): string {

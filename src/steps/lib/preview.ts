@@ -3,7 +3,7 @@
  * account already follows, and how many sit on servers that don't answer now.
  */
 import type { NewAccount } from "../../clients/new-account.js";
-import { normalHandle } from "../../clients/new-account.js";
+import { domainOf, normalHandle } from "../../model/handle.js";
 import type { FollowRow, Preview, Target } from "../../model/state.js";
 
 /** Mastodon's RateLimiter family :follows: 400 a day through the API. */
@@ -18,12 +18,12 @@ export async function preview(
 ): Promise<Preview> {
   const following = await account.following();
   const todo = rows.filter((r) => !following.has(normalHandle(r.acct)));
-  const hostOf = (acct: string) => normalHandle(acct).split("@")[1] ?? "";
-  const hosts = [...new Set(todo.map((r) => hostOf(r.acct)))];
+  const hosts = [...new Set(todo.map((r) => domainOf(r.acct)))];
   const answering = await serversAnswering(hosts);
-  const silent = todo.filter((r) => !answering.has(hostOf(r.acct)));
+  const silent = todo.filter((r) => !answering.has(domainOf(r.acct)));
   const perServer = new Map<string, number>();
-  for (const r of silent) perServer.set(hostOf(r.acct), (perServer.get(hostOf(r.acct)) ?? 0) + 1);
+  for (const r of silent)
+    perServer.set(domainOf(r.acct), (perServer.get(domainOf(r.acct)) ?? 0) + 1);
   return {
     toFollow: todo.length,
     already: rows.length - todo.length,

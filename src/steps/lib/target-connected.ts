@@ -7,6 +7,7 @@ import type { StateOf, Target } from "../../model/state.js";
 import type { Outcome, StepContext } from "../step.js";
 import { explainRemote } from "./explain.js";
 import { journeyOf } from "./journey.js";
+import { newHost } from "./moving.js";
 import { preview } from "./preview.js";
 
 export async function connected(
@@ -24,7 +25,7 @@ export async function connected(
     const p = await preview(rows, account, target, (hosts) => ctx.world.serversAnswering(hosts));
     return { state: { step: "import-preview", ...j, target, preview: p }, replies: [hello] };
   } catch (err) {
-    const host = target.kind === "microblog" ? "micro.blog" : target.instance.host;
+    const host = newHost(target);
     return {
       state: {
         step: "import-preview",

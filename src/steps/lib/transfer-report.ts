@@ -5,6 +5,7 @@
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
 import { stayedCsv } from "../../formats/report-csv.js";
+import { domainOf } from "../../model/handle.js";
 import type { JobEvents, StayedReason } from "../../model/jobs.js";
 import type { Moving } from "../../model/state.js";
 import { oldOrigin } from "./moving.js";
@@ -46,7 +47,7 @@ export function finishedReplies(report: Finished, state: Moving): Reply[] {
       text.push(`\n• and ${n(servers.length - SERVERS_SHOWN)} more servers (all in stayed.csv)`);
     const reasons = new Map(servers.map((s) => [s.host, s.reason]));
     const rows = stayed.map((acct) => {
-      const host = acct.slice(acct.lastIndexOf("@") + 1);
+      const host = domainOf(acct);
       const reason = reasons.get(host);
       return {
         acct,

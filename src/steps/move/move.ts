@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
 import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-check.js";
-import { splitHandle } from "../../clients/fediverse.js";
+import { splitHandle } from "../../model/handle.js";
 import type { JobInput, WatchRequest } from "../../model/jobs.js";
 import type { StateOf } from "../../model/state.js";
 import { handles, movingOf, oldOrigin } from "../lib/moving.js";

@@ -1,7 +1,7 @@
 /** For those who uploaded a file: the old account's handle, which the alias and the Move need. */
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
-import { splitHandle } from "../../clients/fediverse.js";
+import { splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
 import { journeyOf } from "../lib/journey.js";
 import { type Step, stay } from "../step.js";

@@ -6,7 +6,8 @@
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
 import { checkAlias, checkMoved, describeAlias, describeMove } from "../../clients/alias-check.js";
-import { moveSupport, splitHandle } from "../../clients/fediverse.js";
+import { moveSupport } from "../../clients/fediverse.js";
+import { domainOf, splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
 import { handles, movingOf, newHost, oldOrigin } from "../lib/moving.js";
 import type { Step, StepContext } from "../step.js";
@@ -54,8 +55,7 @@ export async function preflightChecks(
       text: `I couldn't ask ${newHost(state.target)} which software it runs; most handle moves.`,
     });
   }
-  const same =
-    splitHandle(h.oldHandle).host.toLowerCase() === splitHandle(h.newHandle).host.toLowerCase();
+  const same = domainOf(h.oldHandle) === domainOf(h.newHandle);
   checks.push({
     ok: !same,
     text: same

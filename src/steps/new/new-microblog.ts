@@ -47,11 +47,12 @@ export const newMicroblog: Step<"new-microblog"> = {
       const reason =
         err instanceof RejectedError && err.status < 500
           ? "micro.blog says that token isn't valid. Copy it again from Account → Edit Apps and paste it here."
-          : `${explainRemote(err, "micro.blog")} Paste the token again when ready.`;
+          : `${explainRemote(err, mb.domain)} Paste the token again when ready.`;
       return { state, secret: true, replies: [say([reason])] };
     }
     const target = {
       kind: "microblog" as const,
+      domain: mb.domain,
       username: account.username,
       handle: mb.handleOf(account.username),
       token: ctx.sealer.seal(account.token),

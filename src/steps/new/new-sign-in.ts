@@ -5,6 +5,7 @@
  */
 import { say } from "../../chat/conversation.js";
 import { b } from "../../chat/text.js";
+import { sameHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
 import { RejectedError } from "../../net/errors.js";
 import { explainRemote } from "../lib/explain.js";
@@ -58,7 +59,7 @@ async function finishNewSignIn(
   }
   const handle = `${me.username}@${instance.domain}`;
   const old = state.source.kind === "account" ? state.source.old : undefined;
-  if (old && old.handle.toLowerCase() === handle.toLowerCase()) {
+  if (old && sameHandle(old.handle, handle)) {
     return {
       state,
       ack: "failed",

@@ -7,6 +7,7 @@
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
 import { snapshotFiles } from "../../formats/snapshot-files.js";
+import { splitHandle } from "../../model/handle.js";
 import type { JobInput } from "../../model/jobs.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import type { StateOf } from "../../model/state.js";
@@ -80,7 +81,7 @@ async function reported(
 function savedReplies(snapshot: Snapshot, old: StateOf<"exporting">["old"]): Reply[] {
   const files = snapshotFiles(snapshot, {
     domain: old.instance.domain,
-    username: old.handle.split("@")[0]!,
+    username: splitHandle(old.handle).user,
   });
   return [
     say(summary(snapshot)),

@@ -1,11 +1,56 @@
 /**
+ * Handles, in one place: reading one a person or a file wrote (with the reason
+ * when it isn't one), the form two handles are compared in, their parts, and how
+ * they are shown. A handle here is `user@domain` without the leading `@`; it is
+ * shown as `@user@domain`. Mastodon compares accts case-insensitively
+ * (Account.find_remote uses LOWER(username) and LOWER(domain)), and so do we.
+ */
+import { z } from "zod";
+
+/** A handle as written, without spaces and the leading `@` (micro.blog's API and exports want it so). */
+export const bareHandle = (acct: string): string => acct.trim().replace(/^@/, "");
+
+/** The form two handles are compared in: bare and lower case. */
+export const normalHandle = (acct: string): string => bareHandle(acct).toLowerCase();
+
+export const sameHandle = (a: string, b: string): boolean => normalHandle(a) === normalHandle(b);
+
+/** `ada` on the account's own server is `ada@hachyderm.io` everywhere else (exports, reports). */
+export function withDomain(acct: string, localDomain: string): string {
+  const bare = bareHandle(acct);
+  return bare.includes("@") ? bare : `${bare}@${localDomain}`;
+}
+
+/** The domain of a handle, lower case; an acct without one is on `localDomain`. */
+export function domainOf(acct: string, localDomain = ""): string {
+  const at = acct.lastIndexOf("@");
+  return at > 0 ? acct.slice(at + 1).toLowerCase() : localDomain.toLowerCase();
+}
+
+/** The split handle (`user`, lower-case `host`); throws a RangeError saying what is wrong. */
+export function splitHandle(handle: string): { user: string; host: string } {
+  const parsed = parseAccountAddress(handle);
+  if (!parsed.ok) throw new RangeError(parsed.reason);
+  const at = parsed.acct.lastIndexOf("@");
+  return { user: parsed.acct.slice(0, at), host: parsed.acct.slice(at + 1) };
+}
+
+/** `user@host` as a server would name it: checked, the host lower case; throws a RangeError if not a handle. */
+export function canonicalHandle(handle: string): string {
+  const { user, host } = splitHandle(handle);
+  return `${user}@${host}`;
+}
+
+/** How a handle is written to a person: `@ada@example.social`. */
+export const showHandle = (handle: string): string => `@${bareHandle(handle)}`;
+
+/*
  * One "Account address" cell → a handle (`user@domain`), or the reason it isn't
  * one, worded so the user can fix the line themselves. Follows Mastodon's import
  * converter first (strip spaces and one leading `@`), then insists on a server:
  * a bare name can't be followed from anywhere else, and the new server would
  * only fail on it later, one row at a time.
  */
-import { z } from "zod";
 
 export type AddressResult = { ok: true; acct: string } | { ok: false; reason: string };
 
