@@ -13,7 +13,7 @@ import type { World } from "../clients/world.js";
 import { log } from "../log.js";
 import { normalHandle } from "../model/handle.js";
 import { type ImportFailure, JobData, type JobDataOf, type JobEvents } from "../model/jobs.js";
-import { ImportReport } from "../model/state.js";
+import { ImportReport, importReport } from "../model/state.js";
 import { RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";
 import { reportWaits } from "../net/pacer.js";
 import { explainRemote } from "../steps/lib/explain.js";
@@ -43,15 +43,6 @@ export type ImportCursor = z.infer<typeof ImportCursor>;
 
 const PROGRESS_EVERY_MS = 3000;
 
-export const zeroReport = (): ImportReport => ({
-  followed: 0,
-  requested: 0,
-  already: 0,
-  notFound: 0,
-  refused: 0,
-  failed: 0,
-});
-
 type Failed = { kind: "failed"; reason: string };
 
 export function importJob(deps: {
@@ -78,7 +69,7 @@ export function importJob(deps: {
       try {
         cursor = job.cursor ?? {
           i: 0,
-          counts: zeroReport(),
+          counts: importReport(),
           failures: [],
           already: [...(await account.following())],
         };

@@ -123,6 +123,16 @@ export const ImportReport = z.object({
 });
 export type ImportReport = z.infer<typeof ImportReport>;
 
+/** A report with nothing counted yet, or only the accounts already followed. */
+export const importReport = (already = 0): ImportReport => ({
+  followed: 0,
+  requested: 0,
+  already,
+  notFound: 0,
+  refused: 0,
+  failed: 0,
+});
+
 export const State = z.discriminatedUnion("step", [
   z.object({ step: z.literal("welcome") }),
   z.object({ step: z.literal("old-server") }),

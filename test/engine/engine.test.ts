@@ -3,12 +3,11 @@ import type { MastodonAccountClient } from "../../src/clients/mastodon.js";
 import type { World } from "../../src/clients/world.js";
 import { BadResponseError, RejectedError, UnreachableError } from "../../src/net/errors.js";
 import { makeChat } from "../helpers/chat.js";
+import { fakeWorld } from "../helpers/fake-world.js";
 
 /** A world with a few servers whose behaviour each test knows by name. */
-function fakeWorld(): World {
-  return {
-    allowPrivateNetwork: false,
-    originOf: (host) => `https://${host}`,
+function knownServers(): World {
+  return fakeWorld({
     async probeMastodon(origin) {
       const host = new URL(origin).host;
       if (host === "down.example") throw new UnreachableError(`${host} could not be reached`, host);
@@ -24,12 +23,6 @@ function fakeWorld(): World {
         },
       } as unknown as MastodonAccountClient;
     },
-    newAccount: () => {
-      throw new Error("not used");
-    },
-    serversAnswering: async (hosts) => new Set(hosts),
-    fediverse: {} as never,
-    revokeAll: async () => "",
     signIn: {
       async begin(_user, instance) {
         return {
@@ -43,11 +36,11 @@ function fakeWorld(): World {
         throw new RejectedError(`${host} refused`, host, 400, "invalid_grant");
       },
     },
-  };
+  });
 }
 
 async function atServerStep() {
-  const chat = await makeChat(fakeWorld());
+  const chat = await makeChat(knownServers());
   await chat.send("/start");
   await chat.press("Let's go");
   return chat;
@@ -55,7 +48,7 @@ async function atServerStep() {
 
 describe("engine: the first steps", () => {
   it("greets, explains on request, and asks for the server", async () => {
-    const chat = await makeChat(fakeWorld());
+    const chat = await makeChat(knownServers());
     const hi = await chat.send("/start");
     expect(hi.text).toMatch(/^Hi! I'll move your Mastodon account/);
     const more = await chat.press("What changes exactly?");
@@ -163,7 +156,7 @@ describe("engine: bad input gets one clear line and changes nothing", () => {
   });
 
   it("the same button pressed twice: the second press says so and changes nothing", async () => {
-    const chat = await makeChat(fakeWorld());
+    const chat = await makeChat(knownServers());
     await chat.send("/start");
     const staleSeq = chat.seq;
     await chat.press("Let's go");
@@ -242,7 +235,7 @@ describe("engine: commands in the middle of a step", () => {
 
 describe("engine: input from outside the chat", () => {
   it("a job's report for a state that no longer waits for it is stale and changes nothing", async () => {
-    const chat = await makeChat(fakeWorld());
+    const chat = await makeChat(knownServers());
     await chat.send("/start");
     const before = await chat.state();
     const ack = await chat.engine.report(chat.user, {
@@ -271,7 +264,7 @@ describe("engine: input from outside the chat", () => {
   });
 
   it("a saved state that no longer fits is set aside, and the user starts afresh", async () => {
-    const chat = await makeChat(fakeWorld());
+    const chat = await makeChat(knownServers());
     await chat.store
       .namespace("users")
       .set(chat.user, { v: 3, seq: 4, state: { step: "nowhere" } });

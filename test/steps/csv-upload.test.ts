@@ -6,35 +6,10 @@
 import { describe, expect, it } from "vitest";
 import type { Input } from "../../src/chat/conversation.js";
 import type { MastodonAccountClient } from "../../src/clients/mastodon.js";
-import type { World } from "../../src/clients/world.js";
 import { makeChat } from "../helpers/chat.js";
+import { fakeWorld } from "../helpers/fake-world.js";
 
-const world: World = {
-  allowPrivateNetwork: false,
-  originOf: (host) => `https://${host}`,
-  probeMastodon: async (origin) => ({
-    domain: new URL(origin).host,
-    software: "mastodon",
-    version: "4.3.2",
-  }),
-  mastodon: () => ({}) as MastodonAccountClient,
-  newAccount: () => {
-    throw new Error("not used");
-  },
-  serversAnswering: async (hosts) => new Set(hosts),
-  fediverse: {} as never,
-  revokeAll: async () => "",
-  signIn: {
-    begin: async () => ({
-      state: "s".repeat(32),
-      url: "https://old.example/oauth/authorize",
-      redirect: "oob",
-    }),
-    finish: async () => {
-      throw new Error("not used");
-    },
-  },
-};
+const world = fakeWorld({ mastodon: () => ({}) as MastodonAccountClient });
 
 const file = (name: string, content: string | Uint8Array): Input => {
   const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;

@@ -82,17 +82,7 @@ describe("pre-flight", () => {
   it("all clear: each check, then the confirmation with the real numbers", async () => {
     const { chat, token } = await world();
     mb!.addAlias("ada", old!.actorUri("ada"));
-    await chat.store.namespace("snapshots").set(chat.user, {
-      takenAt: Date.now(),
-      follows: [],
-      followers: { accts: [], count: 30, hidden: false },
-      lists: [],
-      blocks: [],
-      mutes: [],
-      domainBlocks: [],
-      bookmarks: [],
-      skipped: [],
-    });
+    await chat.store.namespace("snapshots").set(chat.user, current!.snapshot(30));
     await chat.placeAt(at("preflight", token, chat.sealer));
     const r = await chat.send("/status");
     expect(r.lines[0]).toBe(
@@ -132,17 +122,7 @@ describe("pre-flight", () => {
   it("confirming records the old account's public follower count for the watch, when only a file told the follows", async () => {
     const { chat, token } = await world();
     mb!.addAlias("ada", old!.actorUri("ada"));
-    await chat.store.namespace("snapshots").set(chat.user, {
-      takenAt: Date.now(),
-      follows: [],
-      followers: { accts: [], count: 0, hidden: false },
-      lists: [],
-      blocks: [],
-      mutes: [],
-      domainBlocks: [],
-      bookmarks: [],
-      skipped: [],
-    });
+    await chat.store.namespace("snapshots").set(chat.user, current!.snapshot(0));
     await chat.placeAt(at("preflight", token, chat.sealer));
     await chat.send("/status");
     const r = await chat.press("I understand — move");

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
-import type { StateOf } from "../../model/state.js";
+import { importReport, type StateOf } from "../../model/state.js";
 import { journeyOf } from "../lib/journey.js";
 import { newHost } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
@@ -57,14 +57,7 @@ export const importPreview: Step<"import-preview"> = {
         state: {
           step: "import-done",
           ...base,
-          report: {
-            followed: 0,
-            requested: 0,
-            already: state.preview.already,
-            notFound: 0,
-            refused: 0,
-            failed: 0,
-          },
+          report: importReport(state.preview.already),
         },
         replies: [],
       };

@@ -8,7 +8,7 @@ import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
 import { followingCsv } from "../../formats/following-csv.js";
 import { normalHandle } from "../../model/handle.js";
-import type { StateOf } from "../../model/state.js";
+import { importReport, type StateOf } from "../../model/state.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
 import { newHost } from "../lib/moving.js";
@@ -93,14 +93,7 @@ export const importWeb: Step<"import-web"> = {
         state: {
           step: "import-done",
           ...base,
-          report: {
-            followed: 0,
-            requested: 0,
-            already: rows.length,
-            notFound: 0,
-            refused: 0,
-            failed: 0,
-          },
+          report: importReport(rows.length),
         },
         replies: [say([`All ${n(rows.length)} accounts are followed on @${state.target.handle}.`])],
       };

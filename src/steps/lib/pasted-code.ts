@@ -11,27 +11,40 @@ import type { Outcome } from "../step.js";
 /** Authorization codes are short base64url words; anything else is not one. */
 const CODE = /^[A-Za-z0-9_-]{8,128}$/;
 
-export async function pastedCode(
+export function pastedCode(
   state: State,
   text: string,
   host: string,
   prompt: Reply,
   finish: (code: string) => Promise<Outcome>,
 ): Promise<Outcome> {
-  const code = text.trim();
-  if (!CODE.test(code)) {
+  const notIt = `That doesn't look like the code ${host} shows after you approve.`;
+  return pastedSecret(state, text, { shape: CODE, notIt, prompt }, finish);
+}
+
+/**
+ * A secret (a code, a token) pasted as text: whatever it turns out to be, the
+ * message is deleted; one that doesn't have the secret's shape is refused
+ * before any server sees it, and `finish` gets the rest.
+ */
+export async function pastedSecret(
+  state: State,
+  text: string,
+  expected: { shape: RegExp; notIt: string; prompt?: Reply },
+  finish: (secret: string) => Promise<Outcome>,
+): Promise<Outcome> {
+  const secret = text.trim();
+  if (!expected.shape.test(secret)) {
     return {
       state,
       secret: true,
       replies: [
-        say([
-          `That doesn't look like the code ${host} shows after you approve. I deleted your message to be safe.`,
-        ]),
-        prompt,
+        say([`${expected.notIt} I deleted your message to be safe.`]),
+        ...(expected.prompt ? [expected.prompt] : []),
       ],
     };
   }
-  return { ...(await finish(code)), secret: true };
+  return { ...(await finish(secret)), secret: true };
 }
 
 /** The browser came back from the sign-in page: approved (with a code) or not. */

@@ -8,6 +8,7 @@ import { b } from "../../chat/text.js";
 import { RejectedError } from "../../net/errors.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
+import { pastedSecret } from "../lib/pasted-code.js";
 import { connected } from "../lib/target-connected.js";
 import { type Step, stay } from "../step.js";
 
@@ -27,42 +28,27 @@ export const newMicroblog: Step<"new-microblog"> = {
   enter: () => [ask],
   async handle(state, input, ctx) {
     if (input.kind !== "text") return stay(state, ask);
-    const token = input.text.trim();
-    if (!TOKEN.test(token)) {
-      return {
-        state,
-        secret: true,
-        replies: [
-          say([
-            "That doesn't look like an app token (one word of letters and digits). I deleted your message to be safe.",
-          ]),
-        ],
+    const notIt = "That doesn't look like an app token (one word of letters and digits).";
+    return pastedSecret(state, input.text, { shape: TOKEN, notIt }, async (token) => {
+      const mb = ctx.world.microblog!;
+      let account: { token: string; username: string; name: string };
+      try {
+        account = await mb.verify(token);
+      } catch (err) {
+        const reason =
+          err instanceof RejectedError && err.status < 500
+            ? "micro.blog says that token isn't valid. Copy it again from Account → Edit Apps and paste it here."
+            : `${explainRemote(err, mb.domain)} Paste the token again when ready.`;
+        return { state, replies: [say([reason])] };
+      }
+      const target = {
+        kind: "microblog" as const,
+        domain: mb.domain,
+        username: account.username,
+        handle: mb.handleOf(account.username),
+        token: ctx.sealer.seal(account.token),
       };
-    }
-    const mb = ctx.world.microblog!;
-    let account: { token: string; username: string; name: string };
-    try {
-      account = await mb.verify(token);
-    } catch (err) {
-      const reason =
-        err instanceof RejectedError && err.status < 500
-          ? "micro.blog says that token isn't valid. Copy it again from Account → Edit Apps and paste it here."
-          : `${explainRemote(err, mb.domain)} Paste the token again when ready.`;
-      return { state, secret: true, replies: [say([reason])] };
-    }
-    const target = {
-      kind: "microblog" as const,
-      domain: mb.domain,
-      username: account.username,
-      handle: mb.handleOf(account.username),
-      token: ctx.sealer.seal(account.token),
-    };
-    const outcome = await connected(
-      { step: "new-choose", ...journeyOf(state) },
-      target,
-      account.token,
-      ctx,
-    );
-    return { ...outcome, secret: true };
+      return connected({ step: "new-choose", ...journeyOf(state) }, target, account.token, ctx);
+    });
   },
 };

@@ -8,6 +8,7 @@ import { b, code } from "../../chat/text.js";
 import { READ_SCOPES } from "../../clients/sign-in.js";
 import type { StateOf } from "../../model/state.js";
 import { beginSnapshot } from "../lib/begin-snapshot.js";
+import { pastedSecret } from "../lib/pasted-code.js";
 import { type Step, stay } from "../step.js";
 
 /** Mastodon's tokens are 43 base64url characters; other servers' differ a little. */
@@ -56,20 +57,11 @@ export const oldToken: Step<"old-token"> = {
         ]),
       );
     }
-    const token = input.text.trim();
-    if (!TOKEN.test(token)) {
-      return {
-        state,
-        secret: true,
-        replies: [
-          say([
-            "That doesn't look like an access token: it should be one word of about 43 letters and digits. I deleted your message to be safe. Try again?",
-          ]),
-        ],
-      };
-    }
-    const begun = await beginSnapshot(state.instance, token, "pasted", ctx);
-    if (!begun.ok) return { state, secret: true, replies: [say([begun.reason])] };
-    return { ...begun.outcome, secret: true };
+    const notIt =
+      "That doesn't look like an access token: it should be one word of about 43 letters and digits.";
+    return pastedSecret(state, input.text, { shape: TOKEN, notIt }, async (token) => {
+      const begun = await beginSnapshot(state.instance, token, "pasted", ctx);
+      return begun.ok ? begun.outcome : { state, replies: [say([begun.reason])] };
+    });
   },
 };
