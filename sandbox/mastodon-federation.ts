@@ -24,7 +24,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
-import { escapeHtml, html, JSON_TYPE, type Reply, redirect, wantsJson } from "./mastodon-http.js";
+import { escapeHtml } from "./html.js";
+import { html, JSON_TYPE, type Reply, redirect, wantsJson } from "./mastodon-http.js";
 import { type AccountRow, acctParts, type FollowRow, type Store } from "./mastodon-model.js";
 import { MASTODON_404_HTML } from "./mastodon-pages.js";
 

@@ -93,15 +93,6 @@ export function toQuery(params: Record<string, string>): string {
     .join("&");
 }
 
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
-
 // ---- pagination -----------------------------------------------------------------------
 
 /** A cursor param as a bigint id column casts it: `.present?`, then Ruby's to_i. */

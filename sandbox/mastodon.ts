@@ -66,6 +66,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { nginxErrorPage } from "./html.js";
 import {
   Federation,
   type MigrationRecord,
@@ -109,7 +110,7 @@ import {
   signInRedirect,
   VAPID_PUBLIC_KEY,
 } from "./mastodon-oauth.js";
-import { MASTODON_500_HTML, nginxErrorPage } from "./mastodon-pages.js";
+import { MASTODON_500_HTML } from "./mastodon-pages.js";
 import { type AccountSnapshot, readSnapshot, snapshotRoute } from "./mastodon-snapshot.js";
 import {
   type AcceptFollowsOptions,

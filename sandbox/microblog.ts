@@ -59,8 +59,8 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { escapeHtml, readBody } from "./mastodon-http.js";
-import { nginxErrorPage } from "./mastodon-pages.js";
+import { escapeHtml, nginxErrorPage } from "./html.js";
+import { readBody } from "./mastodon-http.js";
 
 // ---- public types -----------------------------------------------------------------------
 
