@@ -4,19 +4,16 @@
  */
 
 import type { IncomingMessage } from "node:http";
+import { JSON_TYPE, type Reply as PipelineReply } from "./http-pipeline.js";
 import { rubyToI } from "./mastodon-model.js";
 import { MASTODON_404_HTML, MASTODON_500_HTML } from "./mastodon-pages.js";
 
-export interface Reply {
-  status: number;
-  body: string;
-  contentType: string;
-  headers?: Record<string, string>;
+export interface Reply extends PipelineReply {
   /** Rendered by an Api:: controller: gets the X-RateLimit-* headers. */
   api: boolean;
 }
 
-export const JSON_TYPE = "application/json; charset=utf-8";
+export { JSON_TYPE };
 export const HTML_TYPE = "text/html; charset=utf-8";
 
 export function apiJson(status: number, body: unknown, headers?: Record<string, string>): Reply {
@@ -292,13 +289,4 @@ export function scalarParam(params: Params, key: string): string | undefined {
 /** Object#blank? for a parameter. */
 export function blank(value: string | undefined | null): boolean {
   return value === undefined || value === null || value.trim() === "";
-}
-
-export function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }

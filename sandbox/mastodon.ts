@@ -57,16 +57,21 @@
  */
 
 import { randomUUID } from "node:crypto";
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
-import type { AddressInfo } from "node:net";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { z } from "zod";
 import { nginxErrorPage } from "./html.js";
+import {
+  DropFaultSchema,
+  FaultHeadersSchema,
+  FaultPathSchema,
+  HangFaultSchema,
+  jsonReply,
+  listenLocal,
+  type Fault as PipelineFault,
+  RequestPipeline,
+  type StatusFault,
+  StatusFaultSchema,
+} from "./http-pipeline.js";
 import {
   Federation,
   type MigrationRecord,
@@ -90,7 +95,6 @@ import {
   paramsFromSearch,
   plainJson,
   type Reply,
-  readBody,
   readParams,
   routingError,
 } from "./mastodon-http.js";
@@ -244,16 +248,8 @@ export interface FollowRecord {
   requested: boolean;
 }
 
-export type Fault = (
-  | { status: number; body?: string; contentType?: string; headers?: Record<string, string> }
-  /** Accept the request and never answer (until the client gives up or close()). */
-  | { hang: true }
-  /** Destroy the socket without answering (ECONNRESET / "fetch failed"). */
-  | { drop: true }
-) & {
-  /** Only requests whose path starts with this consume the fault. */
-  path?: string;
-};
+/** A status to answer with, a hang or a dropped connection, optionally only under `path`. */
+export type Fault = PipelineFault;
 
 export interface RequestLogEntry {
   method: string;
@@ -462,17 +458,8 @@ const SeedOptionsSchema = z.object({
     .optional(),
 });
 const FaultSchema = z
-  .union([
-    z.object({
-      status: z.number().int().min(100).max(599),
-      body: z.string().optional(),
-      contentType: z.string().optional(),
-      headers: z.record(z.string(), z.string()).optional(),
-    }),
-    z.object({ hang: z.literal(true) }),
-    z.object({ drop: z.literal(true) }),
-  ])
-  .and(z.object({ path: z.string().startsWith("/").optional() }));
+  .union([StatusFaultSchema.extend(FaultHeadersSchema.shape), HangFaultSchema, DropFaultSchema])
+  .and(FaultPathSchema);
 const OptionsSchema = z.object({
   port: z.number().int().min(0).max(65535).optional(),
   domain: z
@@ -536,8 +523,6 @@ const CONTROL = {
   revokeToken: z.object({ token: z.string() }),
   move: z.object({ username: Username, target: Acct }),
   rateLimit: RateLimitSchema.nullable(),
-  latency: z.object({ ms: z.number().int().min(0) }),
-  failNext: z.object({ n: z.number().int().min(1) }).and(FaultSchema),
   authorize: z.object({ username: Username, url: z.string() }),
   list: ListOptionsSchema.extend({
     username: Username,
@@ -648,10 +633,6 @@ function isPagingRequest(query: URLSearchParams): boolean {
   return false;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // ---- the sandbox --------------------------------------------------------------------------
 
 export async function startMastodonSandbox(
@@ -669,16 +650,7 @@ export async function startMastodonSandbox(
   const version = options.version ?? "4.3.2";
   const maxCharacters = options.maxCharacters ?? 500;
 
-  const server: Server = createServer({ keepAlive: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const { server, port, url, close } = await listenLocal(options.port ?? 0);
   const domain = options.domain ?? `127.0.0.1:${port}`;
   const store = new Store(
     domain,
@@ -704,9 +676,6 @@ export async function startMastodonSandbox(
   const rack = new RackAttack(
     options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
   );
-  let latencyMs = 0;
-  const faults: { remaining: number; fault: Fault }[] = [];
-  let log: RequestLogEntry[] = [];
   let seedSeq = 0;
 
   // ---- seeding --------------------------------------------------------------------------
@@ -864,14 +833,13 @@ export async function startMastodonSandbox(
       rack.reset();
     },
     setLatency(ms: number): void {
-      latencyMs = z.number().int().min(0).parse(ms);
+      pipeline.setLatency(ms);
     },
     failNext(n: number, fault: Fault): void {
-      const count = z.number().int().min(1).parse(n);
-      faults.push({ remaining: count, fault: FaultSchema.parse(fault) as Fault });
+      pipeline.failNext(n, fault);
     },
     resetLog(): void {
-      log = [];
+      pipeline.resetLog();
     },
     addResolvable(acct: string, o?: ResolvableOptions): void {
       fed.addResolvable(acct, o);
@@ -1101,44 +1069,24 @@ export async function startMastodonSandbox(
 
   // ---- /_sandbox control endpoints -------------------------------------------------------
 
-  const control = async (req: IncomingMessage, path: string): Promise<Reply> => {
-    const ok = (body: unknown, status = 200): Reply => ({
-      status,
-      body: JSON.stringify(body),
-      contentType: JSON_TYPE,
-      api: false,
-    });
-    const method = req.method ?? "GET";
-    if (method === "GET" && path === "/_sandbox/requests") return ok(log);
-    if (method === "GET" && path === "/_sandbox/snapshot") {
-      const username = new URL(req.url ?? "/", url).searchParams.get("username") ?? "";
-      try {
-        return ok(api.snapshotOf(username));
-      } catch (err) {
-        return ok({ error: String(err) }, 400);
+  const ok = (body: unknown, status = 200) => jsonReply(status, body);
+  const control = {
+    get(path: string, query: URLSearchParams) {
+      const username = query.get("username") ?? "";
+      switch (path) {
+        case "/_sandbox/snapshot":
+          return ok(api.snapshotOf(username));
+        case "/_sandbox/followers": {
+          const followers = api.followersOf(username);
+          return ok({ count: followers.length, followers });
+        }
+        case "/_sandbox":
+          return ok({ url, domain, version, accounts: store.accounts.size });
+        default:
+          return undefined;
       }
-    }
-    if (method === "GET" && path === "/_sandbox/followers") {
-      const username = new URL(req.url ?? "/", url).searchParams.get("username") ?? "";
-      try {
-        const followers = api.followersOf(username);
-        return ok({ count: followers.length, followers });
-      } catch (err) {
-        return ok({ error: String(err) }, 400);
-      }
-    }
-    if (method === "GET" && path === "/_sandbox") {
-      return ok({ url, domain, version, accounts: store.accounts.size });
-    }
-    if (method !== "POST") return ok({ error: "Not Found" }, 404);
-    const text = (await readBody(req)).toString("utf8");
-    let input: unknown;
-    try {
-      input = text.trim() === "" ? {} : JSON.parse(text);
-    } catch {
-      return ok({ error: "body is not JSON" }, 400);
-    }
-    try {
+    },
+    async post(path: string, input: unknown) {
       switch (path) {
         case "/_sandbox/accounts":
           return ok(api.addAccount(CONTROL.addAccount.parse(input)), 201);
@@ -1177,17 +1125,6 @@ export async function startMastodonSandbox(
           return ok({});
         case "/_sandbox/reset-rate-limits":
           api.resetRateLimits();
-          return ok({});
-        case "/_sandbox/latency":
-          api.setLatency(CONTROL.latency.parse(input).ms);
-          return ok({});
-        case "/_sandbox/fail-next": {
-          const { n, ...fault } = CONTROL.failNext.parse(input);
-          api.failNext(n, fault as Fault);
-          return ok({});
-        }
-        case "/_sandbox/reset-log":
-          api.resetLog();
           return ok({});
         case "/_sandbox/authorize": {
           const { username, url: authorizeUrl } = CONTROL.authorize.parse(input);
@@ -1268,15 +1205,15 @@ export async function startMastodonSandbox(
           return ok({ moved, remaining: api.followersOf(username).length });
         }
         default:
-          return ok({ error: "Not Found" }, 404);
+          return undefined;
       }
-    } catch (err) {
+    },
+    error(err: unknown) {
       if (err instanceof ValidationError) {
         return ok({ error: err.message, errors: err.errors }, 422);
       }
-      const message = err instanceof z.ZodError ? z.prettifyError(err) : String(err);
-      return ok({ error: message }, 400);
-    }
+      return undefined;
+    },
   };
 
   // ---- the Mastodon API -----------------------------------------------------------------
@@ -1622,98 +1559,39 @@ export async function startMastodonSandbox(
 
   // ---- request pipeline -----------------------------------------------------------------
 
-  const send = (
-    res: ServerResponse,
-    head: boolean,
-    reply: Reply,
-    extra: Record<string, string>,
-  ) => {
-    if (res.destroyed || res.headersSent) return;
-    res.statusCode = reply.status;
-    res.setHeader("Content-Type", reply.contentType);
-    for (const [k, v] of Object.entries({ ...extra, ...reply.headers })) res.setHeader(k, v);
-    res.setHeader("Content-Length", Buffer.byteLength(reply.body));
-    res.end(head ? undefined : reply.body);
+  /** The reply to an injected status fault: Mastodon's 500 page, nginx's for other 5xx, else JSON. */
+  const faultReply = (fault: StatusFault): Reply => {
+    const body =
+      fault.body ??
+      (fault.status === 500
+        ? MASTODON_500_HTML
+        : fault.status >= 500
+          ? nginxErrorPage(fault.status)
+          : JSON.stringify({
+              error: fault.status === 429 ? "Too many requests" : STATUS_CODES[fault.status],
+            }));
+    const contentType =
+      fault.contentType ??
+      (/^\s*[[{]/.test(body)
+        ? JSON_TYPE
+        : fault.status === 500
+          ? "text/html; charset=utf-8"
+          : "text/html");
+    return { status: fault.status, body, contentType, headers: fault.headers ?? {}, api: false };
   };
 
-  const takeFault = (path: string): Fault | null => {
-    const i = faults.findIndex((f) => f.fault.path === undefined || path.startsWith(f.fault.path));
-    const slot = faults[i];
-    if (!slot) return null;
-    slot.remaining -= 1;
-    if (slot.remaining <= 0) faults.splice(i, 1);
-    return slot.fault;
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const started = Date.now();
-    const rawUrl = req.url ?? "/";
-    const parsed = new URL(rawUrl, "http://sandbox.invalid");
-    // Journey normalizes repeated and trailing slashes.
-    const path = parsed.pathname.replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1");
-    const head = req.method === "HEAD";
-    const method = head ? "GET" : (req.method ?? "GET");
-
-    settle();
-    if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
-      send(res, head, await control(req, path), {});
-      return;
-    }
-
-    const query = parsed.searchParams;
-    const presented = tokenString(req, query);
-    const token = presented ? (store.tokens.get(presented) ?? null) : null;
-    const entry: RequestLogEntry = {
-      method: req.method ?? "GET",
-      path: rawUrl,
-      status: 0,
-      tokenId: token ? String(token.id) : null,
-      time: started,
-      durationMs: 0,
-    };
-    log.push(entry);
-    res.on("close", () => {
-      entry.status = res.headersSent ? res.statusCode : 0;
-      entry.durationMs = Date.now() - started;
-    });
-    const body = method === "GET" ? Buffer.alloc(0) : await readBody(req);
-
-    if (latencyMs > 0) {
-      await sleep(latencyMs);
-      if (res.destroyed || req.socket.destroyed) return;
-    }
-
-    const fault = takeFault(path);
-    if (fault) {
-      if ("hang" in fault) return; // never answer; close() or the client ends it
-      if ("drop" in fault) {
-        req.socket.destroy();
-        return;
-      }
-      const body =
-        fault.body ??
-        (fault.status === 500
-          ? MASTODON_500_HTML
-          : fault.status >= 500
-            ? nginxErrorPage(fault.status)
-            : JSON.stringify({
-                error: fault.status === 429 ? "Too many requests" : STATUS_CODES[fault.status],
-              }));
-      const contentType =
-        fault.contentType ??
-        (/^\s*[[{]/.test(body)
-          ? JSON_TYPE
-          : fault.status === 500
-            ? "text/html; charset=utf-8"
-            : "text/html");
-      send(res, head, { status: fault.status, body, contentType, api: false }, fault.headers ?? {});
-      return;
-    }
-
+  /** Rack::Attack, then the routes, then the headers every Rails response carries. */
+  const answer = async (
+    req: IncomingMessage,
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: Buffer,
+    token: TokenRow | null,
+  ): Promise<Reply> => {
     // Rack::Attack runs before routing: unknown routes and wrong methods count too.
     const nowMs = clock();
-    let outcome: ThrottleOutcome | null = null;
-    outcome = rack.check(
+    const outcome = rack.check(
       {
         api: path.startsWith("/api"),
         paging: isPagingRequest(query),
@@ -1729,18 +1607,13 @@ export async function startMastodonSandbox(
         outcome.matched,
         nowMs,
       );
-      send(
-        res,
-        head,
-        {
-          status: 429,
-          body: JSON.stringify({ error: "Too many requests" }),
-          contentType,
-          api: false,
-        },
+      return {
+        status: 429,
+        body: JSON.stringify({ error: "Too many requests" }),
+        contentType,
         headers,
-      );
-      return;
+        api: false,
+      };
     }
 
     let reply: Reply;
@@ -1762,14 +1635,38 @@ export async function startMastodonSandbox(
       "X-Request-Id": randomUUID(),
     };
     if (reply.api) Object.assign(extra, successHeaders(outcome, nowMs));
-    send(res, head, reply, extra);
+    return { ...reply, headers: { ...extra, ...reply.headers } };
   };
 
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch(() => {
-      send(res, req.method === "HEAD", internalError(req), {});
-    });
-  });
+  const pipeline: RequestPipeline<RequestLogEntry, { token: TokenRow | null }> =
+    new RequestPipeline(
+      {
+        // Journey normalizes repeated and trailing slashes.
+        path: (pathname) => pathname.replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1"),
+        beforeEach: settle,
+        control,
+        open({ req, rawUrl, query, started }) {
+          const presented = tokenString(req, query);
+          const token = presented ? (store.tokens.get(presented) ?? null) : null;
+          const entry: RequestLogEntry = {
+            method: req.method ?? "GET",
+            path: rawUrl,
+            status: 0,
+            tokenId: token ? String(token.id) : null,
+            time: started,
+            durationMs: 0,
+          };
+          return { entry, state: { token } };
+        },
+        readsBody: (method) => method !== "GET",
+        faultReply,
+        answer: ({ req, method, path, query }, body, { token }) =>
+          answer(req, method, path, query, body, token),
+        crash: (req) => internalError(req),
+      },
+      FaultSchema,
+    );
+  server.on("request", pipeline.listener);
 
   return {
     url,
@@ -1778,13 +1675,8 @@ export async function startMastodonSandbox(
     version,
     ...api,
     get requests(): readonly RequestLogEntry[] {
-      return log;
+      return pipeline.requests;
     },
-    close(): Promise<void> {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close,
   };
 }

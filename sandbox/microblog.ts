@@ -56,11 +56,18 @@
  */
 
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { escapeHtml, nginxErrorPage } from "./html.js";
-import { readBody } from "./mastodon-http.js";
+import {
+  FaultPathSchema,
+  HangFaultSchema,
+  JSON_TYPE,
+  listenLocal,
+  type Reply,
+  RequestPipeline,
+  StatusFaultSchema,
+} from "./http-pipeline.js";
 
 // ---- public types -----------------------------------------------------------------------
 
@@ -167,16 +174,7 @@ const RateLimitSchema = z.object({
   limit: z.number().int().min(0),
   windowMs: z.number().int().positive(),
 });
-const FaultSchema = z
-  .union([
-    z.object({
-      status: z.number().int().min(100).max(599),
-      body: z.string().optional(),
-      contentType: z.string().optional(),
-    }),
-    z.object({ hang: z.literal(true) }),
-  ])
-  .and(z.object({ path: z.string().startsWith("/").optional() }));
+const FaultSchema = z.union([StatusFaultSchema, HangFaultSchema]).and(FaultPathSchema);
 const RemoteOptionsSchema = z.object({
   exists: z.boolean(),
   name: z.string().optional(),
@@ -198,8 +196,6 @@ const CONTROL = {
   remote: RemoteOptionsSchema.extend({ handle: RemoteHandle }),
   follow: z.object({ username: Username, handle: z.string() }),
   alias: z.object({ username: Username, actorUri: z.url() }),
-  latency: z.object({ ms: z.number().int().min(0) }),
-  failNext: z.object({ n: z.number().int().min(1) }).and(FaultSchema),
 };
 
 const DEFAULT_RATE_LIMIT: RateLimit = { limit: 300, windowMs: 60_000 };
@@ -210,7 +206,6 @@ const DEFAULT_NOT_FOUND: ErrorReply = {
 };
 const TOKEN_INVALID = { error: "App token was not valid." };
 const EXPIRING_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000;
-const JSON_TYPE = "application/json; charset=utf-8";
 const AS_TYPE = "application/activity+json; charset=utf-8";
 const HTML_TYPE = "text/html; charset=utf-8";
 const AS_CONTEXT = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"];
@@ -239,12 +234,6 @@ interface Remote {
 }
 
 type Account = { kind: "user"; user: User } | { kind: "remote"; remote: Remote };
-
-interface Reply {
-  status: number;
-  body: string;
-  contentType: string;
-}
 
 const json = (status: number, body: unknown, contentType = JSON_TYPE): Reply => ({
   status,
@@ -282,10 +271,6 @@ class FixedWindows {
     w.count += 1;
     return w.count > this.config.limit ? start + this.config.windowMs : null;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function tokenString(req: IncomingMessage): string | null {
@@ -327,16 +312,7 @@ export async function startMicroblogSandbox(
   const expireAfter = options.expireAfterVerifies ?? 5;
   const notFoundDefault = options.notFound ?? DEFAULT_NOT_FOUND;
 
-  const server: Server = createServer({ keepAlive: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const { server, port, url, close } = await listenLocal(options.port ?? 0);
   const domain = options.domain ?? `127.0.0.1:${port}`;
   /** Where the Fediverse side lives: https://DOMAIN, or the sandbox itself by default. */
   const base = options.domain ? `https://${domain}` : url;
@@ -347,9 +323,6 @@ export async function startMicroblogSandbox(
   const limiter = new FixedWindows(
     options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
   );
-  let latencyMs = 0;
-  const faults: { remaining: number; fault: Fault }[] = [];
-  let log: RequestLogEntry[] = [];
   let publicKeyPem: string | undefined;
 
   const userOf = (username: string): User => {
@@ -461,48 +434,32 @@ export async function startMicroblogSandbox(
       limiter.configure(RateLimitSchema.nullable().parse(limit));
     },
     setLatency(ms: number): void {
-      latencyMs = z.number().int().min(0).parse(ms);
+      pipeline.setLatency(ms);
     },
     failNext(n: number, fault: Fault): void {
-      const count = z.number().int().min(1).parse(n);
-      faults.push({ remaining: count, fault: FaultSchema.parse(fault) as Fault });
+      pipeline.failNext(n, fault);
     },
     resetLog(): void {
-      log = [];
+      pipeline.resetLog();
     },
   };
 
   // ---- /_sandbox control endpoints -------------------------------------------------------
 
-  const control = async (
-    req: IncomingMessage,
-    path: string,
-    query: URLSearchParams,
-  ): Promise<Reply> => {
-    const method = req.method ?? "GET";
-    try {
-      if (method === "GET") {
-        switch (path) {
-          case "/_sandbox":
-            return json(200, { url, domain, users: users.size });
-          case "/_sandbox/requests":
-            return json(200, log);
-          case "/_sandbox/verify-count":
-            return json(200, { count: api.verifyCount(query.get("token") ?? "") });
-          case "/_sandbox/following":
-            return json(200, api.followingOf(query.get("username") ?? ""));
-          default:
-            return json(404, { error: "Not Found" });
-        }
+  const control = {
+    get(path: string, query: URLSearchParams): Reply | undefined {
+      switch (path) {
+        case "/_sandbox":
+          return json(200, { url, domain, users: users.size });
+        case "/_sandbox/verify-count":
+          return json(200, { count: api.verifyCount(query.get("token") ?? "") });
+        case "/_sandbox/following":
+          return json(200, api.followingOf(query.get("username") ?? ""));
+        default:
+          return undefined;
       }
-      if (method !== "POST") return json(404, { error: "Not Found" });
-      const text = (await readBody(req)).toString("utf8");
-      let input: unknown;
-      try {
-        input = text.trim() === "" ? {} : JSON.parse(text);
-      } catch {
-        return json(400, { error: "body is not JSON" });
-      }
+    },
+    post(path: string, input: unknown): Reply | undefined {
       switch (path) {
         case "/_sandbox/users": {
           const { username, ...o } = CONTROL.user.parse(input);
@@ -532,24 +489,10 @@ export async function startMicroblogSandbox(
         case "/_sandbox/rate-limit":
           api.setRateLimit(RateLimitSchema.nullable().parse(input));
           return json(200, {});
-        case "/_sandbox/latency":
-          api.setLatency(CONTROL.latency.parse(input).ms);
-          return json(200, {});
-        case "/_sandbox/fail-next": {
-          const { n, ...fault } = CONTROL.failNext.parse(input);
-          api.failNext(n, fault as Fault);
-          return json(200, {});
-        }
-        case "/_sandbox/reset-log":
-          api.resetLog();
-          return json(200, {});
         default:
-          return json(404, { error: "Not Found" });
+          return undefined;
       }
-    } catch (err) {
-      const message = err instanceof z.ZodError ? z.prettifyError(err) : String(err);
-      return json(400, { error: message });
-    }
+    },
   };
 
   // ---- micro.blog ----------------------------------------------------------------------
@@ -768,100 +711,61 @@ export async function startMicroblogSandbox(
 
   // ---- HTTP ----------------------------------------------------------------------------
 
-  const send = (res: ServerResponse, reply: Reply) => {
-    if (res.destroyed || res.headersSent) return;
-    res.statusCode = reply.status;
-    res.setHeader("Content-Type", reply.contentType);
-    res.setHeader("Content-Length", Buffer.byteLength(reply.body));
-    res.end(res.req.method === "HEAD" ? undefined : reply.body);
-  };
+  interface Arrival {
+    token: TokenRow | null;
+    /** The end of the rate-limit window that refused the request, or null. */
+    refusedUntil: number | null;
+  }
 
-  const takeFault = (path: string): Fault | null => {
-    const i = faults.findIndex((f) => f.fault.path === undefined || path.startsWith(f.fault.path));
-    const slot = faults[i];
-    if (!slot) return null;
-    slot.remaining -= 1;
-    if (slot.remaining <= 0) faults.splice(i, 1);
-    return slot.fault;
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const started = Date.now();
-    const rawUrl = req.url ?? "/";
-    const parsed = new URL(rawUrl, "http://sandbox.invalid");
-    let path = parsed.pathname.replace(/(.)\/$/, "$1");
-    try {
-      path = decodeURIComponent(path);
-    } catch {
-      // a malformed escape matches no route
-    }
-    const query = parsed.searchParams;
-    const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
-
-    if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
-      send(res, await control(req, path, query));
-      return;
-    }
-
-    const now = clock();
-    const token = validToken(tokenString(req));
-    const ip = (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
-    const entry: RequestLogEntry = {
-      method: req.method ?? "GET",
-      path: rawUrl,
-      status: 0,
-      time: now,
-      durationMs: 0,
-      ip,
-      user: token?.user.username ?? null,
-    };
-    log.push(entry);
-    res.on("close", () => {
-      entry.status = res.headersSent ? res.statusCode : 0;
-      entry.durationMs = Date.now() - started;
-    });
-    // nginx counts at arrival, before the application sees the request.
-    const refusedUntil = limiter.check(ip, now);
-    const body = await readBody(req);
-
-    if (latencyMs > 0) {
-      await sleep(latencyMs);
-      if (res.destroyed || req.socket.destroyed) return;
-    }
-
-    if (refusedUntil !== null) {
-      entry.resetAt = refusedUntil;
-      send(res, { status: 403, body: nginxErrorPage(403), contentType: "text/html" });
-      return;
-    }
-
-    const fault = takeFault(path);
-    if (fault) {
-      if ("hang" in fault) return; // never answer; close() or the client ends it
-      const { status, body: text, contentType } = fault;
-      send(
-        res,
-        text === undefined
+  const pipeline: RequestPipeline<RequestLogEntry, Arrival> = new RequestPipeline(
+    {
+      path(pathname) {
+        const path = pathname.replace(/(.)\/$/, "$1");
+        try {
+          return decodeURIComponent(path);
+        } catch {
+          return path; // a malformed escape matches no route
+        }
+      },
+      control,
+      open({ req, rawUrl }) {
+        const now = clock();
+        const token = validToken(tokenString(req));
+        const ip = (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
+        const entry: RequestLogEntry = {
+          method: req.method ?? "GET",
+          path: rawUrl,
+          status: 0,
+          time: now,
+          durationMs: 0,
+          ip,
+          user: token?.user.username ?? null,
+        };
+        // nginx counts at arrival, before the application sees the request.
+        return { entry, state: { token, refusedUntil: limiter.check(ip, now) } };
+      },
+      readsBody: () => true,
+      gate({ refusedUntil }, entry) {
+        if (refusedUntil === null) return null;
+        entry.resetAt = refusedUntil;
+        return { status: 403, body: nginxErrorPage(403), contentType: "text/html" };
+      },
+      faultReply: ({ status, body, contentType }) =>
+        body === undefined
           ? { status, body: nginxErrorPage(status), contentType: contentType ?? "text/html" }
-          : errorReply({ status, body: text, ...(contentType ? { contentType } : {}) }),
-      );
-      return;
-    }
-
-    let reply: Reply;
-    try {
-      reply = route(req, method, path, query, readParams(req, body, query), token);
-    } catch {
-      reply = json(400, { error: "Error while processing the request." });
-    }
-    send(res, reply);
-  };
-
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch(() => {
-      send(res, { status: 500, body: nginxErrorPage(500), contentType: "text/html" });
-    });
-  });
+          : errorReply({ status, body, ...(contentType ? { contentType } : {}) }),
+      async answer({ req, method, path, query }, body, { token }) {
+        try {
+          return route(req, method, path, query, readParams(req, body, query), token);
+        } catch {
+          return json(400, { error: "Error while processing the request." });
+        }
+      },
+      crash: () => ({ status: 500, body: nginxErrorPage(500), contentType: "text/html" }),
+    },
+    FaultSchema,
+  );
+  server.on("request", pipeline.listener);
 
   return {
     url,
@@ -869,13 +773,8 @@ export async function startMicroblogSandbox(
     domain,
     ...api,
     get requests(): readonly RequestLogEntry[] {
-      return log;
+      return pipeline.requests;
     },
-    close(): Promise<void> {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close,
   };
 }

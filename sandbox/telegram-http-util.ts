@@ -16,23 +16,7 @@ export interface DecodedRequest {
   files: Record<string, UploadedFile>;
 }
 
-export class BodyTooLarge extends Error {}
 export class BadBody extends Error {}
-
-/** Reads the whole body; past `limit` bytes it keeps draining but throws BodyTooLarge. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) tooLarge = true;
-    if (!tooLarge) chunks.push(buf);
-  }
-  if (tooLarge) throw new BodyTooLarge();
-  return Buffer.concat(chunks);
-}
 
 function jsonArgs(body: Buffer, into: Record<string, string>): void {
   let parsed: unknown;

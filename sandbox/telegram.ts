@@ -14,6 +14,7 @@ import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { BodyTooLarge, FaultQueue, readBody, sleep } from "./http-pipeline.js";
 import {
   byteLength,
   checkLink,
@@ -24,10 +25,8 @@ import {
 } from "./telegram-html.js";
 import {
   BadBody,
-  BodyTooLarge,
   type DecodedRequest,
   decodeRequest,
-  readBody,
   sendJson,
   type UploadedFile,
 } from "./telegram-http-util.js";
@@ -817,7 +816,8 @@ class Sandbox implements TelegramSandbox {
   private readonly filesByPath = new Map<string, FileRec>();
   private readonly callbacks = new Map<string, CallbackRec>();
   private readonly commandSets = new Map<string, BotCommand[]>();
-  private readonly faults = new Map<string, FaultSpec[]>();
+  /** Faults by lower-cased method name (the Bot API matches names case-insensitively). */
+  private readonly faults = new FaultQueue<{ method: string; fault: FaultSpec }>();
   private readonly callLog: CallRecord[] = [];
   private updates: Record<string, unknown>[] = [];
   private nextUpdateId = 100_000_000 + randomInt(0, 800_000_000);
@@ -959,9 +959,9 @@ class Sandbox implements TelegramSandbox {
     };
     this.callLog.push(record);
 
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
 
-    const fault = this.takeFault(method);
+    const fault = this.faults.take((f) => f.method === method.toLowerCase())?.fault;
     if (fault) {
       record.status = fault.status;
       if (fault.drop) {
@@ -1006,16 +1006,6 @@ class Sandbox implements TelegramSandbox {
     });
   }
 
-  private takeFault(method: string): FaultSpec | undefined {
-    const queue = this.faults.get(method.toLowerCase());
-    if (!queue || queue.length === 0) return undefined;
-    const fault = queue[0] as FaultSpec;
-    const left = (fault.times ?? 1) - 1;
-    if (left <= 0) queue.shift();
-    else queue[0] = { ...fault, times: left };
-    return fault;
-  }
-
   private async download(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     for await (const _ of req) {
       // drain
@@ -1025,7 +1015,7 @@ class Sandbox implements TelegramSandbox {
       m && m[1] === this.token
         ? this.filesByPath.get(decodeURIComponent(m[2] as string))
         : undefined;
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
     if (!file || req.method !== "GET") return this.fail(res, new ApiError(404, "Not Found"));
     res.writeHead(200, {
       "content-type": "application/octet-stream",
@@ -1838,10 +1828,7 @@ class Sandbox implements TelegramSandbox {
   // ---- faults ----
 
   failNext(method: string, fault: FaultSpec): void {
-    const key = method.toLowerCase();
-    const queue = this.faults.get(key) ?? [];
-    queue.push({ ...fault });
-    this.faults.set(key, queue);
+    this.faults.add(fault.times ?? 1, { method: method.toLowerCase(), fault: { ...fault } });
   }
 
   setLatency(ms: number): void {
