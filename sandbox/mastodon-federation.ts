@@ -26,8 +26,9 @@ import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { escapeHtml } from "./html.js";
 import { html, JSON_TYPE, type Reply, redirect, wantsJson } from "./mastodon-http.js";
-import { type AccountRow, acctParts, type FollowRow, type Store } from "./mastodon-model.js";
 import { MASTODON_404_HTML } from "./mastodon-pages.js";
+import { type AccountRow, acctParts, type FollowRow } from "./mastodon-rows.js";
+import type { Store } from "./mastodon-store.js";
 
 // ---- public types ---------------------------------------------------------------------
 

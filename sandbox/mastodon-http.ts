@@ -5,8 +5,8 @@
 
 import type { IncomingMessage } from "node:http";
 import { JSON_TYPE, type Reply as PipelineReply } from "./http-pipeline.js";
-import { rubyToI } from "./mastodon-model.js";
 import { MASTODON_404_HTML, MASTODON_500_HTML } from "./mastodon-pages.js";
+import { rubyToI } from "./mastodon-rows.js";
 
 export interface Reply extends PipelineReply {
   /** Rendered by an Api:: controller: gets the X-RateLimit-* headers. */

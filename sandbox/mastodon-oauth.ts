@@ -26,8 +26,9 @@ import {
   redirect,
   scalarParam,
 } from "./mastodon-http.js";
-import type { AccountRow, AppRow, GrantRow, Store, TokenRow } from "./mastodon-model.js";
 import { oauthCodePage, oauthConsentPage, oauthErrorPage } from "./mastodon-pages.js";
+import type { AccountRow, AppRow, GrantRow, TokenRow } from "./mastodon-rows.js";
+import type { Store } from "./mastodon-store.js";
 
 export const OOB_URI = "urn:ietf:wg:oauth:2.0:oob";
 const OOB_URIS = [OOB_URI, "urn:ietf:wg:oauth:2.0:oob:auto"];

@@ -24,15 +24,11 @@
 
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
+import { serializeAccount, serializeRelationship } from "./mastodon-entities.js";
 import type { Federation } from "./mastodon-federation.js";
 import { apiJson, blank, type Params, type Reply, scalarParam } from "./mastodon-http.js";
-import {
-  type AccountRow,
-  acctParts,
-  type FollowRow,
-  rubyToI,
-  type Store,
-} from "./mastodon-model.js";
+import { type AccountRow, acctParts, type FollowRow, rubyToI } from "./mastodon-rows.js";
+import type { Store } from "./mastodon-store.js";
 import { iso8601Micro, resetAt } from "./mastodon-throttle.js";
 
 export interface FollowLimitConfig {
@@ -277,7 +273,7 @@ export class FollowTarget {
       if (pending) this.requestedAt.set(row, this.clock());
     }
 
-    const actual = store.serializeRelationship(me, target);
+    const actual = serializeRelationship(store, me, target);
     if (target.locked) return apiJson(200, actual);
     // The optimistic maps: following as the Follow(Request) says, requested: false.
     return apiJson(200, {
@@ -309,7 +305,7 @@ export class FollowTarget {
     const request = this.store.requestOf(me, target);
     if (request) this.requestedAt.delete(request);
     this.store.unfollow(me, target);
-    return apiJson(200, this.store.serializeRelationship(me, target));
+    return apiJson(200, serializeRelationship(this.store, me, target));
   }
 
   // ---- search --------------------------------------------------------------------------
@@ -355,7 +351,7 @@ export class FollowTarget {
     const query = q!.trim();
     const accounts = await this.searchAccounts(query, me, { limit, offset, resolve, type });
     return apiJson(200, {
-      accounts: accounts.map((a) => this.store.serializeAccount(a)),
+      accounts: accounts.map((a) => serializeAccount(this.store, a)),
       statuses: [],
       hashtags: [],
     });

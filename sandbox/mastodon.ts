@@ -73,6 +73,12 @@ import {
   StatusFaultSchema,
 } from "./http-pipeline.js";
 import {
+  type MastodonAccount,
+  serializeAccount,
+  serializeCredentialAccount,
+  serializeRelationship,
+} from "./mastodon-entities.js";
+import {
   Federation,
   type MigrationRecord,
   type OriginOf,
@@ -99,15 +105,6 @@ import {
   routingError,
 } from "./mastodon-http.js";
 import {
-  type AccountRow,
-  acctParts,
-  type FollowRow,
-  type MastodonAccount,
-  parseVersion,
-  Store,
-  type TokenRow,
-} from "./mastodon-model.js";
-import {
   type AuthorizeResult,
   type OAuthError,
   OAuthProvider,
@@ -115,7 +112,15 @@ import {
   VAPID_PUBLIC_KEY,
 } from "./mastodon-oauth.js";
 import { MASTODON_500_HTML } from "./mastodon-pages.js";
+import {
+  type AccountRow,
+  acctParts,
+  type FollowRow,
+  parseVersion,
+  type TokenRow,
+} from "./mastodon-rows.js";
 import { type AccountSnapshot, readSnapshot, snapshotRoute } from "./mastodon-snapshot.js";
+import { Store } from "./mastodon-store.js";
 import {
   type AcceptFollowsOptions,
   type FollowLimitConfig,
@@ -132,6 +137,12 @@ import {
 } from "./mastodon-throttle.js";
 
 export type {
+  MastodonAccount,
+  MastodonCredentialAccount,
+  MastodonRelationship,
+  MastodonStatus,
+} from "./mastodon-entities.js";
+export type {
   LeavingFollower,
   MigrationRecord,
   OriginOf,
@@ -142,12 +153,6 @@ export type {
   TransferOptions,
 } from "./mastodon-federation.js";
 export { httpResolveActor, loopbackOriginOf, ValidationError } from "./mastodon-federation.js";
-export type {
-  MastodonAccount,
-  MastodonCredentialAccount,
-  MastodonRelationship,
-  MastodonStatus,
-} from "./mastodon-model.js";
 export type { AuthorizeResult, OAuthError } from "./mastodon-oauth.js";
 export type {
   AccountSnapshot,
@@ -766,15 +771,15 @@ export async function startMastodonSandbox(
         bot: a.bot ?? false,
         note: a.note ?? "",
       });
-      return store.serializeAccount(row);
+      return serializeAccount(store, row);
     },
     addRemoteAccount(acct: string, o?: RemoteAccountOptions): MastodonAccount {
-      return store.serializeAccount(addRemote(acct, o));
+      return serializeAccount(store, addRemote(acct, o));
     },
     getAccount(acct: string): MastodonAccount | undefined {
       settle();
       const row = store.findByAcct(acct);
-      return row ? store.serializeAccount(row) : undefined;
+      return row ? serializeAccount(store, row) : undefined;
     },
     follow(follower: string, target: string, o: FollowOptions = {}): FollowRecord {
       const f = FollowOptionsSchema.parse(o);
@@ -824,7 +829,7 @@ export async function startMastodonSandbox(
       if (target === source) throw new Error("move_to_self");
       if (source.movedToAccountId !== null) throw new Error("already_moved");
       source.movedToAccountId = target.id;
-      return store.serializeAccount(source);
+      return serializeAccount(store, source);
     },
     setRateLimit(config: RateLimitConfig | null): void {
       rack.configure(RateLimitSchema.nullable().parse(config));
@@ -845,7 +850,7 @@ export async function startMastodonSandbox(
       fed.addResolvable(acct, o);
     },
     setLocked(username: string, locked: boolean): MastodonAccount {
-      return store.serializeAccount(fed.setLocked(username, locked));
+      return serializeAccount(store, fed.setLocked(username, locked));
     },
     addAlias(username: string, acctOrActorUri: string): Promise<string[]> {
       return fed.addAlias(username, acctOrActorUri);
@@ -865,7 +870,7 @@ export async function startMastodonSandbox(
       o?: PerformMoveOptions,
     ): Promise<MastodonAccount> {
       settle();
-      return store.serializeAccount(await fed.performMove(username, targetAcct, o));
+      return serializeAccount(store, await fed.performMove(username, targetAcct, o));
     },
     migrationsOf(username: string): MigrationRecord[] {
       return fed.migrationsOf(username);
@@ -1310,7 +1315,7 @@ export async function startMastodonSandbox(
     }
     return apiJson(
       200,
-      accounts.map((a) => store.serializeAccount(a)),
+      accounts.map((a) => serializeAccount(store, a)),
       link ? { Link: link } : undefined,
     );
   };
@@ -1474,7 +1479,7 @@ export async function startMastodonSandbox(
         : ["read", "read:accounts"];
       const denied = doorkeeperAuthorize(ctx, scopes) ?? requireUser(ctx);
       if (denied) return denied;
-      return apiJson(200, store.serializeCredentialAccount(currentAccount(ctx)!));
+      return apiJson(200, serializeCredentialAccount(store, currentAccount(ctx)!));
     }
 
     if (path === "/api/v1/accounts/lookup") {
@@ -1482,7 +1487,7 @@ export async function startMastodonSandbox(
       if (denied) return denied;
       const acct = query.get("acct");
       const account = acct ? store.findByAcct(acct) : undefined;
-      return account ? apiJson(200, store.serializeAccount(account)) : recordNotFound();
+      return account ? apiJson(200, serializeAccount(store, account)) : recordNotFound();
     }
 
     if (path === "/api/v1/accounts/relationships") {
@@ -1500,7 +1505,7 @@ export async function startMastodonSandbox(
         const account = store.findById(r);
         if (!account || seen.has(account.id)) continue;
         seen.add(account.id);
-        out.push(store.serializeRelationship(me, account));
+        out.push(serializeRelationship(store, me, account));
       }
       return apiJson(200, out);
     }
@@ -1513,7 +1518,7 @@ export async function startMastodonSandbox(
       const denied = authorizeIfGotToken(ctx, ["read", "read:accounts"]);
       if (denied) return denied;
       const account = store.findById(show[1]!);
-      return account ? apiJson(200, store.serializeAccount(account)) : recordNotFound();
+      return account ? apiJson(200, serializeAccount(store, account)) : recordNotFound();
     }
 
     if (path === "/api/v1/instance") return apiJson(200, instanceV1());
