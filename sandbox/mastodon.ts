@@ -109,8 +109,8 @@ import {
   type OAuthError,
   OAuthProvider,
   signInRedirect,
-  VAPID_PUBLIC_KEY,
 } from "./mastodon-oauth.js";
+import { appOfToken, registerApp, serializeApp, VAPID_PUBLIC_KEY } from "./mastodon-oauth-apps.js";
 import { MASTODON_500_HTML } from "./mastodon-pages.js";
 import {
   type AccountRow,
@@ -1416,7 +1416,7 @@ export async function startMastodonSandbox(
   const routeWrite = (ctx: Ctx, method: string): Reply => {
     const { path, params } = ctx;
     const authorization = ctx.req.headers.authorization;
-    if (method === "POST" && path === "/api/v1/apps") return oauth.registerApp(params);
+    if (method === "POST" && path === "/api/v1/apps") return registerApp(store, params);
     if (method === "POST" && path === "/oauth/token") return oauth.token(authorization, params);
     if (method === "POST" && path === "/oauth/revoke") return oauth.revoke(authorization, params);
     // Authorize / Deny need the signed-in browser session the stand-in doesn't have.
@@ -1460,8 +1460,8 @@ export async function startMastodonSandbox(
         ? doorkeeperAuthorize(ctx, [])
         : doorkeeperAuthorize(ctx, ["read"]);
       if (denied) return denied;
-      const app = oauth.appOfToken(ctx.token!);
-      return app ? apiJson(200, oauth.serializeApp(app, false)) : internalError(ctx.req);
+      const app = appOfToken(store, ctx.token!);
+      return app ? apiJson(200, serializeApp(store, app, false)) : internalError(ctx.req);
     }
 
     const snapshot = snapshotRoute(store, path, {
