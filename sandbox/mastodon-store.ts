@@ -107,6 +107,13 @@ export class Store {
     return this.byAcct.get(this.key(username, domain));
   }
 
+  /** The local account with that username; throws when there is none. */
+  local(username: string): AccountRow {
+    const row = this.findByAcct(username);
+    if (!row || row.domain !== null) throw new Error(`no local account ${username}`);
+    return row;
+  }
+
   /** Account.find(params[:id]) with Rails' integer casting ("12abc" → 12, "abc" → 0). */
   findById(raw: string): AccountRow | undefined {
     return this.accounts.get(rubyToI(raw).toString());

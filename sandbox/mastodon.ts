@@ -72,22 +72,14 @@ import {
   type StatusFault,
   StatusFaultSchema,
 } from "./http-pipeline.js";
+import { ActivityPubRoutes } from "./mastodon-activitypub.js";
 import {
   type MastodonAccount,
   serializeAccount,
   serializeCredentialAccount,
   serializeRelationship,
 } from "./mastodon-entities.js";
-import {
-  Federation,
-  type MigrationRecord,
-  type OriginOf,
-  type PerformMoveOptions,
-  type ResolvableOptions,
-  type ResolveActor,
-  TransferSchema,
-  ValidationError,
-} from "./mastodon-federation.js";
+import { Federation, type ResolvableOptions, ValidationError } from "./mastodon-federation.js";
 import {
   apiJson,
   BadRequestError,
@@ -105,6 +97,12 @@ import {
   routingError,
 } from "./mastodon-http.js";
 import {
+  type MigrationRecord,
+  Migrations,
+  type PerformMoveOptions,
+  TransferSchema,
+} from "./mastodon-move.js";
+import {
   type AuthorizeResult,
   type OAuthError,
   OAuthProvider,
@@ -112,6 +110,7 @@ import {
 } from "./mastodon-oauth.js";
 import { appOfToken, registerApp, serializeApp, VAPID_PUBLIC_KEY } from "./mastodon-oauth-apps.js";
 import { MASTODON_500_HTML } from "./mastodon-pages.js";
+import type { OriginOf, ResolveActor } from "./mastodon-resolve.js";
 import {
   type AccountRow,
   acctParts,
@@ -142,18 +141,17 @@ export type {
   MastodonRelationship,
   MastodonStatus,
 } from "./mastodon-entities.js";
+export type { ResolvableOptions } from "./mastodon-federation.js";
+export { ValidationError } from "./mastodon-federation.js";
 export type {
   LeavingFollower,
   MigrationRecord,
-  OriginOf,
   PerformMoveOptions,
-  ResolvableOptions,
-  ResolveActor,
-  ResolvedActor,
   TransferOptions,
-} from "./mastodon-federation.js";
-export { httpResolveActor, loopbackOriginOf, ValidationError } from "./mastodon-federation.js";
+} from "./mastodon-move.js";
 export type { AuthorizeResult, OAuthError } from "./mastodon-oauth.js";
+export type { OriginOf, ResolveActor, ResolvedActor } from "./mastodon-resolve.js";
+export { httpResolveActor, loopbackOriginOf } from "./mastodon-resolve.js";
 export type {
   AccountSnapshot,
   SnapshotBlock,
@@ -665,10 +663,11 @@ export async function startMastodonSandbox(
   );
   const oauth = new OAuthProvider(store);
   const fed = new Federation(store, {
-    clock,
     ...(resolveActor ? { resolveActor } : {}),
     ...(originOf ? { originOf } : {}),
   });
+  const moves = new Migrations(store, fed, clock);
+  const activityPub = new ActivityPubRoutes(store);
   const target = new FollowTarget(store, fed, clock);
   if (followLimit !== undefined) target.setFollowLimit(followLimit);
   if (autoAcceptFollowsMs !== undefined) target.setAutoAccept(autoAcceptFollowsMs);
@@ -676,7 +675,7 @@ export async function startMastodonSandbox(
   const settle = () => {
     const now = clock();
     target.settle(now);
-    fed.settle(now);
+    moves.settle(now);
   };
   const rack = new RackAttack(
     options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
@@ -685,11 +684,7 @@ export async function startMastodonSandbox(
 
   // ---- seeding --------------------------------------------------------------------------
 
-  const localAccount = (username: string): AccountRow => {
-    const row = store.findByAcct(username);
-    if (!row || row.domain !== null) throw new Error(`no local account ${username}`);
-    return row;
-  };
+  const localAccount = (username: string): AccountRow => store.local(username);
 
   /** Resolve an acct; unknown remote accounts are created (as if fetched). */
   const resolveAcct = (acct: string): AccountRow => {
@@ -870,17 +865,17 @@ export async function startMastodonSandbox(
       o?: PerformMoveOptions,
     ): Promise<MastodonAccount> {
       settle();
-      return serializeAccount(store, await fed.performMove(username, targetAcct, o));
+      return serializeAccount(store, await moves.performMove(username, targetAcct, o));
     },
     migrationsOf(username: string): MigrationRecord[] {
-      return fed.migrationsOf(username);
+      return moves.migrationsOf(username);
     },
     transferNow(username: string, n: number): number {
-      return fed.transferNow(username, n);
+      return moves.transferNow(username, n);
     },
     followersOf(username: string): string[] {
       settle();
-      return fed.followersOf(username);
+      return moves.followersOf(username);
     },
     acceptPendingFollows(o?: AcceptFollowsOptions): number {
       settle();
@@ -1445,7 +1440,7 @@ export async function startMastodonSandbox(
     );
     if (targetReply) return targetReply;
     if (method !== "GET") return routeWrite(ctx, method);
-    const federation = fed.route(ctx.req, path, query);
+    const federation = activityPub.route(ctx.req, path, query);
     if (federation) return federation;
 
     if (path === "/oauth/authorize") return oauth.authorizePage(ctx.params);
