@@ -62,6 +62,11 @@ export function wantsJson(req: IncomingMessage): boolean {
   return false;
 }
 
+/** ActiveRecord::RecordNotFound as Api::BaseController renders it. */
+export function recordNotFound(): Reply {
+  return apiJson(404, { error: "Record not found" });
+}
+
 /** ApplicationController#raise_not_found (the `*unmatched_route` catch-all). */
 export function routingError(req: IncomingMessage): Reply {
   if (wantsJson(req)) return plainJson(404, { error: "Not Found" });

@@ -22,6 +22,7 @@ import {
   paginateByMaxId,
   paginateByMinId,
   type Reply,
+  recordNotFound,
 } from "./mastodon-http.js";
 import type { AccountRow, FollowRow, ListRow } from "./mastodon-rows.js";
 import type { Store } from "./mastodon-store.js";
@@ -53,8 +54,6 @@ export function serializeList(store: Store, list: ListRow): ListEntity {
     ...(store.atLeast(4, 2) ? { exclusive: list.exclusive } : {}),
   };
 }
-
-const recordNotFound = (): Reply => apiJson(404, { error: "Record not found" });
 
 function paged<T>(
   ctx: SnapshotApiContext,

@@ -26,7 +26,14 @@ import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { serializeAccount, serializeRelationship } from "./mastodon-entities.js";
 import type { Federation } from "./mastodon-federation.js";
-import { apiJson, blank, type Params, type Reply, scalarParam } from "./mastodon-http.js";
+import {
+  apiJson,
+  blank,
+  type Params,
+  type Reply,
+  recordNotFound,
+  scalarParam,
+} from "./mastodon-http.js";
 import { type AccountRow, acctParts, type FollowRow, rubyToI } from "./mastodon-rows.js";
 import type { Store } from "./mastodon-store.js";
 import { iso8601Micro, resetAt } from "./mastodon-throttle.js";
@@ -222,7 +229,7 @@ export class FollowTarget {
     if (denied) return denied;
     const me = ctx.currentAccount()!;
     const target = this.store.findById(rawId);
-    if (!target) return apiJson(404, { error: "Record not found" });
+    if (!target) return recordNotFound();
     // check_following_self
     if (target.id === me.id) {
       return apiJson(403, { error: "Following your own account is not allowed" });
@@ -301,7 +308,7 @@ export class FollowTarget {
     if (denied) return denied;
     const me = ctx.currentAccount()!;
     const target = this.store.findById(rawId);
-    if (!target) return apiJson(404, { error: "Record not found" });
+    if (!target) return recordNotFound();
     const request = this.store.requestOf(me, target);
     if (request) this.requestedAt.delete(request);
     this.store.unfollow(me, target);
