@@ -195,16 +195,39 @@ export interface PipelineStages<E extends LoggedRequest, S> {
   crash(req: IncomingMessage): Reply;
 }
 
-export class RequestPipeline<E extends LoggedRequest, S> {
+/** The members every HTTP stand-in's handle has: latency, faults, the request log, close. */
+export interface PipelineControls<E> {
+  setLatency(ms: number): void;
+  failNext(n: number, fault: Fault): void;
+  readonly requests: readonly E[];
+  resetLog(): void;
+  close(): Promise<void>;
+}
+
+/** The faults, latency and log of one stand-in, and serving its requests through its stages. */
+export class RequestPipeline<E extends LoggedRequest> {
   private readonly faults = new FaultQueue<Fault>();
   private log: E[] = [];
   private latencyMs = 0;
 
   constructor(
-    private readonly stages: PipelineStages<E, S>,
     /** Validates failNext's fault: the kinds this stand-in offers. */
     private readonly faultSchema: z.ZodType<Fault>,
   ) {}
+
+  /** The handle members for these, with `close` for the server. */
+  controls(close: () => Promise<void>): PipelineControls<E> {
+    const pipeline = this;
+    return {
+      setLatency: (ms) => pipeline.setLatency(ms),
+      failNext: (n, fault) => pipeline.failNext(n, fault),
+      get requests() {
+        return pipeline.requests;
+      },
+      resetLog: () => pipeline.resetLog(),
+      close,
+    };
+  }
 
   get requests(): readonly E[] {
     return this.log;
@@ -223,15 +246,20 @@ export class RequestPipeline<E extends LoggedRequest, S> {
     this.faults.add(count, this.faultSchema.parse(fault));
   }
 
-  /** The handler for the server's "request" event. */
-  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
-    this.handle(req, res).catch(() => {
-      send(res, this.stages.crash(req));
+  /** Answers the server's requests through the stand-in's stages. */
+  serve<S>(server: Server, stages: PipelineStages<E, S>): void {
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      this.handle(stages, req, res).catch(() => {
+        send(res, stages.crash(req));
+      });
     });
-  };
+  }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { stages } = this;
+  private async handle<S>(
+    stages: PipelineStages<E, S>,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const started = Date.now();
     const rawUrl = req.url ?? "/";
     const parsed = new URL(rawUrl, "http://sandbox.invalid");
@@ -241,7 +269,7 @@ export class RequestPipeline<E extends LoggedRequest, S> {
     stages.beforeEach?.();
 
     if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
-      send(res, await this.control(req, path, query));
+      send(res, await this.control(stages.control, req, path, query));
       return;
     }
 
@@ -280,8 +308,12 @@ export class RequestPipeline<E extends LoggedRequest, S> {
   }
 
   /** The shared endpoints (requests, reset-log, latency, fail-next), then the stand-in's. */
-  private async control(req: IncomingMessage, path: string, query: URLSearchParams) {
-    const routes = this.stages.control;
+  private async control(
+    routes: ControlRoutes,
+    req: IncomingMessage,
+    path: string,
+    query: URLSearchParams,
+  ) {
     try {
       if (req.method === "GET") {
         if (path === "/_sandbox/requests") return jsonReply(200, this.log);

@@ -62,7 +62,7 @@
  * Bad input gets 400 {"error": …}.
  */
 
-import { listenLocal, RequestPipeline } from "./http-pipeline.js";
+import { listenLocal, type PipelineControls, RequestPipeline } from "./http-pipeline.js";
 import { createMastodonContext, settle } from "./mastodon-context.js";
 import { mastodonControl } from "./mastodon-control.js";
 import { serializeAccount } from "./mastodon-entities.js";
@@ -70,7 +70,7 @@ import { mastodonStages } from "./mastodon-pipeline.js";
 import { FaultSchema, OptionsSchema, RateLimitSchema } from "./mastodon-schemas.js";
 import * as seed from "./mastodon-seed.js";
 import * as seedSnapshot from "./mastodon-seed-snapshot.js";
-import type { MastodonSandbox, MastodonSandboxOptions } from "./mastodon-types.js";
+import type { MastodonSandbox, MastodonSandboxOptions, RequestLogEntry } from "./mastodon-types.js";
 
 export type {
   MastodonAccount,
@@ -146,7 +146,8 @@ export async function startMastodonSandbox(
   });
   const { store, fed, moves, target } = ctx;
 
-  const sandbox: MastodonSandbox = {
+  const pipeline = new RequestPipeline<RequestLogEntry>(FaultSchema);
+  const seeding: Omit<MastodonSandbox, keyof PipelineControls<RequestLogEntry>> = {
     url,
     port,
     domain: ctx.domain,
@@ -200,19 +201,9 @@ export async function startMastodonSandbox(
     snapshotOf: (username) => seedSnapshot.snapshotOf(ctx, username),
     setRateLimit: (config) => ctx.rack.configure(RateLimitSchema.nullable().parse(config)),
     resetRateLimits: () => ctx.rack.reset(),
-    setLatency: (ms) => pipeline.setLatency(ms),
-    failNext: (n, fault) => pipeline.failNext(n, fault),
-    get requests() {
-      return pipeline.requests;
-    },
-    resetLog: () => pipeline.resetLog(),
-    close,
   };
+  const sandbox: MastodonSandbox = Object.assign(pipeline.controls(close), seeding);
 
-  const pipeline = new RequestPipeline(
-    mastodonStages(ctx, mastodonControl(sandbox, ctx)),
-    FaultSchema,
-  );
-  server.on("request", pipeline.listener);
+  pipeline.serve(server, mastodonStages(ctx, mastodonControl(sandbox, ctx)));
   return sandbox;
 }

@@ -59,7 +59,7 @@
  * endpoints microblog-control.ts, its stages of the shared pipeline microblog-pipeline.ts.
  */
 
-import { listenLocal, RequestPipeline } from "./http-pipeline.js";
+import { listenLocal, type PipelineControls, RequestPipeline } from "./http-pipeline.js";
 import { microblogControl } from "./microblog-control.js";
 import { microblogStages } from "./microblog-pipeline.js";
 import { FaultSchema, MicroblogState, OptionsSchema } from "./microblog-state.js";
@@ -170,13 +170,10 @@ export async function startMicroblogSandbox(
     notFound: options.notFound,
     expireAfterVerifies: options.expireAfterVerifies,
   });
-  const pipeline = new RequestPipeline(
-    microblogStages(state, microblogControl(state)),
-    FaultSchema,
-  );
-  server.on("request", pipeline.listener);
+  const pipeline = new RequestPipeline<RequestLogEntry>(FaultSchema);
+  pipeline.serve(server, microblogStages(state, microblogControl(state)));
 
-  return {
+  const seeding: Omit<MicroblogSandbox, keyof PipelineControls<RequestLogEntry>> = {
     url,
     port,
     domain: state.domain,
@@ -189,12 +186,6 @@ export async function startMicroblogSandbox(
     addAlias: (username, actorUri) => state.addAlias(username, actorUri),
     removeAlias: (username, actorUri) => state.removeAlias(username, actorUri),
     setRateLimit: (limit) => state.setRateLimit(limit),
-    setLatency: (ms) => pipeline.setLatency(ms),
-    failNext: (n, fault) => pipeline.failNext(n, fault),
-    get requests() {
-      return pipeline.requests;
-    },
-    resetLog: () => pipeline.resetLog(),
-    close,
   };
+  return Object.assign(pipeline.controls(close), seeding);
 }
