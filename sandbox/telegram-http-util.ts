@@ -1,9 +1,11 @@
-// Request decoding for the Telegram sandbox: how the Bot API server turns a request into string
-// arguments and uploaded files. Query string, JSON body (top-level strings stay strings, other
-// values keep their JSON text, like the real server), urlencoded and multipart/form-data bodies
-// (including grammY's unquoted `filename=` and attach:// parts) all end up in the same shape.
+// Request decoding and JSON answers for the Telegram sandbox: how the Bot API server turns a
+// request into string arguments and uploaded files. Query string, JSON body (top-level strings
+// stay strings, other values keep their JSON text, like the real server), urlencoded and
+// multipart/form-data bodies (including grammY's unquoted `filename=` and attach:// parts) all
+// end up in the same shape.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApiError } from "./telegram-errors.js";
 
 export interface UploadedFile {
   filename: string;
@@ -17,6 +19,9 @@ export interface DecodedRequest {
 }
 
 export class BadBody extends Error {}
+
+/** core.telegram.org/bots/api: bots can upload files of up to 50 MB. */
+export const MAX_UPLOAD = 50 * 1024 * 1024;
 
 function jsonArgs(body: Buffer, into: Record<string, string>): void {
   let parsed: unknown;
@@ -100,6 +105,16 @@ export function decodeRequest(req: IncomingMessage, url: URL, body: Buffer): Dec
     multipart(body, boundary, out);
   }
   return out;
+}
+
+/** An error answer of the Bot API: {ok: false, error_code, description, parameters?}. */
+export function sendError(res: ServerResponse, e: ApiError): void {
+  sendJson(res, e.code, {
+    ok: false,
+    error_code: e.code,
+    description: e.description,
+    ...(e.retryAfter !== undefined ? { parameters: { retry_after: e.retryAfter } } : {}),
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, payload: unknown): void {
