@@ -1,8 +1,9 @@
 /**
  * The request pipeline the Mastodon and micro.blog stand-ins share, so that what a test injects
  * behaves the same in both: latency, faults (fail the next N requests under a path with a
- * status, hang, or drop the connection), the request log, body reading, and the /_sandbox
- * endpoints that drive them. Every request goes through these stages in this order:
+ * status, hang, or drop the connection), the request log, body reading, the /_sandbox
+ * endpoints that drive them and the handle members for them, and listening on 127.0.0.1.
+ * Every request goes through these stages in this order:
  *
  *   /_sandbox, /_sandbox/…   control: never logged, delayed, failed or throttled
  *   open                     the log entry (status and duration filled in when it closes)

@@ -44,7 +44,8 @@
  *   GET  /_sandbox/requests          → RequestLogEntry[]
  *   POST /_sandbox/reset-log
  *
- * As a follow target and for the Move (mastodon-target.ts, mastodon-federation.ts):
+ * As a follow target and for the Move (mastodon-target.ts, mastodon-federation.ts,
+ * mastodon-move.ts):
  *
  *   POST /_sandbox/resolvables       {acct, locked?, moved?, alsoKnownAs?, uri?, url?, displayName?, bot?, followersCount?, …}
  *   POST /_sandbox/accept-follows    {follower?, target?, includeLocked?} → {accepted}
