@@ -4,19 +4,16 @@
  */
 
 import type { IncomingMessage } from "node:http";
-import { rubyToI } from "./mastodon-model.js";
+import { JSON_TYPE, type Reply as PipelineReply } from "./http-pipeline.js";
 import { MASTODON_404_HTML, MASTODON_500_HTML } from "./mastodon-pages.js";
+import { rubyToI } from "./mastodon-rows.js";
 
-export interface Reply {
-  status: number;
-  body: string;
-  contentType: string;
-  headers?: Record<string, string>;
+export interface Reply extends PipelineReply {
   /** Rendered by an Api:: controller: gets the X-RateLimit-* headers. */
   api: boolean;
 }
 
-export const JSON_TYPE = "application/json; charset=utf-8";
+export { JSON_TYPE };
 export const HTML_TYPE = "text/html; charset=utf-8";
 
 export function apiJson(status: number, body: unknown, headers?: Record<string, string>): Reply {
@@ -65,6 +62,11 @@ export function wantsJson(req: IncomingMessage): boolean {
   return false;
 }
 
+/** ActiveRecord::RecordNotFound as Api::BaseController renders it. */
+export function recordNotFound(): Reply {
+  return apiJson(404, { error: "Record not found" });
+}
+
 /** ApplicationController#raise_not_found (the `*unmatched_route` catch-all). */
 export function routingError(req: IncomingMessage): Reply {
   if (wantsJson(req)) return plainJson(404, { error: "Not Found" });
@@ -91,15 +93,6 @@ export function toQuery(params: Record<string, string>): string {
     .sort()
     .map((k) => `${cgiEscape(k)}=${cgiEscape(params[k]!)}`)
     .join("&");
-}
-
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
 }
 
 // ---- pagination -----------------------------------------------------------------------
@@ -301,13 +294,4 @@ export function scalarParam(params: Params, key: string): string | undefined {
 /** Object#blank? for a parameter. */
 export function blank(value: string | undefined | null): boolean {
   return value === undefined || value === null || value.trim() === "";
-}
-
-export function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }

@@ -13,11 +13,14 @@
  * `reuse_access_token`, access tokens that never expire, codes that expire after 10 minutes,
  * grant flows authorization_code, password and client_credentials, every client
  * confidential, `forbid_redirect_uri` for data:, vbscript: and javascript:.
+ *
+ * This module is the authorization flow (/oauth/authorize, /oauth/token, /oauth/revoke, the
+ * discovery document); app registration is in mastodon-oauth-apps.ts, the scopes in
+ * mastodon-oauth-scopes.ts, the URI checks in mastodon-oauth-uri.ts.
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import {
-  apiJson,
   blank,
   html,
   type Params,
@@ -26,15 +29,16 @@ import {
   redirect,
   scalarParam,
 } from "./mastodon-http.js";
-import type { AccountRow, AppRow, GrantRow, Store, TokenRow } from "./mastodon-model.js";
+import {
+  sameScopes,
+  scopesFromString,
+  scopesValid,
+  serverScopes,
+} from "./mastodon-oauth-scopes.js";
+import { OOB_URIS, uriWith, validForAuthorization, wwwFormEscape } from "./mastodon-oauth-uri.js";
 import { oauthCodePage, oauthConsentPage, oauthErrorPage } from "./mastodon-pages.js";
-
-export const OOB_URI = "urn:ietf:wg:oauth:2.0:oob";
-const OOB_URIS = [OOB_URI, "urn:ietf:wg:oauth:2.0:oob:auto"];
-
-/** Rails.configuration.x.vapid_public_key of the stand-in. */
-export const VAPID_PUBLIC_KEY =
-  "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=";
+import type { AccountRow, AppRow, GrantRow, TokenRow } from "./mastodon-rows.js";
+import type { Store } from "./mastodon-store.js";
 
 /** Doorkeeper's en.yml, with Mastodon's override of invalid_redirect_uri. */
 const DESCRIPTIONS: Record<string, string> = {
@@ -78,250 +82,6 @@ function oauthError(name: string, missingParam?: string, description?: string): 
   };
 }
 
-// ---- Ruby's URI, as far as Doorkeeper's checks need it ---------------------------------
-
-export class InvalidUriError extends Error {}
-
-export interface RubyUri {
-  scheme: string | null;
-  userinfo: string | null;
-  host: string | null;
-  port: number | null;
-  path: string;
-  opaque: string | null;
-  query: string | null;
-  fragment: string | null;
-}
-
-const URI_CHARS = /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
-
-/** URI::RFC3986_Parser#parse: characters outside RFC 3986 raise InvalidURIError. */
-export function parseRubyUri(value: string): RubyUri {
-  if (!URI_CHARS.test(value)) throw new InvalidUriError(`bad URI(is not URI?): ${value}`);
-  const m =
-    /^(?:([A-Za-z][A-Za-z0-9+\-.]*):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/.exec(
-      value,
-    );
-  if (!m) throw new InvalidUriError(`bad URI(is not URI?): ${value}`);
-  const scheme = m[1] ?? null;
-  const authority = m[2];
-  let path = m[3] ?? "";
-  let opaque: string | null = null;
-  let userinfo: string | null = null;
-  let host: string | null = null;
-  let port: number | null = null;
-  if (authority !== undefined) {
-    let hostPort = authority;
-    const at = authority.lastIndexOf("@");
-    if (at !== -1) {
-      userinfo = authority.slice(0, at);
-      hostPort = authority.slice(at + 1);
-    }
-    const pm = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(hostPort);
-    if (!pm) throw new InvalidUriError(`bad URI(is not URI?): ${value}`);
-    host = pm[1] ?? "";
-    if (pm[2]) port = Number(pm[2]);
-  } else if (scheme !== null && !path.startsWith("/") && path !== "") {
-    opaque = path;
-    path = "";
-  }
-  const lower = scheme?.toLowerCase();
-  if (port === null && lower === "http") port = 80;
-  if (port === null && lower === "https") port = 443;
-  return {
-    scheme,
-    userinfo,
-    host,
-    port,
-    path,
-    opaque,
-    query: m[4] ?? null,
-    fragment: m[5] ?? null,
-  };
-}
-
-function isHttp(uri: RubyUri): boolean {
-  const s = uri.scheme?.toLowerCase();
-  return s === "http" || s === "https";
-}
-
-/** URI::Generic#== after #normalize (scheme and host downcased, empty path → "/"). */
-function sameUri(a: RubyUri, b: RubyUri): boolean {
-  const norm = (u: RubyUri) => [
-    u.scheme?.toLowerCase() ?? null,
-    u.userinfo,
-    u.host?.toLowerCase() ?? null,
-    u.port,
-    u.path === "" && u.opaque === null ? "/" : u.path,
-    u.opaque,
-    u.query,
-    u.fragment,
-  ];
-  return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
-}
-
-function isLoopback(host: string | null): boolean {
-  if (!host) return false;
-  const h = host.replace(/^\[|\]$/g, "");
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::1" || h === "0:0:0:0:0:0:0:1";
-}
-
-/** Doorkeeper::OAuth::Helpers::URIChecker.valid? */
-function uriValid(url: string): boolean {
-  if (OOB_URIS.includes(url)) return true;
-  try {
-    const uri = parseRubyUri(url);
-    const validScheme = !blank(uri.scheme) && uri.scheme !== "localhost";
-    const iffHost = !(isHttp(uri) && blank(uri.host));
-    return validScheme && iffHost && uri.fragment === null && uri.opaque === null;
-  } catch {
-    return false;
-  }
-}
-
-/** URIChecker.matches?: query params in any order; loopback ports ignored (RFC 8252 §7.3). */
-function uriMatches(url: string, clientUrl: string): boolean {
-  let a: RubyUri;
-  let b: RubyUri;
-  try {
-    a = parseRubyUri(url);
-    b = parseRubyUri(clientUrl);
-  } catch {
-    return false;
-  }
-  if (b.query !== null) {
-    const q = a.query;
-    const cq = b.query;
-    const same =
-      (cq === "" && (q === null || q === "")) ||
-      (q !== null && cq.split("&").sort().join("&") === q.split("&").sort().join("&"));
-    if (!same) return false;
-    b = { ...b, query: null };
-  }
-  if (isLoopback(a.host) && isLoopback(b.host)) {
-    a = { ...a, port: null };
-    b = { ...b, port: null };
-  }
-  return sameUri({ ...a, query: null }, b);
-}
-
-/** URIChecker.valid_for_authorization?: valid, and matching one of the registered URIs. */
-export function validForAuthorization(url: string, registered: string): boolean {
-  return uriValid(url) && registered.split(/\s+/).some((r) => r !== "" && uriMatches(url, r));
-}
-
-/** Doorkeeper::RedirectUriValidator with Mastodon's forbid_redirect_uri and force_ssl false. */
-function redirectUriErrors(value: string): string[] {
-  if (blank(value)) return ["can't be blank"];
-  const errors: string[] = [];
-  for (const val of value.split(/\s+/).filter((v) => v !== "")) {
-    if (OOB_URIS.includes(val)) continue;
-    let uri: RubyUri;
-    try {
-      uri = parseRubyUri(val);
-    } catch {
-      // The rescue sits outside the loop: one error, and the rest isn't checked.
-      errors.push("must be a valid URI.");
-      return errors;
-    }
-    const scheme = uri.scheme?.toLowerCase() ?? "";
-    if (["data", "vbscript", "javascript"].includes(scheme))
-      errors.push("is forbidden by the server.");
-    if (uri.fragment !== null) errors.push("cannot contain a fragment.");
-    if (uri.opaque !== null || scheme === "localhost") errors.push("must specify a scheme.");
-    if (uri.scheme === null && blank(uri.host)) errors.push("must be an absolute URI.");
-    if (isHttp(uri) && blank(uri.host)) errors.push("must be a valid URI.");
-  }
-  return errors;
-}
-
-/** Mastodon's URLValidator: http(s) with a host. */
-function websiteValid(value: string): boolean {
-  try {
-    const uri = parseRubyUri(value);
-    return isHttp(uri) && !blank(uri.host);
-  } catch {
-    return false;
-  }
-}
-
-// ---- scopes -------------------------------------------------------------------------
-
-/** default_scopes + optional_scopes of config/initializers/doorkeeper.rb for this version. */
-export function serverScopes(store: Store): string[] {
-  const v = (a: number, b: number, c = 0) => store.atLeast(a, b, c);
-  const admin = (kind: "read" | "write") => [
-    `admin:${kind}`,
-    `admin:${kind}:accounts`,
-    `admin:${kind}:reports`,
-    ...(v(4, 1)
-      ? [
-          `admin:${kind}:domain_allows`,
-          `admin:${kind}:domain_blocks`,
-          `admin:${kind}:ip_blocks`,
-          `admin:${kind}:email_domain_blocks`,
-          `admin:${kind}:canonical_email_blocks`,
-        ]
-      : []),
-  ];
-  const granular = (kind: "read" | "write", names: string[]) =>
-    v(2, 4, 3) ? names.map((n) => `${kind}:${n}`) : [];
-  const all = [
-    "read",
-    ...(v(4, 3) ? ["profile"] : []),
-    "write",
-    ...granular("write", [
-      "accounts",
-      "blocks",
-      ...(v(3, 1) ? ["bookmarks"] : []),
-      ...(v(2, 6) ? ["conversations"] : []),
-      "favourites",
-      "filters",
-      "follows",
-      "lists",
-      "media",
-      "mutes",
-      "notifications",
-      "reports",
-      "statuses",
-    ]),
-    ...granular("read", [
-      "accounts",
-      "blocks",
-      ...(v(3, 1) ? ["bookmarks"] : []),
-      "favourites",
-      "filters",
-      "follows",
-      "lists",
-      "mutes",
-      "notifications",
-      "search",
-      "statuses",
-    ]),
-    "follow",
-    "push",
-    ...(v(2, 9, 1) ? [...admin("read"), ...admin("write")] : []),
-    ...(v(3, 2) && !v(4, 3) ? ["crypto"] : []),
-  ];
-  return [...new Set(all)];
-}
-
-/** Doorkeeper::OAuth::Scopes.from_string: split on whitespace, uniq. */
-export function scopesFromString(value: string | undefined | null): string[] {
-  return [...new Set((value ?? "").split(/\s+/).filter((s) => s !== ""))];
-}
-
-/** ScopeChecker.valid?: present, no CR/LF/TAB, all within the app's scopes (or the server's). */
-function scopesValid(scopeStr: string, server: string[], app: string[] | null): boolean {
-  if (blank(scopeStr) || /[\n\r\t]/.test(scopeStr)) return false;
-  const allowed = app && app.length > 0 ? app : server;
-  return scopesFromString(scopeStr).every((s) => allowed.includes(s));
-}
-
-function sameScopes(a: string[], b: string[]): boolean {
-  return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-}
-
 // ---- the provider -------------------------------------------------------------------
 
 export interface PreAuthorization {
@@ -349,38 +109,6 @@ export interface AuthorizeResult {
 const AUTHORIZE_CACHE = { "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate" };
 const TOKEN_HEADERS = { "Cache-Control": "no-store, no-cache" };
 
-/** Rack::Utils.escape (URI.encode_www_form_component). */
-function wwwFormEscape(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/%20/g, "+")
-    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** Authorization::URIBuilder.uri_with_query / uri_with_fragment (blank values dropped). */
-function uriWith(url: string, params: Record<string, string | null>, fragment: boolean): string {
-  const cleaned = Object.entries(params).filter(([, v]) => !blank(v)) as [string, string][];
-  const build = (pairs: [string, string][]) =>
-    pairs.map(([k, v]) => `${wwwFormEscape(k)}=${wwwFormEscape(v)}`).join("&");
-  if (fragment) return `${url}#${build(cleaned)}`;
-  // Rack::Utils.parse_query of the registered query, then the new parameters merged in.
-  const q = url.indexOf("?");
-  const base = q === -1 ? url : url.slice(0, q);
-  const merged = new Map<string, string>();
-  if (q !== -1) {
-    for (const part of url.slice(q + 1).split("&")) {
-      if (part === "") continue;
-      const eq = part.indexOf("=");
-      const dec = (x: string) => decodeURIComponent(x.replace(/\+/g, " "));
-      merged.set(
-        dec(eq === -1 ? part : part.slice(0, eq)),
-        eq === -1 ? "" : dec(part.slice(eq + 1)),
-      );
-    }
-  }
-  for (const [k, v] of cleaned) merged.set(k, v);
-  return `${base}?${build([...merged].filter(([, v]) => !blank(v)))}`;
-}
-
 export class OAuthProvider {
   constructor(private readonly store: Store) {}
 
@@ -394,91 +122,6 @@ export class OAuthProvider {
 
   get scopes(): string[] {
     return serverScopes(this.store);
-  }
-
-  // ---- POST /api/v1/apps ------------------------------------------------------------
-
-  /** Api::V1::AppsController#create → 200 CredentialApplication, or 422 "Validation failed: …". */
-  registerApp(params: Params): Reply {
-    const v43 = this.store.atLeast(4, 3);
-    const name = scalarParam(params, "client_name") ?? "";
-    const rawRedirect = params.redirect_uris;
-    let redirectUri = "";
-    if (typeof rawRedirect === "string" || typeof rawRedirect === "number") {
-      redirectUri = String(rawRedirect);
-    } else if (
-      v43 &&
-      Array.isArray(rawRedirect) &&
-      rawRedirect.every((x) => typeof x === "string" || typeof x === "number")
-    ) {
-      // Doorkeeper::Application#redirect_uri= joins an array with newlines.
-      redirectUri = rawRedirect.map(String).join("\n");
-    }
-    const scopesParam = scalarParam(params, "scopes");
-    const scopes = scopesFromString(scopesParam ?? "read");
-    const website = scalarParam(params, "website") ?? "";
-
-    const errors: string[] = [];
-    if (blank(name)) errors.push("Application name can't be blank");
-    for (const e of redirectUriErrors(redirectUri)) errors.push(`Redirect URI ${e}`);
-    if (scopes.length > 0 && !scopesValid(scopes.join(" "), this.scopes, null)) {
-      errors.push("Scopes doesn't match configured on the server.");
-    }
-    if ([...name].length > 60)
-      errors.push("Application name is too long (maximum is 60 characters)");
-    if ([...redirectUri].length > 2000) {
-      errors.push("Redirect URI is too long (maximum is 2000 characters)");
-    }
-    if (!blank(website)) {
-      if (!websiteValid(website)) errors.push("Application website is invalid");
-      if ([...website].length > 2000) {
-        errors.push("Application website is too long (maximum is 2000 characters)");
-      }
-    }
-    if (errors.length > 0)
-      return apiJson(422, { error: `Validation failed: ${errors.join(", ")}` });
-
-    const app = this.store.createApp({
-      name,
-      website: blank(website) ? null : website,
-      redirectUri,
-      scopes,
-      superapp: false,
-    });
-    return apiJson(200, this.serializeApp(app, true));
-  }
-
-  /** REST::ApplicationSerializer / CredentialApplicationSerializer as each version writes them. */
-  serializeApp(app: AppRow, credentials: boolean): Record<string, unknown> {
-    if (!this.store.atLeast(4, 3)) {
-      return credentials
-        ? {
-            id: String(app.id),
-            name: app.name,
-            website: app.website,
-            redirect_uri: app.redirectUri,
-            client_id: app.uid,
-            client_secret: app.secret,
-            vapid_key: VAPID_PUBLIC_KEY,
-          }
-        : { name: app.name, website: app.website, vapid_key: VAPID_PUBLIC_KEY };
-    }
-    return {
-      id: String(app.id),
-      name: app.name,
-      website: app.website,
-      scopes: app.scopes,
-      redirect_uris: app.redirectUri.split(/\s+/).filter((u) => u !== ""),
-      vapid_key: VAPID_PUBLIC_KEY,
-      redirect_uri: app.redirectUri,
-      ...(credentials ? { client_id: app.uid, client_secret: app.secret } : {}),
-      ...(credentials && this.store.atLeast(4, 4) ? { client_secret_expires_at: 0 } : {}),
-    };
-  }
-
-  /** GET /api/v1/apps/verify_credentials (the caller has checked the token). */
-  appOfToken(token: TokenRow): AppRow | undefined {
-    return token.applicationId === null ? undefined : this.store.apps.get(token.applicationId);
   }
 
   // ---- /oauth/authorize -------------------------------------------------------------

@@ -1,6 +1,6 @@
-/** Bodies that real servers send when they aren't answering with JSON. */
+/** Mastodon's own HTML: its error pages and the OAuth views (nginx's page is in html.ts). */
 
-import { STATUS_CODES } from "node:http";
+import { escapeHtml } from "./html.js";
 
 /** ApplicationController#respond_with_error(404) → errors/404 in the `error` layout. */
 export const MASTODON_404_HTML = `<!DOCTYPE html>
@@ -47,27 +47,6 @@ export const MASTODON_500_HTML = `<!DOCTYPE html>
 </body>
 </html>
 `;
-
-/** nginx's own reason phrases where they differ from the RFC's. */
-const NGINX_REASONS: Record<number, string> = {
-  503: "Service Temporarily Unavailable",
-  504: "Gateway Time-out",
-};
-
-/** nginx's built-in error page (what a reverse proxy in front of Puma answers with). */
-export function nginxErrorPage(status: number): string {
-  const line = `${status} ${NGINX_REASONS[status] ?? STATUS_CODES[status] ?? "Error"}`;
-  return `<html>\r\n<head><title>${line}</title></head>\r\n<body>\r\n<center><h1>${line}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
-}
-
-function escapeHtml(value: string): string {
-  return value
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
 
 /** The `modal` layout Oauth::AuthorizationsController renders in (trimmed to its skeleton). */
 function modalLayout(title: string, inner: string): string {

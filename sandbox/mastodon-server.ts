@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { startMastodonSandbox } from "./mastodon.js";
+import { stopOnSignal } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -48,12 +49,4 @@ if (values.seed === "demo") {
 }
 
 process.stdout.write(`${JSON.stringify({ url: sandbox.url, token, accountId })}\n`);
-
-const stop = () => {
-  sandbox.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
+stopOnSignal(sandbox);

@@ -13,6 +13,7 @@
  * mastodon-http.ts). `snapshotOf` reads the same data for the export helpers.
  */
 
+import { type MastodonAccount, serializeAccount, serializeStatus } from "./mastodon-entities.js";
 import {
   apiJson,
   bigCursor,
@@ -21,8 +22,10 @@ import {
   paginateByMaxId,
   paginateByMinId,
   type Reply,
+  recordNotFound,
 } from "./mastodon-http.js";
-import type { AccountRow, FollowRow, ListRow, MastodonAccount, Store } from "./mastodon-model.js";
+import type { AccountRow, FollowRow, ListRow } from "./mastodon-rows.js";
+import type { Store } from "./mastodon-store.js";
 
 export interface SnapshotApiContext {
   query: URLSearchParams;
@@ -51,8 +54,6 @@ export function serializeList(store: Store, list: ListRow): ListEntity {
     ...(store.atLeast(4, 2) ? { exclusive: list.exclusive } : {}),
   };
 }
-
-const recordNotFound = (): Reply => apiJson(404, { error: "Record not found" });
 
 function paged<T>(
   ctx: SnapshotApiContext,
@@ -116,7 +117,7 @@ export function snapshotRoute(store: Store, path: string, ctx: SnapshotApiContex
       // unlimited?: `.all`, no Link header
       return apiJson(
         200,
-        members.map((a) => store.serializeAccount(a)),
+        members.map((a) => serializeAccount(store, a)),
       );
     }
     // @list.accounts.paginate_by_max_id: the cursor is the *account* id, newest account first.
@@ -127,7 +128,7 @@ export function snapshotRoute(store: Store, path: string, ctx: SnapshotApiContex
       sorted,
       (a) => BigInt(a.id),
       40,
-      (page) => page.map((a) => store.serializeAccount(a)),
+      (page) => page.map((a) => serializeAccount(store, a)),
     );
   }
 
@@ -135,7 +136,7 @@ export function snapshotRoute(store: Store, path: string, ctx: SnapshotApiContex
     const me = ctx.user(["follow", "read", "read:blocks"]);
     if (!("id" in me)) return me;
     return paged(ctx, path, me.blocks, byNumber, 40, (page) =>
-      page.map((b) => store.serializeAccount(store.accounts.get(b.targetAccountId)!)),
+      page.map((b) => serializeAccount(store, store.accounts.get(b.targetAccountId)!)),
     );
   }
 
@@ -145,7 +146,7 @@ export function snapshotRoute(store: Store, path: string, ctx: SnapshotApiContex
     const now = store.clock();
     return paged(ctx, path, me.mutes, byNumber, 40, (page) =>
       page.map((m): MutedAccountEntity => {
-        const account = store.serializeAccount(store.accounts.get(m.targetAccountId)!);
+        const account = serializeAccount(store, store.accounts.get(m.targetAccountId)!);
         if (!store.atLeast(3, 3)) return account;
         const active = m.expiresAt !== null && m.expiresAt > now;
         return {
@@ -171,7 +172,7 @@ export function snapshotRoute(store: Store, path: string, ctx: SnapshotApiContex
       me.bookmarks,
       byNumber,
       20,
-      (page) => page.map((b) => store.serializeStatus(store.statuses.get(b.statusId)!, me)),
+      (page) => page.map((b) => serializeStatus(store, store.statuses.get(b.statusId)!, me)),
       { minId: true },
     );
   }

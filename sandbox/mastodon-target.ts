@@ -24,15 +24,18 @@
 
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
+import { serializeAccount, serializeRelationship } from "./mastodon-entities.js";
 import type { Federation } from "./mastodon-federation.js";
-import { apiJson, blank, type Params, type Reply, scalarParam } from "./mastodon-http.js";
 import {
-  type AccountRow,
-  acctParts,
-  type FollowRow,
-  rubyToI,
-  type Store,
-} from "./mastodon-model.js";
+  apiJson,
+  blank,
+  type Params,
+  type Reply,
+  recordNotFound,
+  scalarParam,
+} from "./mastodon-http.js";
+import { type AccountRow, acctParts, type FollowRow, rubyToI } from "./mastodon-rows.js";
+import type { Store } from "./mastodon-store.js";
 import { iso8601Micro, resetAt } from "./mastodon-throttle.js";
 
 export interface FollowLimitConfig {
@@ -226,7 +229,7 @@ export class FollowTarget {
     if (denied) return denied;
     const me = ctx.currentAccount()!;
     const target = this.store.findById(rawId);
-    if (!target) return apiJson(404, { error: "Record not found" });
+    if (!target) return recordNotFound();
     // check_following_self
     if (target.id === me.id) {
       return apiJson(403, { error: "Following your own account is not allowed" });
@@ -277,7 +280,7 @@ export class FollowTarget {
       if (pending) this.requestedAt.set(row, this.clock());
     }
 
-    const actual = store.serializeRelationship(me, target);
+    const actual = serializeRelationship(store, me, target);
     if (target.locked) return apiJson(200, actual);
     // The optimistic maps: following as the Follow(Request) says, requested: false.
     return apiJson(200, {
@@ -305,11 +308,11 @@ export class FollowTarget {
     if (denied) return denied;
     const me = ctx.currentAccount()!;
     const target = this.store.findById(rawId);
-    if (!target) return apiJson(404, { error: "Record not found" });
+    if (!target) return recordNotFound();
     const request = this.store.requestOf(me, target);
     if (request) this.requestedAt.delete(request);
     this.store.unfollow(me, target);
-    return apiJson(200, this.store.serializeRelationship(me, target));
+    return apiJson(200, serializeRelationship(this.store, me, target));
   }
 
   // ---- search --------------------------------------------------------------------------
@@ -355,7 +358,7 @@ export class FollowTarget {
     const query = q!.trim();
     const accounts = await this.searchAccounts(query, me, { limit, offset, resolve, type });
     return apiJson(200, {
-      accounts: accounts.map((a) => this.store.serializeAccount(a)),
+      accounts: accounts.map((a) => serializeAccount(this.store, a)),
       statuses: [],
       hashtags: [],
     });

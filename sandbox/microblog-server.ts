@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { startMicroblogSandbox } from "./microblog.js";
+import { stopOnSignal } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -40,12 +41,4 @@ sandbox.follow("ada", "alice@mastodon.example");
 sandbox.follow("ada", "bob@fosstodon.example");
 
 process.stdout.write(`${JSON.stringify({ url: sandbox.url, token })}\n`);
-
-const stop = () => {
-  sandbox.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
+stopOnSignal(sandbox);

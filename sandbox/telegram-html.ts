@@ -1,33 +1,21 @@
-// Text handling of the Telegram sandbox, ported from tdlib (td/telegram/MessageEntity.cpp:
-// parse_html, decode_html_entity, fix_formatted_text; td/utils/HttpUrl.cpp: parse_url;
-// LinkManager::check_link) so the sandbox accepts and rejects exactly what Telegram does and
-// answers with the same error texts. Offsets in errors are byte offsets into the UTF-8 text,
-// entity offsets are UTF-16 code units, as in the Bot API.
+// Telegram's HTML parse mode in the stand-in, ported from tdlib (td/telegram/MessageEntity.cpp:
+// parse_html, decode_html_entity) so the sandbox accepts and rejects exactly what Telegram does
+// and answers with the same error texts (byte offsets into the UTF-8 text).
 
-export interface MessageEntity {
-  type: string;
-  offset: number;
-  length: number;
-  url?: string;
-  language?: string;
-  custom_emoji_id?: string;
-  user?: { id: number; is_bot: boolean; first_name: string };
-}
-
-/** A text Telegram refused; `message` is tdlib's text (the Bot API adds "Bad Request: "). */
-export class TextError extends Error {}
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-const isSpace = (c: number) =>
-  c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a || c === 0x00 || c === 0x0b;
-const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
-const isAlpha = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-const isAlnum = (c: number) => isDigit(c) || isAlpha(c);
-const isHexDigit = (c: number) =>
-  isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-const hexToInt = (c: number) => (isDigit(c) ? c - 0x30 : (c | 0x20) - 0x61 + 10);
+import {
+  dec,
+  enc,
+  hexToInt,
+  isAlnum,
+  isAlpha,
+  isDigit,
+  isHexDigit,
+  isSpace,
+  type MessageEntity,
+  sortEntities,
+  TextError,
+} from "./telegram-text.js";
+import { checkLink } from "./telegram-url.js";
 
 function appendUtf8(out: number[], code: number): void {
   if (code <= 0x7f) out.push(code);
@@ -87,38 +75,6 @@ const ALLOWED_TAGS = new Set([
   "code",
   "blockquote",
 ]);
-
-// Bot API names of tdlib entity types, with tdlib's sort priorities.
-const PRIORITY: Record<string, number> = {
-  mention: 50,
-  hashtag: 50,
-  bot_command: 50,
-  url: 50,
-  email: 50,
-  bold: 90,
-  italic: 91,
-  code: 20,
-  pre: 11,
-  text_link: 49,
-  text_mention: 49,
-  cashtag: 50,
-  phone_number: 50,
-  underline: 92,
-  strikethrough: 93,
-  blockquote: 0,
-  expandable_blockquote: 0,
-  bank_card_number: 50,
-  spoiler: 94,
-  custom_emoji: 99,
-};
-const priority = (e: MessageEntity) =>
-  e.type === "pre" && e.language !== undefined ? 10 : (PRIORITY[e.type] ?? 50);
-
-export function sortEntities(entities: MessageEntity[]): MessageEntity[] {
-  return entities.sort(
-    (a, b) => a.offset - b.offset || b.length - a.length || priority(a) - priority(b),
-  );
-}
 
 const INT64_MAX = 9223372036854775807n;
 
@@ -340,190 +296,3 @@ export function parseHtml(html: string): { text: string; entities: MessageEntity
   }
   return { text: dec.decode(new Uint8Array(out)), entities: sortEntities(entities) };
 }
-
-/**
- * tdlib's fix_formatted_text for outgoing messages: control characters become spaces, '\r' and
- * U+2028..U+202E vanish, entities covering only blanks are dropped, trailing blanks and leading
- * blank lines (before the first entity) are trimmed. Throws "Text must be non-empty".
- */
-export function fixFormattedText(
-  input: string,
-  inputEntities: MessageEntity[],
-  allowEmpty = false,
-): { text: string; entities: MessageEntity[] } {
-  const entities = sortEntities(inputEntities.map((e) => ({ ...e })));
-  // Map each UTF-16 position of the input to its position in the cleaned text.
-  const map: number[] = new Array(input.length + 1);
-  let out = "";
-  const nonSpace: boolean[] = [];
-  for (let i = 0; i < input.length; i++) {
-    map[i] = out.length;
-    const c = input.charCodeAt(i);
-    if (c === 0x0d || (c >= 0x2028 && c <= 0x202e)) continue;
-    if (c < 0x20 && c !== 0x0a) {
-      out += " ";
-      nonSpace.push(false);
-    } else {
-      out += input[i];
-      nonSpace.push(c !== 0x20 && c !== 0x0a);
-    }
-  }
-  map[input.length] = out.length;
-  let kept = entities
-    .map((e) => ({
-      ...e,
-      offset: map[e.offset] as number,
-      length: (map[e.offset + e.length] as number) - (map[e.offset] as number),
-    }))
-    .filter((e) => e.length > 0 && nonSpace.slice(e.offset, e.offset + e.length).some(Boolean));
-  const last = nonSpace.lastIndexOf(true);
-  if (last < 0) {
-    if (allowEmpty) return { text: "", entities: [] };
-    throw new TextError("Text must be non-empty");
-  }
-  const end = last + 1;
-  out = out.slice(0, end);
-  kept = kept.map((e) => (e.offset + e.length > end ? { ...e, length: end - e.offset } : e));
-  const firstEntity = kept[0]?.offset ?? out.length;
-  let start = 0;
-  while (start < firstEntity && (out[start] === " " || out[start] === "\n")) start++;
-  return {
-    text: out.slice(start),
-    entities: kept.map((e) => ({ ...e, offset: e.offset - start })),
-  };
-}
-
-// ---- URLs (td/utils/HttpUrl.cpp parse_url, LinkManager::check_link) ----
-
-const URL_PART_OK = new Set("._-!$,~*'();&+=".split("").map((c) => c.charCodeAt(0)));
-
-function checkUrlPart(part: string, name: string, allowColon: boolean): void {
-  const b = enc.encode(part);
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i] as number;
-    if (isAlnum(c) || URL_PART_OK.has(c) || (allowColon && c === 0x3a)) continue;
-    if (
-      c === 0x25 &&
-      i + 2 < b.length &&
-      isHexDigit(b[i + 1] as number) &&
-      isHexDigit(b[i + 2] as number)
-    ) {
-      i += 2;
-      continue;
-    }
-    if (c >= 128) continue;
-    throw new TextError(`Disallowed character in URL ${name}`);
-  }
-}
-
-function parseUrl(url: string): {
-  protocol: "http" | "https";
-  url: string;
-  host: string;
-  isIpv6: boolean;
-  userinfo: string;
-  port: number;
-} {
-  let rest = url;
-  let protocol: "http" | "https" = "http";
-  const m = /^([^:/?#@[\]]*):\/\//.exec(url);
-  if (m) {
-    const p = (m[1] as string).toLowerCase();
-    if (p === "http" || p === "https") protocol = p;
-    else throw new TextError("Unsupported URL protocol");
-    rest = url.slice(m[0].length);
-  }
-  const hostEnd = rest.search(/[/?#]/);
-  const userinfoHostPort = hostEnd < 0 ? rest : rest.slice(0, hostEnd);
-  let query = hostEnd < 0 ? "" : rest.slice(hostEnd);
-  let port = 0;
-  let userinfoHost = userinfoHostPort;
-  let colon = userinfoHostPort.length - 1;
-  while (colon > 0 && !":]@".includes(userinfoHostPort[colon] as string)) colon--;
-  if (colon > 0 && userinfoHostPort[colon] === ":") {
-    const portStr = userinfoHostPort.slice(colon + 1).replace(/^0+(?=.)/, "");
-    port = /^\d{1,9}$/.test(portStr) && Number(portStr) > 0 ? Number(portStr) : -1;
-    userinfoHost = userinfoHostPort.slice(0, colon);
-  }
-  if (port < 0 || port > 65535) throw new TextError("Wrong port number specified in the URL");
-  const atPos = userinfoHost.lastIndexOf("@");
-  const userinfo = atPos < 0 ? "" : userinfoHost.slice(0, atPos);
-  let host = userinfoHost.slice(atPos + 1);
-  let isIpv6 = false;
-  if (host.startsWith("[") && host.endsWith("]") && host.length >= 2) {
-    isIpv6 = true;
-    host = host.slice(1, -1);
-  }
-  if (host === "") throw new TextError("URL host is empty");
-  if (host === ".") throw new TextError("Host is invalid");
-  query = query.replace(/[\t\n\v\r \0]+$/, "");
-  if (query === "") query = "/";
-  let queryStr = query.startsWith("/") ? "" : "/";
-  for (const ch of query) {
-    const code = ch.codePointAt(0) as number;
-    queryStr += code <= 0x20 ? `%${code.toString(16).toUpperCase().padStart(2, "0")}` : ch;
-  }
-  host = host.toLowerCase();
-  if (isIpv6) {
-    if (!/^[0-9a-f:.]+$/.test(host)) throw new TextError("Wrong IPv6 address specified in the URL");
-  } else {
-    checkUrlPart(host, "host", false);
-  }
-  checkUrlPart(userinfo, "userinfo", true);
-  const hostPart = isIpv6 ? `[${host}]` : host;
-  return {
-    protocol,
-    host,
-    isIpv6,
-    userinfo,
-    port,
-    url: `${protocol}://${userinfo ? `${userinfo}@` : ""}${hostPart}${port ? `:${port}` : ""}${queryStr}`,
-  };
-}
-
-/** LinkManager::check_link: the normalized link, or tdlib's reason it is refused. */
-export function checkLink(
-  link: string,
-  opts: { httpsOnly?: boolean } = {},
-): { url: string } | { error: string } {
-  try {
-    let rest = link;
-    let scheme: "tg" | "ton" | undefined;
-    if (/^tg:/i.test(rest)) {
-      scheme = "tg";
-      rest = rest.slice(3);
-    } else if (/^ton:/i.test(rest)) {
-      scheme = "ton";
-      rest = rest.slice(4);
-    }
-    if (scheme && rest.startsWith("//")) rest = rest.slice(2);
-    const parsed = parseUrl(rest);
-    if (opts.httpsOnly && (parsed.protocol !== "https" || scheme)) {
-      return { error: "Only HTTPS links are allowed" };
-    }
-    if (scheme) {
-      if (
-        /^http:\/\//i.test(rest) ||
-        parsed.protocol === "https" ||
-        parsed.userinfo !== "" ||
-        parsed.port !== 0 ||
-        parsed.isIpv6
-      ) {
-        return { error: scheme === "tg" ? "Wrong tg URL" : "Wrong ton URL" };
-      }
-      if (!/^[A-Za-z0-9_-]+$/.test(parsed.host)) {
-        return { error: `Unallowed characters in ${scheme} URL host` };
-      }
-      let query = parsed.url.slice(parsed.url.indexOf(parsed.host) + parsed.host.length);
-      if (query.length > 1 && query[1] === "?") query = query.slice(1);
-      return { url: `${scheme}://${parsed.host}${query}` };
-    }
-    if (!parsed.host.includes(".") && !parsed.isIpv6) return { error: "Wrong HTTP URL" };
-    return { url: parsed.url };
-  } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e) };
-  }
-}
-
-/** UTF-8 byte length of a string. */
-export const byteLength = (s: string) => enc.encode(s).length;

@@ -1,9 +1,11 @@
-// Request decoding for the Telegram sandbox: how the Bot API server turns a request into string
-// arguments and uploaded files. Query string, JSON body (top-level strings stay strings, other
-// values keep their JSON text, like the real server), urlencoded and multipart/form-data bodies
-// (including grammY's unquoted `filename=` and attach:// parts) all end up in the same shape.
+// Request decoding and JSON answers for the Telegram sandbox: how the Bot API server turns a
+// request into string arguments and uploaded files. Query string, JSON body (top-level strings
+// stay strings, other values keep their JSON text, like the real server), urlencoded and
+// multipart/form-data bodies (including grammY's unquoted `filename=` and attach:// parts) all
+// end up in the same shape.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApiError } from "./telegram-errors.js";
 
 export interface UploadedFile {
   filename: string;
@@ -16,23 +18,10 @@ export interface DecodedRequest {
   files: Record<string, UploadedFile>;
 }
 
-export class BodyTooLarge extends Error {}
 export class BadBody extends Error {}
 
-/** Reads the whole body; past `limit` bytes it keeps draining but throws BodyTooLarge. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) tooLarge = true;
-    if (!tooLarge) chunks.push(buf);
-  }
-  if (tooLarge) throw new BodyTooLarge();
-  return Buffer.concat(chunks);
-}
+/** core.telegram.org/bots/api: bots can upload files of up to 50 MB. */
+export const MAX_UPLOAD = 50 * 1024 * 1024;
 
 function jsonArgs(body: Buffer, into: Record<string, string>): void {
   let parsed: unknown;
@@ -116,6 +105,16 @@ export function decodeRequest(req: IncomingMessage, url: URL, body: Buffer): Dec
     multipart(body, boundary, out);
   }
   return out;
+}
+
+/** An error answer of the Bot API: {ok: false, error_code, description, parameters?}. */
+export function sendError(res: ServerResponse, e: ApiError): void {
+  sendJson(res, e.code, {
+    ok: false,
+    error_code: e.code,
+    description: e.description,
+    ...(e.retryAfter !== undefined ? { parameters: { retry_after: e.retryAfter } } : {}),
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, payload: unknown): void {

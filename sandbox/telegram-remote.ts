@@ -14,7 +14,7 @@ import type {
   WireChat,
   WireDocument,
   WireMessage,
-} from "./telegram.js";
+} from "./telegram-types.js";
 
 export interface RemoteTelegramSandbox {
   readonly url: string;

@@ -1,248 +1,26 @@
 /**
- * In-memory data of the Mastodon stand-in and the REST serializers
- * (REST::AccountSerializer, REST::CredentialAccountSerializer, REST::RelationshipSerializer).
+ * The Mastodon stand-in's data in memory: every table, the id sequences, and the writes
+ * Mastodon's services make (follow, unfollow, FollowRequest#authorize!, BlockService,
+ * Account#mute!, block_domain!, lists, statuses, bookmarks, Doorkeeper's records).
  */
 
 import { randomBytes } from "node:crypto";
-
-export interface AccountRow {
-  /** Snowflake-style id, as Mastodon gives accounts (`timestamp_id`): ms << 16 | sequence. */
-  id: string;
-  username: string;
-  /** null for a local account. */
-  domain: string | null;
-  displayName: string;
-  note: string;
-  locked: boolean;
-  bot: boolean;
-  discoverable: boolean | null;
-  indexable: boolean;
-  hideCollections: boolean | null;
-  createdAt: Date;
-  movedToAccountId: string | null;
-  /**
-   * Account#also_known_as: actor URIs. Local accounts: what their aliases added; remote
-   * accounts: the actor's `alsoKnownAs` when it was last fetched.
-   */
-  alsoKnownAs: string[];
-  /** Remote accounts: the actor id when it isn't https://domain/users/username (e.g. micro.blog's). */
-  uri: string | null;
-  /** Remote accounts: the profile URL when it isn't https://domain/@username. */
-  url: string | null;
-  /** Remote accounts: the totals the remote actor reported (copied on fetch, not counted here). */
-  reportedFollowers: number;
-  reportedFollowing: number;
-  statusesCount: number;
-  /** Follow rows where this account is the follower, ascending by id. */
-  following: FollowRow[];
-  /** Follow rows where this account is the target, ascending by id. */
-  followers: FollowRow[];
-  /** Block rows this account made, ascending by id. */
-  blocks: BlockRow[];
-  /** Mute rows this account made, ascending by id. */
-  mutes: MuteRow[];
-  /** AccountDomainBlock rows, ascending by id. */
-  domainBlocks: DomainBlockRow[];
-  /** Lists this account owns, ascending by id. */
-  lists: ListRow[];
-  /** Bookmark rows, ascending by id. */
-  bookmarks: BookmarkRow[];
-}
-
-export interface FollowRow {
-  /** bigserial id of the Follow (or FollowRequest) record: the pagination cursor. */
-  id: number;
-  accountId: string;
-  targetAccountId: string;
-  showReblogs: boolean;
-  notify: boolean;
-  languages: string[] | null;
-  createdAt: Date;
-}
-
-export interface TokenRow {
-  id: number;
-  token: string;
-  /** The resource owner; null for a client_credentials (app-only) token. */
-  accountId: string | null;
-  /** Doorkeeper application; the built-in "Web" app for tokens made by issueToken(). */
-  applicationId: number | null;
-  scopes: string[];
-  revoked: boolean;
-  /** ms since epoch (sandbox clock) */
-  createdAt: number;
-}
-
-/** Doorkeeper::Application as Mastodon configures it (always confidential). */
-export interface AppRow {
-  id: number;
-  name: string;
-  website: string | null;
-  /** As stored: newline-separated when given as an array. */
-  redirectUri: string;
-  scopes: string[];
-  uid: string;
-  secret: string;
-  superapp: boolean;
-  createdAt: number;
-}
-
-/** Doorkeeper::AccessGrant (an authorization code). */
-export interface GrantRow {
-  id: number;
-  token: string;
-  applicationId: number;
-  accountId: string;
-  redirectUri: string;
-  scopes: string[];
-  codeChallenge: string | null;
-  codeChallengeMethod: string | null;
-  /** ms since epoch (sandbox clock) */
-  createdAt: number;
-  expiresInSeconds: number;
-  revoked: boolean;
-}
-
-export interface BlockRow {
-  id: number;
-  accountId: string;
-  targetAccountId: string;
-}
-
-export interface MuteRow {
-  id: number;
-  accountId: string;
-  targetAccountId: string;
-  hideNotifications: boolean;
-  /** ms since epoch, or null for an indefinite mute */
-  expiresAt: number | null;
-}
-
-export interface DomainBlockRow {
-  id: number;
-  accountId: string;
-  domain: string;
-}
-
-export interface ListMemberRow {
-  id: number;
-  listId: number;
-  accountId: string;
-  followId: number;
-}
-
-export interface ListRow {
-  id: number;
-  accountId: string;
-  title: string;
-  repliesPolicy: "followed" | "list" | "none";
-  exclusive: boolean;
-  /** ListAccount rows in insertion order. */
-  members: ListMemberRow[];
-}
-
-export interface StatusRow {
-  /** Snowflake id */
-  id: string;
-  accountId: string;
-  uri: string;
-  url: string | null;
-  content: string;
-  createdAt: Date;
-  visibility: "public" | "unlisted" | "private" | "direct";
-  language: string | null;
-}
-
-export interface BookmarkRow {
-  id: number;
-  accountId: string;
-  statusId: string;
-}
-
-/** Mastodon's Account entity, as served. */
-export interface MastodonAccount {
-  id: string;
-  username: string;
-  acct: string;
-  display_name: string;
-  locked: boolean;
-  bot: boolean;
-  discoverable: boolean | null;
-  indexable?: boolean;
-  group: boolean;
-  created_at: string;
-  note: string;
-  url: string;
-  uri: string;
-  avatar: string;
-  avatar_static: string;
-  header: string;
-  header_static: string;
-  followers_count: number;
-  following_count: number;
-  statuses_count: number;
-  last_status_at: string | null;
-  hide_collections?: boolean | null;
-  noindex?: boolean;
-  emojis: unknown[];
-  roles?: unknown[];
-  fields: { name: string; value: string; verified_at: string | null }[];
-  moved?: MastodonAccount | null;
-}
-
-export interface MastodonCredentialAccount extends MastodonAccount {
-  source: {
-    privacy: string;
-    sensitive: boolean;
-    language: string | null;
-    note: string;
-    fields: { name: string; value: string; verified_at: string | null }[];
-    follow_requests_count: number;
-    hide_collections?: boolean | null;
-    discoverable?: boolean | null;
-    indexable?: boolean;
-  };
-  role: { id: string; name: string; permissions: string; color: string; highlighted: boolean };
-}
-
-export interface MastodonRelationship {
-  id: string;
-  following: boolean;
-  showing_reblogs: boolean;
-  notifying: boolean;
-  languages?: string[] | null;
-  followed_by: boolean;
-  blocking: boolean;
-  blocked_by: boolean;
-  muting: boolean;
-  muting_notifications: boolean;
-  requested: boolean;
-  requested_by?: boolean;
-  domain_blocking: boolean;
-  endorsed: boolean;
-  note: string;
-}
-
-/** "4.3.2", "4.2.10+glitch", "4.4.0-beta.1" → [4, 3, 2] */
-export function parseVersion(version: string): [number, number, number] {
-  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version);
-  return [Number(m?.[1] ?? 0), Number(m?.[2] ?? 0), Number(m?.[3] ?? 0)];
-}
-
-/** Ruby's String#to_i: leading whitespace, optional sign, digits (underscores allowed); else 0. */
-export function rubyToI(value: string): bigint {
-  const m = /^\s*([+-]?)(\d+(?:_\d+)*)/.exec(value);
-  if (!m) return 0n;
-  const n = BigInt(m[2]!.replaceAll("_", ""));
-  return m[1] === "-" ? -n : n;
-}
-
-export function acctParts(acct: string): { username: string; domain: string | null } {
-  const stripped = acct.trim().replace(/^@/, "");
-  const at = stripped.indexOf("@");
-  if (at === -1) return { username: stripped, domain: null };
-  return { username: stripped.slice(0, at), domain: stripped.slice(at + 1).toLowerCase() };
-}
+import {
+  type AccountRow,
+  type AppRow,
+  acctParts,
+  type BlockRow,
+  type BookmarkRow,
+  type DomainBlockRow,
+  type FollowRow,
+  type GrantRow,
+  type ListMemberRow,
+  type ListRow,
+  type MuteRow,
+  rubyToI,
+  type StatusRow,
+  type TokenRow,
+} from "./mastodon-rows.js";
 
 export class Store {
   readonly accounts = new Map<string, AccountRow>();
@@ -327,6 +105,13 @@ export class Store {
   findByAcct(acct: string): AccountRow | undefined {
     const { username, domain } = acctParts(acct);
     return this.byAcct.get(this.key(username, domain));
+  }
+
+  /** The local account with that username; throws when there is none. */
+  local(username: string): AccountRow {
+    const row = this.findByAcct(username);
+    if (!row || row.domain !== null) throw new Error(`no local account ${username}`);
+    return row;
   }
 
   /** Account.find(params[:id]) with Rails' integer casting ("12abc" → 12, "abc" → 0). */
@@ -670,7 +455,12 @@ export class Store {
     return `${this.publicBase}/users/${author.username}/statuses/${id}`;
   }
 
-  // ---- serializers ------------------------------------------------------------------
+  /** Whether the account bookmarked the status. */
+  bookmarked(account: AccountRow, status: StatusRow): boolean {
+    return this.bookmarksByPair.has(this.pairKey(account.id, status.id));
+  }
+
+  // ---- names and URLs -------------------------------------------------------------------
 
   acctOf(a: AccountRow): string {
     return a.domain === null ? a.username : `${a.username}@${a.domain}`;
@@ -687,170 +477,4 @@ export class Store {
     if (a.domain === null) return `${this.publicBase}/@${a.username}`;
     return a.url ?? `https://${a.domain}/@${a.username}`;
   }
-
-  serializeAccount(a: AccountRow, nested = false): MastodonAccount {
-    const local = a.domain === null;
-    const missingAvatar = `${this.publicBase}/avatars/original/missing.png`;
-    const missingHeader = `${this.publicBase}/headers/original/missing.png`;
-    // Attribute order as REST::AccountSerializer writes it; version-gated keys as added upstream.
-    const out: MastodonAccount = {
-      id: a.id,
-      username: a.username,
-      acct: this.acctOf(a),
-      display_name: a.displayName,
-      locked: a.locked,
-      bot: a.bot,
-      discoverable: a.discoverable,
-      ...(this.atLeast(4, 2) ? { indexable: a.indexable } : {}),
-      group: false,
-      created_at: midnight(a.createdAt),
-      note: a.note,
-      url: this.profileUrlOf(a),
-      uri: this.uriOf(a),
-      avatar: missingAvatar,
-      avatar_static: missingAvatar,
-      header: missingHeader,
-      header_static: missingHeader,
-      followers_count: local ? a.followers.length : a.reportedFollowers,
-      following_count: local ? a.following.length : a.reportedFollowing,
-      statuses_count: a.statusesCount,
-      last_status_at: null,
-      ...(this.atLeast(4, 1) ? { hide_collections: a.hideCollections } : {}),
-      ...(local ? { noindex: false } : {}),
-      emojis: [],
-      ...(local && this.atLeast(4, 1) ? { roles: [] } : {}),
-      fields: [],
-    };
-    // has_one :moved_to_account, key: :moved, if: :moved_and_not_nested? — absent unless moved.
-    if (!nested && a.movedToAccountId !== null) {
-      const target = this.accounts.get(a.movedToAccountId);
-      out.moved = target ? this.serializeAccount(target, true) : null;
-    }
-    return out;
-  }
-
-  serializeCredentialAccount(a: AccountRow): MastodonCredentialAccount {
-    const source: MastodonCredentialAccount["source"] = {
-      privacy: "public",
-      sensitive: false,
-      language: null,
-      note: a.note.replace(/<[^>]*>/g, ""),
-      fields: [],
-      follow_requests_count: Math.min(this.pendingRequestsTo(a), 40),
-    };
-    if (this.atLeast(4, 2)) {
-      source.hide_collections = a.hideCollections;
-      source.discoverable = a.discoverable;
-      source.indexable = a.indexable;
-    }
-    return {
-      ...this.serializeAccount(a),
-      source,
-      role: { id: "-99", name: "", permissions: "65536", color: "", highlighted: false },
-    };
-  }
-
-  /** REST::StatusSerializer (4.x attribute order), as seen by `viewer`. */
-  serializeStatus(st: StatusRow, viewer: AccountRow | null): MastodonStatus {
-    const author = this.accounts.get(st.accountId)!;
-    const own = viewer !== null && viewer.id === author.id;
-    return {
-      id: st.id,
-      created_at: st.createdAt.toISOString(),
-      in_reply_to_id: null,
-      in_reply_to_account_id: null,
-      sensitive: false,
-      spoiler_text: "",
-      visibility: st.visibility,
-      language: st.language,
-      uri: st.uri,
-      url: st.url,
-      replies_count: 0,
-      reblogs_count: 0,
-      favourites_count: 0,
-      ...(this.atLeast(3, 5) ? { edited_at: null } : {}),
-      ...(viewer
-        ? {
-            favourited: false,
-            reblogged: false,
-            muted: false,
-            bookmarked: this.bookmarksByPair.has(this.pairKey(viewer.id, st.id)),
-          }
-        : {}),
-      ...(own && st.visibility !== "direct" ? { pinned: false } : {}),
-      ...(viewer && this.atLeast(4, 0) ? { filtered: [] } : {}),
-      content: st.content,
-      reblog: null,
-      account: this.serializeAccount(author),
-      media_attachments: [],
-      mentions: [],
-      tags: [],
-      emojis: [],
-      card: null,
-      poll: null,
-    };
-  }
-
-  serializeRelationship(me: AccountRow, other: AccountRow): MastodonRelationship {
-    const following = this.followOf(me, other);
-    const requested = this.requestOf(me, other);
-    const opts = following ?? requested;
-    const mute = this.muteOf(me, other);
-    // Key order as REST::RelationshipSerializer writes it.
-    return {
-      id: other.id,
-      following: following !== undefined,
-      showing_reblogs: opts?.showReblogs ?? false,
-      notifying: opts?.notify ?? false,
-      ...(this.atLeast(4, 0) ? { languages: opts?.languages ?? null } : {}),
-      followed_by: this.followOf(other, me) !== undefined,
-      blocking: this.blockOf(me, other) !== undefined,
-      blocked_by: this.blockOf(other, me) !== undefined,
-      muting: mute !== undefined,
-      muting_notifications: mute?.hideNotifications ?? false,
-      requested: requested !== undefined,
-      ...(this.atLeast(4, 1) ? { requested_by: this.requestOf(other, me) !== undefined } : {}),
-      domain_blocking: this.domainBlocking(me, other),
-      endorsed: false,
-      note: "",
-    };
-  }
-}
-
-export interface MastodonStatus {
-  id: string;
-  created_at: string;
-  in_reply_to_id: string | null;
-  in_reply_to_account_id: string | null;
-  sensitive: boolean;
-  spoiler_text: string;
-  visibility: string;
-  language: string | null;
-  uri: string;
-  url: string | null;
-  replies_count: number;
-  reblogs_count: number;
-  favourites_count: number;
-  edited_at?: string | null;
-  favourited?: boolean;
-  reblogged?: boolean;
-  muted?: boolean;
-  bookmarked?: boolean;
-  pinned?: boolean;
-  filtered?: unknown[];
-  content: string;
-  reblog: MastodonStatus | null;
-  account: MastodonAccount;
-  media_attachments: unknown[];
-  mentions: unknown[];
-  tags: unknown[];
-  emojis: unknown[];
-  card: unknown | null;
-  poll: unknown | null;
-}
-
-/** `object.created_at.midnight.as_json` */
-function midnight(d: Date): string {
-  const m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-  return m.toISOString();
 }

@@ -1,0 +1,92 @@
+/**
+ * What the Mastodon stand-in's modules share, made once per sandbox: the store and the
+ * services around it. Seeding, the /_sandbox endpoints and the routes take it as their first
+ * argument instead of closing over the sandbox's locals.
+ */
+
+import { ActivityPubRoutes } from "./mastodon-activitypub.js";
+import { Federation } from "./mastodon-federation.js";
+import { Migrations } from "./mastodon-move.js";
+import { OAuthProvider } from "./mastodon-oauth.js";
+import type { OriginOf, ResolveActor } from "./mastodon-resolve.js";
+import { parseVersion } from "./mastodon-rows.js";
+import { Store } from "./mastodon-store.js";
+import { type FollowLimitConfig, FollowTarget } from "./mastodon-target.js";
+import { DEFAULT_RATE_LIMIT, RackAttack, type RateLimitConfig } from "./mastodon-throttle.js";
+
+export interface MastodonContext {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  /** LOCAL_DOMAIN */
+  readonly domain: string;
+  readonly version: string;
+  /** configuration.statuses.max_characters */
+  readonly maxCharacters: number;
+  /** The sandbox clock (ms since epoch). */
+  readonly clock: () => number;
+  readonly store: Store;
+  readonly oauth: OAuthProvider;
+  readonly fed: Federation;
+  readonly moves: Migrations;
+  readonly target: FollowTarget;
+  readonly activityPub: ActivityPubRoutes;
+  readonly rack: RackAttack;
+  /** Numbers generated accounts, statuses and domains, so every seeding call makes new ones. */
+  seedSeq: number;
+}
+
+export interface ContextOptions {
+  url: string;
+  port: number;
+  /** LOCAL_DOMAIN when given; default 127.0.0.1:PORT with http:// URLs. */
+  domain: string | undefined;
+  version: string;
+  maxCharacters: number;
+  clock: () => number;
+  rateLimit: RateLimitConfig | null | undefined;
+  resolveActor: ResolveActor | undefined;
+  originOf: OriginOf | undefined;
+  followLimit: FollowLimitConfig | null | undefined;
+  autoAcceptFollowsMs: number | null | undefined;
+}
+
+export function createMastodonContext(o: ContextOptions): MastodonContext {
+  const domain = o.domain ?? `127.0.0.1:${o.port}`;
+  const store = new Store(
+    domain,
+    o.domain ? `https://${domain}` : o.url,
+    parseVersion(o.version),
+    o.clock,
+  );
+  const fed = new Federation(store, {
+    ...(o.resolveActor ? { resolveActor: o.resolveActor } : {}),
+    ...(o.originOf ? { originOf: o.originOf } : {}),
+  });
+  const target = new FollowTarget(store, fed, o.clock);
+  if (o.followLimit !== undefined) target.setFollowLimit(o.followLimit);
+  if (o.autoAcceptFollowsMs !== undefined) target.setAutoAccept(o.autoAcceptFollowsMs);
+  return {
+    url: o.url,
+    port: o.port,
+    domain,
+    version: o.version,
+    maxCharacters: o.maxCharacters,
+    clock: o.clock,
+    store,
+    oauth: new OAuthProvider(store),
+    fed,
+    moves: new Migrations(store, fed, o.clock),
+    target,
+    activityPub: new ActivityPubRoutes(store),
+    rack: new RackAttack(o.rateLimit === undefined ? DEFAULT_RATE_LIMIT : o.rateLimit),
+    seedSeq: 0,
+  };
+}
+
+/** Lets what is due by the sandbox clock happen: auto-accepts, followers leaving. */
+export function settle(ctx: MastodonContext): void {
+  const now = ctx.clock();
+  ctx.target.settle(now);
+  ctx.moves.settle(now);
+}

@@ -1,0 +1,318 @@
+/**
+ * The micro.blog stand-in's data and the rules it keeps about it: users and their app tokens
+ * (which turn into expiring tokens after enough verifications), the Fediverse accounts
+ * micro.blog can or can't resolve, follows, aliases, and the nginx rate limit per client IP.
+ * The methods a test seeds with validate their input here.
+ */
+
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { z } from "zod";
+import { nginxErrorPage } from "./html.js";
+import {
+  FaultPathSchema,
+  HangFaultSchema,
+  JSON_TYPE,
+  type Reply,
+  StatusFaultSchema,
+} from "./http-pipeline.js";
+import type { ErrorReply, RateLimit, RemoteOptions } from "./microblog.js";
+
+// ---- validation (in-process API and /_sandbox endpoints) ---------------------------------
+
+/** micro.blog usernames: letters, digits and underscores (unconfirmed beyond that). */
+export const Username = z.string().regex(/^[a-z0-9_]{1,30}$/i, "not a micro.blog username");
+/** A Fediverse account as micro.blog names it: user@host, no leading @. */
+export const RemoteHandle = z
+  .string()
+  .regex(/^[a-z0-9_.-]+@[a-z0-9.-]+(:\d+)?$/i, "not user@host (no leading @)");
+export const ErrorReplySchema = z.object({
+  status: z.number().int().min(200).max(599),
+  body: z.string(),
+  contentType: z.string().optional(),
+});
+export const RateLimitSchema = z.object({
+  limit: z.number().int().min(0),
+  windowMs: z.number().int().positive(),
+});
+export const FaultSchema = z.union([StatusFaultSchema, HangFaultSchema]).and(FaultPathSchema);
+export const RemoteOptionsSchema = z.object({
+  exists: z.boolean(),
+  name: z.string().optional(),
+  errorBody: ErrorReplySchema.optional(),
+});
+export const OptionsSchema = z.object({
+  port: z.number().int().min(0).max(65535).optional(),
+  rateLimit: RateLimitSchema.nullable().optional(),
+  domain: z
+    .string()
+    .regex(/^[a-z0-9.-]+(:\d+)?$/i)
+    .optional(),
+  notFound: ErrorReplySchema.optional(),
+  expireAfterVerifies: z.number().int().min(1).optional(),
+});
+export const UserSchema = z.object({ username: Username, name: z.string().optional() });
+const DEFAULT_RATE_LIMIT: RateLimit = { limit: 300, windowMs: 60_000 };
+const DEFAULT_NOT_FOUND: ErrorReply = {
+  status: 404,
+  body: JSON.stringify({ error: "User not found." }),
+  contentType: "application/json",
+};
+const EXPIRING_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000;
+
+// ---- model ---------------------------------------------------------------------------------
+
+export interface User {
+  username: string;
+  name: string;
+  /** lower-cased handle → the handle as micro.blog spells it */
+  following: Map<string, string>;
+  aliases: string[];
+}
+
+export interface TokenRow {
+  user: User;
+  verifies: number;
+  expiresAt: number | null;
+}
+
+interface Remote {
+  handle: string;
+  name: string;
+  exists: boolean;
+  errorBody?: ErrorReply;
+}
+
+export type Account = { kind: "user"; user: User } | { kind: "remote"; remote: Remote };
+
+// ---- replies -------------------------------------------------------------------------------
+
+export const json = (status: number, body: unknown, contentType = JSON_TYPE): Reply => ({
+  status,
+  body: JSON.stringify(body),
+  contentType,
+});
+
+/** nginx's 404: what micro.blog answers for routes it doesn't have. */
+export const notFoundPage = (): Reply => ({
+  status: 404,
+  body: nginxErrorPage(404),
+  contentType: "text/html",
+});
+
+/** The answer for an ErrorReply: application/json when the body looks like JSON, else text/plain. */
+export function errorReply(e: ErrorReply): Reply {
+  return {
+    status: e.status,
+    body: e.body,
+    contentType: e.contentType ?? (/^\s*[[{]/.test(e.body) ? JSON_TYPE : "text/plain"),
+  };
+}
+
+/** A fixed window per client IP, aligned to multiples of windowMs. */
+export class FixedWindows {
+  private readonly counts = new Map<string, { start: number; count: number }>();
+  constructor(private config: RateLimit | null) {}
+
+  configure(config: RateLimit | null): void {
+    this.config = config;
+    this.counts.clear();
+  }
+
+  /** null: allowed; else the end of the window that refused the request. */
+  check(ip: string, now: number): number | null {
+    if (!this.config) return null;
+    const start = now - (now % this.config.windowMs);
+    let w = this.counts.get(ip);
+    if (!w || w.start !== start) {
+      w = { start, count: 0 };
+      this.counts.set(ip, w);
+    }
+    w.count += 1;
+    return w.count > this.config.limit ? start + this.config.windowMs : null;
+  }
+}
+
+export interface StateOptions {
+  url: string;
+  port: number;
+  /** The Fediverse domain; default the sandbox's host, with its http:// origin. */
+  domain: string | undefined;
+  clock: () => number;
+  rateLimit: RateLimit | null | undefined;
+  notFound: ErrorReply | undefined;
+  expireAfterVerifies: number | undefined;
+}
+
+export class MicroblogState {
+  readonly url: string;
+  readonly domain: string;
+  /** Where the Fediverse side lives: https://DOMAIN, or the sandbox itself by default. */
+  readonly base: string;
+  readonly clock: () => number;
+  /** Verifications of one token before it is switched to an expiring token. */
+  readonly expireAfter: number;
+  readonly users = new Map<string, User>();
+  readonly tokens = new Map<string, TokenRow>();
+  readonly remotes = new Map<string, Remote>();
+  readonly limiter: FixedWindows;
+  private readonly notFoundDefault: ErrorReply;
+  private publicKeyPem: string | undefined;
+
+  constructor(o: StateOptions) {
+    this.url = o.url;
+    this.domain = o.domain ?? `127.0.0.1:${o.port}`;
+    this.base = o.domain ? `https://${this.domain}` : o.url;
+    this.clock = o.clock;
+    this.expireAfter = o.expireAfterVerifies ?? 5;
+    this.notFoundDefault = o.notFound ?? DEFAULT_NOT_FOUND;
+    this.limiter = new FixedWindows(o.rateLimit === undefined ? DEFAULT_RATE_LIMIT : o.rateLimit);
+  }
+
+  userOf(username: string): User {
+    const u = this.users.get(username.toLowerCase());
+    if (!u) throw new Error(`no micro.blog user ${username}`);
+    return u;
+  }
+
+  /** What micro.blog knows by this name; a leading @ finds nothing (see microblog.ts). */
+  lookup(handle: string): Account | null {
+    const key = handle.toLowerCase();
+    if (key.includes("@")) {
+      const remote = this.remotes.get(key);
+      return remote?.exists ? { kind: "remote", remote } : null;
+    }
+    const user = this.users.get(key);
+    return user ? { kind: "user", user } : null;
+  }
+
+  /** The answer for a name micro.blog can't find: the handle's own, else the sandbox's. */
+  notFound(handle: string): Reply {
+    return errorReply(this.remotes.get(handle.toLowerCase())?.errorBody ?? this.notFoundDefault);
+  }
+
+  handleOf(a: Account): string {
+    return a.kind === "user" ? a.user.username : a.remote.handle;
+  }
+
+  /** An account as the JSON API describes it to `viewer`. */
+  profile(a: Account, viewer: User | null) {
+    const handle = this.handleOf(a);
+    const [user = handle, host = ""] = handle.split("@");
+    const isYou = a.kind === "user" && a.user === viewer;
+    return {
+      name: a.kind === "user" ? a.user.name : a.remote.name,
+      url:
+        a.kind === "user"
+          ? `https://${handle.toLowerCase()}.micro.blog/`
+          : `https://${host}/@${user}`,
+      avatar:
+        a.kind === "user"
+          ? `${this.base}/${handle}/avatar.jpg`
+          : `https://${host}/avatars/${user}.png`,
+      username: handle,
+      is_following: viewer?.following.has(handle.toLowerCase()) ?? false,
+      is_you: isYou,
+    };
+  }
+
+  /** A token that authenticates now: known and not expired. */
+  validToken(token: string | null): TokenRow | null {
+    const row = token ? this.tokens.get(token) : undefined;
+    if (!row || (row.expiresAt !== null && row.expiresAt <= this.clock())) return null;
+    return row;
+  }
+
+  /**
+   * /account/verify accepted the token: "If … a client app is calling /account/verify
+   * regularly, Micro.blog will automatically switch the token to be an expiring token."
+   */
+  verified(row: TokenRow): void {
+    row.verifies += 1;
+    if (row.verifies > this.expireAfter && row.expiresAt === null) {
+      row.expiresAt = this.clock() + EXPIRING_TOKEN_LIFETIME_MS;
+    }
+  }
+
+  /** The actors' public key (one per sandbox, made when first asked for). */
+  publicKey(): string {
+    this.publicKeyPem ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({
+      type: "spki",
+      format: "pem",
+    }) as string;
+    return this.publicKeyPem;
+  }
+
+  private issue(user: User): string {
+    const token = randomBytes(15).toString("hex").toUpperCase();
+    this.tokens.set(token, { user, verifies: 0, expiresAt: null });
+    return token;
+  }
+
+  // ---- seeding -----------------------------------------------------------------------------
+
+  /** Adds a micro.blog user and returns its first app token. */
+  addUser(username: string, o: { name?: string } = {}): string {
+    const u = UserSchema.parse({ username, ...o });
+    const key = u.username.toLowerCase();
+    if (this.users.has(key)) throw new Error(`user ${username} exists`);
+    const user: User = {
+      username: u.username,
+      name: u.name ?? u.username,
+      following: new Map(),
+      aliases: [],
+    };
+    this.users.set(key, user);
+    return this.issue(user);
+  }
+
+  issueAppToken(username: string): string {
+    return this.issue(this.userOf(Username.parse(username)));
+  }
+
+  verifyCount(token: string): number {
+    return this.tokens.get(token)?.verifies ?? 0;
+  }
+
+  addRemote(handle: string, o: RemoteOptions): void {
+    const h = RemoteHandle.parse(handle);
+    const r = RemoteOptionsSchema.parse(o);
+    this.remotes.set(h.toLowerCase(), {
+      handle: h,
+      name: r.name ?? h.split("@")[0]!,
+      exists: r.exists,
+      ...(r.errorBody ? { errorBody: r.errorBody } : {}),
+    });
+  }
+
+  /** Seeds a follow, as if made through the API. */
+  follow(username: string, handle: string): void {
+    const user = this.userOf(username);
+    const target = this.lookup(handle);
+    if (!target) throw new Error(`micro.blog can't find ${handle}`);
+    const h = this.handleOf(target);
+    user.following.set(h.toLowerCase(), h);
+  }
+
+  followingOf(username: string): string[] {
+    return [...this.userOf(username).following.values()];
+  }
+
+  addAlias(username: string, actorUri: string): void {
+    const user = this.userOf(username);
+    const uri = z.url().parse(actorUri);
+    if (!user.aliases.includes(uri)) user.aliases.push(uri);
+  }
+
+  removeAlias(username: string, actorUri: string): boolean {
+    const user = this.userOf(username);
+    const i = user.aliases.indexOf(actorUri);
+    if (i < 0) return false;
+    user.aliases.splice(i, 1);
+    return true;
+  }
+
+  /** Resets the counters. null: no limit. */
+  setRateLimit(limit: RateLimit | null): void {
+    this.limiter.configure(RateLimitSchema.nullable().parse(limit));
+  }
+}
