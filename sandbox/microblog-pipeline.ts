@@ -7,9 +7,9 @@
 
 import { nginxErrorPage } from "./html.js";
 import type { ControlRoutes, PipelineStages } from "./http-pipeline.js";
-import type { RequestLogEntry } from "./microblog.js";
 import { readParams, route, tokenString } from "./microblog-routes.js";
 import { errorReply, json, type MicroblogState, type TokenRow } from "./microblog-state.js";
+import type { RequestLogEntry } from "./microblog-types.js";
 
 interface Arrival {
   token: TokenRow | null;

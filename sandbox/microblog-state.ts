@@ -15,7 +15,7 @@ import {
   type Reply,
   StatusFaultSchema,
 } from "./http-pipeline.js";
-import type { ErrorReply, RateLimit, RemoteOptions } from "./microblog.js";
+import type { ErrorReply, RateLimit, RemoteOptions } from "./microblog-types.js";
 
 // ---- validation (in-process API and /_sandbox endpoints) ---------------------------------
 

@@ -63,69 +63,22 @@ import { listenLocal, type PipelineControls, RequestPipeline } from "./http-pipe
 import { microblogControl } from "./microblog-control.js";
 import { microblogStages } from "./microblog-pipeline.js";
 import { FaultSchema, MicroblogState, OptionsSchema } from "./microblog-state.js";
+import type {
+  Fault,
+  MicroblogSandboxOptions,
+  RateLimit,
+  RemoteOptions,
+  RequestLogEntry,
+} from "./microblog-types.js";
 
-// ---- public types -----------------------------------------------------------------------
-
-export interface RateLimit {
-  limit: number;
-  windowMs: number;
-}
-
-/** A reply the stand-in sends instead of the normal answer. */
-export interface ErrorReply {
-  status: number;
-  body: string;
-  /** Default: application/json when the body looks like JSON, else text/plain. */
-  contentType?: string;
-}
-
-export interface MicroblogSandboxOptions {
-  /** 0 / omitted: any free port. */
-  port?: number;
-  /** Clock for log times, rate-limit windows and token expiry (ms since epoch). Default Date.now. */
-  now?: () => number;
-  /** Default 300 per 60 s per client IP. null: no limit. */
-  rateLimit?: RateLimit | null;
-  /** The Fediverse domain of the accounts (acct:user@DOMAIN, https://DOMAIN/activitypub/user). Default: the sandbox's host, with its http:// origin. */
-  domain?: string;
-  /** What an unknown user gets. Default 404 {"error":"User not found."}. */
-  notFound?: ErrorReply;
-  /** Verifications of one token before it is switched to an expiring token. Default 5. */
-  expireAfterVerifies?: number;
-}
-
-export interface RemoteOptions {
-  /** Whether micro.blog can resolve (and so follow) this Fediverse account. */
-  exists: boolean;
-  name?: string;
-  /** The answer when it can't (default: the sandbox's not-found reply). */
-  errorBody?: ErrorReply;
-}
-
-export type Fault = (
-  | { status: number; body?: string; contentType?: string }
-  /** Accept the request and never answer (until the client gives up or close()). */
-  | { hang: true }
-) & {
-  /** Only requests whose path starts with this consume the fault. */
-  path?: string;
-};
-
-export interface RequestLogEntry {
-  method: string;
-  /** Path and query as received. */
-  path: string;
-  /** 0 when no response was sent (hang, client gave up). */
-  status: number;
-  /** Arrival on the sandbox clock (ms since epoch). */
-  time: number;
-  durationMs: number;
-  ip: string;
-  /** The micro.blog user of a valid Bearer token, else null. */
-  user: string | null;
-  /** Refused by the rate limit: when its window ends (sandbox clock). */
-  resetAt?: number;
-}
+export type {
+  ErrorReply,
+  Fault,
+  MicroblogSandboxOptions,
+  RateLimit,
+  RemoteOptions,
+  RequestLogEntry,
+} from "./microblog-types.js";
 
 export interface MicroblogSandbox {
   /** http://127.0.0.1:PORT */

@@ -4,12 +4,12 @@
  * loopback that resolves the other's domain. Every test of the alias, the Move,
  * the watch and the whole journey starts from here, and leaves it closed.
  */
-import { afterEach } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import { emptySnapshot, type Snapshot } from "../../src/model/snapshot.js";
 import type { State, StateOf } from "../../src/model/state.js";
 import type { Loopback } from "./chat.js";
+import { closedAfterEach } from "./closing.js";
 
 export const OLD = "old.example";
 export const MB = "mb.example";
@@ -113,13 +113,6 @@ export async function startMoveWorld(opts: MoveWorldOptions = {}): Promise<MoveW
 
 /** startMoveWorld, with every world a test opened closed after it. */
 export function moveWorlds(): (opts?: MoveWorldOptions) => Promise<MoveWorld> {
-  const open: MoveWorld[] = [];
-  afterEach(async () => {
-    for (const w of open.splice(0)) await w.close();
-  });
-  return async (opts) => {
-    const w = await startMoveWorld(opts);
-    open.push(w);
-    return w;
-  };
+  const closing = closedAfterEach<MoveWorld>();
+  return async (opts) => closing(await startMoveWorld(opts));
 }

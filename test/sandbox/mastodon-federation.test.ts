@@ -1,5 +1,5 @@
 import { createRestAPIClient, MastoHttpError } from "masto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type MastodonAccount,
   type MastodonSandbox,
@@ -7,17 +7,12 @@ import {
   startMastodonSandbox,
   ValidationError,
 } from "../../sandbox/mastodon.js";
+import { closedAfterEach } from "../helpers/closing.js";
 
-const open: MastodonSandbox[] = [];
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((sb) => sb.close()));
-});
+const closing = closedAfterEach<MastodonSandbox>();
 
 async function start(opts: MastodonSandboxOptions = {}): Promise<MastodonSandbox> {
-  const sb = await startMastodonSandbox(opts);
-  open.push(sb);
-  return sb;
+  return closing(await startMastodonSandbox(opts));
 }
 
 /** The old server (old.example) and the new one (new.example), seeing each other on loopback. */

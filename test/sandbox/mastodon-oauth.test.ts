@@ -1,21 +1,17 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createOAuthAPIClient, createRestAPIClient, MastoHttpError } from "masto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type MastodonSandbox,
   type MastodonSandboxOptions,
   startMastodonSandbox,
 } from "../../sandbox/mastodon.js";
+import { closedAfterEach } from "../helpers/closing.js";
 
-let sandbox: MastodonSandbox | undefined;
-
-afterEach(async () => {
-  await sandbox?.close();
-  sandbox = undefined;
-});
+const closing = closedAfterEach<MastodonSandbox>();
 
 async function start(opts: MastodonSandboxOptions = {}): Promise<MastodonSandbox> {
-  sandbox = await startMastodonSandbox({ rateLimit: null, ...opts });
+  const sandbox = closing(await startMastodonSandbox({ rateLimit: null, ...opts }));
   sandbox.addAccount({ username: "ada", displayName: "Ada Lovelace" });
   return sandbox;
 }
@@ -217,7 +213,7 @@ describe("POST /api/v1/apps", () => {
   });
 
   it("throttles registrations per IP: 5 per 10 minutes", async () => {
-    sandbox = await startMastodonSandbox();
+    const sandbox = closing(await startMastodonSandbox());
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
       statuses.push(

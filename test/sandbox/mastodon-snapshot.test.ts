@@ -1,5 +1,5 @@
 import { createRestAPIClient, type MastoHttpError, type mastodon } from "masto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type MastodonSandbox,
   type MastodonSandboxOptions,
@@ -16,16 +16,12 @@ import {
   mastodonListsCsv,
   mastodonMutedAccountsCsv,
 } from "../../sandbox/mastodon-export.js";
+import { closedAfterEach } from "../helpers/closing.js";
 
-let sandbox: MastodonSandbox | undefined;
-
-afterEach(async () => {
-  await sandbox?.close();
-  sandbox = undefined;
-});
+const closing = closedAfterEach<MastodonSandbox>();
 
 async function withAda(opts: MastodonSandboxOptions = {}, scopes = ["read"]) {
-  sandbox = await startMastodonSandbox({ rateLimit: null, ...opts });
+  const sandbox = closing(await startMastodonSandbox({ rateLimit: null, ...opts }));
   const sb = sandbox;
   const ada = sb.addAccount({ username: "ada" });
   const token = sb.issueToken("ada", scopes);

@@ -1,25 +1,21 @@
 import { createRestAPIClient, MastoHttpError } from "masto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type MastodonRelationship,
   type MastodonSandbox,
   type MastodonSandboxOptions,
   startMastodonSandbox,
 } from "../../sandbox/mastodon.js";
+import { closedAfterEach } from "../helpers/closing.js";
 
-let sandbox: MastodonSandbox | undefined;
-
-afterEach(async () => {
-  await sandbox?.close();
-  sandbox = undefined;
-});
+const closing = closedAfterEach<MastodonSandbox>();
 
 /** A sandbox (the server the user moves to) with local "bob" and a token for him. */
 async function withBob(
   opts: MastodonSandboxOptions = {},
   scopes = ["read", "write:follows", "read:search"],
 ) {
-  sandbox = await startMastodonSandbox({ domain: "new.example", ...opts });
+  const sandbox = closing(await startMastodonSandbox({ domain: "new.example", ...opts }));
   const sb = sandbox;
   const bob = sb.addAccount({ username: "bob", displayName: "Bob" });
   const token = sb.issueToken("bob", scopes);

@@ -2,22 +2,18 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createRestAPIClient, MastoHttpError, MastoTimeoutError } from "masto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type MastodonSandbox,
   type MastodonSandboxOptions,
   startMastodonSandbox,
 } from "../../sandbox/mastodon.js";
+import { closedAfterEach } from "../helpers/closing.js";
 
-let sandbox: MastodonSandbox | undefined;
-
-afterEach(async () => {
-  await sandbox?.close();
-  sandbox = undefined;
-});
+const closing = closedAfterEach<MastodonSandbox>();
 
 async function start(opts: MastodonSandboxOptions = {}): Promise<MastodonSandbox> {
-  sandbox = await startMastodonSandbox(opts);
+  const sandbox = closing(await startMastodonSandbox(opts));
   return sandbox;
 }
 

@@ -1,15 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import { closedAfterEach } from "../helpers/closing.js";
 
-const sandboxes: MicroblogSandbox[] = [];
-afterEach(async () => {
-  for (const s of sandboxes.splice(0)) await s.close();
-});
+const closing = closedAfterEach<MicroblogSandbox>();
 
 async function start(opts: Parameters<typeof startMicroblogSandbox>[0] = {}) {
-  const sb = await startMicroblogSandbox(opts);
-  sandboxes.push(sb);
-  return sb;
+  return closing(await startMicroblogSandbox(opts));
 }
 
 function call(
