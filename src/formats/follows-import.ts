@@ -9,18 +9,39 @@
  * `true`/`false`. We are stricter per row (a handle must name its server, a
  * boolean can't be "yes") and report each bad row by its line, while the good
  * rows still go through: one typo shouldn't block moving a thousand follows.
+ *
+ * Reading never holds the event loop for long (other users' turns wait behind it):
+ * the file is read a piece at a time (csv-lines.ts), rows past the limit are counted
+ * but neither kept nor checked, and the checking lets the event loop run every few
+ * milliseconds (time-slice.ts).
  */
 import { z } from "zod";
 import { AccountAddress, quoted } from "../model/handle.js";
 import { FollowRow } from "../model/state.js";
-import { readCsvRows } from "./csv-lines.js";
+import { type CsvLimits, type CsvRow, readCsvRows } from "./csv-lines.js";
 import { guessExportKind, notFollowsReason } from "./export-kind.js";
-import { decodeTextFile } from "./text-file.js";
+import { textPieces } from "./text-file.js";
+import { timeSlicer } from "./time-slice.js";
 
 /** Form::Import::FILE_SIZE_LIMIT (Rails megabytes are MiB). */
 export const MAX_FILE_BYTES = 20 * 1024 * 1024;
 /** Form::Import::ROWS_PROCESSING_LIMIT. */
 export const MAX_ROWS = 20_000;
+/**
+ * Past MAX_ROWS, rows are still counted, so the refusal can say how many parts to
+ * split the file into; past this many, "more than" will do, and reading stops.
+ */
+export const MAX_COUNTED_ROWS = 5 * MAX_ROWS;
+
+/**
+ * Ours, not Mastodon's, which reads the whole file first: blank lines are skipped,
+ * but a file of nothing else costs as much to read as one of accounts. As many as
+ * there may be accounts, so even a list with a blank line after each one is read.
+ * And one line (or quoted cell) longer than any account's row stops the reading
+ * there: an account address is at most a few hundred characters, and a row holds
+ * one and three short columns.
+ */
+export const LIMITS: CsvLimits = { maxBlankRows: MAX_ROWS, maxRowChars: 10_000 };
 
 export type BadRow = { line: number; reason: string };
 export type FollowsImport =
@@ -88,20 +109,30 @@ const FollowCells = z
   })
   .pipe(FollowRow);
 
-export function parseFollowsFile(bytes: Uint8Array, name?: string): FollowsImport {
+export async function parseFollowsFile(bytes: Uint8Array, name?: string): Promise<FollowsImport> {
   // Before decoding anything: a huge upload shouldn't cost us the memory to read it.
   if (bytes.length > MAX_FILE_BYTES) return { ok: false, reason: REASON_TOO_BIG };
-  const file = decodeTextFile(bytes);
-  if (!file.ok) return file;
-  if (file.text.trim() === "") return { ok: false, reason: REASON_EMPTY };
-  const csv = readCsvRows(file.text);
-  if (!csv.ok) return csv;
-  if (csv.rows.length === 0) return { ok: false, reason: REASON_EMPTY };
 
-  const first = csv.rows[0]!;
+  // The first row, which may be a header, and MAX_ROWS more: all that can be taken.
+  const kept: CsvRow[] = [];
+  let seen = 0;
+  const read = await readCsvRows(
+    textPieces(bytes),
+    (row) => {
+      seen += 1;
+      if (kept.length <= MAX_ROWS) kept.push(row);
+      // Stops once there are more data rows than counted, header or not.
+      return seen > MAX_COUNTED_ROWS + 1 ? "stop" : "more";
+    },
+    LIMITS,
+  );
+  if (!read.ok) return read;
+  if (kept.length === 0) return { ok: false, reason: REASON_EMPTY };
+
+  const first = kept[0]!;
   const hasHeader = KNOWN_HEADERS.has(normalHeader(first.cells[0]!));
   const headers = hasHeader ? first.cells.map(normalHeader) : null;
-  const dataRows = hasHeader ? csv.rows.slice(1) : csv.rows;
+  const dataRows = hasHeader ? kept.slice(1) : kept;
 
   const kind = guessExportKind(headers, name, dataRows);
   if (kind !== undefined && kind !== "following")
@@ -125,11 +156,16 @@ export function parseFollowsFile(bytes: Uint8Array, name?: string): FollowsImpor
     };
   }
 
-  if (dataRows.length > MAX_ROWS) {
+  const accounts = seen - (hasHeader ? 1 : 0);
+  if (accounts > MAX_ROWS) {
+    const count =
+      accounts > MAX_COUNTED_ROWS
+        ? `more than ${MAX_COUNTED_ROWS.toLocaleString("en-US")}`
+        : accounts.toLocaleString("en-US");
     return {
       ok: false,
       reason:
-        `This file has ${dataRows.length.toLocaleString("en-US")} accounts; Mastodon and I take ` +
+        `This file has ${count} accounts; Mastodon and I take ` +
         `at most ${MAX_ROWS.toLocaleString("en-US")} per file. Split it and send the parts.`,
     };
   }
@@ -137,7 +173,9 @@ export function parseFollowsFile(bytes: Uint8Array, name?: string): FollowsImpor
   const rows: FollowRow[] = [];
   const bad: BadRow[] = [];
   const firstLine = new Map<string, number>();
+  const slice = timeSlicer();
   for (const { line, cells } of dataRows) {
+    await slice();
     const cell = (i: number) => (i === -1 ? "" : (cells[i] ?? ""));
     const parsed = FollowCells.safeParse({
       acct: cell(at.acct),

@@ -30,6 +30,13 @@ async function atUpload() {
 
 const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
 
+/** A file of exactly 20 MB: `head`, then the byte `fill` to the end. */
+function padded(head: string, fill: number): Uint8Array {
+  const bytes = new Uint8Array(20 * 1024 * 1024).fill(fill);
+  bytes.set(new TextEncoder().encode(head));
+  return bytes;
+}
+
 describe("uploading following_accounts.csv instead of signing in", () => {
   it("reads Mastodon's export with a BOM and CRLF line ends", async () => {
     const chat = await atUpload();
@@ -109,6 +116,21 @@ describe("uploading following_accounts.csv instead of signing in", () => {
         `${HEADER}\n${Array.from({ length: 20_001 }, (_, k) => `u${k}@a.example,true,false,`).join("\n")}\n`,
       ),
       /^This file has 20,001 accounts; Mastodon and I take at most 20,000 per file\. Split it and send the parts\./,
+    ],
+    [
+      "20 MB of blank lines",
+      file("following_accounts.csv", padded(`${HEADER}\na@one.example,true,false,\n`, 0x0a)),
+      /^This file has more than 20,000 blank lines; I take at most 20,000 per file\. Delete them and send it again\. Nothing changed/,
+    ],
+    [
+      "20 MB in one cell",
+      file("following_accounts.csv", padded(`${HEADER}\n"a@one.example`, 0x61)),
+      /^This file has a line over 10,000 characters long \(line 2\); a follows file has one account a line\. Check it's the right file and send it again\. Nothing changed/,
+    ],
+    [
+      "20 MB after a quote that never closes",
+      file("following_accounts.csv", padded(`${HEADER}\n"a@one.example,true\n`, 0x0a)),
+      /^This file isn't valid CSV: on line 2 a quoted field runs on for more than 10,000 characters\. Nothing changed/,
     ],
     [
       "a binary file",

@@ -53,7 +53,7 @@ export const oldCsv: Step<"old-csv"> = {
     } else {
       return stay(state, ask(state));
     }
-    const parsed = parseFollowsFile(bytes, input.kind === "file" ? input.name : undefined);
+    const parsed = await parseFollowsFile(bytes, input.kind === "file" ? input.name : undefined);
     if (!parsed.ok)
       return stay(state, say([parsed.reason, " Nothing changed; send another file when ready."]));
     if (parsed.rows.length === 0) {
