@@ -42,8 +42,14 @@ const OPTIONS = {
   skipEmptyLines: false,
 } as const;
 
-/** A row papaparse has parsed, with where it starts and ends in the text it was given. */
-type Parsed = { cells: string[]; errors: Papa.ParseError[]; start: number; end: number };
+/** A row papaparse has parsed: where it starts and ends in the text it was given, and its length without the line end. */
+type Parsed = {
+  cells: string[];
+  errors: Papa.ParseError[];
+  start: number;
+  end: number;
+  length: number;
+};
 
 /** Feeds the rows of pieces of CSV text to `onRow`, letting the event loop run between pieces. */
 export async function readCsvRows(
@@ -97,7 +103,9 @@ export class CsvReader {
         if (held) over = this.#take(held);
         if (over) return parser.abort();
         const start = held?.end ?? 0;
-        held = { cells: result.data, errors: result.errors, start, end: result.meta.cursor };
+        const end = result.meta.cursor;
+        const length = end - start - (text[end - 1] === "\n" ? 1 : 0);
+        held = { cells: result.data, errors: result.errors, start, end, length };
       },
     });
     if (over) return over;
@@ -126,7 +134,7 @@ export class CsvReader {
           : "a quote is in the wrong place";
       return { ok: false, reason: `This file isn't valid CSV: on line ${line} ${what}.` };
     }
-    if (row.end - row.start > this.#limits.maxRowChars) return this.#tooLong(line, inner > 0);
+    if (row.length > this.#limits.maxRowChars) return this.#tooLong(line, inner > 0);
 
     if (row.cells.some((c) => c.trim() !== "")) {
       return this.#onRow({ line, cells: row.cells }) === "stop"

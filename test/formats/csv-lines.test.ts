@@ -132,6 +132,15 @@ describe("readCsvRows: stops the moment a limit is passed", () => {
     expect(seen.pulled).toBe(6);
   });
 
+  it("takes a line of just the limit's length, in one piece or cut anywhere", () => {
+    const text = `a@b.example\n${"y".repeat(5_000)}\nc@d.example`;
+    // Cut just before, inside and just after the long line and its line end.
+    const at = [11, 12, 13, 2_500, 5_011, 5_012, 5_013, 5_014];
+    for (const pieces of [[text], ...at.map((i) => [text.slice(0, i), text.slice(i)])]) {
+      expect(read(pieces, limits).end).toEqual({ ok: true, stopped: false });
+    }
+  });
+
   it("at a long line inside one piece, naming its line", () => {
     const end = read([`a@b.example\n\n${"y".repeat(5_001)}\nc@d.example\n`], limits).end;
     expect(end).toEqual({ ok: false, reason: expect.stringContaining("(line 3)") });
