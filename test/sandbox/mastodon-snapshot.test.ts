@@ -333,7 +333,8 @@ describe("exports", () => {
     expect(mastodonMutedAccountsCsv(snap)).toBe(
       "Account address,Hide notifications\nbob@social.example,true\nloud@noise.example,false\n",
     );
-    expect(mastodonBlockedAccountsCsv(snap)).toBe("troll@bad.example\nspam@bad.example\n");
+    // account.blocking is ordered blocks.id desc: the newest block first, as the API lists them.
+    expect(mastodonBlockedAccountsCsv(snap)).toBe("spam@bad.example\ntroll@bad.example\n");
     expect(mastodonListsCsv(snap)).toBe(
       '"Work, ""team""",bob@social.example\n"Work, ""team""",zed@far.example\n',
     );

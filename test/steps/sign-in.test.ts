@@ -257,6 +257,21 @@ describe("snapshot edge cases", () => {
     });
   });
 
+  it("blocked_accounts.csv lists the newest block first, as Mastodon's export does", async () => {
+    const s = await server();
+    s.block("ada", "first@a.example");
+    s.block("ada", "second@b.example");
+    s.block("ada", "third@c.example");
+    const chat = await makeChat({ now });
+    await chat.send(s.authorize("ada", await toSignIn(chat)).code);
+    await chat.jobs.idle();
+    const zipped = chat.notified.find((x) => x.kind === "file" && x.name.endsWith(".zip"));
+    const files = unzip(zipped?.kind === "file" ? zipped.bytes : new Uint8Array());
+    expect(files["blocked_accounts.csv"]).toBe(
+      "third@c.example\nsecond@b.example\nfirst@a.example\n",
+    );
+  });
+
   it("a followers list the server hides is reported as hidden, not as zero", async () => {
     const s = await server();
     const ada = s.getAccount("ada")!;
