@@ -11,11 +11,22 @@ import { RejectedError } from "../net/errors.js";
 import { collection } from "../store/collection.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
+import { atLeast, BOOKMARKS, GRANULAR_SCOPES, type Version } from "./mastodon-versions.js";
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
 
 export const SIGN_IN_TTL_MS = 10 * 60_000;
-export const READ_SCOPES =
-  "read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks";
+
+/** Everything the old account's snapshot reads, each scope with the version that brought it. */
+const READ_WANTED: readonly (readonly [scope: string, since: Version])[] = [
+  ["read:accounts", GRANULAR_SCOPES],
+  ["read:follows", GRANULAR_SCOPES],
+  ["read:lists", GRANULAR_SCOPES],
+  ["read:blocks", GRANULAR_SCOPES],
+  ["read:mutes", GRANULAR_SCOPES],
+  ["read:bookmarks", BOOKMARKS],
+];
+/** The old account's scopes on a current server. */
+export const READ_SCOPES = READ_WANTED.map(([scope]) => scope).join(" ");
 /** The new account: find accounts, follow them, see who is followed. Nothing else. */
 export const FOLLOW_SCOPES = "read:accounts read:follows read:search write:follows";
 
@@ -46,14 +57,21 @@ export interface Begun {
   redirect: "oob" | "callback";
 }
 
-/** Granular scopes (read:follows…) exist from Mastodon 2.4.3; older servers know only "read". */
+/**
+ * The scopes to ask this version for: only ones it has. Doorkeeper refuses a scope the
+ * server doesn't configure — at registration (`enforce_configured_scopes`: 422 "Scopes
+ * doesn't match configured on the server") and at /oauth/authorize (ScopeChecker checks
+ * server ∩ app scopes: invalid_scope) — so read:bookmarks on a 3.0 server would cost the
+ * whole sign-in. Before 2.4.3 there are no granular scopes: "read", and "follow" for
+ * following (Api::V1::AccountsController then said `doorkeeper_authorize! :follow`).
+ */
 export function scopesFor(version: string, purpose: Purpose = "old"): string {
-  const [major = 0, minor = 0, patch = 0] = version
-    .split(/[.+-]/)
-    .map((x) => Number.parseInt(x, 10) || 0);
-  const granular = major > 2 || (major === 2 && (minor > 4 || (minor === 4 && patch >= 3)));
-  if (purpose === "new") return granular ? FOLLOW_SCOPES : "read write:follows";
-  return granular ? READ_SCOPES : "read";
+  const granular = atLeast(version, GRANULAR_SCOPES);
+  if (purpose === "new") return granular ? FOLLOW_SCOPES : "read follow";
+  if (!granular) return "read";
+  return READ_WANTED.filter(([, since]) => atLeast(version, since))
+    .map(([scope]) => scope)
+    .join(" ");
 }
 
 export class SignIn {

@@ -212,6 +212,38 @@ describe("POST /api/v1/apps", () => {
     expect(r.status).toBe(422);
   });
 
+  it("knows read:bookmarks only from 3.1: 422 at registration, invalid_scope at authorize", async () => {
+    const v30 = await start({ version: "3.0.2" });
+    const refused = await post(v30, "/api/v1/apps", {
+      client_name: "x",
+      redirect_uris: OOB,
+      scopes: "read:accounts read:bookmarks",
+    });
+    expect(refused).toMatchObject({
+      status: 422,
+      json: { error: "Validation failed: Scopes doesn't match configured on the server." },
+    });
+    // An app without it may not ask for it either: Doorkeeper checks server ∩ app scopes.
+    for (const scopes of ["read read:accounts", ""]) {
+      const app = await registerApp(v30, { scopes });
+      expect(() =>
+        v30.authorize("ada", authorizeUrl(v30, app, { scope: "read:accounts read:bookmarks" })),
+      ).toThrow(/invalid_scope/);
+      const page = await fetch(authorizeUrl(v30, app, { scope: "read:bookmarks" }));
+      expect(await page.text()).toContain("The requested scope is invalid, unknown, or malformed.");
+    }
+
+    const v31 = await start({ version: "3.1.0" });
+    const app = await registerApp(v31, { scopes: "read:accounts read:bookmarks" });
+    const { code } = v31.authorize(
+      "ada",
+      authorizeUrl(v31, app, { scope: "read:accounts read:bookmarks" }),
+    );
+    expect((await exchange(v31, app, code)).json).toMatchObject({
+      scope: "read:accounts read:bookmarks",
+    });
+  });
+
   it("throttles registrations per IP: 5 per 10 minutes", async () => {
     const sandbox = closing(await startMastodonSandbox());
     const statuses: number[] = [];

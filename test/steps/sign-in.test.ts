@@ -111,6 +111,38 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     await chat.jobs.idle();
   });
 
+  it("a 3.0 server: asks only for scopes it has, and says bookmarks weren't there to save", async () => {
+    const s = await server("3.0.2");
+    s.seedFollows("ada", 5);
+    s.block("ada", "troll@a.example");
+    const chat = await makeChat({ now });
+    const link = await toSignIn(chat);
+    expect(new URL(link).searchParams.get("scope")).toBe(
+      "read:accounts read:follows read:lists read:blocks read:mutes",
+    );
+    const r = await chat.send(s.authorize("ada", link).code);
+    expect(r.text).toBe(
+      "Signed in as @ada@old.example. Saving everything the move will lock away…",
+    );
+    await chat.jobs.idle();
+    const lines = said(chat.notified.filter((x) => x.kind === "say"));
+    expect(lines[0]).toBe(
+      "Saved: 5 follows, 0 followers, 0 lists, 1 blocks, 0 mutes, 0 blocked domains, 0 bookmarks.\n" +
+        `${new URL(s.url).host} runs Mastodon 3.0.2, which has no bookmarks (they came in 3.1), so there were none to save.`,
+    );
+    expect(s.requests.filter((q) => q.path.startsWith("/api/v1/bookmarks"))).toEqual([]);
+    expect((await chat.state())?.step).toBe("new-choose");
+  });
+
+  it("a server before 2.4.3 knows only `read`, and a pasted token is asked for with what it has", async () => {
+    await server("2.4.2");
+    const chat = await makeChat({ now });
+    const link = await toSignIn(chat);
+    expect(new URL(link).searchParams.get("scope")).toBe("read");
+    const r = await chat.press("Paste a token instead");
+    expect(r.text).toContain("tick only: read.");
+  });
+
   it("a code used twice is refused with the reason, and the step stays", async () => {
     const s = await server();
     const chat = await makeChat({ now });
