@@ -65,6 +65,25 @@ export function sameActor(a: string, b: string): boolean {
 }
 
 /**
+ * Where the old actor's `movedTo` points, compared with the new actor: not an alias check.
+ * The old server writes `movedTo` from the account it resolved when the Move was submitted,
+ * and the followers' servers fetch that URI and follow the actor it names; a trailing slash
+ * or the host's case doesn't make it another account there, and calling it "moved elsewhere"
+ * would stop the journey for nothing.
+ */
+function samePlace(a: string, b: string): boolean {
+  const normal = (uri: string) => {
+    try {
+      const u = new URL(uri);
+      return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}${u.hash}`;
+    } catch {
+      return uri.replace(/\/+$/, "");
+    }
+  };
+  return normal(a) === normal(b);
+}
+
+/**
  * The same URI but for case or trailing slashes: what a person would call "the same address",
  * and Mastodon would not. Only used to say precisely what is wrong with such an alias.
  */
@@ -180,13 +199,13 @@ export async function checkMoved(client: FediverseClient, h: Handles): Promise<M
   // Cheap first: WebFinger's self link is the actor's id on every server we know.
   try {
     const wf = await client.webfinger(h.newHandle);
-    if (wf?.actor && sameActor(wf.actor, to)) return { kind: "moved", to };
+    if (wf?.actor && samePlace(wf.actor, to)) return { kind: "moved", to };
   } catch {
     // read the actor below, which reports the failure
   }
   const fresh = await lookupActor(client, "new", h.newHandle);
   if (!fresh.ok) return fresh.failure;
-  if (sameActor(fresh.value.id, to)) return { kind: "moved", to };
+  if (samePlace(fresh.value.id, to)) return { kind: "moved", to };
   return { kind: "elsewhere", to, shown: await nameOf(client, to) };
 }
 
