@@ -193,6 +193,125 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
   });
 });
 
+describe("an app the server deleted (ApplicationsVacuum, Mastodon 4.2.0–4.2.8)", () => {
+  const HOUR = 60 * 60_000;
+  const registrations = (s: MastodonSandbox) =>
+    s.requests.filter((q) => q.method === "POST" && q.path === "/api/v1/apps").length;
+
+  it("begin: an app over a day old is checked, and replaced when the server has deleted it", async () => {
+    const s = await server("4.2.5");
+    const store = openMemoryStore();
+    const sealer = new Sealer(randomBytes(32));
+    const first = await makeChat({ now }, { store, sealer, user: "tg:1" });
+    const stale = await toSignIn(first);
+    // Nobody signed in with it: a day later the server's vacuum deletes the app.
+    clock += 25 * HOUR;
+    expect(() => s.authorize("ada", stale)).toThrow(/invalid_client/);
+
+    const second = await makeChat({ now }, { store, sealer, user: "tg:2" });
+    const link = await toSignIn(second);
+    expect(new URL(link).searchParams.get("client_id")).not.toBe(
+      new URL(stale).searchParams.get("client_id"),
+    );
+    expect(registrations(s)).toBe(2);
+    // The check: revoking a token that doesn't exist, which a gone client can't do.
+    expect(s.requests.filter((q) => q.path === "/oauth/revoke").map((q) => q.status)).toEqual([
+      403,
+    ]);
+    const r = await second.send(s.authorize("ada", link).code);
+    expect(r.text).toBe(
+      "Signed in as @ada@old.example. Saving everything the move will lock away…",
+    );
+    await second.jobs.idle();
+  });
+
+  it("begin: an app the server still knows is kept, checked without side effects", async () => {
+    const s = await server("4.3.2");
+    const store = openMemoryStore();
+    const sealer = new Sealer(randomBytes(32));
+    const first = await makeChat({ now }, { store, sealer, user: "tg:1" });
+    const before = await toSignIn(first);
+    clock += 25 * HOUR;
+    const second = await makeChat({ now }, { store, sealer, user: "tg:2" });
+    const link = await toSignIn(second);
+    expect(new URL(link).searchParams.get("client_id")).toBe(
+      new URL(before).searchParams.get("client_id"),
+    );
+    expect(registrations(s)).toBe(1);
+    expect(s.requests.filter((q) => q.path === "/oauth/revoke").map((q) => q.status)).toEqual([
+      200,
+    ]);
+  });
+
+  it("finish: a code refused with invalid_client gets a new sign-in link, which works", async () => {
+    const s = await server("4.2.5");
+    const chat = await makeChat({ now });
+    const stale = await toSignIn(chat);
+    // Approved late on the app's first day; pasted after the code (and so the app) expired.
+    clock += 24 * HOUR - 5 * 60_000;
+    const { code } = s.authorize("ada", stale);
+    clock += 11 * 60_000;
+    const r = await chat.send(code);
+    expect(r.secret).toBe(true);
+    expect(r.text).toBe(
+      `${new URL(s.url).host} had forgotten my sign-in app (some Mastodon versions delete unused ones after a day), so that code can't be used. I've set up a new one: tap “Sign in” again.`,
+    );
+    const link = signInLink(r.replies);
+    expect(link).not.toBe(stale);
+    expect((await chat.state())?.step).toBe("old-sign-in");
+    expect(registrations(s)).toBe(2);
+    const again = await chat.send(s.authorize("ada", link).code);
+    expect(again.text).toBe(
+      "Signed in as @ada@old.example. Saving everything the move will lock away…",
+    );
+    await chat.jobs.idle();
+  });
+
+  it("finish, for the new account: the same, with follow scopes", async () => {
+    clock = Date.now();
+    const old = await startMastodonSandbox({ domain: "old.example", rateLimit: null, now });
+    const fresh = await startMastodonSandbox({
+      domain: "new.example",
+      version: "4.2.8",
+      rateLimit: null,
+      now,
+    });
+    sandbox = fresh;
+    try {
+      fresh.addAccount({ username: "ada" });
+      const chat = await makeChat({ now });
+      await chat.send("/start");
+      await chat.press("Let's go");
+      await chat.send(old.url);
+      await chat.press("Upload a file instead");
+      const bytes = new TextEncoder().encode("friend@far.example\n");
+      await chat.send({
+        kind: "file",
+        name: "following_accounts.csv",
+        size: bytes.length,
+        read: async () => bytes,
+      });
+      await chat.press("Another server");
+      const stale = signInLink((await chat.send(fresh.url)).replies);
+      clock += 24 * HOUR - 5 * 60_000;
+      const { code } = fresh.authorize("ada", stale);
+      clock += 11 * 60_000;
+      const r = await chat.send(code);
+      expect(r.text).toBe(
+        `${new URL(fresh.url).host} had forgotten my sign-in app (some Mastodon versions delete unused ones after a day), so that code can't be used. I've set up a new one: tap “Sign in” again.`,
+      );
+      const link = signInLink(r.replies);
+      expect(new URL(link).searchParams.get("scope")).toBe(
+        "read:accounts read:follows read:search write:follows",
+      );
+      const connected = await chat.send(fresh.authorize("ada", link).code);
+      expect(connected.lines[0]).toBe("Connected: your new account is @ada@new.example.");
+    } finally {
+      await old.close();
+    }
+  });
+});
+
 describe("sign in by the callback page (PUBLIC_URL)", () => {
   async function withWeb() {
     await server();
