@@ -31,6 +31,17 @@ export function atLeast(version: string, since: Version): boolean {
   return true;
 }
 
+/**
+ * Whether the version is Mastodon's own and older than `since`. Servers that speak
+ * Mastodon's API report a compatibility level instead ("2.7.2 (compatible; Pleroma
+ * 2.6.1)", Friendica likewise) or their own numbering (GoToSocial's 0.x): those
+ * say nothing about when a feature came, so they are never judged older.
+ */
+export function mastodonOlderThan(version: string, since: Version): boolean {
+  if (/compatible/i.test(version) || !/^\d+\.\d+\.\d+/.test(version.trim())) return false;
+  return parseVersion(version)[0] >= 1 && !atLeast(version, since);
+}
+
 /** "3.1" for [3, 1, 0], "2.4.3" for [2, 4, 3]: how a version is named to a user. */
 export function versionName(v: Version): string {
   return v[2] === 0 ? `${v[0]}.${v[1]}` : v.join(".");
@@ -39,8 +50,8 @@ export function versionName(v: Version): string {
 /** Parts of the snapshot that came later than the rest, with the version that brought them. */
 export const PART_SINCE: Partial<Record<SnapshotPart, Version>> = { bookmarks: BOOKMARKS };
 
-/** Whether a server at this version has the part at all; unknown versions are given the benefit. */
+/** Whether a server at this version has the part at all; a version that can't tell gets the benefit. */
 export function serverHas(part: SnapshotPart, version: string | undefined): boolean {
   const since = PART_SINCE[part];
-  return !since || version === undefined || atLeast(version, since);
+  return !since || version === undefined || !mastodonOlderThan(version, since);
 }

@@ -19,7 +19,13 @@ import { RejectedError } from "../net/errors.js";
 import { collection } from "../store/collection.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
-import { atLeast, BOOKMARKS, GRANULAR_SCOPES, type Version } from "./mastodon-versions.js";
+import {
+  atLeast,
+  BOOKMARKS,
+  GRANULAR_SCOPES,
+  mastodonOlderThan,
+  type Version,
+} from "./mastodon-versions.js";
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
 
 export const SIGN_IN_TTL_MS = 10 * 60_000;
@@ -79,7 +85,7 @@ export function scopesFor(version: string, purpose: Purpose = "old"): string {
   const granular = atLeast(version, GRANULAR_SCOPES);
   if (purpose === "new") return granular ? FOLLOW_SCOPES : "read follow";
   if (!granular) return "read";
-  return READ_WANTED.filter(([, since]) => atLeast(version, since))
+  return READ_WANTED.filter(([, since]) => !mastodonOlderThan(version, since))
     .map(([scope]) => scope)
     .join(" ");
 }

@@ -28,6 +28,14 @@ describe("scopesFor", () => {
     expect(scopesFor("0.0.0")).toBe("read");
   });
 
+  it("a compatibility level is not Mastodon's version: bookmarks are asked for as before", () => {
+    // Pleroma and Akkoma report the Mastodon API level they mimic; they have bookmarks.
+    expect(scopesFor("2.7.2 (compatible; Pleroma 2.6.1)")).toBe(READ_SCOPES);
+    expect(serverHas("bookmarks", "2.7.2 (compatible; Akkoma 3.13.2)")).toBe(true);
+    expect(serverHas("bookmarks", "0.17.3 git-6b6d9ba")).toBe(true);
+    expect(serverHas("bookmarks", "0.0.0")).toBe(true);
+  });
+
   it("the new account: granular follow scopes from 2.4.3, `follow` before", () => {
     expect(scopesFor("4.3.2", "new")).toBe("read:accounts read:follows read:search write:follows");
     expect(scopesFor("2.4.2", "new")).toBe("read follow");
