@@ -32,6 +32,8 @@ export interface MastodonContext {
   readonly target: FollowTarget;
   readonly activityPub: ActivityPubRoutes;
   readonly rack: RackAttack;
+  /** Vacuum::ApplicationsVacuum runs (4.2.0–4.2.8 by default). */
+  readonly applicationsVacuum: boolean;
   /** Numbers generated accounts, statuses and domains, so every seeding call makes new ones. */
   seedSeq: number;
 }
@@ -49,6 +51,7 @@ export interface ContextOptions {
   originOf: OriginOf | undefined;
   followLimit: FollowLimitConfig | null | undefined;
   autoAcceptFollowsMs: number | null | undefined;
+  applicationsVacuum: boolean | undefined;
 }
 
 export function createMastodonContext(o: ContextOptions): MastodonContext {
@@ -80,13 +83,21 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
     target,
     activityPub: new ActivityPubRoutes(store),
     rack: new RackAttack(o.rateLimit === undefined ? DEFAULT_RATE_LIMIT : o.rateLimit),
+    // Scheduler::VacuumScheduler ran Vacuum::ApplicationsVacuum from 4.2.0 until 4.2.9 removed
+    // it ("remove broken OAuth Application vacuuming", mastodon/mastodon#30316).
+    applicationsVacuum: o.applicationsVacuum ?? (store.atLeast(4, 2) && !store.atLeast(4, 2, 9)),
     seedSeq: 0,
   };
 }
 
-/** Lets what is due by the sandbox clock happen: auto-accepts, followers leaving. */
+/**
+ * Lets what is due by the sandbox clock happen: auto-accepts, followers leaving, and (where
+ * it runs) the applications vacuum — daily in Mastodon, at once here: an app is gone as soon
+ * as it qualifies.
+ */
 export function settle(ctx: MastodonContext): void {
   const now = ctx.clock();
   ctx.target.settle(now);
   ctx.moves.settle(now);
+  if (ctx.applicationsVacuum) ctx.store.vacuumApplications(now);
 }

@@ -5,7 +5,9 @@
  *
  *   following_accounts.csv  header; reorder(id: :desc)
  *   muted_accounts.csv      header `Account address,Hide notifications`; reorder(id: :desc)
- *   blocked_accounts.csv    no header; account.blocking (no order → insertion order)
+ *   blocked_accounts.csv    no header; account.blocking, whose association is ordered
+ *                           `blocks.id desc` (Account::Blocking / AccountInteractions):
+ *                           newest block first, like GET /api/v1/blocks
  *   lists.csv               no header; `title,acct` per member, lists and members unordered → insertion order
  *   blocked_domains.csv     no header; account.domain_blocks.pluck(:domain) → insertion order
  *   bookmarks.csv           no header; status URI; reorder(id: :desc)
@@ -74,9 +76,12 @@ export function mastodonMutedAccountsCsv(s: AccountSnapshot): string {
   return rubyCsv(rows, ["Account address", "Hide notifications"]);
 }
 
-/** blocked_accounts.csv */
+/**
+ * blocked_accounts.csv: `to_csv account.blocking`, and `has_many :blocking, -> { order('blocks.id
+ * desc') }` (app/models/concerns/account/interactions.rb, every version read) makes it newest first.
+ */
 export function mastodonBlockedAccountsCsv(s: AccountSnapshot): string {
-  return rubyCsv(s.blocks.map((b) => [exportAcct(b.acct, s.localDomain)]));
+  return rubyCsv(newestFirst(s.blocks).map((b) => [exportAcct(b.acct, s.localDomain)]));
 }
 
 /** lists.csv */

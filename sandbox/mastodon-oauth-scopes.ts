@@ -67,10 +67,15 @@ export function scopesFromString(value: string | undefined | null): string[] {
   return [...new Set((value ?? "").split(/\s+/).filter((s) => s !== ""))];
 }
 
-/** ScopeChecker.valid?: present, no CR/LF/TAB, all within the app's scopes (or the server's). */
+/**
+ * Doorkeeper::OAuth::Helpers::ScopeChecker.valid?: present, no CR/LF/TAB, and every scope
+ * within `app_scopes.present? ? server_scopes & app_scopes : server_scopes` — the
+ * intersection, so a scope this version doesn't configure is invalid_scope even for an app
+ * that holds it (lib/doorkeeper/oauth/helpers/scope_checker.rb, 4.x and 5.x alike).
+ */
 export function scopesValid(scopeStr: string, server: string[], app: string[] | null): boolean {
   if (blank(scopeStr) || /[\n\r\t]/.test(scopeStr)) return false;
-  const allowed = app && app.length > 0 ? app : server;
+  const allowed = app && app.length > 0 ? server.filter((s) => app.includes(s)) : server;
   return scopesFromString(scopeStr).every((s) => allowed.includes(s));
 }
 

@@ -8,6 +8,9 @@
  *   unknown client), discovery document advertising S256 only.
  * - ≥ 4.4: Doorkeeper 5.8, `pkce_code_challenge_methods ['S256']` (plain is refused),
  *   `client_secret_expires_at` in app registration.
+ * - 4.2.0–4.2.8 also ran Vacuum::ApplicationsVacuum daily: apps with no live token or code,
+ *   over a day old, are deleted and their client_id answers invalid_client (the
+ *   `applicationsVacuum` option, Store#vacuumApplications; removed in 4.2.9, mastodon#30316).
  *
  * Mastodon's settings that matter: default scope `read`, `enforce_configured_scopes`,
  * `reuse_access_token`, access tokens that never expire, codes that expire after 10 minutes,

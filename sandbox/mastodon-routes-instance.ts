@@ -3,7 +3,7 @@
  *
  *   GET /api/v1/instance        REST::V1::InstanceSerializer
  *   GET /api/v2/instance        REST::InstanceSerializer (4.0+)
- *   GET /.well-known/nodeinfo   → /nodeinfo/2.0, software "mastodon" and the version
+ *   GET /.well-known/nodeinfo   → /nodeinfo/2.0, software "mastodon" and the version, empty metadata
  *
  * Version-gated keys as upstream added them; the limits are Mastodon's defaults.
  */
@@ -131,7 +131,9 @@ export function instanceRoute(ctx: MastodonContext, path: string, host: string):
         localPosts: 0,
       },
       openRegistrations: false,
-      metadata: { nodeName: "Mastodon", nodeDescription: "" },
+      // NodeInfo::Serializer#metadata is `{}` upstream (app/serializers/nodeinfo/serializer.rb):
+      // nothing there says whether the server follows a Move, or anything else.
+      metadata: {},
     });
   }
   return null;

@@ -85,6 +85,7 @@ export const OptionsSchema = z.object({
     .optional(),
   rateLimit: RateLimitSchema.nullable().optional(),
   maxCharacters: z.number().int().positive().optional(),
+  applicationsVacuum: z.boolean().optional(),
 });
 
 export const DomainName = z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+(:\d+)?$/i, "not a domain");

@@ -86,12 +86,18 @@ export function blockDomain(ctx: MastodonContext, username: string, domain: stri
 }
 
 /** Bookmarks the status with that URI, creating it (and its remote author) if unknown. */
+/** Bookmarks came in Mastodon 3.1.0: an older stand-in can't be given any. */
+function noBookmarksBefore31(ctx: MastodonContext): void {
+  if (!ctx.store.atLeast(3, 1)) throw new Error(`Mastodon ${ctx.version} has no bookmarks (3.1+)`);
+}
+
 export function bookmark(
   ctx: MastodonContext,
   username: string,
   statusUri: string,
   o: BookmarkOptions = {},
 ): string {
+  noBookmarksBefore31(ctx);
   const owner = ctx.store.local(username);
   const status = findOrCreateStatus(
     ctx,
@@ -192,7 +198,8 @@ export function seedSnapshot(
         : sp.domainBlocks;
     for (const d of names) blockDomain(ctx, username, d);
   }
-  if (sp.bookmarks !== undefined) {
+  if (sp.bookmarks !== undefined && sp.bookmarks !== 0) {
+    noBookmarksBefore31(ctx);
     if (typeof sp.bookmarks === "number") {
       for (const author of gen("poster", sp.bookmarks)) {
         const n = 100_000 + ++ctx.seedSeq;

@@ -4,7 +4,7 @@
  * input (mastodon-schemas.ts) and writes through the store as Mastodon's services would.
  */
 
-import type { MastodonContext } from "./mastodon-context.js";
+import { type MastodonContext, settle } from "./mastodon-context.js";
 import { type MastodonAccount, serializeAccount } from "./mastodon-entities.js";
 import { paramsFromSearch } from "./mastodon-http.js";
 import type { AuthorizeResult } from "./mastodon-oauth.js";
@@ -234,6 +234,8 @@ export function authorizeAs(
   if (parsed.pathname.replace(/\/+$/, "") !== "/oauth/authorize") {
     throw new Error(`not an /oauth/authorize URL: ${authorizeUrl}`);
   }
+  // The browser's request is a request like any other: what is due happens first.
+  settle(ctx);
   const result = ctx.oauth.approve(account, paramsFromSearch(parsed.searchParams), ctx.url);
   if ("error" in result) {
     throw Object.assign(new Error(`${result.error}: ${result.error_description}`), {

@@ -8,6 +8,7 @@
  *   GET /api/v1/mutes                 follow, read, read:mutes    40 (max 80), cursor = Mute id, + mute_expires_at
  *   GET /api/v1/domain_blocks         follow, read, read:blocks   100 (max 200), cursor = AccountDomainBlock id, strings
  *   GET /api/v1/bookmarks             read, read:bookmarks        20 (max 40), cursor = Bookmark id, prev uses min_id
+ *                                     (3.1+; older versions have no bookmarks and answer 404)
  *
  * All need a user token (require_user!). Pagination as Api::Pagination writes it (see
  * mastodon-http.ts). `snapshotOf` reads the same data for the export helpers.
@@ -163,7 +164,8 @@ export function snapshotRoute(store: Store, path: string, ctx: SnapshotApiContex
     return paged(ctx, path, me.domainBlocks, byNumber, 100, (page) => page.map((d) => d.domain));
   }
 
-  if (path === "/api/v1/bookmarks") {
+  // Bookmarks and their route came in 3.1.0: before, Rails' catch-all 404.
+  if (path === "/api/v1/bookmarks" && store.atLeast(3, 1)) {
     const me = ctx.user(["read", "read:bookmarks"]);
     if (!("id" in me)) return me;
     return paged(

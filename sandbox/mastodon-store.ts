@@ -291,6 +291,38 @@ export class Store {
     return row;
   }
 
+  /**
+   * Vacuum::AccessTokensVacuum then Vacuum::ApplicationsVacuum, in Scheduler::VacuumScheduler's
+   * order (Mastodon 4.2): revoked tokens and revoked or expired grants go first, then every
+   * app `where(owner_id: nil).where.missing(:created_users, :access_tokens, :access_grants)
+   * .where(created_at: ...1.day.ago)` (app/lib/vacuum/applications_vacuum.rb). Only a deleted
+   * app's dead tokens and grants are dropped here, so other revoked tokens keep their
+   * "was revoked" answer. Apps made here have no owner; the built-in Web app is never idle on
+   * a real server and is kept.
+   */
+  vacuumApplications(now: number): void {
+    const DAY = 24 * 60 * 60 * 1000;
+    const live = new Set<number>();
+    for (const t of this.tokens.values()) {
+      if (!t.revoked && t.applicationId !== null) live.add(t.applicationId);
+    }
+    for (const g of this.grants.values()) {
+      if (!g.revoked && now <= g.createdAt + g.expiresInSeconds * 1000) live.add(g.applicationId);
+    }
+    const gone = new Set<number>();
+    for (const app of this.apps.values()) {
+      if (app.superapp || live.has(app.id) || app.createdAt >= now - DAY) continue;
+      gone.add(app.id);
+      this.appsByUid.delete(app.uid);
+    }
+    if (gone.size === 0) return;
+    for (const id of gone) this.apps.delete(id);
+    for (const [key, t] of this.tokens) {
+      if (t.applicationId !== null && gone.has(t.applicationId)) this.tokens.delete(key);
+    }
+    for (const [key, g] of this.grants) if (gone.has(g.applicationId)) this.grants.delete(key);
+  }
+
   createGrant(fields: Omit<GrantRow, "id" | "token" | "createdAt" | "revoked">): GrantRow {
     const row: GrantRow = {
       ...fields,

@@ -41,6 +41,13 @@ export interface MastodonSandboxOptions {
   followLimit?: FollowLimitConfig | null;
   /** Remote unlocked accounts Accept follow requests after this many ms (sandbox clock). Default: only acceptPendingFollows(). */
   autoAcceptFollowsMs?: number | null;
+  /**
+   * Vacuum::ApplicationsVacuum: OAuth apps with no owner, no live token or authorization code
+   * and registered over a day ago (sandbox clock) are deleted, so their client_id then answers
+   * invalid_client. Mastodon 4.2.0–4.2.8 ran it daily; 4.2.9 removed it (mastodon#30316).
+   * Default: on for those versions, off for the rest.
+   */
+  applicationsVacuum?: boolean;
 }
 
 export interface AddAccountOptions {

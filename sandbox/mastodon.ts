@@ -144,6 +144,7 @@ export async function startMastodonSandbox(
     originOf,
     followLimit,
     autoAcceptFollowsMs,
+    applicationsVacuum: options.applicationsVacuum,
   });
   const { store, fed, moves, target } = ctx;
 

@@ -23,13 +23,15 @@ export type LookupFailure =
  * `oldActor` is the old account's actor URI: the one Mastodon compares. It is
  * read from the actor itself, or from WebFinger when the old server only shows
  * actors to signed requests (Mastodon's secure mode).
- * `missing`: the new actor has no aliases at all. `elsewhere`: it has some, but
- * none is the old actor; `shown` holds each as `@user@host` where it could be
- * read, else its URI.
+ * `missing`: the new actor has no aliases at all. `near`: one alias is the old
+ * actor's URI but for case or a trailing slash, which Mastodon refuses all the
+ * same. `elsewhere`: it has some, but none is the old actor; `shown` holds each
+ * as `@user@host` where it could be read, else its URI.
  */
 export type AliasVerdict =
   | { kind: "ok"; newActor: Actor; oldActor: string }
   | { kind: "missing"; newActor: Actor; oldActor: string; aliases: string[] }
+  | { kind: "near"; newActor: Actor; oldActor: string; aliases: string[]; alias: string }
   | { kind: "elsewhere"; newActor: Actor; oldActor: string; aliases: string[]; shown: string[] }
   | LookupFailure;
 
@@ -49,18 +51,45 @@ export interface Handles {
 const NAME_TIMEOUT_MS = 5_000;
 const NAMED_AT_MOST = 5;
 
-/** Actor URIs compared as Mastodon does (exactly), forgiving a trailing slash and the host's case. */
+/**
+ * Actor URIs compared as Mastodon compares them: letter for letter. The Move form
+ * checks `target_account.also_known_as.include?(ActivityPub::TagManager.instance.uri_for(account))`
+ * (app/models/account_migration.rb, `validate_target_account`), and a receiving server
+ * `target_account.also_known_as.include?(origin_account.uri)` (app/lib/activitypub/activity/move.rb):
+ * Ruby's Array#include? with String#==, on the URIs as the actor's `alsoKnownAs` gave them
+ * (ProcessAccountService stores them unchanged). A trailing slash or another case is another
+ * URI there, so it is one here: forgiving it would promise a Move that Mastodon refuses.
+ */
 export function sameActor(a: string, b: string): boolean {
-  return normalize(a) === normalize(b);
+  return a === b;
 }
 
-function normalize(uri: string): string {
-  try {
-    const u = new URL(uri);
-    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}${u.hash}`;
-  } catch {
-    return uri.replace(/\/+$/, "");
-  }
+/**
+ * Where the old actor's `movedTo` points, compared with the new actor: not an alias check.
+ * The old server writes `movedTo` from the account it resolved when the Move was submitted,
+ * and the followers' servers fetch that URI and follow the actor it names; a trailing slash
+ * or the host's case doesn't make it another account there, and calling it "moved elsewhere"
+ * would stop the journey for nothing.
+ */
+function samePlace(a: string, b: string): boolean {
+  const normal = (uri: string) => {
+    try {
+      const u = new URL(uri);
+      return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}${u.hash}`;
+    } catch {
+      return uri.replace(/\/+$/, "");
+    }
+  };
+  return normal(a) === normal(b);
+}
+
+/**
+ * The same URI but for case or trailing slashes: what a person would call "the same address",
+ * and Mastodon would not. Only used to say precisely what is wrong with such an alias.
+ */
+function nearlySameActor(a: string, b: string): boolean {
+  const loose = (uri: string) => uri.trim().toLowerCase().replace(/\/+$/, "");
+  return a !== b && loose(a) === loose(b);
 }
 
 function failure(err: unknown, which: Which, handle: string): LookupFailure {
@@ -147,6 +176,8 @@ export async function checkAlias(client: FediverseClient, h: Handles): Promise<A
   const aliases = newActor.alsoKnownAs;
   if (aliases.some((a) => sameActor(a, oldActor))) return { kind: "ok", newActor, oldActor };
   if (aliases.length === 0) return { kind: "missing", newActor, oldActor, aliases };
+  const near = aliases.find((a) => nearlySameActor(a, oldActor));
+  if (near !== undefined) return { kind: "near", newActor, oldActor, aliases, alias: near };
   const oldShown = `@${canonicalHandle(h.oldHandle)}`;
   const shown = await Promise.all(
     aliases.map(async (uri, i) => {
@@ -168,13 +199,13 @@ export async function checkMoved(client: FediverseClient, h: Handles): Promise<M
   // Cheap first: WebFinger's self link is the actor's id on every server we know.
   try {
     const wf = await client.webfinger(h.newHandle);
-    if (wf?.actor && sameActor(wf.actor, to)) return { kind: "moved", to };
+    if (wf?.actor && samePlace(wf.actor, to)) return { kind: "moved", to };
   } catch {
     // read the actor below, which reports the failure
   }
   const fresh = await lookupActor(client, "new", h.newHandle);
   if (!fresh.ok) return fresh.failure;
-  if (sameActor(fresh.value.id, to)) return { kind: "moved", to };
+  if (samePlace(fresh.value.id, to)) return { kind: "moved", to };
   return { kind: "elsewhere", to, shown: await nameOf(client, to) };
 }
 
@@ -210,6 +241,8 @@ export function describeAlias(v: AliasVerdict, h: Handles): string {
       return `${fresh} lists ${old} as an alias, so the move can go ahead.`;
     case "missing":
       return `${fresh} doesn't list ${old} as an alias yet: it has no aliases at all.`;
+    case "near":
+      return `${fresh} lists ${v.alias} as an alias, but Mastodon needs exactly ${v.oldActor}: it compares the addresses letter for letter, so a capital letter or a trailing slash makes another one. Remove that alias and add ${old} again.`;
     case "elsewhere":
       return `${fresh} doesn't list ${old} as an alias: it lists ${listed(v.shown)} instead — check the spelling, or add ${old} as well.`;
     default:

@@ -3,6 +3,14 @@
  * the app once per server, make the link) and finish (trade the code). The
  * bot's app per server is cached in the store, its secret sealed; a pending
  * sign-in is kept under its `state` for 10 minutes and can be claimed once.
+ *
+ * A cached app can disappear: Mastodon 4.2.0–4.2.8 delete apps with no owner,
+ * no live token or code and over a day old (Vacuum::ApplicationsVacuum, removed
+ * in 4.2.9 by mastodon/mastodon#30316), and an admin can delete one any day.
+ * The server then answers "invalid_client". So an app old enough to have been
+ * vacuumed is checked before its link is handed out, and replaced if it is gone;
+ * a code traded against a gone app is refused with AppGoneError, after which the
+ * next `begin` registers afresh (the code itself was bound to the old app).
  */
 import { z } from "zod";
 import { type UserKey, UserKeySchema } from "../chat/conversation.js";
@@ -11,11 +19,28 @@ import { RejectedError } from "../net/errors.js";
 import { collection } from "../store/collection.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
+import {
+  atLeast,
+  BOOKMARKS,
+  GRANULAR_SCOPES,
+  mastodonOlderThan,
+  type Version,
+} from "./mastodon-versions.js";
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
 
 export const SIGN_IN_TTL_MS = 10 * 60_000;
-export const READ_SCOPES =
-  "read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks";
+
+/** Everything the old account's snapshot reads, each scope with the version that brought it. */
+const READ_WANTED: readonly (readonly [scope: string, since: Version])[] = [
+  ["read:accounts", GRANULAR_SCOPES],
+  ["read:follows", GRANULAR_SCOPES],
+  ["read:lists", GRANULAR_SCOPES],
+  ["read:blocks", GRANULAR_SCOPES],
+  ["read:mutes", GRANULAR_SCOPES],
+  ["read:bookmarks", BOOKMARKS],
+];
+/** The old account's scopes on a current server. */
+export const READ_SCOPES = READ_WANTED.map(([scope]) => scope).join(" ");
 /** The new account: find accounts, follow them, see who is followed. Nothing else. */
 export const FOLLOW_SCOPES = "read:accounts read:follows read:search write:follows";
 
@@ -28,6 +53,8 @@ const StoredApp = z.object({
   clientSecret: SealedSchema,
   scopes: z.string(),
   redirectUri: z.string(),
+  /** When it was registered (ms); absent for apps stored before this was kept. */
+  registeredAt: z.number().optional(),
 });
 type StoredApp = z.infer<typeof StoredApp>;
 
@@ -46,14 +73,40 @@ export interface Begun {
   redirect: "oob" | "callback";
 }
 
-/** Granular scopes (read:follows…) exist from Mastodon 2.4.3; older servers know only "read". */
+/**
+ * The scopes to ask this version for: only ones it has. Doorkeeper refuses a scope the
+ * server doesn't configure — at registration (`enforce_configured_scopes`: 422 "Scopes
+ * doesn't match configured on the server") and at /oauth/authorize (ScopeChecker checks
+ * server ∩ app scopes: invalid_scope) — so read:bookmarks on a 3.0 server would cost the
+ * whole sign-in. Before 2.4.3 there are no granular scopes: "read", and "follow" for
+ * following (Api::V1::AccountsController then said `doorkeeper_authorize! :follow`).
+ */
 export function scopesFor(version: string, purpose: Purpose = "old"): string {
-  const [major = 0, minor = 0, patch = 0] = version
-    .split(/[.+-]/)
-    .map((x) => Number.parseInt(x, 10) || 0);
-  const granular = major > 2 || (major === 2 && (minor > 4 || (minor === 4 && patch >= 3)));
-  if (purpose === "new") return granular ? FOLLOW_SCOPES : "read write:follows";
-  return granular ? READ_SCOPES : "read";
+  const granular = atLeast(version, GRANULAR_SCOPES);
+  if (purpose === "new") return granular ? FOLLOW_SCOPES : "read follow";
+  if (!granular) return "read";
+  return READ_WANTED.filter(([, since]) => !mastodonOlderThan(version, since))
+    .map(([scope]) => scope)
+    .join(" ");
+}
+
+/** ApplicationsVacuum's age: `where(created_at: ...1.day.ago)`. */
+const VACUUM_AGE_MS = 24 * 60 * 60_000;
+
+/** The server no longer knows the bot's app (deleted as unused, or by an admin): sign in again. */
+export class AppGoneError extends RejectedError {
+  constructor(host: string, options?: { cause?: unknown }) {
+    super(`${host} no longer knows this bot's app`, host, 401, "invalid_client", options);
+  }
+}
+
+/** Doorkeeper's answers for a client it doesn't know: token 401 invalid_client, revoke 403. */
+function unknownClient(err: unknown): boolean {
+  return (
+    err instanceof RejectedError &&
+    ((err.status === 401 && err.detail === "invalid_client") ||
+      (err.status === 403 && err.detail === "unauthorized_client"))
+  );
 }
 
 export class SignIn {
@@ -112,21 +165,26 @@ export class SignIn {
     code: string,
     purpose: Purpose = "old",
   ): Promise<{ token: string; scopes: string }> {
+    const host = new URL(origin).host;
     const app = await this.storedApp(origin, purpose);
-    if (!app)
-      throw new RejectedError(
-        `${new URL(origin).host} has no app for this bot any more`,
-        new URL(origin).host,
-        400,
-        "invalid_client",
+    if (!app) throw new AppGoneError(host);
+    try {
+      const got = await this.oauth.exchange(
+        origin,
+        app,
+        code,
+        verifier ? this.sealer.unseal(verifier) : undefined,
       );
-    const got = await this.oauth.exchange(
-      origin,
-      app,
-      code,
-      verifier ? this.sealer.unseal(verifier) : undefined,
-    );
-    return { token: got.token, scopes: got.scope ?? app.scopes };
+      return { token: got.token, scopes: got.scope ?? app.scopes };
+    } catch (err) {
+      // Doorkeeper authenticates the client before it looks at the code: invalid_client means
+      // the app is gone, whatever the code. Forget it, so the next begin registers a new one.
+      if (err instanceof RejectedError && err.status === 401 && err.detail === "invalid_client") {
+        await this.forgetApp(origin, purpose, app.clientId);
+        throw new AppGoneError(host, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -157,16 +215,47 @@ export class SignIn {
       : `${origin}|${this.redirectUri}|${purpose}`;
   }
 
-  private async storedApp(origin: string, purpose: Purpose): Promise<OAuthApp | undefined> {
+  private async storedApp(
+    origin: string,
+    purpose: Purpose,
+  ): Promise<(OAuthApp & { registeredAt?: number }) | undefined> {
     const stored = await this.apps.get(this.key(origin, purpose));
     return stored
       ? { ...stored, clientSecret: this.sealer.unseal(stored.clientSecret) }
       : undefined;
   }
 
+  /** Drops the cached app, unless another sign-in has already replaced it. */
+  private async forgetApp(origin: string, purpose: Purpose, clientId: string): Promise<void> {
+    const stored = await this.apps.get(this.key(origin, purpose));
+    if (stored?.clientId === clientId) await this.apps.delete(this.key(origin, purpose));
+  }
+
+  /**
+   * Whether the server still knows the app, asked without side effects: revoking a token
+   * that doesn't exist. Doorkeeper (5.6, Mastodon 4.2) authenticates the client first and
+   * answers 403 unauthorized_client for one it doesn't know, else 200 for the unknown token
+   * (Doorkeeper::TokensController#revoke, RFC 7009 §2.2). Any other answer proves nothing,
+   * and the app is kept.
+   */
+  private async stillKnown(origin: string, app: OAuthApp): Promise<boolean> {
+    try {
+      await this.oauth.revoke(origin, app, randomToken(32));
+      return true;
+    } catch (err) {
+      return !unknownClient(err);
+    }
+  }
+
   private async app(origin: string, scopes: string, purpose: Purpose): Promise<OAuthApp> {
     const cached = await this.storedApp(origin, purpose);
-    if (cached && cached.scopes === scopes) return cached;
+    if (cached && cached.scopes === scopes) {
+      // Old enough to be vacuumed before this sign-in's code is traded: check it is still there.
+      const age = this.now() - (cached.registeredAt ?? 0);
+      if (age < VACUUM_AGE_MS - SIGN_IN_TTL_MS || (await this.stillKnown(origin, cached))) {
+        return cached;
+      }
+    }
     const app = await this.oauth.registerApp(origin, {
       name: this.opts.appName ?? "fedimove",
       scopes,
@@ -176,6 +265,7 @@ export class SignIn {
     await this.apps.set(this.key(origin, purpose), {
       ...app,
       clientSecret: this.sealer.seal(app.clientSecret),
+      registeredAt: this.now(),
     });
     return app;
   }

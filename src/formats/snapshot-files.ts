@@ -23,9 +23,12 @@ export function followersCsv(accts: readonly string[]): string {
 }
 
 /**
- * The API lists blocks, domain blocks and list members newest first; export.rb
- * writes them without an ORDER BY, which is table order, oldest first. (Follows,
- * mutes and bookmarks it orders by id desc, as the API does.) Lists keep their order.
+ * The API lists domain blocks and list members newest first; export.rb writes
+ * them without an ORDER BY, which is table order, oldest first. Follows, mutes
+ * and bookmarks it orders by id desc, and blocks come from `account.blocking`,
+ * an association ordered `blocks.id desc` (app/models/export.rb,
+ * app/models/concerns/account/interactions.rb): those four stay in the API's
+ * newest-first order. Lists keep their order.
  */
 function oldestFirstByList(rows: Snapshot["lists"]): Snapshot["lists"] {
   const byTitle = new Map<string, Snapshot["lists"]>();
@@ -41,7 +44,7 @@ export function snapshotFiles(snapshot: Snapshot, who: { domain: string; usernam
     { name: "following_accounts.csv", bytes: following },
     { name: "followers.csv", bytes: utf8(followersCsv(snapshot.followers.accts)) },
     { name: "lists.csv", bytes: utf8(listsCsv(oldestFirstByList(snapshot.lists))) },
-    { name: "blocked_accounts.csv", bytes: utf8(blockedAccountsCsv(snapshot.blocks.toReversed())) },
+    { name: "blocked_accounts.csv", bytes: utf8(blockedAccountsCsv(snapshot.blocks)) },
     { name: "muted_accounts.csv", bytes: utf8(mutedAccountsCsv(snapshot.mutes)) },
     {
       name: "blocked_domains.csv",

@@ -40,6 +40,7 @@ export function snapshotJob(deps: {
         id: old.id,
         domain: old.instance.domain,
         followersCount: job.data.followers,
+        version: old.instance.version,
       };
       try {
         await reportWaits(

@@ -2,7 +2,9 @@
  * The snapshot, read one request at a time so that progress can be saved after
  * each: `step` takes a cursor and returns the next one. Parts go in a fixed
  * order; a part the token may not read (403) is noted and skipped, so a token
- * without read:bookmarks still saves everything else.
+ * without read:bookmarks still saves everything else. A part the server's version
+ * doesn't have (bookmarks before 3.1: no route, a 404) is noted as skipped too,
+ * without asking.
  */
 import { z } from "zod";
 import {
@@ -11,6 +13,7 @@ import {
   type MastodonAccountClient,
   StatusUriSchema,
 } from "../clients/mastodon.js";
+import { serverHas } from "../clients/mastodon-versions.js";
 import { withDomain } from "../model/handle.js";
 import { SNAPSHOT_PARTS, Snapshot, type SnapshotPart } from "../model/snapshot.js";
 import { RejectedError } from "../net/errors.js";
@@ -31,6 +34,8 @@ export interface AccountRef {
   id: string;
   domain: string;
   followersCount: number;
+  /** The version the server reports; parts it predates are skipped. Unknown: all are read. */
+  version?: string;
 }
 
 /** The scope each part needs, for telling the user what their token lacked. */
@@ -46,6 +51,11 @@ export const PART_SCOPE: Record<SnapshotPart, string> = {
 
 const Accounts = z.array(AccountSchema);
 
+function skip(cursor: SnapshotCursor, part: SnapshotPart): SnapshotCursor {
+  const skipped = [...cursor.snapshot.skipped, { part, scope: PART_SCOPE[part] }];
+  return advance({ ...cursor, snapshot: { ...cursor.snapshot, skipped } });
+}
+
 function advance(cursor: SnapshotCursor): SnapshotCursor {
   const at = SNAPSHOT_PARTS.indexOf(cursor.part as SnapshotPart);
   const part = SNAPSHOT_PARTS[at + 1] ?? "done";
@@ -58,15 +68,12 @@ export async function snapshotStep(
   cursor: SnapshotCursor,
 ): Promise<SnapshotCursor> {
   if (cursor.part === "done") return cursor;
+  if (!serverHas(cursor.part, account.version)) return skip(cursor, cursor.part);
   try {
     return await readPart(client, account, cursor);
   } catch (err) {
     if (err instanceof RejectedError && err.status === 403 && cursor.part !== "follows") {
-      const skipped = [
-        ...cursor.snapshot.skipped,
-        { part: cursor.part, scope: PART_SCOPE[cursor.part] },
-      ];
-      return advance({ ...cursor, snapshot: { ...cursor.snapshot, skipped } });
+      return skip(cursor, cursor.part);
     }
     throw err;
   }

@@ -282,10 +282,27 @@ describe("checkAlias", () => {
     );
   });
 
-  it("ok despite a trailing slash or the host's case", async () => {
-    f.micro.actor(microblogActor({ alsoKnownAs: ["https://OLD.example/users/ada/"] }));
-    expect((await checkAlias(f.client, handles)).kind).toBe("ok");
-    expect(sameActor("https://old.example/users/ada", "https://old.example/users/Ada")).toBe(false);
+  it("near: a trailing slash or another case is refused, as Mastodon's exact check refuses it", async () => {
+    for (const alias of [
+      "https://old.example/users/ada/",
+      "https://OLD.example/users/ada",
+      "https://old.example/users/Ada",
+    ]) {
+      f.micro.actor(microblogActor({ alsoKnownAs: [alias] }));
+      const v = await checkAlias(f.client, handles);
+      expect(v, alias).toMatchObject({ kind: "near", alias, oldActor: OLD_ACTOR });
+      expect(describeAlias(v, handles)).toBe(
+        `@ada@micro.blog.example lists ${alias} as an alias, but Mastodon needs exactly ${OLD_ACTOR}: it compares the addresses letter for letter, so a capital letter or a trailing slash makes another one. Remove that alias and add @ada@old.example again.`,
+      );
+    }
+    expect(sameActor(OLD_ACTOR, `${OLD_ACTOR}/`)).toBe(false);
+    expect(sameActor(OLD_ACTOR, OLD_ACTOR.toUpperCase())).toBe(false);
+    expect(sameActor(OLD_ACTOR, OLD_ACTOR)).toBe(true);
+  });
+
+  it("ok when the exact URI is among other aliases, near misses included", async () => {
+    f.micro.actor(microblogActor({ alsoKnownAs: [`${OLD_ACTOR}/`, OLD_ACTOR] }));
+    expect(await checkAlias(f.client, handles)).toMatchObject({ kind: "ok" });
   });
 
   it("ok when the old server wants signed requests: WebFinger names the old actor", async () => {

@@ -212,6 +212,38 @@ describe("POST /api/v1/apps", () => {
     expect(r.status).toBe(422);
   });
 
+  it("knows read:bookmarks only from 3.1: 422 at registration, invalid_scope at authorize", async () => {
+    const v30 = await start({ version: "3.0.2" });
+    const refused = await post(v30, "/api/v1/apps", {
+      client_name: "x",
+      redirect_uris: OOB,
+      scopes: "read:accounts read:bookmarks",
+    });
+    expect(refused).toMatchObject({
+      status: 422,
+      json: { error: "Validation failed: Scopes doesn't match configured on the server." },
+    });
+    // An app without it may not ask for it either: Doorkeeper checks server ∩ app scopes.
+    for (const scopes of ["read read:accounts", ""]) {
+      const app = await registerApp(v30, { scopes });
+      expect(() =>
+        v30.authorize("ada", authorizeUrl(v30, app, { scope: "read:accounts read:bookmarks" })),
+      ).toThrow(/invalid_scope/);
+      const page = await fetch(authorizeUrl(v30, app, { scope: "read:bookmarks" }));
+      expect(await page.text()).toContain("The requested scope is invalid, unknown, or malformed.");
+    }
+
+    const v31 = await start({ version: "3.1.0" });
+    const app = await registerApp(v31, { scopes: "read:accounts read:bookmarks" });
+    const { code } = v31.authorize(
+      "ada",
+      authorizeUrl(v31, app, { scope: "read:accounts read:bookmarks" }),
+    );
+    expect((await exchange(v31, app, code)).json).toMatchObject({
+      scope: "read:accounts read:bookmarks",
+    });
+  });
+
   it("throttles registrations per IP: 5 per 10 minutes", async () => {
     const sandbox = closing(await startMastodonSandbox());
     const statuses: number[] = [];
@@ -607,5 +639,83 @@ describe("discovery", () => {
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain("The page you are looking for isn't here.");
     await old.close();
+  });
+});
+
+describe("Vacuum::ApplicationsVacuum (4.2.0–4.2.8)", () => {
+  const DAY = 24 * 60 * 60_000;
+
+  /** A server whose clock the test moves, with apps in every state the vacuum looks at. */
+  async function aged(opts: MastodonSandboxOptions) {
+    let clock = Date.UTC(2024, 0, 1);
+    const sb = await start({ ...opts, now: () => clock });
+    const idle = await registerApp(sb);
+    const signedIn = await registerApp(sb);
+    const token = (
+      await exchange(sb, signedIn, sb.authorize("ada", authorizeUrl(sb, signedIn)).code)
+    ).json.access_token as string;
+    const revoked = await registerApp(sb);
+    const revokedToken = (
+      await exchange(sb, revoked, sb.authorize("ada", authorizeUrl(sb, revoked)).code)
+    ).json.access_token as string;
+    await post(sb, "/oauth/revoke", {
+      client_id: revoked.client_id,
+      client_secret: revoked.client_secret,
+      token: revokedToken,
+    });
+    clock += DAY - 60_000;
+    const young = await registerApp(sb);
+    clock += 2 * 60_000;
+    /** What a sign-in with this app meets now: the consent page, or Doorkeeper's error. */
+    const authorizing = (app: App) => {
+      try {
+        sb.authorize("ada", authorizeUrl(sb, app));
+        return "ok";
+      } catch (err) {
+        return (err as { oauth?: { error: string } }).oauth?.error;
+      }
+    };
+    return { sb, idle, signedIn, token, revoked, young, authorizing };
+  }
+
+  it("deletes apps over a day old with no live token: authorize and token answer invalid_client", async () => {
+    const { sb, idle, signedIn, token, revoked, young, authorizing } = await aged({
+      version: "4.2.5",
+    });
+    expect(authorizing(idle)).toBe("invalid_client");
+    expect(authorizing(revoked)).toBe("invalid_client");
+    expect(authorizing(signedIn)).toBe("ok");
+    expect(authorizing(young)).toBe("ok");
+    // The error page a user's browser would show (status 200 before 4.3).
+    const page = await fetch(authorizeUrl(sb, idle));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(INVALID_CLIENT);
+    // A code can't be traded either, and revoke no longer knows the client.
+    expect(await exchange(sb, idle, "anything")).toMatchObject({
+      status: 401,
+      json: { error: "invalid_client", error_description: INVALID_CLIENT },
+    });
+    const probe = await post(sb, "/oauth/revoke", {
+      client_id: idle.client_id,
+      client_secret: idle.client_secret,
+      token: "not-a-token",
+    });
+    expect(probe).toMatchObject({ status: 403, json: { error: "unauthorized_client" } });
+    // The app with a live token stays, and so does its token.
+    const me = await fetch(`${sb.url}/api/v1/accounts/verify_credentials`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(me.status).toBe(200);
+  });
+
+  it("keeps them from 4.2.9 on and before 4.2, unless asked to; off on request for 4.2.5", async () => {
+    for (const version of ["4.2.9", "4.3.2", "4.1.4"]) {
+      const { idle, authorizing } = await aged({ version });
+      expect(authorizing(idle), version).toBe("ok");
+    }
+    const kept = await aged({ version: "4.2.5", applicationsVacuum: false });
+    expect(kept.authorizing(kept.idle)).toBe("ok");
+    const forced = await aged({ version: "4.3.2", applicationsVacuum: true });
+    expect(forced.authorizing(forced.idle)).toBe("invalid_client");
   });
 });

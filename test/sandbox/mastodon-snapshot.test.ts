@@ -185,6 +185,16 @@ describe("GET /api/v1/bookmarks", () => {
     );
   });
 
+  it("before 3.1 there are no bookmarks: the route is Rails' 404, and none can be seeded", async () => {
+    const { sb, get } = await withAda({ version: "3.0.2" });
+    const r = await get("/api/v1/bookmarks");
+    expect(r.status).toBe(404);
+    expect(() => sb.bookmark("ada", "https://far.example/users/zoe/statuses/1")).toThrow(
+      /has no bookmarks/,
+    );
+    expect(() => sb.seedSnapshot("ada", { bookmarks: 3 })).toThrow(/has no bookmarks/);
+  });
+
   it("bookmarks given URIs, creating remote and local statuses", async () => {
     const { sb, client } = await withAda({ domain: "old.example" });
     sb.bookmark("ada", "https://fosstodon.example/users/zoe/statuses/1234");
@@ -333,7 +343,8 @@ describe("exports", () => {
     expect(mastodonMutedAccountsCsv(snap)).toBe(
       "Account address,Hide notifications\nbob@social.example,true\nloud@noise.example,false\n",
     );
-    expect(mastodonBlockedAccountsCsv(snap)).toBe("troll@bad.example\nspam@bad.example\n");
+    // account.blocking is ordered blocks.id desc: the newest block first, as the API lists them.
+    expect(mastodonBlockedAccountsCsv(snap)).toBe("spam@bad.example\ntroll@bad.example\n");
     expect(mastodonListsCsv(snap)).toBe(
       '"Work, ""team""",bob@social.example\n"Work, ""team""",zed@far.example\n',
     );

@@ -614,8 +614,11 @@ describe("routing, instance, nodeinfo, log", () => {
     expect(wellKnown.links[0]?.rel).toBe("http://nodeinfo.diaspora.software/ns/schema/2.0");
     const nodeinfo = (await (await fetch(wellKnown.links[0]!.href)).json()) as {
       software: { name: string; version: string };
+      metadata: unknown;
     };
     expect(nodeinfo.software).toEqual({ name: "mastodon", version: "4.3.2" });
+    // Upstream's metadata is empty: NodeInfo can't tell whether a server follows a Move.
+    expect(nodeinfo.metadata).toEqual({});
 
     const old = await start({ version: "3.5.3" });
     expect((await fetch(`${old.url}/api/v2/instance`)).status).toBe(404);

@@ -111,6 +111,38 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     await chat.jobs.idle();
   });
 
+  it("a 3.0 server: asks only for scopes it has, and says bookmarks weren't there to save", async () => {
+    const s = await server("3.0.2");
+    s.seedFollows("ada", 5);
+    s.block("ada", "troll@a.example");
+    const chat = await makeChat({ now });
+    const link = await toSignIn(chat);
+    expect(new URL(link).searchParams.get("scope")).toBe(
+      "read:accounts read:follows read:lists read:blocks read:mutes",
+    );
+    const r = await chat.send(s.authorize("ada", link).code);
+    expect(r.text).toBe(
+      "Signed in as @ada@old.example. Saving everything the move will lock away…",
+    );
+    await chat.jobs.idle();
+    const lines = said(chat.notified.filter((x) => x.kind === "say"));
+    expect(lines[0]).toBe(
+      "Saved: 5 follows, 0 followers, 0 lists, 1 blocks, 0 mutes, 0 blocked domains, 0 bookmarks.\n" +
+        `${new URL(s.url).host} runs Mastodon 3.0.2, which has no bookmarks (they came in 3.1), so there were none to save.`,
+    );
+    expect(s.requests.filter((q) => q.path.startsWith("/api/v1/bookmarks"))).toEqual([]);
+    expect((await chat.state())?.step).toBe("new-choose");
+  });
+
+  it("a server before 2.4.3 knows only `read`, and a pasted token is asked for with what it has", async () => {
+    await server("2.4.2");
+    const chat = await makeChat({ now });
+    const link = await toSignIn(chat);
+    expect(new URL(link).searchParams.get("scope")).toBe("read");
+    const r = await chat.press("Paste a token instead");
+    expect(r.text).toContain("tick only: read.");
+  });
+
   it("a code used twice is refused with the reason, and the step stays", async () => {
     const s = await server();
     const chat = await makeChat({ now });
@@ -158,6 +190,125 @@ describe("sign in by a pasted code (no PUBLIC_URL)", () => {
     expect(s.requests.filter((q) => q.method === "POST" && q.path === "/api/v1/apps")).toHaveLength(
       1,
     );
+  });
+});
+
+describe("an app the server deleted (ApplicationsVacuum, Mastodon 4.2.0–4.2.8)", () => {
+  const HOUR = 60 * 60_000;
+  const registrations = (s: MastodonSandbox) =>
+    s.requests.filter((q) => q.method === "POST" && q.path === "/api/v1/apps").length;
+
+  it("begin: an app over a day old is checked, and replaced when the server has deleted it", async () => {
+    const s = await server("4.2.5");
+    const store = openMemoryStore();
+    const sealer = new Sealer(randomBytes(32));
+    const first = await makeChat({ now }, { store, sealer, user: "tg:1" });
+    const stale = await toSignIn(first);
+    // Nobody signed in with it: a day later the server's vacuum deletes the app.
+    clock += 25 * HOUR;
+    expect(() => s.authorize("ada", stale)).toThrow(/invalid_client/);
+
+    const second = await makeChat({ now }, { store, sealer, user: "tg:2" });
+    const link = await toSignIn(second);
+    expect(new URL(link).searchParams.get("client_id")).not.toBe(
+      new URL(stale).searchParams.get("client_id"),
+    );
+    expect(registrations(s)).toBe(2);
+    // The check: revoking a token that doesn't exist, which a gone client can't do.
+    expect(s.requests.filter((q) => q.path === "/oauth/revoke").map((q) => q.status)).toEqual([
+      403,
+    ]);
+    const r = await second.send(s.authorize("ada", link).code);
+    expect(r.text).toBe(
+      "Signed in as @ada@old.example. Saving everything the move will lock away…",
+    );
+    await second.jobs.idle();
+  });
+
+  it("begin: an app the server still knows is kept, checked without side effects", async () => {
+    const s = await server("4.3.2");
+    const store = openMemoryStore();
+    const sealer = new Sealer(randomBytes(32));
+    const first = await makeChat({ now }, { store, sealer, user: "tg:1" });
+    const before = await toSignIn(first);
+    clock += 25 * HOUR;
+    const second = await makeChat({ now }, { store, sealer, user: "tg:2" });
+    const link = await toSignIn(second);
+    expect(new URL(link).searchParams.get("client_id")).toBe(
+      new URL(before).searchParams.get("client_id"),
+    );
+    expect(registrations(s)).toBe(1);
+    expect(s.requests.filter((q) => q.path === "/oauth/revoke").map((q) => q.status)).toEqual([
+      200,
+    ]);
+  });
+
+  it("finish: a code refused with invalid_client gets a new sign-in link, which works", async () => {
+    const s = await server("4.2.5");
+    const chat = await makeChat({ now });
+    const stale = await toSignIn(chat);
+    // Approved late on the app's first day; pasted after the code (and so the app) expired.
+    clock += 24 * HOUR - 5 * 60_000;
+    const { code } = s.authorize("ada", stale);
+    clock += 11 * 60_000;
+    const r = await chat.send(code);
+    expect(r.secret).toBe(true);
+    expect(r.text).toBe(
+      `${new URL(s.url).host} had forgotten my sign-in app (some Mastodon versions delete unused ones after a day), so that code can't be used. I've set up a new one: tap “Sign in” again.`,
+    );
+    const link = signInLink(r.replies);
+    expect(link).not.toBe(stale);
+    expect((await chat.state())?.step).toBe("old-sign-in");
+    expect(registrations(s)).toBe(2);
+    const again = await chat.send(s.authorize("ada", link).code);
+    expect(again.text).toBe(
+      "Signed in as @ada@old.example. Saving everything the move will lock away…",
+    );
+    await chat.jobs.idle();
+  });
+
+  it("finish, for the new account: the same, with follow scopes", async () => {
+    clock = Date.now();
+    const old = await startMastodonSandbox({ domain: "old.example", rateLimit: null, now });
+    const fresh = await startMastodonSandbox({
+      domain: "new.example",
+      version: "4.2.8",
+      rateLimit: null,
+      now,
+    });
+    sandbox = fresh;
+    try {
+      fresh.addAccount({ username: "ada" });
+      const chat = await makeChat({ now });
+      await chat.send("/start");
+      await chat.press("Let's go");
+      await chat.send(old.url);
+      await chat.press("Upload a file instead");
+      const bytes = new TextEncoder().encode("friend@far.example\n");
+      await chat.send({
+        kind: "file",
+        name: "following_accounts.csv",
+        size: bytes.length,
+        read: async () => bytes,
+      });
+      await chat.press("Another server");
+      const stale = signInLink((await chat.send(fresh.url)).replies);
+      clock += 24 * HOUR - 5 * 60_000;
+      const { code } = fresh.authorize("ada", stale);
+      clock += 11 * 60_000;
+      const r = await chat.send(code);
+      expect(r.text).toBe(
+        `${new URL(fresh.url).host} had forgotten my sign-in app (some Mastodon versions delete unused ones after a day), so that code can't be used. I've set up a new one: tap “Sign in” again.`,
+      );
+      const link = signInLink(r.replies);
+      expect(new URL(link).searchParams.get("scope")).toBe(
+        "read:accounts read:follows read:search write:follows",
+      );
+      const connected = await chat.send(fresh.authorize("ada", link).code);
+      expect(connected.lines[0]).toBe("Connected: your new account is @ada@new.example.");
+    } finally {
+      await old.close();
+    }
   });
 });
 
@@ -255,6 +406,21 @@ describe("snapshot edge cases", () => {
     expect((await chat.state())?.step === "new-choose" && (await chat.state())).toMatchObject({
       follows: 5000,
     });
+  });
+
+  it("blocked_accounts.csv lists the newest block first, as Mastodon's export does", async () => {
+    const s = await server();
+    s.block("ada", "first@a.example");
+    s.block("ada", "second@b.example");
+    s.block("ada", "third@c.example");
+    const chat = await makeChat({ now });
+    await chat.send(s.authorize("ada", await toSignIn(chat)).code);
+    await chat.jobs.idle();
+    const zipped = chat.notified.find((x) => x.kind === "file" && x.name.endsWith(".zip"));
+    const files = unzip(zipped?.kind === "file" ? zipped.bytes : new Uint8Array());
+    expect(files["blocked_accounts.csv"]).toBe(
+      "third@c.example\nsecond@b.example\nfirst@a.example\n",
+    );
   });
 
   it("a followers list the server hides is reported as hidden, not as zero", async () => {

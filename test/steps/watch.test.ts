@@ -4,13 +4,16 @@
  * from hours into milliseconds; the messages are the ones a user would read.
  */
 import { describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { RecipientGoneError } from "../../src/chat/conversation.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import { WatchProgress } from "../../src/model/jobs.js";
 import { makeChat, render } from "../helpers/chat.js";
+import { closedAfterEach } from "../helpers/closing.js";
 import { moveWorlds } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
+const closing = closedAfterEach<MastodonSandbox>();
 
 const FAST: Partial<WatchOptions> = {
   budgetPerHour: 1_000_000,
@@ -114,6 +117,40 @@ describe("the transfer watch", () => {
       rows.slice(1).every((r) => /@quiet\.example,quiet\.example,server not answering$/.test(r)),
     ).toBe(true);
     expect(rows).toHaveLength(4);
+  });
+
+  it("who stayed is explained by *their* server's software, read from its NodeInfo", async () => {
+    const world = await openWorld({
+      followers: [
+        { count: 10, domains: ["a.example"] },
+        { count: 2, domains: ["friends.example"] },
+      ],
+      alias: true,
+    });
+    // The followers' server answers NodeInfo: Mastodon, which follows a Move, so those two
+    // are "still in progress, or chose not to"; the new server's software is never the reason.
+    const friends = closing(
+      await startMastodonSandbox({ domain: "friends.example", version: "4.2.10", rateLimit: null }),
+    );
+    world.origins["friends.example"] = friends.url;
+    const chat = await makeChat(world.loopback, { watch: FAST });
+    await chat.store.namespace("snapshots").set(chat.user, world.snapshot(12));
+    await chat.placeAt(world.stateAt("move", chat.sealer));
+    await chat.send("/status");
+    await world.old.performMove("ada", "ada@mb.example", {
+      transfer: { perTick: 10, tickMs: 60, stragglers: ["friends.example"] },
+    });
+    await chat.press("I've moved");
+    await chat.until((s) => s?.step === "finished");
+    const finished = says(chat).find((s) => s.startsWith("Your move is finished"));
+    expect(finished).toBe(
+      [
+        "Your move is finished: 10 of 12 followers moved (83%).",
+        "2 stayed behind:",
+        "• friends.example: 2 — mastodon: still in progress, or they chose not to follow",
+        "The count has stopped changing, so I'm calling it done.",
+      ].join("\n"),
+    );
   });
 
   it("ends at the cap when followers keep trickling", async () => {

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b } from "../../chat/text.js";
-import { READ_SCOPES } from "../../clients/sign-in.js";
+import { scopesFor } from "../../clients/sign-in.js";
 import type { Instance } from "../../model/state.js";
 import { RejectedError } from "../../net/errors.js";
 import type { Outcome, StepContext } from "../step.js";
@@ -18,12 +18,11 @@ export async function beginSnapshot(
   via: "oauth" | "pasted",
   ctx: StepContext,
 ): Promise<{ ok: true; outcome: Omit<Outcome, "secret"> } | { ok: false; reason: string }> {
-  const host = instance.host;
   let me: Awaited<ReturnType<ReturnType<StepContext["world"]["mastodon"]>["verifyCredentials"]>>;
   try {
     me = await ctx.world.mastodon(instance.origin, token).verifyCredentials();
   } catch (err) {
-    return { ok: false, reason: tokenTrouble(err, host) };
+    return { ok: false, reason: tokenTrouble(err, instance) };
   }
   if (me.moved) {
     return {
@@ -57,7 +56,8 @@ export async function beginSnapshot(
   };
 }
 
-function tokenTrouble(err: unknown, host: string): string {
+function tokenTrouble(err: unknown, instance: Instance): string {
+  const host = instance.host;
   if (err instanceof RejectedError) {
     if (err.status === 401) {
       return `${host} says that token isn't valid. Copy "Your access token" again (not the client key or secret) and paste it here.`;
@@ -66,7 +66,7 @@ function tokenTrouble(err: unknown, host: string): string {
       return `${host} says this login is disabled — has the account already moved or been suspended? I can only move an active account.`;
     }
     if (err.status === 403) {
-      return `That token can't read your profile. Make a new one with the scopes ${READ_SCOPES} and paste it here.`;
+      return `That token can't read your profile. Make a new one with the scopes ${scopesFor(instance.version)} and paste it here.`;
     }
   }
   return `${explainRemote(err, host)} Nothing was saved; try again when ready.`;

@@ -6,25 +6,31 @@
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
 import { checkAlias, checkMoved, describeAlias, describeMove } from "../../clients/alias-check.js";
-import { moveSupport } from "../../clients/fediverse.js";
 import { domainOf, splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, newHost, oldOrigin } from "../lib/moving.js";
+import { handles, movingOf, oldOrigin } from "../lib/moving.js";
 import type { Step, StepContext } from "../step.js";
 
-type Check = { ok: boolean | "warn"; text: string };
+/** A check's mark: passed, a warning that doesn't block, a failure that does, or plain information. */
+type Check = { ok: boolean | "warn" | "info"; text: string };
 const DAY = 24 * 60 * 60_000;
 
+/**
+ * Only what the new server can answer: is the account there and reachable, does
+ * it list the old one as an alias, does it take followers without approval. Its
+ * software is not asked: NodeInfo has no "supports Move" field (its `metadata`
+ * is free-form, and Mastodon's is empty), and whether followers move depends on
+ * *their* servers' software, which the final report names server by server.
+ */
 export async function preflightChecks(
   state: StateOf<"preflight">,
   ctx: StepContext,
 ): Promise<Check[]> {
   const h = handles(state);
   const checks: Check[] = [];
-  const [alias, moved, software] = await Promise.all([
+  const [alias, moved] = await Promise.all([
     checkAlias(ctx.world.fediverse, h),
     checkMoved(ctx.world.fediverse, h),
-    ctx.world.fediverse.nodeinfo(splitHandle(h.newHandle).host).catch(() => null),
   ]);
   checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
   if (alias.kind === "ok") {
@@ -40,26 +46,14 @@ export async function preflightChecks(
         : `@${h.newHandle} accepts followers without approval.`,
     });
   }
-  if (software) {
-    const { support, note } = moveSupport(software.software.name, software.software.version);
-    checks.push({
-      ok: support === "yes" ? true : support === "no" ? false : "warn",
-      text:
-        support === "yes"
-          ? `${newHost(state.target)} handles moves (${software.software.name}).`
-          : `${software.software.name}: ${note}`,
-    });
-  } else {
-    checks.push({
-      ok: "warn",
-      text: `I couldn't ask ${newHost(state.target)} which software it runs; most handle moves.`,
-    });
-  }
+  // AccountMigration refuses only a move to the account itself (move_to_self), and MoveWorker
+  // moves local followers of a local target directly (app/models/account_migration.rb,
+  // app/workers/move_worker.rb): a move within one server is allowed, if rarely meant.
   const same = domainOf(h.oldHandle) === domainOf(h.newHandle);
   checks.push({
-    ok: !same,
+    ok: same ? "warn" : true,
     text: same
-      ? "Both accounts are on the same server; a move is for changing servers."
+      ? `Both accounts are on ${domainOf(h.newHandle)}. Mastodon allows a move within one server; check that @${h.newHandle} is the account you mean.`
       : "The accounts are on different servers.",
   });
   checks.push({
@@ -74,6 +68,10 @@ export async function preflightChecks(
       age < DAY
         ? "Your saved follows and followers are from today."
         : `Your saved follows are from ${new Date(state.snapshotAt).toUTCString().slice(0, 16)}; anything newer isn't in the files.`,
+  });
+  checks.push({
+    ok: "info",
+    text: "Whether each follower comes along depends on their own server's software, not on the new one; after the move I'll tell you, server by server, who stayed and why.",
   });
   return checks;
 }
@@ -96,7 +94,8 @@ async function rememberFollowerCount(state: StateOf<"preflight">, ctx: StepConte
   }
 }
 
-const mark = (c: Check) => (c.ok === true ? "✅" : c.ok === "warn" ? "⚠️" : "❌");
+const mark = (c: Check) =>
+  c.ok === true ? "✅" : c.ok === false ? "❌" : c.ok === "warn" ? "⚠️" : "ℹ️";
 
 export const preflight: Step<"preflight"> = {
   name: "preflight",

@@ -5,12 +5,14 @@
  */
 import { say } from "../../chat/conversation.js";
 import { b } from "../../chat/text.js";
+import { AppGoneError } from "../../clients/sign-in.js";
 import { sameHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
 import { RejectedError } from "../../net/errors.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
 import { pastedCode, signInReturned } from "../lib/pasted-code.js";
+import { signInAgain } from "../lib/sign-in-again.js";
 import { connected } from "../lib/target-connected.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
@@ -35,6 +37,12 @@ async function finishNewSignIn(
   try {
     token = (await ctx.world.signIn.finish(instance.origin, signIn.verifier, code, "new")).token;
   } catch (err) {
+    if (err instanceof AppGoneError) {
+      const again = await signInAgain(instance, "new", ctx);
+      return again.ok
+        ? { state: { ...state, signIn: again.signIn }, ack: "failed", replies: [again.reply] }
+        : { state, ack: "failed", replies: [say([again.reason])] };
+    }
     const reason =
       err instanceof RejectedError && err.status === 400
         ? `${instance.host} didn't accept that code: it was already used, has expired, or belongs to another sign-in. Tap "Sign in" for a new one.`

@@ -6,6 +6,7 @@
  */
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
+import { PART_SINCE, serverHas, versionName } from "../../clients/mastodon-versions.js";
 import { snapshotFiles } from "../../formats/snapshot-files.js";
 import { splitHandle } from "../../model/handle.js";
 import type { JobInput } from "../../model/jobs.js";
@@ -84,7 +85,7 @@ function savedReplies(snapshot: Snapshot, old: StateOf<"exporting">["old"]): Rep
     username: splitHandle(old.handle).user,
   });
   return [
-    say(summary(snapshot)),
+    say(summary(snapshot, old.instance)),
     {
       kind: "file",
       name: "following_accounts.csv",
@@ -100,7 +101,7 @@ function savedReplies(snapshot: Snapshot, old: StateOf<"exporting">["old"]): Rep
   ];
 }
 
-export function summary(s: Snapshot): Text {
+export function summary(s: Snapshot, server: { host: string; version: string }): Text {
   const parts = [
     `${n(s.follows.length)} follows`,
     s.followers.hidden
@@ -119,9 +120,18 @@ export function summary(s: Snapshot): Text {
     );
   }
   const skipped = s.skipped.filter((x) => !(x.part === "followers" && s.followers.hidden));
-  if (skipped.length > 0) {
+  // A part the server's version predates was never there to read; the rest the token lacked.
+  const absent = skipped.filter((x) => !serverHas(x.part, server.version));
+  const refused = skipped.filter((x) => serverHas(x.part, server.version));
+  for (const x of absent) {
+    const since = PART_SINCE[x.part];
     text.push(
-      `\nYour token couldn't read ${skipped.map((x) => `${x.part} (${x.scope})`).join(", ")}; those aren't in the files.`,
+      `\n${server.host} runs Mastodon ${server.version}, which has no ${x.part}${since ? ` (they came in ${versionName(since)})` : ""}, so there were none to save.`,
+    );
+  }
+  if (refused.length > 0) {
+    text.push(
+      `\nYour token couldn't read ${refused.map((x) => `${x.part} (${x.scope})`).join(", ")}; those aren't in the files.`,
     );
   }
   return text;

@@ -6,11 +6,13 @@
  */
 import { say } from "../../chat/conversation.js";
 import { b } from "../../chat/text.js";
+import { AppGoneError } from "../../clients/sign-in.js";
 import type { StateOf } from "../../model/state.js";
 import { RejectedError } from "../../net/errors.js";
 import { beginSnapshot } from "../lib/begin-snapshot.js";
 import { explainRemote } from "../lib/explain.js";
 import { pastedCode, signInReturned } from "../lib/pasted-code.js";
+import { signInAgain } from "../lib/sign-in-again.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
 const ALTERNATIVES = [
@@ -58,6 +60,16 @@ async function finishSignIn(
     token = (await ctx.world.signIn.finish(state.instance.origin, state.signIn.verifier, code))
       .token;
   } catch (err) {
+    if (err instanceof AppGoneError) {
+      const again = await signInAgain(state.instance, "old", ctx);
+      return again.ok
+        ? { state: { ...state, signIn: again.signIn }, ack: "failed", replies: [again.reply] }
+        : {
+            state: { ...state, signIn: null },
+            ack: "failed",
+            replies: [say([again.reason]), prompt({ ...state, signIn: null })],
+          };
+    }
     const reason =
       err instanceof RejectedError && err.status === 400
         ? `${host} didn't accept that code: it was already used, has expired (codes last 10 minutes), or belongs to another sign-in. Tap "Sign in" for a new one.`

@@ -5,7 +5,7 @@
  */
 import { say } from "../../chat/conversation.js";
 import { b, code } from "../../chat/text.js";
-import { READ_SCOPES } from "../../clients/sign-in.js";
+import { scopesFor } from "../../clients/sign-in.js";
 import type { StateOf } from "../../model/state.js";
 import { beginSnapshot } from "../lib/begin-snapshot.js";
 import { pastedSecret } from "../lib/pasted-code.js";
@@ -25,7 +25,7 @@ function ask(state: StateOf<"old-token">) {
       "2. Name it ",
       code("fedimove"),
       ", untick everything under Scopes, and tick only: ",
-      code(READ_SCOPES),
+      code(scopesFor(state.instance.version)),
       ".\n",
       "3. Submit, open the new application and copy ",
       b("Your access token"),
