@@ -11,7 +11,11 @@
  * thrown. `request` is for answers that aren't JSON, or aren't read.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+// undici's own fetch, the version package.json pins, never Node's global one (which bundles its
+// own undici): the dispatcher below is an undici 6.29 Agent, and its fixes are the ones we chose.
+import { fetch, type Headers, type Response } from "undici";
 import { z } from "zod";
+import { BODY_LIMITS, sizeOf } from "./body-limits.js";
 import type { GuardedDispatcher } from "./dispatcher.js";
 import {
   BadResponseError,
@@ -43,6 +47,24 @@ export interface RequestOptions {
    * domains to local stand-ins): the user knows the domain. Default: the URL's host.
    */
   shownHost?: string;
+  /**
+   * The most this answer can legitimately be, in bytes after decompression (see
+   * body-limits.ts for each kind); past it the read stops, the connection closes and the call
+   * fails with a BadResponseError. Default: `BODY_LIMITS.default`.
+   */
+  maxBytes?: number;
+  /**
+   * "error": a redirect is an error, never followed (OAuth's token, revoke and app
+   * registration, whose forms carry the client secret). Otherwise redirects are followed, at
+   * most MAX_REDIRECTS hops, each through the guard; but a request that carries a body or a
+   * credential follows only on its own origin, and fails rather than send them elsewhere.
+   */
+  redirect?: "error";
+  /**
+   * Secrets the request carries where Http can't see them (a bot token in the URL's path):
+   * taken out of every error, like the token and secret form fields.
+   */
+  secrets?: readonly string[];
 }
 
 export interface JsonOptions extends RequestOptions {
@@ -84,6 +106,10 @@ export interface Refusal {
 
 const RETRIES_ON_FAILURE = 3;
 const RETRIES_ON_LIMIT = 6;
+/** Redirects followed in one call; fetch's own limit is 20, and no API we call needs more than one. */
+const MAX_REDIRECTS = 5;
+/** Of an answer that is a failure, only its error text is read: this much is plenty. */
+const ERROR_BODY_BYTES = 16 * 1024;
 
 /** micro.blog's error shape; its verify sends it with a 200, so a 2xx may be read for it. */
 const ErrorBody = z.object({ error: z.string() });
@@ -100,6 +126,7 @@ function secretsOf(url: URL, opts: RequestOptions): string[] {
   );
   for (const credential of [opts.token, auth?.[1], auth?.[1].replace(/^\S+\s+/, "")])
     if (credential) found.add(credential);
+  for (const secret of opts.secrets ?? []) found.add(secret);
   const form = opts.form ? new URLSearchParams(opts.form) : new URLSearchParams();
   for (const [name, value] of [...url.searchParams, ...form]) {
     if (SECRET_FIELD.test(name)) found.add(value);
@@ -181,6 +208,8 @@ export function nextLink(header: string | null, origin: string): string | undefi
 /** What came back: a 2xx, or a status the caller allowed. */
 interface Exchange {
   ok: boolean;
+  /** The body: whole for a 2xx, the first ERROR_BODY_BYTES of anything else. */
+  bytes: Uint8Array;
   text: string;
   status: number;
   headers: Headers;
@@ -230,6 +259,13 @@ export class Http {
     const res = await this.redacting(url, opts, () => this.exchange(url, opts, []));
     const { status, headers, next, where } = res;
     return { ok: true, data: res.text, status, headers, where, ...(next ? { next } : {}) };
+  }
+
+  /** The raw bytes of a successful response (a file); every failure is a RemoteError. */
+  async bytes(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<Uint8Array>> {
+    const res = await this.redacting(url, opts, () => this.exchange(url, opts, []));
+    const { status, headers, next, where } = res;
+    return { ok: true, data: res.bytes, status, headers, where, ...(next ? { next } : {}) };
   }
 
   /** Runs a call; whatever it throws leaves without the request's secrets. */
@@ -294,22 +330,22 @@ export class Http {
     };
   }
 
-  /** One call, with its retries and waits: a 2xx or an allowed status, or a RemoteError. */
+  /** One call, with its retries, waits and redirects: a 2xx or an allowed status, or a RemoteError. */
   private async exchange(
     url: string | URL,
     opts: RequestOptions,
     allow: readonly number[],
   ): Promise<Exchange> {
-    const target = new URL(url);
-    const host = opts.shownHost ?? target.host;
+    const first = new URL(url);
+    const host = opts.shownHost ?? first.host;
     const method = opts.method ?? "GET";
     // The path alone: a query may carry an OAuth code or a token.
-    const where: Where = { method, path: target.pathname };
+    const where: Where = { method, path: first.pathname };
     const idempotent = opts.idempotent ?? (method === "GET" || method === "DELETE");
-    const headers: Record<string, string> = {
-      "user-agent": "fedimove/0.1 (+migration bot)",
-      ...opts.headers,
-    };
+    // Names in lower case, so a hop can tell what it carries (`authorization`, `content-type`).
+    const headers: Record<string, string> = { "user-agent": "fedimove/0.1 (+migration bot)" };
+    for (const [name, value] of Object.entries(opts.headers ?? {}))
+      headers[name.toLowerCase()] = value;
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body: string | undefined;
     if (opts.form) {
@@ -319,30 +355,42 @@ export class Http {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.json);
     }
+    const limit = opts.maxBytes ?? BODY_LIMITS.default;
 
+    let hop: Hop = { url: first, method, headers, body };
+    let hops = 0;
     let failures = 0;
     let limited = 0;
     let refused = 0;
     const pacer = this.dispatcher.pacer;
-    const bucket = pacer.bucketOf(target.origin, headers.authorization);
-    const rule = pacer.ruleOf(target.origin);
     for (;;) {
       opts.signal?.throwIfAborted();
+      const target = hop.url;
+      const bucket = pacer.bucketOf(target.origin, hop.headers.authorization);
+      const rule = pacer.ruleOf(target.origin);
       const release = await pacer.turn(bucket, host, opts.signal);
+      // Ours to abort: a body past its cap closes the connection instead of draining it.
+      const attempt = new AbortController();
+      const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+      const signal = AbortSignal.any([
+        attempt.signal,
+        timeout,
+        ...(opts.signal ? [opts.signal] : []),
+      ]);
       let res: Response;
       try {
-        const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
         res = await fetch(target, {
-          method,
-          headers,
-          body,
-          redirect: "follow",
-          signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout,
+          method: hop.method,
+          headers: hop.headers,
+          body: hop.body,
+          // Every hop is ours to judge (see `redirected`); undici would re-send the body anywhere.
+          redirect: "manual",
+          signal,
           dispatcher: this.dispatcher,
         });
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        const translated = translate(err, host, where, target.host);
+        const translated = translate(err, host, where, first.host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
         if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           failures += 1;
@@ -354,10 +402,45 @@ export class Http {
         // The dispatcher has seen the status by now (and blocked the bucket on a limit).
         release();
       }
-      const text = await res.text().catch(() => "");
-      if (res.ok || allow.includes(res.status)) {
+      if (REDIRECTS.has(res.status)) {
+        attempt.abort();
+        hops += 1;
+        hop = redirected(hop, res, { opts, host, where, hops });
+        continue;
+      }
+      const answered = res.ok || allow.includes(res.status);
+      let bytes: Uint8Array;
+      try {
+        const read = await readBody(res, answered ? limit : ERROR_BODY_BYTES, attempt, answered);
+        if (read.over && answered) {
+          throw new BadResponseError(
+            `${host} answered with more than ${sizeOf(limit)}`,
+            host,
+            res.status,
+            where,
+          );
+        }
+        bytes = read.bytes;
+      } catch (err) {
+        if (err instanceof RemoteError) throw err;
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        // Cut off mid-body (a timeout, a reset): only what arrived counts for an error's text.
+        if (!answered) bytes = new Uint8Array();
+        else throw translate(err, host, where, first.host);
+      }
+      const text = new TextDecoder().decode(bytes);
+      if (answered) {
         const next = nextLink(res.headers.get("link"), target.origin);
-        return { ok: res.ok, text, status: res.status, headers: res.headers, next, host, where };
+        return {
+          ok: res.ok,
+          bytes,
+          text,
+          status: res.status,
+          headers: res.headers,
+          next,
+          host,
+          where,
+        };
       }
 
       if (res.status === 429) {
@@ -402,6 +485,105 @@ export class Http {
       throw refusal(host, res.status, text, where);
     }
   }
+}
+
+/** One request on its way: where it goes now, and what it carries there. */
+interface Hop {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Where a redirect sends the request next, or the error that says why it goes nowhere. A
+ * request with a body or a credential stays on its origin: a 307 from /oauth/token to another
+ * host would otherwise hand that host the client secret, the code and the verifier.
+ */
+function redirected(
+  hop: Hop,
+  res: Response,
+  call: { opts: RequestOptions; host: string; where: Where; hops: number },
+): Hop {
+  const { opts, host, where } = call;
+  const fail = (why: string) => new BadResponseError(`${host} ${why}`, host, res.status, where);
+  if (opts.redirect === "error") {
+    throw fail(`answered with a redirect (HTTP ${res.status}), which I don't follow here`);
+  }
+  const location = res.headers.get("location");
+  let to: URL;
+  try {
+    to = new URL(location ?? "", hop.url);
+  } catch {
+    throw fail(`answered with a redirect to nowhere (HTTP ${res.status})`);
+  }
+  if (!location || (to.protocol !== "https:" && to.protocol !== "http:")) {
+    throw fail(`answered with a redirect to nowhere (HTTP ${res.status})`);
+  }
+  const carries = hop.body !== undefined || "authorization" in hop.headers;
+  if (carries && to.origin !== hop.url.origin) {
+    throw fail(`sent this request on to ${to.host}, and I only send it to ${hop.url.host}`);
+  }
+  if (call.hops > MAX_REDIRECTS) throw fail("redirected too many times");
+  // Fetch's rule (fetch.spec.whatwg.org, HTTP-redirect fetch): a 303, and a 301 or 302 after a
+  // POST, turn into a GET without the body; a 307 or 308 repeats the request as it was.
+  const toGet =
+    (res.status === 303 && hop.method !== "GET") ||
+    ((res.status === 301 || res.status === 302) && hop.method === "POST");
+  if (!toGet) return { ...hop, url: to };
+  const { "content-type": _dropped, ...headers } = hop.headers;
+  return { url: to, method: "GET", headers, body: undefined };
+}
+
+/**
+ * The body, read as it streams and counted after decompression: at most `limit` bytes. Past
+ * that the read stops, the attempt is aborted (undici closes the connection rather than drain
+ * the rest) and `over` says so. When the body is wanted `whole`, a Content-Length already
+ * over the cap isn't read at all; otherwise (an error's text) its start is read.
+ */
+async function readBody(
+  res: Response,
+  limit: number,
+  attempt: AbortController,
+  whole: boolean,
+): Promise<{ bytes: Uint8Array; over: boolean }> {
+  if (!res.body) return { bytes: new Uint8Array(), over: false };
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  const encoded = (res.headers.get("content-encoding") ?? "identity") !== "identity";
+  if (whole && !encoded && declared > limit) {
+    attempt.abort();
+    return { bytes: new Uint8Array(), over: true };
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > limit) {
+      chunks.push(value.subarray(0, limit - size));
+      size = limit;
+      attempt.abort();
+      await reader.cancel().catch(() => undefined);
+      return { bytes: concat(chunks, size), over: true };
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  return { bytes: concat(chunks, size), over: false };
+}
+
+function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /** A 4xx, with the server's own text. */
