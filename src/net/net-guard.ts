@@ -68,9 +68,35 @@ export function isPublicAddress(address: string): boolean {
   return true;
 }
 
+/** Is this literal address one on this machine (127.0.0.0/8, ::1, or either inside IPv6)? */
+export function isLoopbackAddress(address: string): boolean {
+  if (isIP(address) === 0) return false;
+  const ip = ipaddr.process(address);
+  return ip.range() === "loopback";
+}
+
+/**
+ * RFC 6761 §6.4: a name under .invalid never resolves, and resolvers should say so without
+ * asking anyone. Refused here as not found, before any lookup (the sandbox sends the names
+ * it doesn't play there: see `originOf` in config.ts).
+ */
+export function isInvalidName(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, "");
+  return name === "invalid" || name.endsWith(".invalid");
+}
+
+/** What getaddrinfo says of a name that doesn't exist (Http reads it as "not found"). */
+function notFound(hostname: string): Error {
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+    code: "ENOTFOUND",
+    hostname,
+  });
+}
+
 /** A DNS lookup for the dispatcher that refuses non-public answers. */
 export function guardedLookup(allowPrivate: boolean): LookupFunction {
   return (hostname, options, callback) => {
+    if (isInvalidName(hostname)) return callback(notFound(hostname), "", 4);
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, "", 4);
       const list = addresses as dns.LookupAddress[];
@@ -91,6 +117,7 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
 
 /** The check for URLs whose host is a literal address (no lookup happens for those). */
 export function checkUrl(url: URL, allowPrivate: boolean): void {
+  if (isInvalidName(url.hostname)) throw notFound(url.hostname);
   if (allowPrivate) return;
   if (url.protocol !== "https:") {
     throw new ForbiddenAddressError(`${url.host} must be reached over https`, url.host);

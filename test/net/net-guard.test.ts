@@ -1,6 +1,9 @@
-import { describe, expect, it } from "vitest";
+import dns from "node:dns";
+import { describe, expect, it, vi } from "vitest";
 import { parseInstance } from "../../src/clients/instance.js";
-import { checkUrl, isPublicAddress } from "../../src/net/net-guard.js";
+import { UnreachableError } from "../../src/net/errors.js";
+import { checkUrl, guardedLookup, isPublicAddress } from "../../src/net/net-guard.js";
+import { client } from "./serve.js";
 
 /** Teredo's client field: the client's IPv4 address with every bit flipped (RFC 4380 §4). */
 function teredo(server: string, client: string): string {
@@ -191,5 +194,26 @@ describe("parseInstance", () => {
       origin: "http://127.0.0.1:3000",
       host: "127.0.0.1:3000",
     });
+  });
+});
+
+describe("names under .invalid (RFC 6761)", () => {
+  it("are not found, without asking DNS, whatever the operator allows", async () => {
+    const lookup = vi.spyOn(dns, "lookup");
+    try {
+      for (const allowPrivate of [false, true]) {
+        const { http } = client({ allowPrivate });
+        const err = await http.request("https://example.com.invalid/x").catch((e) => e);
+        expect(err).toBeInstanceOf(UnreachableError);
+        expect(err.message).toBe("example.com.invalid was not found");
+        const refused = await new Promise((resolve) =>
+          guardedLookup(allowPrivate)("a.invalid.", { all: true }, (e) => resolve(e)),
+        );
+        expect(refused).toMatchObject({ code: "ENOTFOUND" });
+      }
+      expect(lookup).not.toHaveBeenCalled();
+    } finally {
+      lookup.mockRestore();
+    }
   });
 });
