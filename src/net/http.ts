@@ -3,6 +3,9 @@
  * errors for idempotent calls, waiting out 429s (the pacer in the dispatcher
  * holds the next request until the reset) and the limit status of an origin's
  * pacer rule, and one translation of failures into the classes in errors.ts.
+ * Every body is capped (`maxBytes`, body-limits.ts) as it streams, and every
+ * redirect is judged here, hop by hop (`redirected`): nothing that carries a
+ * body or a credential leaves its origin.
  *
  * `json` is the only way a client reads a JSON answer: parsed, validated with the
  * caller's zod schema (so a server that answers something else gets a clear error
@@ -15,6 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 // own undici): the dispatcher below is an undici 6.29 Agent, and its fixes are the ones we chose.
 import { fetch, type Headers, type Response } from "undici";
 import { z } from "zod";
+import { readBody } from "./body.js";
 import { BODY_LIMITS, sizeOf } from "./body-limits.js";
 import type { GuardedDispatcher } from "./dispatcher.js";
 import {
@@ -28,6 +32,7 @@ import {
   type Where,
 } from "./errors.js";
 import { readLimitHeaders } from "./pacer.js";
+import { type Hop, REDIRECTS, redirected } from "./redirects.js";
 
 export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
@@ -56,7 +61,7 @@ export interface RequestOptions {
   /**
    * "error": a redirect is an error, never followed (OAuth's token, revoke and app
    * registration, whose forms carry the client secret). Otherwise redirects are followed, at
-   * most MAX_REDIRECTS hops, each through the guard; but a request that carries a body or a
+   * most MAX_REDIRECTS hops (redirects.ts), each through the guard; but a request that carries a body or a
    * credential follows only on its own origin, and fails rather than send them elsewhere.
    */
   redirect?: "error";
@@ -106,8 +111,6 @@ export interface Refusal {
 
 const RETRIES_ON_FAILURE = 3;
 const RETRIES_ON_LIMIT = 6;
-/** Redirects followed in one call; fetch's own limit is 20, and no API we call needs more than one. */
-const MAX_REDIRECTS = 5;
 /** Of an answer that is a failure, only its error text is read: this much is plenty. */
 const ERROR_BODY_BYTES = 16 * 1024;
 
@@ -405,7 +408,7 @@ export class Http {
       if (REDIRECTS.has(res.status)) {
         attempt.abort();
         hops += 1;
-        hop = redirected(hop, res, { opts, host, where, hops });
+        hop = redirected(hop, res, { redirect: opts.redirect, host, where, hops });
         continue;
       }
       const answered = res.ok || allow.includes(res.status);
@@ -485,105 +488,6 @@ export class Http {
       throw refusal(host, res.status, text, where);
     }
   }
-}
-
-/** One request on its way: where it goes now, and what it carries there. */
-interface Hop {
-  url: URL;
-  method: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-/**
- * Where a redirect sends the request next, or the error that says why it goes nowhere. A
- * request with a body or a credential stays on its origin: a 307 from /oauth/token to another
- * host would otherwise hand that host the client secret, the code and the verifier.
- */
-function redirected(
-  hop: Hop,
-  res: Response,
-  call: { opts: RequestOptions; host: string; where: Where; hops: number },
-): Hop {
-  const { opts, host, where } = call;
-  const fail = (why: string) => new BadResponseError(`${host} ${why}`, host, res.status, where);
-  if (opts.redirect === "error") {
-    throw fail(`answered with a redirect (HTTP ${res.status}), which I don't follow here`);
-  }
-  const location = res.headers.get("location");
-  let to: URL;
-  try {
-    to = new URL(location ?? "", hop.url);
-  } catch {
-    throw fail(`answered with a redirect to nowhere (HTTP ${res.status})`);
-  }
-  if (!location || (to.protocol !== "https:" && to.protocol !== "http:")) {
-    throw fail(`answered with a redirect to nowhere (HTTP ${res.status})`);
-  }
-  const carries = hop.body !== undefined || "authorization" in hop.headers;
-  if (carries && to.origin !== hop.url.origin) {
-    throw fail(`sent this request on to ${to.host}, and I only send it to ${hop.url.host}`);
-  }
-  if (call.hops > MAX_REDIRECTS) throw fail("redirected too many times");
-  // Fetch's rule (fetch.spec.whatwg.org, HTTP-redirect fetch): a 303, and a 301 or 302 after a
-  // POST, turn into a GET without the body; a 307 or 308 repeats the request as it was.
-  const toGet =
-    (res.status === 303 && hop.method !== "GET") ||
-    ((res.status === 301 || res.status === 302) && hop.method === "POST");
-  if (!toGet) return { ...hop, url: to };
-  const { "content-type": _dropped, ...headers } = hop.headers;
-  return { url: to, method: "GET", headers, body: undefined };
-}
-
-/**
- * The body, read as it streams and counted after decompression: at most `limit` bytes. Past
- * that the read stops, the attempt is aborted (undici closes the connection rather than drain
- * the rest) and `over` says so. When the body is wanted `whole`, a Content-Length already
- * over the cap isn't read at all; otherwise (an error's text) its start is read.
- */
-async function readBody(
-  res: Response,
-  limit: number,
-  attempt: AbortController,
-  whole: boolean,
-): Promise<{ bytes: Uint8Array; over: boolean }> {
-  if (!res.body) return { bytes: new Uint8Array(), over: false };
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  const encoded = (res.headers.get("content-encoding") ?? "identity") !== "identity";
-  if (whole && !encoded && declared > limit) {
-    attempt.abort();
-    return { bytes: new Uint8Array(), over: true };
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (size + value.byteLength > limit) {
-      chunks.push(value.subarray(0, limit - size));
-      size = limit;
-      attempt.abort();
-      await reader.cancel().catch(() => undefined);
-      return { bytes: concat(chunks, size), over: true };
-    }
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  return { bytes: concat(chunks, size), over: false };
-}
-
-function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** A 4xx, with the server's own text. */
