@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { WatchOptions } from "./jobs/watch-job.js";
+import { isLoopbackAddress } from "./net/net-guard.js";
 
 const flag = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
@@ -97,6 +98,15 @@ export type Config = {
 
 export class ConfigError extends Error {}
 
+/** The host's name or address without its port and brackets; undefined when it isn't a host. */
+function hostnameOf(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads `.env` when there is one, without overriding what the environment already says. */
 export function loadDotEnv(file = ".env"): void {
   if (existsSync(file)) process.loadEnvFile(file);
@@ -137,11 +147,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Only with private networks allowed: a mapping must never redirect real servers' traffic.
     originOf: (host) => {
       if (!e.ALLOW_PRIVATE_NETWORK) return `https://${host}`;
-      // The stand-ins link to themselves by address (127.0.0.1:PORT), over plain http.
-      return (
-        e.SANDBOX_ORIGINS?.[host] ??
-        (/^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : `https://${host}`)
-      );
+      const played = e.SANDBOX_ORIGINS?.[host];
+      if (played) return played;
+      // An address on this machine, typed by the operator or linked by a stand-in (which
+      // link to themselves as 127.0.0.1:PORT): over plain http.
+      const hostname = hostnameOf(host);
+      if (hostname && isLoopbackAddress(hostname)) return `http://${host}`;
+      // The sandbox is a closed world: a name it doesn't play doesn't exist there. It goes to
+      // a name under .invalid, which the network guard refuses as not found before any DNS
+      // lookup, so the demo never reaches a real server and the user hears "I couldn't find…".
+      if (e.SANDBOX_ORIGINS)
+        return `https://${(hostname ?? "unknown").replace(/[[\]:]/g, "-")}.invalid`;
+      return `https://${host}`;
     },
     watch: {
       pollEarlyMs: e.WATCH_POLL_EARLY_MS,

@@ -1,5 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import dns from "node:dns";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../sandbox/mastodon.js";
 import { ConfigError, readConfig } from "../src/config.js";
+import { type Core, createCore } from "../src/core.js";
+import { UnreachableError } from "../src/net/errors.js";
+import { openMemoryStore } from "../src/store/memory-store.js";
+import { Sealer } from "../src/store/seal.js";
+import { makeChat } from "./helpers/chat.js";
+import { closedAfterEach } from "./helpers/closing.js";
 
 describe("config", () => {
   it("defaults to the terminal and a SQLite file under ./data", () => {
@@ -68,5 +77,102 @@ describe("SANDBOX_ORIGINS", () => {
     expect(() => readConfig({ SANDBOX_ORIGINS: "old.example=x" })).toThrow(
       /^SANDBOX_ORIGINS: a JSON object of domains to origins/,
     );
+  });
+});
+
+describe("the sandbox reaches no server it doesn't play", () => {
+  const played = JSON.stringify({ "old.example": "http://127.0.0.1:4000" });
+  const sandbox = readConfig({ SANDBOX_ORIGINS: played, ALLOW_PRIVATE_NETWORK: "true" });
+
+  it("sends every name it doesn't play under .invalid, and loopback addresses over http", () => {
+    expect(sandbox.originOf("old.example")).toBe("http://127.0.0.1:4000");
+    expect(sandbox.originOf("127.0.0.1:5000")).toBe("http://127.0.0.1:5000");
+    expect(sandbox.originOf("[::1]:5000")).toBe("http://[::1]:5000");
+    for (const [host, origin] of [
+      ["example.com", "https://example.com.invalid"],
+      ["mastodon.social:8443", "https://mastodon.social.invalid"],
+      ["93.184.215.14", "https://93.184.215.14.invalid"],
+      ["10.0.0.1:80", "https://10.0.0.1.invalid"],
+      ["[2001:db8::1]", "https://2001-db8--1.invalid"],
+      ["localhost:3000", "https://localhost.invalid"],
+    ]) {
+      expect(sandbox.originOf(host!)).toBe(origin);
+    }
+    // Private networks allowed without a sandbox: an operator's own servers, by name.
+    const local = readConfig({ ALLOW_PRIVATE_NETWORK: "true" });
+    expect(local.originOf("mastodon.lan")).toBe("https://mastodon.lan");
+    expect(local.originOf("127.0.0.1:3000")).toBe("http://127.0.0.1:3000");
+  });
+
+  describe("over the bot's own network", () => {
+    const lookups: string[] = [];
+    const cores: Core[] = [];
+    const closing = closedAfterEach<MastodonSandbox>();
+    afterEach(async () => {
+      vi.restoreAllMocks();
+      lookups.length = 0;
+      for (const c of cores.splice(0)) await c.close();
+    });
+
+    /** The world the bot builds from this config; every DNS lookup noted (and answered "no such name"). */
+    async function botWorld(origins: Record<string, string>) {
+      vi.spyOn(dns, "lookup").mockImplementation(((
+        hostname: string,
+        _options: unknown,
+        callback: (err: Error) => void,
+      ) => {
+        lookups.push(hostname);
+        callback(
+          Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }),
+        );
+      }) as unknown as typeof dns.lookup);
+      const config = readConfig({
+        SANDBOX_ORIGINS: JSON.stringify(origins),
+        ALLOW_PRIVATE_NETWORK: "true",
+      });
+      const core = createCore({
+        store: openMemoryStore(),
+        sealer: new Sealer(randomBytes(32)),
+        network: {
+          allowPrivateNetwork: config.allowPrivateNetwork,
+          timeoutMs: 2000,
+          backoffMs: 10,
+          originOf: config.originOf,
+        },
+      });
+      cores.push(core);
+      return core.world;
+    }
+
+    it("a name it doesn't play: no DNS lookup, and the user hears there is no such server", async () => {
+      const old = closing(await startMastodonSandbox({ domain: "old.example", rateLimit: null }));
+      const world = await botWorld({ "old.example": old.url });
+      const chat = await makeChat(world);
+      await chat.send("/start");
+      await chat.press("Let's go");
+      const r = await chat.send("example.com");
+      expect(r.text).toBe(
+        "I couldn't find a server called example.com. Check the spelling? Send the server's name again when ready.",
+      );
+      const typed = await chat.send("https://mastodon.social/@ada");
+      expect(typed.text).toMatch(/^I couldn't find a server called mastodon\.social\./);
+      expect(lookups).toEqual([]);
+      // The server it plays answers as before.
+      const info = await world.probeMastodon(world.originOf("old.example"));
+      expect(info.domain).toBe("old.example");
+      expect(lookups).toEqual([]);
+    });
+
+    it("nor for the Fediverse's names: WebFinger, NodeInfo, the preview's look at servers", async () => {
+      const world = await botWorld({});
+      const err = await world.fediverse.webfinger("ada@example.com").catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnreachableError);
+      expect((err as Error).message).toBe("example.com was not found");
+      await expect(world.fediverse.nodeinfo("example.com")).rejects.toBeInstanceOf(
+        UnreachableError,
+      );
+      expect(await world.serversAnswering(["example.com", "mastodon.social"])).toEqual(new Set());
+      expect(lookups).toEqual([]);
+    });
   });
 });

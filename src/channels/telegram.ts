@@ -19,6 +19,9 @@ import {
 import { html } from "../chat/text.js";
 import type { Engine, Turn } from "../engine/engine.js";
 import { log } from "../log.js";
+import { GuardedDispatcher } from "../net/dispatcher.js";
+import { Http } from "../net/http.js";
+import { Pacer } from "../net/pacer.js";
 
 const DESCRIPTIONS: Record<CommandName, string> = {
   start: "Begin, or pick up where we were",
@@ -47,13 +50,32 @@ export interface TelegramOptions {
   engine: Engine;
 }
 
+/** Telegram's own Bot API: the root that gets the whole network guard. */
+const TELEGRAM_CLOUD = "https://api.telegram.org";
+/** getFile: "bots can download files of up to 20 MB in size" (core.telegram.org/bots/api#getfile). */
+const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
+const DOWNLOAD_TIMEOUT_MS = 60_000;
+
+/**
+ * Where files are downloaded: over our Http (undici's fetch, a size cap, timeouts, errors
+ * without the token, which the download URL carries in its path). Telegram's own API gets the
+ * whole guard (https, public addresses only); a root the operator set (a local Bot API server,
+ * the stand-in) is theirs to choose, like SANDBOX_ORIGINS, and may be on their network.
+ */
+function downloader(apiRoot: string): Http {
+  const own = new URL(apiRoot).origin !== TELEGRAM_CLOUD;
+  return new Http(new GuardedDispatcher(new Pacer(), own), DOWNLOAD_TIMEOUT_MS);
+}
+
 export class TelegramChannel implements Notifier {
   readonly bot: Bot;
   private runner?: RunnerHandle;
   /** Progress messages to edit, per chat and key. Lost on restart: a new one is sent then. */
   private readonly progress = new Map<string, number>();
+  private readonly files: Http;
 
   constructor(private readonly opts: TelegramOptions) {
+    this.files = downloader(opts.apiRoot);
     this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot } });
     this.bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
     this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
@@ -75,6 +97,7 @@ export class TelegramChannel implements Notifier {
 
   async stop(): Promise<void> {
     if (this.runner?.isRunning()) await this.runner.stop();
+    await this.files.dispatcher.close();
   }
 
   async notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void> {
@@ -127,17 +150,24 @@ export class TelegramChannel implements Notifier {
         kind: "file",
         name: doc.file_name ?? "file",
         size: doc.file_size ?? 0,
-        read: async () => {
-          const file = await ctx.api.getFile(doc.file_id);
-          const res = await fetch(
-            `${this.opts.apiRoot}/file/bot${this.opts.token}/${file.file_path}`,
-          );
-          if (!res.ok) throw new Error(`file download failed: HTTP ${res.status}`);
-          return new Uint8Array(await res.arrayBuffer());
-        },
+        read: () => this.download(ctx, doc.file_id),
       };
     }
     return { kind: "other", what: describe(msg) };
+  }
+
+  /** A document's bytes, from the file URL getFile names; a RemoteError without the token otherwise. */
+  private async download(ctx: Context, fileId: string): Promise<Uint8Array> {
+    const file = await ctx.api.getFile(fileId);
+    if (!file.file_path) throw new Error("Telegram named no file to download");
+    const { token, apiRoot } = this.opts;
+    const res = await this.files.bytes(`${apiRoot}/file/bot${token}/${file.file_path}`, {
+      maxBytes: MAX_DOWNLOAD_BYTES,
+      // Telegram serves the file where getFile says; a redirect would carry the token's URL on.
+      redirect: "error",
+      secrets: [token],
+    });
+    return res.data;
   }
 
   private async turn(ctx: Context, input: Input, messageId?: number): Promise<void> {

@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import { splitHandle } from "../model/handle.js";
+import { BODY_LIMITS } from "../net/body-limits.js";
 import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http, JsonOptions } from "../net/http.js";
 
@@ -157,6 +158,7 @@ export class FediverseClient {
     const res = await this.http.json(this.target(url), JrdSchema, {
       ...this.asked(url, opts.signal),
       accept: JRD_ACCEPT,
+      maxBytes: BODY_LIMITS.webfinger,
       what: { data: "WebFinger data" },
       allow: [404, 410],
     });
@@ -192,6 +194,7 @@ export class FediverseClient {
     const res = await this.http.json(this.target(at), ActorSchema, {
       ...this.asked(at, opts.signal),
       accept: ACTIVITY_ACCEPT,
+      maxBytes: BODY_LIMITS.account,
       what: { data: "ActivityPub data", item: "an ActivityPub actor" },
       allow: [401],
     });
@@ -267,6 +270,7 @@ export class FediverseClient {
     const listed = await this.http.json(this.target(index), NodeInfoLinksSchema, {
       ...this.asked(index, opts.signal),
       what: NODEINFO,
+      maxBytes: BODY_LIMITS.webfinger,
     });
     let best: { minor: number; href: string } | undefined;
     for (const l of listed.data.links) {
@@ -291,6 +295,7 @@ export class FediverseClient {
       await this.http.json(this.target(doc), NodeInfoSchema, {
         ...this.asked(doc, opts.signal),
         what: NODEINFO,
+        maxBytes: BODY_LIMITS.nodeinfo,
       })
     ).data;
     return {

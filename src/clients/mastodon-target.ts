@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { normalHandle, withDomain } from "../model/handle.js";
 import type { FollowRow } from "../model/state.js";
+import { BODY_LIMITS } from "../net/body-limits.js";
 import { RejectedError } from "../net/errors.js";
 import type { Http, HttpResponse } from "../net/http.js";
 import { type Account, AccountSchema, RelationshipSchema } from "./mastodon.js";
@@ -41,6 +42,7 @@ export class MastodonTarget implements NewAccount {
     while (url) {
       const res: HttpResponse<Account[]> = await this.http.json(url, z.array(AccountSchema), {
         token: this.token,
+        maxBytes: BODY_LIMITS.page,
       });
       for (const a of res.data) out.add(normalHandle(withDomain(a.acct, this.me.domain)));
       url = res.next;
@@ -54,9 +56,7 @@ export class MastodonTarget implements NewAccount {
     const res = await this.http.json(
       `${this.origin}/api/v1/accounts/relationships?id[]=${encodeURIComponent(id)}`,
       z.array(FollowAnswer),
-      {
-        token: this.token,
-      },
+      { token: this.token, maxBytes: BODY_LIMITS.account },
     );
     const rel = res.data[0];
     return Boolean(rel?.following || rel?.requested);
@@ -81,6 +81,7 @@ export class MastodonTarget implements NewAccount {
           form: body,
           // Following the same account again only updates its options: safe to retry.
           idempotent: true,
+          maxBytes: BODY_LIMITS.account,
         },
       );
       return res.data.requested ? { kind: "requested" } : { kind: "followed" };
@@ -97,7 +98,7 @@ export class MastodonTarget implements NewAccount {
     const res = await this.http.json(
       `${this.origin}/api/v2/search?q=${encodeURIComponent(q)}&type=accounts&resolve=true&limit=5`,
       Search,
-      { token: this.token },
+      { token: this.token, maxBytes: BODY_LIMITS.account },
     );
     const match = res.data.accounts.find(
       (a) => normalHandle(withDomain(a.acct, this.me.domain)) === q,

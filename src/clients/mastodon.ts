@@ -4,6 +4,7 @@
  * page at a time, because an export must be able to resume from a saved cursor.
  */
 import { z } from "zod";
+import { BODY_LIMITS } from "../net/body-limits.js";
 import type { Http } from "../net/http.js";
 
 export const AccountSchema = z.object({
@@ -45,7 +46,12 @@ export class MastodonAccountClient {
     const res = await this.http.json(
       `${this.origin}/api/v1/accounts/verify_credentials`,
       AccountSchema,
-      { token: this.token, timeoutMs: this.timeoutMs, what: { data: "JSON", item: "an account" } },
+      {
+        token: this.token,
+        timeoutMs: this.timeoutMs,
+        what: { data: "JSON", item: "an account" },
+        maxBytes: BODY_LIMITS.account,
+      },
     );
     return res.data;
   }
@@ -69,7 +75,10 @@ export class MastodonAccountClient {
     schema: S,
   ): Promise<{ items: z.infer<S>; next?: string }> {
     const url = pathOrNext.startsWith("/") ? `${this.origin}${pathOrNext}` : pathOrNext;
-    const res = await this.http.json(url, schema, { token: this.token });
+    const res = await this.http.json(url, schema, {
+      token: this.token,
+      maxBytes: BODY_LIMITS.page,
+    });
     return { items: res.data, next: res.next };
   }
 
@@ -78,7 +87,7 @@ export class MastodonAccountClient {
     const res = await this.http.json(
       `${this.origin}/api/v1/accounts/lookup?acct=${encodeURIComponent(username)}`,
       AccountSchema,
-      this.token ? { token: this.token } : {},
+      { maxBytes: BODY_LIMITS.account, ...(this.token ? { token: this.token } : {}) },
     );
     return res.data;
   }
@@ -89,7 +98,7 @@ export class MastodonAccountClient {
     const res = await this.http.json(
       `${this.origin}/api/v1/accounts/relationships?${qs}`,
       z.array(RelationshipSchema),
-      { token: this.token },
+      { token: this.token, maxBytes: BODY_LIMITS.page },
     );
     return res.data;
   }

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
+import { BODY_LIMITS } from "../net/body-limits.js";
 import { RejectedError } from "../net/errors.js";
 import type { Http } from "../net/http.js";
 
@@ -28,6 +29,14 @@ const AppAnswer = z.object({ client_id: z.string().min(1), client_secret: z.stri
 const TokenAnswer = z.object({ access_token: z.string().min(1), scope: z.string().optional() });
 const Discovery = z.object({ code_challenge_methods_supported: z.array(z.string()).optional() });
 
+/**
+ * App registration, the token exchange and revocation carry the client secret (and the code
+ * and PKCE verifier, or the token) in their form. A redirect there is an error, never
+ * followed, not even on the same origin: Mastodon answers these itself, and anything else
+ * is a server we shouldn't be handing them to.
+ */
+const SECRET_CARRYING = { redirect: "error", maxBytes: BODY_LIMITS.oauth } as const;
+
 /** base64url of random bytes: PKCE verifiers and OAuth `state`. */
 export const randomToken = (bytes = 32): string => randomBytes(bytes).toString("base64url");
 
@@ -43,6 +52,7 @@ export class MastodonOAuth {
       const { data } = await this.http.json(
         `${origin}/.well-known/oauth-authorization-server`,
         Discovery,
+        { maxBytes: BODY_LIMITS.oauth },
       );
       return { pkce: data.code_challenge_methods_supported?.includes("S256") ?? false };
     } catch (err) {
@@ -56,6 +66,7 @@ export class MastodonOAuth {
     opts: { name: string; website?: string; scopes: string; redirectUri: string },
   ): Promise<OAuthApp> {
     const { data } = await this.http.json(`${origin}/api/v1/apps`, AppAnswer, {
+      ...SECRET_CARRYING,
       method: "POST",
       form: {
         client_name: opts.name,
@@ -98,6 +109,7 @@ export class MastodonOAuth {
     verifier?: string,
   ): Promise<{ token: string; scope?: string }> {
     const { data } = await this.http.json(`${origin}/oauth/token`, TokenAnswer, {
+      ...SECRET_CARRYING,
       method: "POST",
       form: {
         grant_type: "authorization_code",
@@ -113,6 +125,7 @@ export class MastodonOAuth {
 
   async revoke(origin: string, app: OAuthApp, token: string): Promise<void> {
     await this.http.request(`${origin}/oauth/revoke`, {
+      ...SECRET_CARRYING,
       method: "POST",
       idempotent: true,
       form: { client_id: app.clientId, client_secret: app.clientSecret, token },

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Moving, Target } from "../model/state.js";
+import { BODY_LIMITS } from "../net/body-limits.js";
 import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http } from "../net/http.js";
 import type { Sealer } from "../store/seal.js";
@@ -124,6 +125,7 @@ export function realWorld(deps: WorldDeps): World {
             await http.request(`${origin}/.well-known/nodeinfo`, {
               timeoutMs: PROBE_TIMEOUT_MS,
               retries: 0,
+              maxBytes: BODY_LIMITS.webfinger,
             });
             answering.add(host);
           } catch (err) {
@@ -139,7 +141,9 @@ export function realWorld(deps: WorldDeps): World {
     async probeMastodon(origin) {
       const host = new URL(origin).host;
       try {
-        const { data } = await http.json(`${origin}/api/v2/instance`, InstanceV2);
+        const { data } = await http.json(`${origin}/api/v2/instance`, InstanceV2, {
+          maxBytes: BODY_LIMITS.instance,
+        });
         return { domain: data.domain, software: "mastodon", version: data.version };
       } catch (err) {
         // Servers before 4.0 have only v1; anything else that isn't JSON is not Mastodon.
@@ -150,7 +154,9 @@ export function realWorld(deps: WorldDeps): World {
           throw err;
       }
       try {
-        const { data } = await http.json(`${origin}/api/v1/instance`, InstanceV1);
+        const { data } = await http.json(`${origin}/api/v1/instance`, InstanceV1, {
+          maxBytes: BODY_LIMITS.instance,
+        });
         return {
           domain: data.uri.replace(/^https?:\/\//, "").replace(/\/.*$/, ""),
           software: "mastodon",

@@ -3,6 +3,9 @@
  * errors for idempotent calls, waiting out 429s (the pacer in the dispatcher
  * holds the next request until the reset) and the limit status of an origin's
  * pacer rule, and one translation of failures into the classes in errors.ts.
+ * Every body is capped (`maxBytes`, body-limits.ts) as it streams, and every
+ * redirect is judged here, hop by hop (`redirected`): nothing that carries a
+ * body or a credential leaves its origin.
  *
  * `json` is the only way a client reads a JSON answer: parsed, validated with the
  * caller's zod schema (so a server that answers something else gets a clear error
@@ -11,7 +14,12 @@
  * thrown. `request` is for answers that aren't JSON, or aren't read.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+// undici's own fetch, the version package.json pins, never Node's global one (which bundles its
+// own undici): the dispatcher below is an undici 6.29 Agent, and its fixes are the ones we chose.
+import { fetch, type Headers, type Response } from "undici";
 import { z } from "zod";
+import { readBody } from "./body.js";
+import { BODY_LIMITS, sizeOf } from "./body-limits.js";
 import type { GuardedDispatcher } from "./dispatcher.js";
 import {
   BadResponseError,
@@ -24,6 +32,7 @@ import {
   type Where,
 } from "./errors.js";
 import { readLimitHeaders } from "./pacer.js";
+import { type Hop, REDIRECTS, redirected } from "./redirects.js";
 
 export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
@@ -43,6 +52,24 @@ export interface RequestOptions {
    * domains to local stand-ins): the user knows the domain. Default: the URL's host.
    */
   shownHost?: string;
+  /**
+   * The most this answer can legitimately be, in bytes after decompression (see
+   * body-limits.ts for each kind); past it the read stops, the connection closes and the call
+   * fails with a BadResponseError. Default: `BODY_LIMITS.default`.
+   */
+  maxBytes?: number;
+  /**
+   * "error": a redirect is an error, never followed (OAuth's token, revoke and app
+   * registration, whose forms carry the client secret). Otherwise redirects are followed, at
+   * most MAX_REDIRECTS hops (redirects.ts), each through the guard; but a request that carries a body or a
+   * credential follows only on its own origin, and fails rather than send them elsewhere.
+   */
+  redirect?: "error";
+  /**
+   * Secrets the request carries where Http can't see them (a bot token in the URL's path):
+   * taken out of every error, like the token and secret form fields.
+   */
+  secrets?: readonly string[];
 }
 
 export interface JsonOptions extends RequestOptions {
@@ -84,6 +111,8 @@ export interface Refusal {
 
 const RETRIES_ON_FAILURE = 3;
 const RETRIES_ON_LIMIT = 6;
+/** Of an answer that is a failure, only its error text is read: this much is plenty. */
+const ERROR_BODY_BYTES = 16 * 1024;
 
 /** micro.blog's error shape; its verify sends it with a 200, so a 2xx may be read for it. */
 const ErrorBody = z.object({ error: z.string() });
@@ -100,6 +129,7 @@ function secretsOf(url: URL, opts: RequestOptions): string[] {
   );
   for (const credential of [opts.token, auth?.[1], auth?.[1].replace(/^\S+\s+/, "")])
     if (credential) found.add(credential);
+  for (const secret of opts.secrets ?? []) found.add(secret);
   const form = opts.form ? new URLSearchParams(opts.form) : new URLSearchParams();
   for (const [name, value] of [...url.searchParams, ...form]) {
     if (SECRET_FIELD.test(name)) found.add(value);
@@ -181,6 +211,8 @@ export function nextLink(header: string | null, origin: string): string | undefi
 /** What came back: a 2xx, or a status the caller allowed. */
 interface Exchange {
   ok: boolean;
+  /** The body: whole for a 2xx, the first ERROR_BODY_BYTES of anything else. */
+  bytes: Uint8Array;
   text: string;
   status: number;
   headers: Headers;
@@ -230,6 +262,13 @@ export class Http {
     const res = await this.redacting(url, opts, () => this.exchange(url, opts, []));
     const { status, headers, next, where } = res;
     return { ok: true, data: res.text, status, headers, where, ...(next ? { next } : {}) };
+  }
+
+  /** The raw bytes of a successful response (a file); every failure is a RemoteError. */
+  async bytes(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse<Uint8Array>> {
+    const res = await this.redacting(url, opts, () => this.exchange(url, opts, []));
+    const { status, headers, next, where } = res;
+    return { ok: true, data: res.bytes, status, headers, where, ...(next ? { next } : {}) };
   }
 
   /** Runs a call; whatever it throws leaves without the request's secrets. */
@@ -294,22 +333,22 @@ export class Http {
     };
   }
 
-  /** One call, with its retries and waits: a 2xx or an allowed status, or a RemoteError. */
+  /** One call, with its retries, waits and redirects: a 2xx or an allowed status, or a RemoteError. */
   private async exchange(
     url: string | URL,
     opts: RequestOptions,
     allow: readonly number[],
   ): Promise<Exchange> {
-    const target = new URL(url);
-    const host = opts.shownHost ?? target.host;
+    const first = new URL(url);
+    const host = opts.shownHost ?? first.host;
     const method = opts.method ?? "GET";
     // The path alone: a query may carry an OAuth code or a token.
-    const where: Where = { method, path: target.pathname };
+    const where: Where = { method, path: first.pathname };
     const idempotent = opts.idempotent ?? (method === "GET" || method === "DELETE");
-    const headers: Record<string, string> = {
-      "user-agent": "fedimove/0.1 (+migration bot)",
-      ...opts.headers,
-    };
+    // Names in lower case, so a hop can tell what it carries (`authorization`, `content-type`).
+    const headers: Record<string, string> = { "user-agent": "fedimove/0.1 (+migration bot)" };
+    for (const [name, value] of Object.entries(opts.headers ?? {}))
+      headers[name.toLowerCase()] = value;
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body: string | undefined;
     if (opts.form) {
@@ -319,30 +358,42 @@ export class Http {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.json);
     }
+    const limit = opts.maxBytes ?? BODY_LIMITS.default;
 
+    let hop: Hop = { url: first, method, headers, body };
+    let hops = 0;
     let failures = 0;
     let limited = 0;
     let refused = 0;
     const pacer = this.dispatcher.pacer;
-    const bucket = pacer.bucketOf(target.origin, headers.authorization);
-    const rule = pacer.ruleOf(target.origin);
     for (;;) {
       opts.signal?.throwIfAborted();
+      const target = hop.url;
+      const bucket = pacer.bucketOf(target.origin, hop.headers.authorization);
+      const rule = pacer.ruleOf(target.origin);
       const release = await pacer.turn(bucket, host, opts.signal);
+      // Ours to abort: a body past its cap closes the connection instead of draining it.
+      const attempt = new AbortController();
+      const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+      const signal = AbortSignal.any([
+        attempt.signal,
+        timeout,
+        ...(opts.signal ? [opts.signal] : []),
+      ]);
       let res: Response;
       try {
-        const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
         res = await fetch(target, {
-          method,
-          headers,
-          body,
-          redirect: "follow",
-          signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout,
+          method: hop.method,
+          headers: hop.headers,
+          body: hop.body,
+          // Every hop is ours to judge (see `redirected`); undici would re-send the body anywhere.
+          redirect: "manual",
+          signal,
           dispatcher: this.dispatcher,
         });
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        const translated = translate(err, host, where, target.host);
+        const translated = translate(err, host, where, first.host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
         if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           failures += 1;
@@ -354,10 +405,45 @@ export class Http {
         // The dispatcher has seen the status by now (and blocked the bucket on a limit).
         release();
       }
-      const text = await res.text().catch(() => "");
-      if (res.ok || allow.includes(res.status)) {
+      if (REDIRECTS.has(res.status)) {
+        attempt.abort();
+        hops += 1;
+        hop = redirected(hop, res, { redirect: opts.redirect, host, where, hops });
+        continue;
+      }
+      const answered = res.ok || allow.includes(res.status);
+      let bytes: Uint8Array;
+      try {
+        const read = await readBody(res, answered ? limit : ERROR_BODY_BYTES, attempt, answered);
+        if (read.over && answered) {
+          throw new BadResponseError(
+            `${host} answered with more than ${sizeOf(limit)}`,
+            host,
+            res.status,
+            where,
+          );
+        }
+        bytes = read.bytes;
+      } catch (err) {
+        if (err instanceof RemoteError) throw err;
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        // Cut off mid-body (a timeout, a reset): only what arrived counts for an error's text.
+        if (!answered) bytes = new Uint8Array();
+        else throw translate(err, host, where, first.host);
+      }
+      const text = new TextDecoder().decode(bytes);
+      if (answered) {
         const next = nextLink(res.headers.get("link"), target.origin);
-        return { ok: res.ok, text, status: res.status, headers: res.headers, next, host, where };
+        return {
+          ok: res.ok,
+          bytes,
+          text,
+          status: res.status,
+          headers: res.headers,
+          next,
+          host,
+          where,
+        };
       }
 
       if (res.status === 429) {

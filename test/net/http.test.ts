@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
   BadResponseError,
@@ -163,6 +163,21 @@ describe("Http", () => {
       lookup("localhost", { all: true }, (e) => resolve(e)),
     );
     expect(err).toBeInstanceOf(ForbiddenAddressError);
+  });
+});
+
+describe("Http's fetch", () => {
+  it("is undici's own: the global fetch is never called", async () => {
+    const url = await serve((_req, res) => res.end("{}"));
+    const global = vi.fn(() => Promise.reject(new Error("the global fetch was used")));
+    vi.stubGlobal("fetch", global);
+    try {
+      const { http } = client();
+      expect((await http.request(`${url}/x`)).data).toBe("{}");
+      expect(global).not.toHaveBeenCalled();
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
 
