@@ -333,9 +333,13 @@ export class MicroblogState {
     const user = this.userOf(username);
     const next = FediverseHandle.parse(handle);
     const host = next.slice(next.indexOf("@") + 1);
-    if (host !== this.domain.toLowerCase() && host !== user.site) {
+    const name = next.slice(0, next.indexOf("@"));
+    // On micro.blog's own domain it is the micro.blog username (@username@micro.blog, manton.org
+    // 2022-10-10); only the blog's own domain lets one be chosen.
+    const onMicroblog = host === this.domain.toLowerCase();
+    if (onMicroblog ? name !== user.username.toLowerCase() : host !== user.site) {
       throw new Error(
-        `${handle}: a Fediverse username lives on ${this.domain} or the blog's domain`,
+        `${handle}: a Fediverse username is ${user.username}@${this.domain}, or any name on the blog's domain`,
       );
     }
     const taken = this.userByHandle(next);

@@ -337,9 +337,13 @@ describe("micro.blog sandbox: Fediverse usernames", () => {
 
     // Only on micro.blog's domain or the blog's own, and never one another user has.
     expect(() => sb.setFediverseUsername("ada", "ada@elsewhere.example")).toThrow(/blog's domain/);
-    sb.addUser("bob");
-    expect(() => sb.setFediverseUsername("bob", "ada@micro.example")).not.toThrow();
-    expect(() => sb.setFediverseUsername("bob", "hello@ada.example")).toThrow();
+    expect(() => sb.setFediverseUsername("ada", "hi@micro.example")).toThrow(/blog's domain/);
+    sb.addUser("bob", { site: "ada.example" });
+    expect(() => sb.setFediverseUsername("bob", "hello@ada.example")).toThrow(/taken/);
+    sb.setFediverseUsername("ada", "ada@micro.example");
+    expect(selfOf(await finger(sb, "ada@micro.example"))).toBe(
+      "https://micro.example/activitypub/ada",
+    );
   });
 
   it("with formerHandlesAnswer, WebFinger still answers a former username, with its own subject", async () => {
@@ -431,6 +435,9 @@ describe("micro.blog sandbox: faults and control endpoints", () => {
       (await post("users", { username: "bob", site: "bob.example", fediverse: "hi@bob.example" }))
         .status,
     ).toBe(201);
+    expect((await post("fediverse", { username: "bob", handle: "hi@other.example" })).status).toBe(
+      400,
+    );
     expect((await post("fediverse", { username: "bob", handle: "bob@bob.example" })).status).toBe(
       200,
     );

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
+import type { Followed } from "../../clients/new-account.js";
 import { followingCsv } from "../../formats/following-csv.js";
 import { normalHandle } from "../../model/handle.js";
 import { importReport, type StateOf } from "../../model/state.js";
@@ -73,7 +74,7 @@ export const importWeb: Step<"import-web"> = {
       return stay(state, instructions(state));
     }
     const rows = (await ctx.snapshots.get(ctx.user))?.follows ?? [];
-    let following: Set<string>;
+    let following: Followed;
     try {
       following = await ctx.world
         .newAccount(state.target, ctx.sealer.unseal(state.target.token))
