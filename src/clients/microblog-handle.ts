@@ -8,13 +8,20 @@
  * domain and on their blogs' (gabek/fedidocs captures of @manton@manton.org):
  * `username@<the blog's domain>`, then `username@micro.blog`.
  *
+ * Each answer is then read the way a Mastodon server will read it when it meets
+ * the account (the Move, the alias check): the actor's preferredUsername at its
+ * id's host, WebFingered, followed once to the subject it names, and looping back
+ * to the same actor (ActivityPub::FetchRemoteActorService#check_webfinger!). So a
+ * former username that still answers names the current one.
+ *
  * One handle seen, and every place asked answered: that is it. Anything else —
- * none seen (a name chosen apart from the username), two (a former one still
- * answering), a place that didn't answer — is for the user to confirm.
+ * none seen (a name chosen apart from the username), two, a place that didn't
+ * answer — is for the user to confirm.
  */
-import { canonicalHandle, splitHandle } from "../model/handle.js";
+import { canonicalHandle, sameHandle, splitHandle } from "../model/handle.js";
 import { RemoteError } from "../net/errors.js";
-import type { FediverseClient } from "./fediverse.js";
+import { sameActor } from "./alias-check.js";
+import type { Actor, FediverseClient } from "./fediverse.js";
 import { microblogUsernameOf } from "./microblog-names.js";
 
 /** What /account/verify said about the account. */
@@ -75,6 +82,41 @@ export function guessedHandles(who: MicroblogIdentity, microblogDomain: string):
   });
 }
 
+/** What WebFinger says of a handle: nothing, or the name a Mastodon server would know it by. */
+type Resolved = { kind: "none" } | { kind: "seen"; handle: string; actor: Actor | null };
+
+async function resolve(fediverse: FediverseClient, handle: string): Promise<Resolved> {
+  const wf = await fediverse.webfinger(handle);
+  if (!wf) return { kind: "none" };
+  const named = handleOfSubject(wf.subject) ?? canonicalHandle(handle);
+  if (!wf.actor) return { kind: "seen", handle: named, actor: null };
+  const actor = await fediverse.actor(wf.actor);
+  return { kind: "seen", handle: (await nameOfActor(fediverse, actor)) ?? named, actor };
+}
+
+/**
+ * The handle Mastodon gives an actor: preferredUsername at the id's host, WebFingered; a
+ * subject that names another handle is followed once; the self link must loop back to the
+ * actor. Null when it doesn't hold.
+ */
+async function nameOfActor(fediverse: FediverseClient, actor: Actor): Promise<string | null> {
+  if (!actor.preferredUsername) return null;
+  let first: string;
+  try {
+    first = canonicalHandle(`${actor.preferredUsername}@${new URL(actor.id).host}`);
+  } catch {
+    return null;
+  }
+  let wf = await fediverse.webfinger(first);
+  let confirmed = wf && handleOfSubject(wf.subject);
+  if (wf && confirmed && !sameHandle(confirmed, first)) {
+    wf = await fediverse.webfinger(confirmed);
+    const again = wf && handleOfSubject(wf.subject);
+    if (!again || !sameHandle(again, confirmed)) confirmed = null;
+  }
+  return wf?.actor && confirmed && sameActor(wf.actor, actor.id) ? confirmed : null;
+}
+
 export async function findFediverseHandle(
   fediverse: FediverseClient,
   who: MicroblogIdentity,
@@ -84,9 +126,8 @@ export async function findFediverseHandle(
   const answers = await Promise.all(
     guesses.map(async (guess) => {
       try {
-        const wf = await fediverse.webfinger(guess);
-        if (!wf) return { kind: "none" as const };
-        return { kind: "seen" as const, handle: handleOfSubject(wf.subject) ?? guess };
+        const found = await resolve(fediverse, guess);
+        return found.kind === "none" ? found : { kind: "seen" as const, handle: found.handle };
       } catch (err) {
         if (!(err instanceof RemoteError)) throw err;
         return { kind: "unknown" as const, handle: guess };
@@ -110,12 +151,12 @@ export async function checkGivenHandle(
 ): Promise<HandleCheck> {
   const asked = canonicalHandle(handle);
   try {
-    const wf = await fediverse.webfinger(asked);
-    if (!wf) return { kind: "no-account", handle: asked };
-    const named = handleOfSubject(wf.subject) ?? asked;
-    const actor = wf.actor ? await fediverse.actor(wf.actor) : null;
-    const served = microblogUsernameOf(actor?.followers, microblogDomain) !== null;
-    return served ? { kind: "ok", handle: named } : { kind: "not-microblog", handle: named };
+    const found = await resolve(fediverse, asked);
+    if (found.kind === "none") return { kind: "no-account", handle: asked };
+    const served = microblogUsernameOf(found.actor?.followers, microblogDomain) !== null;
+    return served
+      ? { kind: "ok", handle: found.handle }
+      : { kind: "not-microblog", handle: found.handle };
   } catch (err) {
     if (!(err instanceof RemoteError)) throw err;
     return { kind: "unreachable", handle: asked, error: err };

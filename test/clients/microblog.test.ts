@@ -8,6 +8,7 @@ import {
 import { FediverseClient } from "../../src/clients/fediverse.js";
 import { MICROBLOG_LIMIT, MicroblogClient } from "../../src/clients/microblog.js";
 import { MicroblogAccount } from "../../src/clients/microblog-account.js";
+import { checkGivenHandle, findFediverseHandle } from "../../src/clients/microblog-handle.js";
 import { TokenRejectedError } from "../../src/clients/new-account.js";
 import type { FollowRow } from "../../src/model/state.js";
 import { GuardedDispatcher } from "../../src/net/dispatcher.js";
@@ -54,7 +55,7 @@ async function account(
     "ada",
     `ada@${MB}`,
   );
-  return { ...set, token, ada };
+  return { ...set, token, ada, fediverse };
 }
 
 const row = (acct: string): FollowRow => ({ acct, reblogs: true, notify: false, languages: null });
@@ -430,5 +431,75 @@ describe("The pacer spaces micro.blog's requests by the limit", () => {
     );
     expect(sb.requests.filter((r) => r.status === 403)).toEqual([]);
     expect(sb.followingOf("ada")).toHaveLength(12);
+  });
+});
+
+describe("The Fediverse username of a micro.blog account", () => {
+  it("is read from WebFinger: on micro.blog's domain, or on the blog's own", async () => {
+    const { sb, fediverse } = await account({}, {}, ["bob.example", "carol.example"]);
+    sb.addUser("bob", { site: "bob.example", fediverse: "bob@bob.example" });
+    sb.addUser("carol", { site: "carol.example" });
+    const find = (username: string, defaultSite?: string) =>
+      findFediverseHandle(fediverse, { username, ...(defaultSite ? { defaultSite } : {}) }, MB);
+    expect(await find("ada", "ada.micro.blog")).toEqual({
+      kind: "found",
+      handle: "ada@mb.example",
+    });
+    expect(await find("bob", "bob.example")).toEqual({ kind: "found", handle: "bob@bob.example" });
+    // A blog of its own, its Fediverse username still on micro.blog.
+    expect(await find("carol", "carol.example")).toEqual({
+      kind: "found",
+      handle: "carol@mb.example",
+    });
+  });
+
+  it("is for the user to confirm when none answers, or one can't be asked", async () => {
+    const { sb, fediverse } = await account({}, {}, ["bob.example"]);
+    sb.addUser("bob", { site: "bob.example", fediverse: "hello@bob.example" });
+    sb.addUser("dan", { site: "dan.example" });
+    const find = (username: string, defaultSite: string) =>
+      findFediverseHandle(fediverse, { username, defaultSite }, MB);
+    // A name chosen apart from the username: neither place knows bob by his.
+    expect(await find("bob", "bob.example")).toEqual({ kind: "unsure", offers: [] });
+    // dan.example doesn't answer here: what was seen first, then what couldn't be asked.
+    expect(await find("dan", "dan.example")).toEqual({
+      kind: "unsure",
+      offers: ["dan@mb.example", "dan@dan.example"],
+    });
+  });
+
+  it("a former username that still answers names the current one, as Mastodon would read it", async () => {
+    const { sb, fediverse } = await account({ formerHandlesAnswer: true }, {}, ["bob.example"]);
+    sb.addUser("bob", { site: "bob.example", fediverse: "hello@bob.example" });
+    expect(
+      await findFediverseHandle(fediverse, { username: "bob", defaultSite: "bob.example" }, MB),
+    ).toEqual({ kind: "found", handle: "hello@bob.example" });
+  });
+
+  it("a handle the user gives is checked: known, micro.blog's, or neither", async () => {
+    const { sb, fediverse } = await account({}, {}, ["bob.example", "other.example"]);
+    sb.addUser("bob", { site: "bob.example", fediverse: "hello@bob.example" });
+    const elsewhere = await startMicroblogSandbox({ domain: "other.example" });
+    sandboxes.push(elsewhere);
+    elsewhere.addUser("zed");
+    const otherFediverse = new FediverseClient(
+      new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20),
+      (host) =>
+        host === "other.example" ? elsewhere.url : host === "bob.example" ? sb.url : sb.url,
+    );
+    expect(await checkGivenHandle(fediverse, "@Hello@Bob.example", MB)).toEqual({
+      kind: "ok",
+      handle: "hello@bob.example",
+    });
+    expect(await checkGivenHandle(fediverse, "nobody@bob.example", MB)).toEqual({
+      kind: "no-account",
+      handle: "nobody@bob.example",
+    });
+    expect(await checkGivenHandle(otherFediverse, "zed@other.example", MB)).toEqual({
+      kind: "not-microblog",
+      handle: "zed@other.example",
+    });
+    const down = await checkGivenHandle(fediverse, "ada@down.example", MB);
+    expect(down.kind).toBe("unreachable");
   });
 });
