@@ -14,6 +14,7 @@ import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
 import { newHost } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
+import { askNewToken, tokenGone } from "./new-token.js";
 
 function instructions(state: StateOf<"import-web">) {
   const where =
@@ -80,6 +81,8 @@ export const importWeb: Step<"import-web"> = {
         .newAccount(state.target, ctx.sealer.unseal(state.target.token))
         .following();
     } catch (err) {
+      if (tokenGone(state, err))
+        return askNewToken(state, "I couldn't check", " With a new one I'll look again.");
       const host = newHost(state.target);
       return stay(
         state,

@@ -8,7 +8,6 @@
  */
 import { type Reply, say } from "../../chat/conversation.js";
 import { count, n, type Text } from "../../chat/text.js";
-import { TokenRejectedError } from "../../clients/new-account.js";
 import { notFollowedCsv } from "../../formats/report-csv.js";
 import type { JobInput } from "../../model/jobs.js";
 import type { ImportReport, StateOf } from "../../model/state.js";
@@ -17,6 +16,7 @@ import { journeyOf } from "../lib/journey.js";
 import { newHost } from "../lib/moving.js";
 import { bar, eta, progressReply, waitingText } from "../lib/progress.js";
 import type { Outcome, Step, StepContext } from "../step.js";
+import { askNewToken, tokenGone } from "./new-token.js";
 
 async function line(jobId: string, ctx: StepContext): Promise<string> {
   const p = await ctx.counted(jobId);
@@ -57,16 +57,14 @@ function reported(
     case "waiting":
       return { state, replies: [progressReply(key, waitingText(host, input.until))] };
     case "stopped": {
-      if (input.error instanceof TokenRejectedError && state.target.kind === "microblog") {
-        const done = input.started ? " What's done stays done." : "";
-        return {
-          state: { step: "new-microblog", ...journeyOf(state) },
-          replies: [
-            say([
-              `I had to stop following: ${host} no longer accepts my app token for @${state.target.handle} — it was deleted, or it expired.${done} ${count(input.left, "account is", "accounts are")} left; with a new token I'll carry on.`,
-            ]),
-          ],
-        };
+      if (tokenGone(state, input.error)) {
+        const done = input.started ? " What's done stays done;" : "";
+        const left = count(input.left, "account is", "accounts are");
+        return askNewToken(
+          state,
+          "I had to stop following",
+          `${done} ${left} left, and with a new token I'll carry on.`,
+        );
       }
       const why = explainRemote(input.error, host);
       const reason = input.started
