@@ -175,11 +175,19 @@ export class MicroblogClient {
 
   /**
    * Whether micro.blog still takes the token, asked as cheaply as it can be: is the token's
-   * own user following itself (`is_you`). A 403 that isn't the limit says no, as a 401 does.
+   * own user following itself (`is_you`). A 401 says no; so does a 403, which here is never
+   * taken for the limit: this is asked right after a refusal that came after a quiet minute
+   * (or the retry that followed a block), so the limit was just ruled out, and a block would
+   * hold every user for nothing.
    */
   async tokenWorks(token: string, username: string): Promise<boolean> {
+    const query = new URLSearchParams({ username: bareHandle(username) });
     try {
-      await this.isFollowing(token, username);
+      await this.call(`/users/is_following?${query}`, IsFollowingSchema, {
+        token,
+        errorBody: 400,
+        neverTheLimit: true,
+      });
       return true;
     } catch (err) {
       if (err instanceof RejectedError && (err.status === 401 || err.status === FORBIDDEN))

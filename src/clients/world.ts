@@ -80,7 +80,13 @@ export function realWorld(deps: WorldDeps): World {
   const { http, signIn, microblog, allowPrivateNetwork, timeoutMs } = deps;
   const originOf = deps.originOf ?? ((host: string) => `https://${host}`);
   const microblogDomain = deps.microblogDomain ?? "micro.blog";
-  const fediverse = new FediverseClient(http, originOf);
+  // micro.blog's domain is reached where its API is (MICROBLOG_URL): WebFinger and actors too.
+  const microblogOrigin = microblog?.origin;
+  const fediverse = new FediverseClient(http, (host) =>
+    microblogOrigin && host.toLowerCase() === microblogDomain.toLowerCase()
+      ? microblogOrigin
+      : originOf(host),
+  );
   return {
     allowPrivateNetwork,
     originOf,
