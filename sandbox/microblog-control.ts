@@ -19,6 +19,8 @@ import {
 const CONTROL = {
   user: UserSchema,
   token: z.object({ username: Username }),
+  revoke: z.object({ token: z.string() }),
+  fediverse: z.object({ username: Username, handle: z.string() }),
   remote: RemoteOptionsSchema.extend({ handle: RemoteHandle }),
   follow: z.object({ username: Username, handle: z.string() }),
   alias: z.object({ username: Username, actorUri: z.url() }),
@@ -46,6 +48,13 @@ export function microblogControl(state: MicroblogState): ControlRoutes {
         }
         case "/_sandbox/tokens":
           return json(201, { token: state.issueAppToken(CONTROL.token.parse(input).username) });
+        case "/_sandbox/revoke-token":
+          return json(200, { revoked: state.revokeAppToken(CONTROL.revoke.parse(input).token) });
+        case "/_sandbox/fediverse": {
+          const { username, handle } = CONTROL.fediverse.parse(input);
+          state.setFediverseUsername(username, handle);
+          return json(200, {});
+        }
         case "/_sandbox/remotes": {
           const { handle, ...o } = CONTROL.remote.parse(input);
           state.addRemote(handle, o);

@@ -1,11 +1,16 @@
 /**
  * The Fediverse side of a micro.blog account in the stand-in:
  *
- *   GET /.well-known/webfinger?resource=acct:user@DOMAIN | actor URL   JRD: profile-page and self
- *       links to the actor, the ostatus subscribe template, no aliases; unknown → 404 JSON
- *   GET /activitypub/:user    Person (inbox, outbox, followers, following, shared inbox;
- *       alsoKnownAs only when aliases exist; never manuallyApprovesFollowers, discoverable or
- *       movedTo) for Accept: activity+json or ld+json, an HTML page for any other Accept
+ *   GET /.well-known/webfinger?resource=acct:name@host | actor URL   JRD for a user's Fediverse
+ *       username (on micro.blog's domain or the blog's own; a former one only with
+ *       formerHandlesAnswer): profile-page and self links to the actor, the ostatus subscribe
+ *       template, no aliases; unknown → 404 JSON. micro.blog serves a blog's own domain too, so
+ *       the stand-in answers for every host it is reached as.
+ *   GET /activitypub/:user    Person, by micro.blog username: id on the Fediverse username's
+ *       host, preferredUsername its name; inbox, outbox, followers, following and the shared
+ *       inbox on micro.blog's origin; alsoKnownAs only when aliases exist; never
+ *       manuallyApprovesFollowers, discoverable or movedTo) for Accept: activity+json or
+ *       ld+json, an HTML page for any other Accept
  *   GET /.well-known/nodeinfo → /nodeinfo/2.0, software name "micro.blog" (unconfirmed)
  */
 
@@ -23,27 +28,34 @@ function wantsActivityJson(req: IncomingMessage): boolean {
 }
 
 function webfinger(state: MicroblogState, query: URLSearchParams): Reply {
-  const { base, domain } = state;
   const resource = query.get("resource");
   if (!resource) return json(400, { error: "Missing resource parameter." });
-  const m = /^acct:([^@]+)@(.+)$/i.exec(resource);
-  const byActor = resource.startsWith(`${base}/activitypub/`)
-    ? resource.slice(`${base}/activitypub/`.length)
-    : null;
-  const name = m && m[2]!.toLowerCase() === domain.toLowerCase() ? m[1]! : byActor;
-  const user = name ? state.users.get(name.toLowerCase()) : undefined;
-  if (!user) return json(404, { error: "Not found." });
-  const actor = `${base}/activitypub/${user.username}`;
+  const acct = /^acct:([^@]+@.+)$/i.exec(resource)?.[1];
+  let user: User | undefined;
+  let subject: string | undefined;
+  if (acct) {
+    user = state.userByHandle(acct);
+    subject = acct.toLowerCase();
+  } else {
+    const path = /^https?:\/\/[^/]+\/activitypub\/([^/]+)$/.exec(resource);
+    const byActor = path ? state.users.get(path[1]!.toLowerCase()) : undefined;
+    if (byActor && state.actorOf(byActor) === resource) {
+      user = byActor;
+      subject = byActor.fediverse;
+    }
+  }
+  if (!user || !subject) return json(404, { error: "Not found." });
+  const actor = state.actorOf(user);
   return json(
     200,
     {
-      subject: `acct:${user.username}@${domain}`,
+      subject: `acct:${subject}`,
       links: [
         { rel: "http://webfinger.net/rel/profile-page", type: "text/html", href: actor },
         { rel: "self", type: "application/activity+json", href: actor },
         {
           rel: "http://ostatus.org/schema/1.0/subscribe",
-          template: `${base}/mastodon/follow?url={uri}`,
+          template: `${state.base}/mastodon/follow?url={uri}`,
         },
       ],
     },
@@ -53,8 +65,10 @@ function webfinger(state: MicroblogState, query: URLSearchParams): Reply {
 
 function actor(state: MicroblogState, req: IncomingMessage, user: User): Reply {
   const { base } = state;
-  const id = `${base}/activitypub/${user.username}`;
-  const blog = `https://${user.username.toLowerCase()}.micro.blog/`;
+  const id = state.actorOf(user);
+  // The collections live on micro.blog itself, whichever host the actor is named on.
+  const home = `${base}/activitypub/${user.username}`;
+  const blog = state.blogOf(user);
   if (!wantsActivityJson(req)) {
     return {
       status: 200,
@@ -75,13 +89,13 @@ function actor(state: MicroblogState, req: IncomingMessage, user: User): Reply {
       id,
       url: id,
       type: "Person",
-      preferredUsername: user.username,
+      preferredUsername: user.fediverse.slice(0, user.fediverse.indexOf("@")),
       name: user.name,
       summary: "",
-      inbox: `${id}/inbox`,
-      outbox: `${id}/outbox`,
-      followers: `${id}/followers`,
-      following: `${id}/following`,
+      inbox: `${home}/inbox`,
+      outbox: `${home}/outbox`,
+      followers: `${home}/followers`,
+      following: `${home}/following`,
       endpoints: { sharedInbox: `${base}/activitypub/shared/inbox` },
       publicKey: { id: `${id}#key`, owner: id, publicKeyPem },
       icon: avatar,

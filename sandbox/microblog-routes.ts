@@ -17,6 +17,7 @@ import type { Reply } from "./http-pipeline.js";
 import { fediverseRoute } from "./microblog-fediverse.js";
 import {
   type Account,
+  errorReply,
   json,
   type MicroblogState,
   notFoundPage,
@@ -62,7 +63,7 @@ function verify(state: MicroblogState, params: Map<string, string>): Reply {
     name: user.name,
     username: user.username,
     avatar: `${state.base}/${user.username}/avatar.jpg`,
-    default_site: `${user.username.toLowerCase()}.micro.blog`,
+    default_site: new URL(state.blogOf(user)).host,
     expires_at: row.expiresAt === null ? null : new Date(row.expiresAt).toISOString(),
   });
 }
@@ -118,6 +119,8 @@ function bearerApi(
     case "/users/is_following":
       return json(200, { is_following: me.following.has(key), is_you: isYou });
     case "/users/follow":
+      if (target.kind === "remote" && target.remote.refuseFollow)
+        return errorReply(target.remote.refuseFollow);
       if (!isYou) me.following.set(key, state.handleOf(target));
       return json(200, {});
     default:
@@ -147,7 +150,7 @@ export function route(state: MicroblogState, r: MicroblogRequest): Reply {
     if (posts) {
       // Public, but a token that is presented must be valid.
       if (req.headers.authorization !== undefined && !token)
-        return json(401, { error: "Not authorized." });
+        return json(state.badTokenStatus, { error: "Not authorized." });
       const a = state.lookup(posts[1]!);
       return a ? feed(state, a, token?.user ?? null) : state.notFound(posts[1]!);
     }
@@ -157,6 +160,6 @@ export function route(state: MicroblogState, r: MicroblogRequest): Reply {
     (method === "POST" && (path === "/users/follow" || path === "/users/unfollow")) ||
     (method === "GET" && (path === "/users/is_following" || path.startsWith("/users/following/")));
   if (!isApi) return notFoundPage();
-  if (!token) return json(401, { error: "Not authorized." });
+  if (!token) return json(state.badTokenStatus, { error: "Not authorized." });
   return bearerApi(state, path, r.params, token.user);
 }

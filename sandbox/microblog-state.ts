@@ -15,7 +15,7 @@ import {
   type Reply,
   StatusFaultSchema,
 } from "./http-pipeline.js";
-import type { ErrorReply, RateLimit, RemoteOptions } from "./microblog-types.js";
+import type { ErrorReply, RateLimit, RemoteOptions, UserOptions } from "./microblog-types.js";
 
 // ---- validation (in-process API and /_sandbox endpoints) ---------------------------------
 
@@ -39,7 +39,18 @@ export const RemoteOptionsSchema = z.object({
   exists: z.boolean(),
   name: z.string().optional(),
   errorBody: ErrorReplySchema.optional(),
+  refuseFollow: ErrorReplySchema.optional(),
 });
+/** A blog's own domain (not *.micro.blog). */
+export const SiteDomain = z
+  .string()
+  .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, "not a domain name")
+  .transform((d) => d.toLowerCase());
+/** A Fediverse username as micro.blog lets one be chosen: name@domain, no leading @. */
+export const FediverseHandle = z
+  .string()
+  .regex(/^[a-z0-9_]{1,30}@[a-z0-9.-]+(:\d+)?$/i, "not name@domain (no leading @)")
+  .transform((h) => h.toLowerCase());
 export const OptionsSchema = z.object({
   port: z.number().int().min(0).max(65535).optional(),
   rateLimit: RateLimitSchema.nullable().optional(),
@@ -49,8 +60,15 @@ export const OptionsSchema = z.object({
     .optional(),
   notFound: ErrorReplySchema.optional(),
   expireAfterVerifies: z.number().int().min(1).optional(),
+  badTokenStatus: z.union([z.literal(401), z.literal(403)]).optional(),
+  formerHandlesAnswer: z.boolean().optional(),
 });
-export const UserSchema = z.object({ username: Username, name: z.string().optional() });
+export const UserSchema = z.object({
+  username: Username,
+  name: z.string().optional(),
+  site: SiteDomain.optional(),
+  fediverse: FediverseHandle.optional(),
+});
 const DEFAULT_RATE_LIMIT: RateLimit = { limit: 300, windowMs: 60_000 };
 const DEFAULT_NOT_FOUND: ErrorReply = {
   status: 404,
@@ -64,6 +82,12 @@ const EXPIRING_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 export interface User {
   username: string;
   name: string;
+  /** The blog's own domain, or null for username.micro.blog. */
+  site: string | null;
+  /** The Fediverse username, lower case: name@DOMAIN (micro.blog's) or name@site. */
+  fediverse: string;
+  /** Fediverse usernames it had before, newest last. */
+  former: string[];
   /** lower-cased handle → the handle as micro.blog spells it */
   following: Map<string, string>;
   aliases: string[];
@@ -80,6 +104,8 @@ interface Remote {
   name: string;
   exists: boolean;
   errorBody?: ErrorReply;
+  /** micro.blog refuses to follow this account, with this answer. */
+  refuseFollow?: ErrorReply;
 }
 
 export type Account = { kind: "user"; user: User } | { kind: "remote"; remote: Remote };
@@ -141,6 +167,8 @@ export interface StateOptions {
   rateLimit: RateLimit | null | undefined;
   notFound: ErrorReply | undefined;
   expireAfterVerifies: number | undefined;
+  badTokenStatus: 401 | 403 | undefined;
+  formerHandlesAnswer: boolean | undefined;
 }
 
 export class MicroblogState {
@@ -155,6 +183,10 @@ export class MicroblogState {
   readonly tokens = new Map<string, TokenRow>();
   readonly remotes = new Map<string, Remote>();
   readonly limiter: FixedWindows;
+  /** The status of the Bearer API for a missing, unknown or expired token. */
+  readonly badTokenStatus: 401 | 403;
+  /** WebFinger still answers a user's former Fediverse usernames. */
+  readonly formerHandlesAnswer: boolean;
   private readonly notFoundDefault: ErrorReply;
   private publicKeyPem: string | undefined;
 
@@ -166,6 +198,33 @@ export class MicroblogState {
     this.expireAfter = o.expireAfterVerifies ?? 5;
     this.notFoundDefault = o.notFound ?? DEFAULT_NOT_FOUND;
     this.limiter = new FixedWindows(o.rateLimit === undefined ? DEFAULT_RATE_LIMIT : o.rateLimit);
+    this.badTokenStatus = o.badTokenStatus ?? 401;
+    this.formerHandlesAnswer = o.formerHandlesAnswer ?? false;
+  }
+
+  /** The blog's home page: its own domain, or username.micro.blog. */
+  blogOf(user: User): string {
+    return `https://${user.site ?? `${user.username.toLowerCase()}.micro.blog`}/`;
+  }
+
+  /**
+   * The user's actor: on the host of its Fediverse username (https://manton.org/activitypub/manton,
+   * or micro.blog's own), under its micro.blog username.
+   */
+  actorOf(user: User): string {
+    const host = user.fediverse.slice(user.fediverse.indexOf("@") + 1);
+    const origin = host === this.domain.toLowerCase() ? this.base : `https://${host}`;
+    return `${origin}/activitypub/${user.username}`;
+  }
+
+  /** The user WebFinger names by `acct` (name@host): its Fediverse username, or a former one. */
+  userByHandle(acct: string): User | undefined {
+    const key = acct.toLowerCase();
+    for (const user of this.users.values()) {
+      if (user.fediverse === key) return user;
+      if (this.formerHandlesAnswer && user.former.includes(key)) return user;
+    }
+    return undefined;
   }
 
   userOf(username: string): User {
@@ -201,10 +260,7 @@ export class MicroblogState {
     const isYou = a.kind === "user" && a.user === viewer;
     return {
       name: a.kind === "user" ? a.user.name : a.remote.name,
-      url:
-        a.kind === "user"
-          ? `https://${handle.toLowerCase()}.micro.blog/`
-          : `https://${host}/@${user}`,
+      url: a.kind === "user" ? this.blogOf(a.user) : `https://${host}/@${user}`,
       avatar:
         a.kind === "user"
           ? `${this.base}/${handle}/avatar.jpg`
@@ -251,18 +307,51 @@ export class MicroblogState {
   // ---- seeding -----------------------------------------------------------------------------
 
   /** Adds a micro.blog user and returns its first app token. */
-  addUser(username: string, o: { name?: string } = {}): string {
+  addUser(username: string, o: UserOptions = {}): string {
     const u = UserSchema.parse({ username, ...o });
     const key = u.username.toLowerCase();
     if (this.users.has(key)) throw new Error(`user ${username} exists`);
     const user: User = {
       username: u.username,
       name: u.name ?? u.username,
+      site: u.site ?? null,
+      fediverse: `${key}@${this.domain.toLowerCase()}`,
+      former: [],
       following: new Map(),
       aliases: [],
     };
     this.users.set(key, user);
+    if (u.fediverse) this.setFediverseUsername(u.username, u.fediverse);
     return this.issue(user);
+  }
+
+  /**
+   * Account → View Fediverse Details → the username: name@micro.blog's domain, or on the blog's
+   * own domain. The former one is remembered (WebFinger answers it with `formerHandlesAnswer`).
+   */
+  setFediverseUsername(username: string, handle: string): void {
+    const user = this.userOf(username);
+    const next = FediverseHandle.parse(handle);
+    const host = next.slice(next.indexOf("@") + 1);
+    const name = next.slice(0, next.indexOf("@"));
+    // On micro.blog's own domain it is the micro.blog username (@username@micro.blog, manton.org
+    // 2022-10-10); only the blog's own domain lets one be chosen.
+    const onMicroblog = host === this.domain.toLowerCase();
+    if (onMicroblog ? name !== user.username.toLowerCase() : host !== user.site) {
+      throw new Error(
+        `${handle}: a Fediverse username is ${user.username}@${this.domain}, or any name on the blog's domain`,
+      );
+    }
+    const taken = this.userByHandle(next);
+    if (taken && taken !== user) throw new Error(`${handle} is taken`);
+    if (next === user.fediverse) return;
+    user.former = [...user.former.filter((h) => h !== next), user.fediverse];
+    user.fediverse = next;
+  }
+
+  /** The user deleted the app token (Account → Edit Apps). */
+  revokeAppToken(token: string): boolean {
+    return this.tokens.delete(token);
   }
 
   issueAppToken(username: string): string {
@@ -281,6 +370,7 @@ export class MicroblogState {
       name: r.name ?? h.split("@")[0]!,
       exists: r.exists,
       ...(r.errorBody ? { errorBody: r.errorBody } : {}),
+      ...(r.refuseFollow ? { refuseFollow: r.refuseFollow } : {}),
     });
   }
 

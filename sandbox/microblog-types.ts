@@ -29,6 +29,25 @@ export interface MicroblogSandboxOptions {
   notFound?: ErrorReply;
   /** Verifications of one token before it is switched to an expiring token. Default 5. */
   expireAfterVerifies?: number;
+  /**
+   * The Bearer API's status for a missing, unknown, expired or deleted token. Default 401;
+   * 403 makes it look like the rate limit ("an HTTP error such as 403").
+   */
+  badTokenStatus?: 401 | 403;
+  /**
+   * WebFinger still answers a user's former Fediverse usernames (each with its own subject,
+   * pointing at the current actor). Default false: changing the username "deletes" the old
+   * profile from Mastodon servers (apis.md B4).
+   */
+  formerHandlesAnswer?: boolean;
+}
+
+export interface UserOptions {
+  name?: string;
+  /** The blog's own domain (default_site), instead of username.micro.blog. */
+  site?: string;
+  /** The Fediverse username, name@DOMAIN or name@site (default username@DOMAIN). */
+  fediverse?: string;
 }
 
 export interface RemoteOptions {
@@ -37,6 +56,8 @@ export interface RemoteOptions {
   name?: string;
   /** The answer when it can't (default: the sandbox's not-found reply). */
   errorBody?: ErrorReply;
+  /** micro.blog knows the account but refuses to follow it, with this answer (e.g. a 403). */
+  refuseFollow?: ErrorReply;
 }
 
 export type Fault = (

@@ -11,11 +11,31 @@
  *   `expireAfterVerifies` (5) verifications of one token, the next one turns it into an expiring
  *   token (confirmed caveat; the lifetime, 30 days, is a guess) and `expires_at` becomes an ISO
  *   8601 time; before that it is `null`, as a third-party fixture shows.
+ * - `default_site` is the blog's own domain when it has one (`manton.org`), else
+ *   `username.micro.blog` (the fields are confirmed; the values are the legacy help's shape).
  * - Bearer API: `Authorization: Bearer T` (or `Token T`, which the macOS app sends). Missing,
- *   unknown or expired → 401 `{"error":"Not authorized."}` (unconfirmed body).
+ *   unknown, expired or deleted → 401 `{"error":"Not authorized."}` (unconfirmed status and
+ *   body); with `badTokenStatus: 403` the same answer is a 403, as easy to take for the rate
+ *   limit as micro.blog's help makes it ("an HTTP error such as 403 Forbidden").
  * - `username` is read from the form body or the query string (the official apps use both);
  *   the body wins, as Rails merges params. A leading `@` is NOT stripped: `@alice@host` is an
  *   unknown user (the server's tolerance is unconfirmed; official apps never send it).
+ * - micro.blog's own users are known to the JSON API by their bare username only (`bob`: the
+ *   following list names them so, and clients tell them from Fediverse accounts by the missing
+ *   `@` — lillihub's `!n.username.includes('@')`). Their Fediverse usernames (`bob@micro.blog`,
+ *   `hello@bob.example`) are not usernames of the API: a follow by one is an unknown user
+ *   (unconfirmed; the answer hardest on a client).
+ * - A Fediverse account micro.blog knows but won't follow (`addRemote(h, {refuseFollow})`):
+ *   follow answers with the given reply, e.g. a 403 (unconfirmed; any refusal's shape is).
+ * - Fediverse usernames: `@username@DOMAIN` by default; one can be chosen, on micro.blog's domain
+ *   or on the blog's own (`@name@example.com`; manton.org 2022-10-10 "Big improvements to
+ *   ActivityPub"). The actor lives on the username's host under the micro.blog username
+ *   (https://manton.org/activitypub/manton), its inbox and outbox on micro.blog's own origin
+ *   (https://micro.blog/activitypub/manton/inbox: gabek/fedidocs captures); that the path is
+ *   the micro.blog username, not the chosen name, is inferred (it must be unique on micro.blog).
+ *   WebFinger answers the current username only (changing it "deletes" the old profile), unless
+ *   `formerHandlesAnswer`. Nothing in the JSON API names the Fediverse username (unconfirmed:
+ *   none of the official apps reads one).
  * - Unknown native username or a Fediverse handle micro.blog can't resolve: 404
  *   `{"error":"User not found."}` by default (unconfirmed), for follow, unfollow, is_following,
  *   following/{u} and posts/{u}; per handle (`addRemote(h, {exists: false, errorBody})`) or for
@@ -38,10 +58,13 @@
  * JSON endpoints that are never logged, delayed, failed or rate limited:
  *
  *   GET  /_sandbox                                             → {url, domain, users}
- *   POST /_sandbox/users          {username, name?}           → {username, token}
+ *   POST /_sandbox/users          {username, name?, site?, fediverse?} → {username, token}
+ *   POST /_sandbox/fediverse      {username, handle}          (sets the Fediverse username)
  *   POST /_sandbox/tokens         {username}                  → {token}
+ *   POST /_sandbox/revoke-token   {token}                     → {revoked}
  *   GET  /_sandbox/verify-count?token=…                        → {count}
- *   POST /_sandbox/remotes        {handle, exists, name?, errorBody?: {status, body, contentType?}}
+ *   POST /_sandbox/remotes        {handle, exists, name?, errorBody?, refuseFollow?}
+ *                                 (errorBody, refuseFollow: {status, body, contentType?})
  *   POST /_sandbox/follows        {username, handle}          (seeds a follow)
  *   GET  /_sandbox/following?username=…                       → string[]
  *   POST /_sandbox/aliases        {username, actorUri}
@@ -69,6 +92,7 @@ import type {
   RateLimit,
   RemoteOptions,
   RequestLogEntry,
+  UserOptions,
 } from "./microblog-types.js";
 
 export type {
@@ -78,6 +102,7 @@ export type {
   RateLimit,
   RemoteOptions,
   RequestLogEntry,
+  UserOptions,
 } from "./microblog-types.js";
 
 export interface MicroblogSandbox {
@@ -86,8 +111,12 @@ export interface MicroblogSandbox {
   readonly port: number;
   readonly domain: string;
   /** Adds a micro.blog user and returns its first app token. */
-  addUser(username: string, opts?: { name?: string }): string;
+  addUser(username: string, opts?: UserOptions): string;
+  /** Sets the Fediverse username: name@DOMAIN, or on the user's own site. */
+  setFediverseUsername(username: string, handle: string): void;
   issueAppToken(username: string): string;
+  /** The user deletes the token (Account → Edit Apps); false if there was none. */
+  revokeAppToken(token: string): boolean;
   /** How many times /account/verify accepted this token. */
   verifyCount(token: string): number;
   addRemote(handle: string, opts: RemoteOptions): void;
@@ -122,6 +151,8 @@ export async function startMicroblogSandbox(
     rateLimit: options.rateLimit,
     notFound: options.notFound,
     expireAfterVerifies: options.expireAfterVerifies,
+    badTokenStatus: options.badTokenStatus,
+    formerHandlesAnswer: options.formerHandlesAnswer,
   });
   const pipeline = new RequestPipeline<RequestLogEntry>(FaultSchema);
   pipeline.serve(server, microblogStages(state, microblogControl(state)));
@@ -131,7 +162,9 @@ export async function startMicroblogSandbox(
     port,
     domain: state.domain,
     addUser: (username, o) => state.addUser(username, o),
+    setFediverseUsername: (username, handle) => state.setFediverseUsername(username, handle),
     issueAppToken: (username) => state.issueAppToken(username),
+    revokeAppToken: (token) => state.revokeAppToken(token),
     verifyCount: (token) => state.verifyCount(token),
     addRemote: (handle, o) => state.addRemote(handle, o),
     follow: (username, handle) => state.follow(username, handle),

@@ -4,6 +4,7 @@
  * so no step branches on the kind of server.
  */
 import type { FollowRow } from "../model/state.js";
+import { RejectedError, type RemoteErrorOptions } from "../net/errors.js";
 
 export type FollowResult =
   | { kind: "followed" }
@@ -14,11 +15,26 @@ export type FollowResult =
   /** The server said no for this account (blocked, moved, …); `reason` is its own words. */
   | { kind: "refused"; reason: string };
 
+/** Whom the account follows, asked by a handle (`user@host`) as a follows list names it. */
+export interface Followed {
+  has(acct: string): boolean;
+}
+
+/**
+ * The new server no longer takes the token the bot holds (deleted, expired, revoked): nothing
+ * works for this user until they give a new one. The server's own status and words are kept.
+ */
+export class TokenRejectedError extends RejectedError {
+  constructor(host: string, status: number, detail: string, options?: RemoteErrorOptions) {
+    super(`${host} no longer accepts the token`, host, status, detail, options);
+  }
+}
+
 export interface NewAccount {
   /** ada@micro.blog */
   readonly handle: string;
-  /** Lower-cased handles this account already follows. */
-  following(): Promise<Set<string>>;
+  /** Whom this account already follows. */
+  following(): Promise<Followed>;
   follow(row: FollowRow): Promise<FollowResult>;
   isFollowing(acct: string): Promise<boolean>;
   /** Where the user uploads following_accounts.csv on the web, for the import they do themselves. */

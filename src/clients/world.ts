@@ -11,8 +11,15 @@ import type { Sealer } from "../store/seal.js";
 import { FediverseClient } from "./fediverse.js";
 import { MastodonAccountClient } from "./mastodon.js";
 import { MastodonTarget } from "./mastodon-target.js";
-import type { MicroblogClient } from "./microblog.js";
+import type { MicroblogClient, Verified } from "./microblog.js";
 import { MicroblogAccount } from "./microblog-account.js";
+import {
+  checkGivenHandle,
+  findFediverseHandle,
+  type HandleCheck,
+  type HandleFinding,
+  type MicroblogIdentity,
+} from "./microblog-handle.js";
 import type { NewAccount } from "./new-account.js";
 import type { SignIn } from "./sign-in.js";
 
@@ -32,10 +39,13 @@ export interface World {
   mastodon(origin: string, token: string): MastodonAccountClient;
   /** OAuth to the old account (read) and to a Mastodon-API new account (follow). */
   readonly signIn: Pick<SignIn, "begin" | "finish">;
-  /** micro.blog: check an app token once (it returns the token to keep) and name the Fediverse handle. */
+  /** micro.blog: check an app token once (it returns the token to keep) and find the Fediverse handle. */
   readonly microblog?: {
-    verify(appToken: string): Promise<{ token: string; username: string; name: string }>;
-    handleOf(username: string): string;
+    verify(appToken: string): Promise<Verified>;
+    /** The account's Fediverse username, as micro.blog answers for it, or what to ask the user. */
+    fediverseHandle(who: MicroblogIdentity): Promise<HandleFinding>;
+    /** A handle the user says is theirs, checked. */
+    checkHandle(handle: string): Promise<HandleCheck>;
     /** micro.blog's domain, as people know it (from MICROBLOG_DOMAIN). */
     readonly domain: string;
   };
@@ -71,20 +81,33 @@ export function realWorld(deps: WorldDeps): World {
   const { http, signIn, microblog, allowPrivateNetwork, timeoutMs } = deps;
   const originOf = deps.originOf ?? ((host: string) => `https://${host}`);
   const microblogDomain = deps.microblogDomain ?? "micro.blog";
+  // micro.blog's domain is reached where its API is (MICROBLOG_URL): WebFinger and actors too.
+  const microblogOrigin = microblog?.origin;
+  const fediverse = new FediverseClient(http, (host) =>
+    microblogOrigin && host.toLowerCase() === microblogDomain.toLowerCase()
+      ? microblogOrigin
+      : originOf(host),
+  );
   return {
     allowPrivateNetwork,
     originOf,
     signIn,
-    fediverse: new FediverseClient(http, originOf),
+    fediverse,
     microblog: microblog && {
       verify: (appToken) => microblog.verify(appToken),
-      handleOf: (username) => `${username}@${microblogDomain}`,
+      fediverseHandle: (who) => findFediverseHandle(fediverse, who, microblogDomain),
+      checkHandle: (handle) => checkGivenHandle(fediverse, handle, microblogDomain),
       domain: microblogDomain,
     },
     newAccount(target, token) {
       if (target.kind === "microblog") {
         if (!microblog) throw new Error("micro.blog is not configured");
-        return new MicroblogAccount(microblog, token, target.username, target.handle);
+        return new MicroblogAccount(
+          { client: microblog, fediverse, domain: target.domain },
+          token,
+          target.username,
+          target.handle,
+        );
       }
       return new MastodonTarget(http, target.instance.origin, token, {
         id: target.id,

@@ -2,13 +2,15 @@
  * The follow import as a durable job. Progress is saved item by item, and the
  * account being followed is written down before the request goes out: a process
  * killed mid-request finds it on restart and asks whether the follow landed
- * instead of following again. One account failing never stops the rest; a rate
- * limit is waited out (the pacer holds the request) and reported with its time.
- * What happened is reported to the step; the job words nothing itself.
+ * instead of following again. One account failing (or refused) never stops the
+ * rest; a rate limit is waited out (the pacer holds the request) and reported with
+ * its time; a token the server no longer takes stops this user's import, since
+ * nothing else would work either. What happened is reported to the step; the job
+ * words nothing itself.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import type { FollowResult } from "../clients/new-account.js";
+import { type FollowResult, type NewAccount, TokenRejectedError } from "../clients/new-account.js";
 import type { World } from "../clients/world.js";
 import { log } from "../log.js";
 import { normalHandle } from "../model/handle.js";
@@ -36,7 +38,11 @@ export const ImportCursor = z.object({
       reason: z.string(),
     }),
   ),
-  /** Followed before the import began, fixed at its start so a restart skips the same rows. */
+  /**
+   * The rows' accounts (normalized) followed before the import began, fixed at its start so a
+   * restart skips the same rows. (Cursors saved before held whom the account followed, by
+   * the same names for every server but micro.blog's own users: read the same way.)
+   */
   already: z.array(z.string()),
 });
 export type ImportCursor = z.infer<typeof ImportCursor>;
@@ -71,7 +77,7 @@ export function importJob(deps: {
           i: 0,
           counts: importReport(),
           failures: [],
-          already: [...(await account.following())],
+          already: await followedRows(rows, account),
         };
       } catch (err) {
         if (control.signal.aborted || !(err instanceof RemoteError)) throw err;
@@ -138,7 +144,7 @@ export function importJob(deps: {
         log.warn("import stopped", { job: job.id, err });
         await control.report({
           event: "stopped",
-          left: total - cursor.i,
+          left: rows.slice(cursor.i).filter((r) => !already.has(normalHandle(r.acct))).length,
           already: already.size,
           started: true,
           error: err,
@@ -149,6 +155,15 @@ export function importJob(deps: {
       return undefined;
     },
   };
+}
+
+/** The rows' accounts the new account follows already, normalized, each once. */
+async function followedRows(
+  rows: readonly { acct: string }[],
+  account: NewAccount,
+): Promise<string[]> {
+  const followed = await account.following();
+  return [...new Set(rows.map((r) => normalHandle(r.acct)).filter((a) => followed.has(a)))];
 }
 
 const processed = (c: ImportReport) =>
@@ -169,6 +184,7 @@ async function followOnce(
         continue;
       }
       // A token that stopped working stops the whole import; anything else fails this one account.
+      if (err instanceof TokenRejectedError) throw err;
       if (err instanceof RejectedError && err.status === 401) throw err;
       if (err instanceof RemoteError) return { kind: "failed", reason: explainRemote(err, host) };
       throw err;

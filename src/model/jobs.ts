@@ -106,7 +106,11 @@ export interface JobEvents {
     | { event: "progress"; done: number; total: number; etaMs: number | null }
     | { event: "waiting"; until: number }
     | { event: "done"; report: ImportReport; failures: ImportFailure[] }
-    /** The server stopped the import; what is done stays done. `started`: anything was tried. */
+    /**
+     * The server stopped the import; what is done stays done. `started`: anything was tried.
+     * `error` a TokenRejectedError (clients/new-account.ts): the server no longer takes the
+     * token, and only a new one helps.
+     */
     | { event: "stopped"; left: number; already: number; started: boolean; error: unknown };
   reminder: { event: "due" };
   "move-poll": { event: "tick" } | { event: "ended" };

@@ -151,6 +151,16 @@ export const State = z.discriminatedUnion("step", [
   }),
   Journey.extend({ step: z.literal("new-choose") }),
   Journey.extend({ step: z.literal("new-microblog") }),
+  /** micro.blog took the token, but the user confirms which Fediverse username is theirs. */
+  Journey.extend({
+    step: z.literal("new-microblog-handle"),
+    /** micro.blog's own domain, as for the target. */
+    domain: z.string(),
+    username: z.string(),
+    token: SealedSchema,
+    /** Handles to offer as buttons, best first (micro.blog answered for them, or couldn't be asked). */
+    offers: z.array(z.string()),
+  }),
   Journey.extend({ step: z.literal("new-server") }),
   Journey.extend({ step: z.literal("new-sign-in"), instance: Instance, signIn: PendingSignIn }),
   WithTarget.extend({ step: z.literal("import-preview"), preview: Preview }),

@@ -9,6 +9,10 @@
  * that no stretch of its window holds more than its limit, and, where it signals
  * the limit with a status of its own, one request in flight at a time and that
  * status blocking the origin (Http tries the call again once the block is over).
+ * Where that status also means other refusals (micro.blog's 403 is its limit, a bad
+ * token and a refused follow alike), the pacer judges each one by the time it came
+ * (`ambiguousStatus`), blocks only for what can be the limit, and says so
+ * (`blockedUntil`); the caller tries again, or reads the refusal.
  *
  * Whoever wants to tell a user about a wait registers a listener with
  * `reportWaits`; it is carried through async calls, so the export job hears about
@@ -47,9 +51,21 @@ export interface OriginRule {
    * its way when the refusal comes.
    */
   limitStatus?: number;
-  /** How long `limitStatus` holds every request to the origin; default `windowMs`. */
+  /**
+   * A status by which the server says the limit was hit, and other refusals too
+   * (micro.blog's 403: "an HTTP error such as 403 Forbidden", help.micro.blog/t/rate-limiting/3861,
+   * is also what a bad token or a refused follow can get). Requests go one at a time, as for
+   * `limitStatus`, and each such answer is judged: the limit is per address and per window,
+   * so one that comes after a quiet window — no other request to the origin in the `windowMs`
+   * before it, which includes the first request after a block — is not the limit. What can
+   * be the limit blocks the origin for `blockMs`; the rest blocks nothing. Http hands every
+   * one back as the refusal it is; the caller asks `blockedUntil` and tries again (up to
+   * `tries`) when the origin is blocked.
+   */
+  ambiguousStatus?: number;
+  /** How long the limit status holds every request to the origin; default `windowMs`. */
   blockMs?: number;
-  /** Tries of one call while `limitStatus` goes on, before Http gives up; default 3. */
+  /** Tries of one call while the limit goes on, before giving up; default 3. */
   tries?: number;
 }
 
@@ -58,6 +74,7 @@ export interface Rule {
   readonly limit: number;
   readonly windowMs: number;
   readonly limitStatus: number | undefined;
+  readonly ambiguousStatus: number | undefined;
   readonly blockMs: number;
   readonly tries: number;
 }
@@ -107,6 +124,8 @@ export function readLimitHeaders(get: (name: string) => string | undefined): Lim
 export class Pacer {
   private readonly windows = new Map<string, Window>();
   private readonly rules = new Map<string, RuleState>();
+  /** Who sleeps on a bucket's block, to wake when it is lifted early (`unblock`). */
+  private readonly sleepers = new Map<string, Set<() => void>>();
   /** Waits this much past a reset, because clocks differ a little. */
   constructor(private readonly slackMs = 250) {}
 
@@ -118,6 +137,7 @@ export class Pacer {
         limit: rule.limit,
         windowMs,
         limitStatus: rule.limitStatus,
+        ambiguousStatus: rule.ambiguousStatus,
         blockMs: rule.blockMs ?? windowMs,
         tries: rule.tries ?? 3,
       },
@@ -153,7 +173,7 @@ export class Pacer {
       if (!w || now >= w.resetAt || w.remaining > 0) return;
       const until = new Date(w.resetAt + this.slackMs);
       announce(until, host);
-      await pause(until.getTime() - now, signal);
+      await this.waitOn(bucket, until.getTime() - now, signal);
     }
   }
 
@@ -182,7 +202,7 @@ export class Pacer {
       release();
       throw err;
     }
-    if (state.rule.limitStatus === undefined) release();
+    if (!oneAtATime(state.rule)) release();
     return release;
   }
 
@@ -218,15 +238,20 @@ export class Pacer {
       }
       const until = new Date(w.resetAt + this.slackMs);
       announce(until, host);
-      await sleep(until.getTime() - now);
+      await this.waitOn(bucket, until.getTime() - now);
     }
   }
 
   /** What the server said after a request: its limit headers, or its rule's limit status. */
   observe(bucket: string, h: LimitHeaders, status: number): void {
-    const rule = this.rules.get(bucket)?.rule;
+    const state = this.rules.get(bucket);
+    const rule = state?.rule;
     if (rule && rule.limitStatus === status) {
       this.block(bucket, new Date(Date.now() + rule.blockMs));
+      return;
+    }
+    if (state && rule?.ambiguousStatus === status) {
+      if (!cameAfterQuiet(state)) this.block(bucket, new Date(Date.now() + rule.blockMs));
       return;
     }
     if (!h.reset) return;
@@ -245,9 +270,62 @@ export class Pacer {
     this.windows.set(bucket, { limit: 0, remaining: 0, resetAt: until.getTime() });
   }
 
+  /** When the block on this bucket ends, while one is on (a limit was met); else undefined. */
+  blockedUntil(bucket: string): Date | undefined {
+    const w = this.windows.get(bucket);
+    if (!w || w.remaining > 0 || w.resetAt <= Date.now()) return undefined;
+    return new Date(w.resetAt);
+  }
+
+  /**
+   * Lifts a block that turned out not to be the limit (micro.blog's 403 on /account/verify
+   * is about the token), and wakes whoever waits on it.
+   */
+  unblock(bucket: string): void {
+    if (!this.blockedUntil(bucket)) return;
+    this.windows.delete(bucket);
+    for (const wake of this.sleepers.get(bucket) ?? []) wake();
+  }
+
+  /** Sleeps `ms` on this bucket: less when the block is lifted, or the signal aborts (throwing its reason). */
+  private async waitOn(bucket: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const woken = new AbortController();
+    const wake = () => woken.abort();
+    let sleepers = this.sleepers.get(bucket);
+    if (!sleepers) {
+      sleepers = new Set();
+      this.sleepers.set(bucket, sleepers);
+    }
+    sleepers.add(wake);
+    try {
+      await pause(ms, signal ? AbortSignal.any([signal, woken.signal]) : woken.signal);
+    } catch (err) {
+      if (signal?.aborted || !woken.signal.aborted) throw err;
+    } finally {
+      sleepers.delete(wake);
+      if (sleepers.size === 0) this.sleepers.delete(bucket);
+    }
+  }
+
   state(bucket: string): Readonly<Window> | undefined {
     return this.windows.get(bucket);
   }
+}
+
+/** A rule whose status may say "limit" keeps one request in flight: none is on its way when it comes. */
+function oneAtATime(rule: Rule): boolean {
+  return rule.limitStatus !== undefined || rule.ambiguousStatus !== undefined;
+}
+
+/**
+ * Whether the request just answered (the latest sent: the rule's queue holds one at a time)
+ * left after a quiet window: nothing else went to the origin in the window before it.
+ */
+function cameAfterQuiet(state: RuleState): boolean {
+  const { sent } = state;
+  const latest = sent.at(-1);
+  const before = sent.at(-2);
+  return latest === undefined || before === undefined || latest - before >= state.rule.windowMs;
 }
 
 /** Sleeps, or throws the signal's reason (as fetch would) when it aborts first. */

@@ -27,6 +27,7 @@ import { oldHandle } from "./move/old-handle.js";
 import { preflight } from "./move/preflight.js";
 import { newChoose } from "./new/new-choose.js";
 import { newMicroblog } from "./new/new-microblog.js";
+import { newMicroblogHandle } from "./new/new-microblog-handle.js";
 import { newServer } from "./new/new-server.js";
 import { newSignIn } from "./new/new-sign-in.js";
 import { exporting } from "./old/exporting.js";
@@ -48,6 +49,7 @@ const steps: { [K in StepName]: Step<K> } = {
   exporting,
   "new-choose": newChoose,
   "new-microblog": newMicroblog,
+  "new-microblog-handle": newMicroblogHandle,
   "new-server": newServer,
   "new-sign-in": newSignIn,
   "import-preview": importPreview,

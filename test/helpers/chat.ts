@@ -6,10 +6,12 @@
 import { randomBytes } from "node:crypto";
 import type { Input, Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
+import { MICROBLOG_LIMIT } from "../../src/clients/microblog.js";
 import type { World } from "../../src/clients/world.js";
 import { createCore } from "../../src/core.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import { STATE_VERSION, type State } from "../../src/model/state.js";
+import { type OriginRule, Pacer } from "../../src/net/pacer.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
@@ -53,12 +55,19 @@ export async function makeChat(
     dayMs?: number;
     pollMs?: number;
     watch?: Partial<WatchOptions>;
+    /** micro.blog's limit with these figures in place of its own (a window and block in ms). */
+    microblogRule?: Partial<OriginRule>;
   } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
   const sealer = opts.sealer ?? new Sealer(randomBytes(32));
   const loopback = isWorld(setup) ? {} : setup;
   const down = new Set(loopback.down ?? []);
+  let pacer: Pacer | undefined;
+  if (opts.microblogRule && loopback.microblogUrl) {
+    pacer = new Pacer(50);
+    pacer.rule(loopback.microblogUrl, { ...MICROBLOG_LIMIT, ...opts.microblogRule });
+  }
   const core = createCore({
     store,
     sealer,
@@ -67,6 +76,7 @@ export async function makeChat(
       timeoutMs: 5000,
       backoffMs: 20,
       pacerMarginMs: 50,
+      ...(pacer ? { pacer } : {}),
       publicUrl: loopback.publicUrl,
       microblog: loopback.microblogUrl
         ? {

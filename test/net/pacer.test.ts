@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RateLimitedError } from "../../src/net/errors.js";
+import { RateLimitedError, RejectedError } from "../../src/net/errors.js";
 import { Pacer, reportWaits } from "../../src/net/pacer.js";
 import { client, serve } from "./serve.js";
 
@@ -37,6 +37,7 @@ describe("Pacer rules for an origin", () => {
       limit: 300,
       windowMs: 60_000,
       limitStatus: undefined,
+      ambiguousStatus: undefined,
       blockMs: 60_000,
       tries: 3,
     });
@@ -106,5 +107,68 @@ describe("Pacer rules for an origin", () => {
     expect(await aborted).toBeInstanceOf(DOMException);
     await next;
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe("Pacer rules with an ambiguous status (micro.blog's 403: its limit, or another refusal)", () => {
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  it("one that comes after a quiet window blocks nothing, and comes back as the refusal", async () => {
+    const { url, seen } = await counting((n) => (n === 1 ? 403 : 200));
+    const pacer = new Pacer(10);
+    pacer.rule(url, { limit: 100, windowMs: 1000, ambiguousStatus: 403, blockMs: 5000 });
+    const { http } = client({ pacer });
+    const err = await failure(http.request(`${url}/x`, { token: "t" }));
+    expect(err).toBeInstanceOf(RejectedError);
+    expect((err as RejectedError).status).toBe(403);
+    expect(pacer.blockedUntil(new URL(url).origin)).toBeUndefined();
+    await http.request(`${url}/y`, { token: "u" });
+    expect(seen).toHaveLength(2);
+  });
+
+  it("one in a busy window blocks every user; the first after the block is judged quiet", async () => {
+    const { url, seen } = await counting((n) => (n === 3 || n === 4 ? 403 : 200));
+    const pacer = new Pacer(20);
+    pacer.rule(url, { limit: 100, windowMs: 300, ambiguousStatus: 403, blockMs: 300 });
+    const { http } = client({ pacer });
+    const origin = new URL(url).origin;
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, k) =>
+        failure(http.request(`${url}/x${k}`, { token: `t${k}` })),
+      ),
+    );
+    // One at a time, in order: the third was refused in a busy window and blocked the origin.
+    expect(Math.max(...seen.map((s) => s.inFlight))).toBe(1);
+    expect(results.map((r) => (r instanceof RejectedError ? r.status : "ok"))).toEqual([
+      "ok",
+      "ok",
+      403,
+      403,
+    ]);
+    expect(seen[3]!.at - seen[2]!.at).toBeGreaterThanOrEqual(290);
+    // The fourth came after the block, a quiet window: a refusal that blocks nothing.
+    expect(pacer.blockedUntil(origin)).toBeUndefined();
+  });
+
+  it("unblock lifts a block that wasn't the limit and wakes whoever waits on it", async () => {
+    const { url, seen } = await counting((n) => (n === 2 ? 403 : 200));
+    const pacer = new Pacer(10);
+    pacer.rule(url, { limit: 100, windowMs: 60_000, ambiguousStatus: 403, blockMs: 60_000 });
+    const { http } = client({ pacer });
+    const origin = new URL(url).origin;
+    await http.request(`${url}/a`);
+    expect(await failure(http.request(`${url}/b`))).toBeInstanceOf(RejectedError);
+    expect(pacer.blockedUntil(origin)?.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    const waiting = http.request(`${url}/c`);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toHaveLength(2);
+    pacer.unblock(origin);
+    await waiting;
+    expect(seen).toHaveLength(3);
+    expect(pacer.blockedUntil(origin)).toBeUndefined();
   });
 });

@@ -295,6 +295,127 @@ describe("micro.blog sandbox: Fediverse side", () => {
   });
 });
 
+describe("micro.blog sandbox: Fediverse usernames", () => {
+  type Jrd = { subject: string; links: { rel: string; href?: string }[] };
+  const finger = async (sb: MicroblogSandbox, acct: string) => {
+    const res = await call(sb, `/.well-known/webfinger?resource=acct:${acct}`);
+    return res.status === 200 ? ((await res.json()) as Jrd) : res.status;
+  };
+  const selfOf = (jrd: Jrd | number) =>
+    typeof jrd === "number" ? jrd : jrd.links.find((l) => l.rel === "self")?.href;
+
+  it("one chosen on the blog's own domain: verify names the site, WebFinger only the new username, the actor lives on the blog's domain", async () => {
+    const sb = await start({ domain: "micro.example" });
+    const token = sb.addUser("ada", { site: "Ada.example" });
+    const verified = await call(sb, "/account/verify", { method: "POST", form: { token } });
+    expect(await verified.json()).toMatchObject({ username: "ada", default_site: "ada.example" });
+    expect(selfOf(await finger(sb, "ada@micro.example"))).toBe(
+      "https://micro.example/activitypub/ada",
+    );
+    expect(await finger(sb, "ada@ada.example")).toBe(404);
+
+    sb.setFediverseUsername("ada", "hello@ada.example");
+    expect(await finger(sb, "ada@micro.example")).toBe(404);
+    const jrd = await finger(sb, "Hello@Ada.example");
+    expect(typeof jrd !== "number" && jrd.subject).toBe("acct:hello@ada.example");
+    expect(selfOf(jrd)).toBe("https://ada.example/activitypub/ada");
+    const byActor = await call(
+      sb,
+      `/.well-known/webfinger?resource=${encodeURIComponent("https://ada.example/activitypub/ada")}`,
+    );
+    expect(((await byActor.json()) as Jrd).subject).toBe("acct:hello@ada.example");
+    const actor = (await (
+      await call(sb, "/activitypub/ada", { accept: "application/activity+json" })
+    ).json()) as Record<string, unknown>;
+    expect(actor).toMatchObject({
+      id: "https://ada.example/activitypub/ada",
+      preferredUsername: "hello",
+      inbox: "https://micro.example/activitypub/ada/inbox",
+      endpoints: { sharedInbox: "https://micro.example/activitypub/shared/inbox" },
+      publicKey: { id: "https://ada.example/activitypub/ada#key" },
+    });
+
+    // Only on micro.blog's domain or the blog's own, and never one another user has.
+    expect(() => sb.setFediverseUsername("ada", "ada@elsewhere.example")).toThrow(/blog's domain/);
+    expect(() => sb.setFediverseUsername("ada", "hi@micro.example")).toThrow(/blog's domain/);
+    sb.addUser("bob", { site: "ada.example" });
+    expect(() => sb.setFediverseUsername("bob", "hello@ada.example")).toThrow(/taken/);
+    sb.setFediverseUsername("ada", "ada@micro.example");
+    expect(selfOf(await finger(sb, "ada@micro.example"))).toBe(
+      "https://micro.example/activitypub/ada",
+    );
+  });
+
+  it("with formerHandlesAnswer, WebFinger still answers a former username, with its own subject", async () => {
+    const sb = await start({ domain: "micro.example", formerHandlesAnswer: true });
+    sb.addUser("ada", { site: "ada.example", fediverse: "ada@ada.example" });
+    const former = await finger(sb, "ada@micro.example");
+    expect(typeof former !== "number" && former.subject).toBe("acct:ada@micro.example");
+    expect(selfOf(former)).toBe("https://ada.example/activitypub/ada");
+    expect(selfOf(await finger(sb, "ada@ada.example"))).toBe("https://ada.example/activitypub/ada");
+  });
+
+  it("its own users are known to the API by bare username only, listed with their blog", async () => {
+    const sb = await start({ domain: "micro.example" });
+    const token = sb.addUser("ada");
+    sb.addUser("bob", { site: "bob.example", fediverse: "hello@bob.example" });
+    sb.addUser("carol");
+    const follow = (username: string) =>
+      call(sb, `/users/follow?username=${encodeURIComponent(username)}`, { method: "POST", token });
+    expect((await follow("carol@micro.example")).status).toBe(404);
+    expect((await follow("hello@bob.example")).status).toBe(404);
+    expect((await follow("bob")).status).toBe(200);
+    expect((await follow("carol")).status).toBe(200);
+    const list = (await (await call(sb, "/users/following/ada", { token })).json()) as {
+      username: string;
+      url: string;
+    }[];
+    expect(list.map((u) => [u.username, u.url])).toEqual([
+      ["bob", "https://bob.example/"],
+      ["carol", "https://carol.micro.blog/"],
+    ]);
+  });
+});
+
+describe("micro.blog sandbox: refusals that are not the rate limit", () => {
+  it("refuses a follow it won't make, with the reply given, and knows the account otherwise", async () => {
+    const sb = await start();
+    const token = sb.addUser("ada");
+    sb.addRemote("shy@m.example", {
+      exists: true,
+      refuseFollow: { status: 403, body: '{"error":"You can\'t follow this user."}' },
+    });
+    const refused = await call(sb, "/users/follow?username=shy@m.example", {
+      method: "POST",
+      token,
+    });
+    expect([refused.status, await refused.json()]).toEqual([
+      403,
+      { error: "You can't follow this user." },
+    ]);
+    const is = await call(sb, "/users/is_following?username=shy@m.example", { token });
+    expect(await is.json()).toEqual({ is_following: false, is_you: false });
+    expect(sb.followingOf("ada")).toEqual([]);
+  });
+
+  it("a deleted token gets the bad-token answer: 401, or 403 with badTokenStatus", async () => {
+    const sb = await start();
+    const token = sb.addUser("ada");
+    expect(sb.revokeAppToken(token)).toBe(true);
+    expect(sb.revokeAppToken(token)).toBe(false);
+    expect((await call(sb, "/users/following/ada", { token })).status).toBe(401);
+    const verify = await call(sb, "/account/verify", { method: "POST", form: { token } });
+    expect(await verify.json()).toEqual({ error: "App token was not valid." });
+
+    const strict = await start({ badTokenStatus: 403 });
+    const other = strict.addUser("ada");
+    strict.revokeAppToken(other);
+    const res = await call(strict, "/users/following/ada", { token: other });
+    expect([res.status, await res.json()]).toEqual([403, { error: "Not authorized." }]);
+    expect((await call(strict, "/posts/ada", { token: other })).status).toBe(403);
+  });
+});
+
 describe("micro.blog sandbox: faults and control endpoints", () => {
   it("fails the next matching requests, and is driven over /_sandbox", async () => {
     const sb = await start();
@@ -310,6 +431,25 @@ describe("micro.blog sandbox: faults and control endpoints", () => {
     expect((await post("remotes", { handle: "a@m.example", exists: true })).status).toBe(201);
     expect((await post("remotes", { handle: "@a@m.example", exists: true })).status).toBe(400);
     expect((await post("follows", { username: "ada", handle: "a@m.example" })).status).toBe(201);
+    expect(
+      (await post("users", { username: "bob", site: "bob.example", fediverse: "hi@bob.example" }))
+        .status,
+    ).toBe(201);
+    expect((await post("fediverse", { username: "bob", handle: "hi@other.example" })).status).toBe(
+      400,
+    );
+    expect((await post("fediverse", { username: "bob", handle: "bob@bob.example" })).status).toBe(
+      200,
+    );
+    expect((await post("fediverse", { username: "bob", handle: "@x@bob.example" })).status).toBe(
+      400,
+    );
+    const bob = await call(sb, "/.well-known/webfinger?resource=acct:bob@bob.example");
+    expect(bob.status).toBe(200);
+    const { token: spare } = (await (await post("tokens", { username: "bob" })).json()) as {
+      token: string;
+    };
+    expect(await (await post("revoke-token", { token: spare })).json()).toEqual({ revoked: true });
     expect(await (await fetch(`${sb.url}/_sandbox/following?username=ada`)).json()).toEqual([
       "a@m.example",
     ]);
@@ -325,7 +465,7 @@ describe("micro.blog sandbox: faults and control endpoints", () => {
     await post("rate-limit", { limit: 0, windowMs: 60_000 });
     expect((await call(sb, "/nodeinfo/2.0")).status).toBe(403);
     const log = (await (await fetch(`${sb.url}/_sandbox/requests`)).json()) as { status: number }[];
-    expect(log.map((r) => r.status)).toEqual([200, 502, 200, 200, 403]);
+    expect(log.map((r) => r.status)).toEqual([200, 200, 502, 200, 200, 403]);
     await post("reset-log", {});
     expect(sb.requests).toEqual([]);
 

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
+import type { Followed } from "../../clients/new-account.js";
 import { followingCsv } from "../../formats/following-csv.js";
 import { normalHandle } from "../../model/handle.js";
 import { importReport, type StateOf } from "../../model/state.js";
@@ -13,6 +14,7 @@ import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
 import { newHost } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
+import { askNewToken, tokenGone } from "./new-token.js";
 
 function instructions(state: StateOf<"import-web">) {
   const where =
@@ -73,12 +75,14 @@ export const importWeb: Step<"import-web"> = {
       return stay(state, instructions(state));
     }
     const rows = (await ctx.snapshots.get(ctx.user))?.follows ?? [];
-    let following: Set<string>;
+    let following: Followed;
     try {
       following = await ctx.world
         .newAccount(state.target, ctx.sealer.unseal(state.target.token))
         .following();
     } catch (err) {
+      if (tokenGone(state, err))
+        return askNewToken(state, "I couldn't check", " With a new one I'll look again.");
       const host = newHost(state.target);
       return stay(
         state,

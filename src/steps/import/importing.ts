@@ -2,10 +2,12 @@
  * Following everyone on the new account, while the import job runs: progress
  * with a bar and an ETA in one edited message, waits announced with their time,
  * then the report and not-followed.csv. When the server stops the import, back
- * to the preview with what is left and why; what's done stays done.
+ * to the preview with what is left and why; what's done stays done. When
+ * micro.blog no longer takes the app token, nothing else can help: back to
+ * pasting a token, and the preview after it counts what's left.
  */
 import { type Reply, say } from "../../chat/conversation.js";
-import { n, type Text } from "../../chat/text.js";
+import { count, n, type Text } from "../../chat/text.js";
 import { notFollowedCsv } from "../../formats/report-csv.js";
 import type { JobInput } from "../../model/jobs.js";
 import type { ImportReport, StateOf } from "../../model/state.js";
@@ -14,6 +16,7 @@ import { journeyOf } from "../lib/journey.js";
 import { newHost } from "../lib/moving.js";
 import { bar, eta, progressReply, waitingText } from "../lib/progress.js";
 import type { Outcome, Step, StepContext } from "../step.js";
+import { askNewToken, tokenGone } from "./new-token.js";
 
 async function line(jobId: string, ctx: StepContext): Promise<string> {
   const p = await ctx.counted(jobId);
@@ -54,6 +57,15 @@ function reported(
     case "waiting":
       return { state, replies: [progressReply(key, waitingText(host, input.until))] };
     case "stopped": {
+      if (tokenGone(state, input.error)) {
+        const done = input.started ? " What's done stays done;" : "";
+        const left = count(input.left, "account is", "accounts are");
+        return askNewToken(
+          state,
+          "I had to stop following",
+          `${done} ${left} left, and with a new token I'll carry on.`,
+        );
+      }
       const why = explainRemote(input.error, host);
       const reason = input.started
         ? `I had to stop following: ${why} What's done stays done; start again to continue.`
