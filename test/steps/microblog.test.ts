@@ -149,7 +149,9 @@ describe("the Move to a Fediverse username on the blog's own domain", () => {
     const pre = await placed("preflight");
     const checks = await pre.send("/status");
     expect(checks.lines[0]).toContain("✅ @hello@zoe.example accepts followers without approval.");
-    expect(checks.lines[0]).toContain("✅ mb.example handles moves (micro.blog).");
+    expect(checks.lines[0]).toContain(
+      "ℹ️ Whether each follower comes along depends on their own server",
+    );
     expect(checks.lines[1]).toBe(
       "This can't be undone, and you can't move again for 30 days. 30 followers will be asked to follow @hello@zoe.example; your posts stay on old.example.",
     );
