@@ -76,3 +76,9 @@ export class BadResponseError extends RemoteError {
     super(message, host, options);
   }
 }
+
+/** The answer was larger than that request can legitimately be; reading stopped at the cap. */
+export class TooLargeError extends BadResponseError {}
+
+/** The server redirected a request that must not follow it (it carries a secret or a body). */
+export class RedirectRefusedError extends BadResponseError {}

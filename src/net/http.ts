@@ -28,6 +28,7 @@ import {
   RejectedError,
   RemoteError,
   TimeoutError,
+  TooLargeError,
   UnreachableError,
   type Where,
 } from "./errors.js";
@@ -416,7 +417,7 @@ export class Http {
       try {
         const read = await readBody(res, answered ? limit : ERROR_BODY_BYTES, attempt, answered);
         if (read.over && answered) {
-          throw new BadResponseError(
+          throw new TooLargeError(
             `${host} answered with more than ${sizeOf(limit)}`,
             host,
             res.status,

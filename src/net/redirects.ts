@@ -4,7 +4,7 @@
  * one marked `redirect: "error"` follows none; the rest follow fetch's rules, a few hops.
  */
 import type { Response } from "undici";
-import { BadResponseError, type Where } from "./errors.js";
+import { RedirectRefusedError, type Where } from "./errors.js";
 
 /** Redirects followed in one call; fetch's own limit is 20, and no API we call needs more than one. */
 export const MAX_REDIRECTS = 5;
@@ -30,7 +30,7 @@ export function redirected(
   call: { redirect?: "error"; host: string; where: Where; hops: number },
 ): Hop {
   const { host, where } = call;
-  const fail = (why: string) => new BadResponseError(`${host} ${why}`, host, res.status, where);
+  const fail = (why: string) => new RedirectRefusedError(`${host} ${why}`, host, res.status, where);
   if (call.redirect === "error") {
     throw fail(`answered with a redirect (HTTP ${res.status}), which I don't follow here`);
   }

@@ -8,7 +8,8 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BODY_LIMITS } from "../../src/net/body-limits.js";
-import { BadResponseError, RejectedError } from "../../src/net/errors.js";
+import { BadResponseError, RejectedError, TooLargeError } from "../../src/net/errors.js";
+import { explainRemote } from "../../src/steps/lib/explain.js";
 import { client, serve } from "./serve.js";
 
 const MB = 1024 * 1024;
@@ -74,8 +75,11 @@ describe("response bodies have a cap", () => {
         maxBytes: BODY_LIMITS.webfinger,
       })
       .catch((e) => e);
-    expect(err).toBeInstanceOf(BadResponseError);
+    expect(err).toBeInstanceOf(TooLargeError);
     expect(err.message).toBe(`${new URL(bomb.url).host} answered with more than 64 KB`);
+    expect(explainRemote(err, "bomb.example")).toBe(
+      "bomb.example sent far more than that answer can be, so I stopped reading. Try again later; if it keeps happening, its admins may want to know.",
+    );
     expect(err.path).toBe("/.well-known/webfinger");
     expect(await bomb.closed).toEqual({ finished: false });
     // What the socket buffers took before the hang-up, and not a byte more was asked for.

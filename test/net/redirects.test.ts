@@ -6,7 +6,8 @@
 import type http from "node:http";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { BadResponseError } from "../../src/net/errors.js";
+import { BadResponseError, RedirectRefusedError } from "../../src/net/errors.js";
+import { explainRemote } from "../../src/steps/lib/explain.js";
 import { client, serve } from "./serve.js";
 
 interface Seen {
@@ -73,7 +74,10 @@ describe("redirects", () => {
       const err = await http
         .json(`${first.url}/api/v1/x`, Ok, { method: "POST", form: { secret: "s3cret-value" } })
         .catch((e) => e);
-      expect(err).toBeInstanceOf(BadResponseError);
+      expect(err).toBeInstanceOf(RedirectRefusedError);
+      expect(explainRemote(err, "first.example")).toMatch(
+        /^first\.example tried to send that request on to another address/,
+      );
       expect(err.message).toBe(
         `${new URL(first.url).host} sent this request on to ${new URL(elsewhere.url).host}, and I only send it to ${new URL(first.url).host}`,
       );

@@ -6,8 +6,10 @@ import {
   BadResponseError,
   ForbiddenAddressError,
   RateLimitedError,
+  RedirectRefusedError,
   RejectedError,
   TimeoutError,
+  TooLargeError,
   UnreachableError,
 } from "../../net/errors.js";
 
@@ -24,6 +26,12 @@ export function explainRemote(err: unknown, host: string): string {
   if (err instanceof RateLimitedError) {
     const at = err.resetAt.toISOString().slice(11, 16);
     return `${host} says I'm asking too often. I can try again at ${at} UTC.`;
+  }
+  if (err instanceof TooLargeError) {
+    return `${host} sent far more than that answer can be, so I stopped reading. Try again later; if it keeps happening, its admins may want to know.`;
+  }
+  if (err instanceof RedirectRefusedError) {
+    return `${host} tried to send that request on to another address, which I don't follow when it carries a sign-in or your data.`;
   }
   if (err instanceof BadResponseError) {
     return err.status && err.status >= 500
