@@ -7,7 +7,9 @@
 import { ActivityPubRoutes } from "./mastodon-activitypub.js";
 import { Federation } from "./mastodon-federation.js";
 import { Migrations } from "./mastodon-move.js";
+import { Notifications } from "./mastodon-notifications.js";
 import { OAuthProvider } from "./mastodon-oauth.js";
+import { Posting } from "./mastodon-posting.js";
 import type { OriginOf, ResolveActor } from "./mastodon-resolve.js";
 import { parseVersion } from "./mastodon-rows.js";
 import { Store } from "./mastodon-store.js";
@@ -32,6 +34,10 @@ export interface MastodonContext {
   readonly target: FollowTarget;
   readonly activityPub: ActivityPubRoutes;
   readonly rack: RackAttack;
+  /** Mention notifications and the 4.3 policy (mastodon-notifications.ts). */
+  readonly notifications: Notifications;
+  /** Posting statuses (mastodon-posting.ts). */
+  readonly posting: Posting;
   /** Numbers generated accounts, statuses and domains, so every seeding call makes new ones. */
   seedSeq: number;
 }
@@ -66,6 +72,7 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
   const target = new FollowTarget(store, fed, o.clock);
   if (o.followLimit !== undefined) target.setFollowLimit(o.followLimit);
   if (o.autoAcceptFollowsMs !== undefined) target.setAutoAccept(o.autoAcceptFollowsMs);
+  const notifications = new Notifications(store, o.clock);
   return {
     url: o.url,
     port: o.port,
@@ -80,6 +87,8 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
     target,
     activityPub: new ActivityPubRoutes(store),
     rack: new RackAttack(o.rateLimit === undefined ? DEFAULT_RATE_LIMIT : o.rateLimit),
+    notifications,
+    posting: new Posting(store, notifications, o.clock, o.maxCharacters),
     seedSeq: 0,
   };
 }
