@@ -3,13 +3,16 @@
  * account "movebot", people who write to it, and what they read back.
  */
 import { randomBytes } from "node:crypto";
-import { MastodonDmChannel, type MastodonDmOptions } from "../../src/channels/mastodon-dm/channel.js";
+import type { MastodonSandbox } from "../../sandbox/mastodon.js";
+import {
+  MastodonDmChannel,
+  type MastodonDmOptions,
+} from "../../src/channels/mastodon-dm/channel.js";
 import { OneTimePages } from "../../src/channels/web/one-time.js";
 import { createCore } from "../../src/core.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
-import type { MastodonSandbox } from "../../sandbox/mastodon.js";
 
 export const BOT_SCOPES = [
   "read:accounts",
@@ -39,7 +42,8 @@ export async function startDmBot(
       timeoutMs: 5000,
       backoffMs: 20,
       pacerMarginMs: 50,
-      originOf: (host) => (/^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : "http://127.0.0.1:9"),
+      originOf: (host) =>
+        /^127\.0\.0\.1:\d+$/.test(host) ? `http://${host}` : "http://127.0.0.1:9",
     },
   });
   const token = sb.issueToken("movebot", BOT_SCOPES);
@@ -49,7 +53,8 @@ export async function startDmBot(
     engine: core.engine,
     store,
     http: core.http,
-    originOf: (host) => `http://${host}`,
+    // The stand-in plays its domain: its streaming URL (wss://DOMAIN) is reached at it.
+    originOf: (host) => (host === sb.domain ? sb.url : `http://${host}`),
     pollMs: 200,
     backoffMs: 50,
     ...(opts.publicUrl ? { pages: new OneTimePages(store, opts.publicUrl) } : {}),
@@ -69,12 +74,17 @@ export async function startDmBot(
 }
 
 /** Waits until `check` holds (polling), or fails with what it last saw. */
-export async function until<T>(look: () => T, check: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(
+  look: () => T,
+  check: (v: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = look();
     if (check(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last saw ${JSON.stringify(v, null, 1).slice(0, 3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out; last saw ${JSON.stringify(v, null, 1).slice(0, 3000)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

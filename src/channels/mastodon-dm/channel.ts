@@ -30,7 +30,7 @@ import { toInput } from "./input.js";
 import { splitToFit } from "./length.js";
 import { People, type Person } from "./people.js";
 import { PersonLimit } from "./person-limit.js";
-import { render } from "./render.js";
+import { quietMentions, render } from "./render.js";
 import { credentialIn } from "./secrets.js";
 import { statusText } from "./status-text.js";
 import { NotificationStream } from "./stream.js";
@@ -173,9 +173,10 @@ export class MastodonDmChannel implements Notifier {
 
   /** Reads every mention past the cursor, oldest first, in line with the stream's. */
   private catchUp(): void {
+    if (this.stopped) return;
     this.intake = this.intake
       .then(async () => {
-        for (;;) {
+        while (!this.stopped) {
           const page = await this.api.mentionsAfter(this.inbox.cursor);
           if (page.length === 0) return;
           for (const n of page) await this.take(n);
@@ -302,7 +303,7 @@ export class MastodonDmChannel implements Notifier {
 
   private posts(text: string, acct: string, key: string) {
     const prefix = `@${acct} `;
-    return splitToFit(text, prefix, this.rules).map((part, k) => ({
+    return splitToFit(quietMentions(text), prefix, this.rules).map((part, k) => ({
       text: prefix + part,
       key: `${key}-${k}`,
     }));

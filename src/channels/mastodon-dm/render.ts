@@ -18,6 +18,16 @@ export interface Rendered {
   choices?: readonly Choice[];
 }
 
+/**
+ * A handle in our text (`@ada@mb.example`) would be a mention to Mastodon, and a direct
+ * message reaches everyone it mentions: a zero-width space after the `@` keeps it text, so
+ * each answer reaches only the person it answers. Mastodon's own pattern decides what it
+ * would take for a mention (Account::MENTION_RE: an `@` not after a word character, `/` or `=`).
+ */
+export function quietMentions(text: string): string {
+  return text.replace(/(?<![=/\p{L}\p{N}_])@(?=[a-z0-9_])/giu, "@\u200B");
+}
+
 /** "Reply with a number or the words:\n1 · Let's go\n2 · What changes exactly?" */
 export function numbered(choices: readonly Choice[]): string {
   return `Reply with a number or the words:\n${choices.map((c, k) => `${k + 1} · ${c.label}`).join("\n")}`;

@@ -82,7 +82,7 @@ export class NotificationStream {
     });
     socket.addEventListener("message", (ev) => this.message(ev.data));
     socket.addEventListener("close", () => {
-      if (this.socket !== socket) return;
+      if (this.socket !== socket || this.stopped) return;
       const wasUp = this.up;
       this.up = false;
       if (wasUp) {
@@ -90,6 +90,11 @@ export class NotificationStream {
         this.on.closed();
       }
       if (wasUp && Date.now() - this.openedAt > 30_000) this.failures = 0;
+      if (!wasUp && this.failures === 0) {
+        log.warn("mastodon-dm: streaming unavailable; polling the notifications meanwhile", {
+          at: url.host,
+        });
+      }
       this.retry();
     });
     // An error is always followed by close, which reconnects.
