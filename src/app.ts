@@ -84,6 +84,7 @@ export async function createApp(
         url: config.mastodonDm.url,
         token: config.mastodonDm.token,
         pollMs: config.mastodonDm.pollMs,
+        leaseMs: config.jobLeaseMs,
         engine,
         store,
         http: core.http,

@@ -63,6 +63,10 @@ export async function startDmBot(
   core.engine.notifier = channel;
   core.engine.channels = (user) => channel.traits(user);
   await channel.start();
+  await until(
+    () => sb.streamConnections(),
+    (n) => n >= 1,
+  );
   return {
     channel,
     store,

@@ -38,6 +38,8 @@ function startBot(sb: MastodonSandbox, token: string, dataDir: string): Proc {
     LOG_LEVEL: "info",
     HTTP_TIMEOUT_MS: "5000",
     MASTODON_POLL_MS: "300",
+    // A short lease, so the restarted process takes the channel over soon after the kill.
+    JOB_LEASE_MS: "2000",
     // The stand-in plays bots.example: its streaming URL (wss://bots.example) is reached there.
     SANDBOX_ORIGINS: JSON.stringify({ "bots.example": sb.url }),
   });
@@ -102,7 +104,9 @@ describe("Mastodon DM end to end", () => {
     const first = ada.send("not a server!");
     const second = ada.send(sb.url);
     bot = startBot(sb, token, dataDir);
-    const signIn = await ada.reads(/Tap to let me read your account/);
+    const signIn = await ada.reads(/Tap to let me read your account/).catch((e) => {
+      throw new Error(`${e}\n${bot.stderr()}`);
+    });
     await until(
       () => [ada.answersTo(first).length, ada.answersTo(second).length],
       ([a, b]) => a === 1 && b === 1,

@@ -22,6 +22,7 @@ import type { Engine, Turn } from "../../engine/engine.js";
 import { log } from "../../log.js";
 import type { Http } from "../../net/http.js";
 import type { Store } from "../../store/store.js";
+import { withLock } from "../../store/with-lock.js";
 import type { OneTimePages } from "../web/one-time.js";
 import { type Account, BotApi, type Notification, type ServerRules, type Status } from "./api.js";
 import { Delivery } from "./delivery.js";
@@ -53,6 +54,8 @@ export interface MastodonDmOptions {
   backoffMs?: number;
   /** Messages one person may have answered per minute before the rest wait. */
   perPersonPerMinute?: number;
+  /** How long a process that died keeps the channel's lease (as jobs' leases). */
+  leaseMs?: number;
 }
 
 const PUBLIC_POINTER =
@@ -84,6 +87,8 @@ export class MastodonDmChannel implements Notifier {
   private readonly progressAt = new Map<string, number>();
   private poll?: NodeJS.Timeout;
   private stopped = false;
+  private leased?: Promise<void>;
+  private release?: () => void;
 
   constructor(private readonly opts: MastodonDmOptions) {
     const origin = new URL(opts.url).origin;
@@ -109,10 +114,39 @@ export class MastodonDmChannel implements Notifier {
     };
   }
 
+  /**
+   * Checks the token, then takes the channel's lease (one process per bot account answers its
+   * DMs; a restarted process waits for a killed one's lease to run out) and starts listening.
+   */
   async start(): Promise<void> {
     this.stopped = false;
     this.me = await this.api.me();
     this.rules = await this.api.rules();
+    let started!: () => void;
+    const serving = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    this.leased = withLock(
+      this.opts.store.locks,
+      `mastodon-dm:${this.api.origin}`,
+      async (lost) => {
+        await this.serve();
+        started();
+        await new Promise<void>((resolve) => {
+          this.release = resolve;
+          lost.addEventListener("abort", () => resolve(), { once: true });
+        });
+        if (lost.aborted) {
+          log.error("mastodon-dm: lost the channel's lease; another process answers now");
+          await this.halt();
+        }
+      },
+      { ttlMs: this.opts.leaseMs ?? 15_000, waitMs: Number.MAX_SAFE_INTEGER },
+    ).catch((err: unknown) => log.error("mastodon-dm: stopped", { err }));
+    await Promise.race([serving, this.leased]);
+  }
+
+  private async serve(): Promise<void> {
     await this.api
       .markBot()
       .catch((err) => log.warn("mastodon-dm: could not mark the account as a bot", { err }));
@@ -121,11 +155,10 @@ export class MastodonDmChannel implements Notifier {
       .catch((err) => log.warn("mastodon-dm: the server refused the notification policy", { err }));
     if (policy === null)
       log.info("mastodon-dm: no notification policy on this server (before 4.3)");
-    await this.inbox.load();
-    if (this.inbox.cursor === null) {
-      // First start: begin with what arrives from now on, not with old mentions.
-      const newest = await this.api.newestMention();
-      if (newest) await this.inbox.advance(newest);
+    if (!(await this.inbox.load())) {
+      // The very first start: begin with what arrives from now on, not with old mentions
+      // ("0" when there are none: every mention from now on is newer).
+      await this.inbox.advance((await this.api.newestMention()) ?? "0");
     }
     for (const user of this.inbox.users()) this.kick(user);
     this.stream = new NotificationStream(
@@ -148,10 +181,16 @@ export class MastodonDmChannel implements Notifier {
     this.stream.start();
     this.catchUp();
     this.schedulePoll();
-    log.info("mastodon-dm: listening", { account: this.me.acct, server: this.api.origin });
+    log.info("mastodon-dm: listening", { account: this.me?.acct, server: this.api.origin });
   }
 
   async stop(): Promise<void> {
+    await this.halt();
+    this.release?.();
+    await this.leased;
+  }
+
+  private async halt(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.poll);
     this.stream?.stop();

@@ -7,7 +7,7 @@
  * is read again from the server when a restart finds it unanswered.
  *
  * One record, written whole under one in-process queue: the channel runs in one process per
- * bot account (a lease held by the channel makes sure).
+ * bot account (the channel holds a lease on it while it runs).
  */
 import { z } from "zod";
 import { type UserKey, UserKeySchema } from "../../chat/conversation.js";
@@ -51,8 +51,11 @@ export class Inbox {
     this.kv = collection(store, "mastodon-dm", Record_);
   }
 
-  async load(): Promise<void> {
-    this.record = (await this.kv.get(this.key)) ?? { cursor: null, seen: [], items: [] };
+  /** Reads what was kept; false on the very first start (nothing kept yet). */
+  async load(): Promise<boolean> {
+    const kept = await this.kv.get(this.key);
+    this.record = kept ?? { cursor: null, seen: [], items: [] };
+    return kept !== undefined;
   }
 
   get cursor(): string | null {

@@ -82,8 +82,9 @@ export class OneTimePages {
   ): Promise<Extract<Entry, { kind: K }> | undefined> {
     if (!/^[A-Za-z0-9_-]{32}$/.test(id)) return undefined;
     const entry = await this.kv.get(id);
-    if (!entry || entry.kind !== kind || entry.expiresAt <= this.now()) return undefined;
-    return entry as Extract<Entry, { kind: K }>;
+    const ofKind = (e: Entry): e is Extract<Entry, { kind: K }> => e.kind === kind;
+    if (!entry || !ofKind(entry) || entry.expiresAt <= this.now()) return undefined;
+    return entry;
   }
 
   /** The entry, used up: a second submission finds nothing. */
