@@ -10,6 +10,7 @@ import {
 } from "../../src/channels/mastodon-dm/channel.js";
 import { OneTimePages } from "../../src/channels/web/one-time.js";
 import { createCore } from "../../src/core.js";
+import type { Engine } from "../../src/engine/engine.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
@@ -26,6 +27,8 @@ export const BOT_SCOPES = [
 export interface DmBot {
   channel: MastodonDmChannel;
   store: Store;
+  engine: Engine;
+  pages?: OneTimePages;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export async function startDmBot(
     },
   });
   const token = sb.issueToken("movebot", BOT_SCOPES);
+  const pages = opts.publicUrl ? new OneTimePages(store, opts.publicUrl) : undefined;
   const channel = new MastodonDmChannel({
     url: sb.url,
     token,
@@ -57,7 +61,7 @@ export async function startDmBot(
     originOf: (host) => (host === sb.domain ? sb.url : `http://${host}`),
     pollMs: 200,
     backoffMs: 50,
-    ...(opts.publicUrl ? { pages: new OneTimePages(store, opts.publicUrl) } : {}),
+    ...(pages ? { pages } : {}),
     ...opts.extra,
   });
   core.engine.notifier = channel;
@@ -70,6 +74,8 @@ export async function startDmBot(
   return {
     channel,
     store,
+    engine: core.engine,
+    ...(pages ? { pages } : {}),
     async close() {
       await channel.stop();
       await core.close();
