@@ -195,7 +195,12 @@ export class MastodonDmChannel implements Notifier {
     clearTimeout(this.poll);
     this.stream?.stop();
     await this.intake;
-    await Promise.all(this.workers.values());
+    // A worker may be waiting hours for the posting window: what it hasn't done is saved and
+    // resumed on the next start, so stopping waits for it only briefly.
+    await Promise.race([
+      Promise.all(this.workers.values()),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
   }
 
   private schedulePoll(): void {
