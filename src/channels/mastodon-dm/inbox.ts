@@ -121,11 +121,4 @@ export class Inbox {
       r.items = r.items.filter((x) => x.id !== id);
     });
   }
-
-  /** Forgets a person's unfinished work (/forget). */
-  dropUser(user: UserKey): Promise<void> {
-    return this.change((r) => {
-      r.items = r.items.filter((x) => x.user !== user);
-    });
-  }
 }
