@@ -7,7 +7,9 @@
 import { ActivityPubRoutes } from "./mastodon-activitypub.js";
 import { Federation } from "./mastodon-federation.js";
 import { Migrations } from "./mastodon-move.js";
+import { Notifications } from "./mastodon-notifications.js";
 import { OAuthProvider } from "./mastodon-oauth.js";
+import { Posting } from "./mastodon-posting.js";
 import type { OriginOf, ResolveActor } from "./mastodon-resolve.js";
 import { parseVersion } from "./mastodon-rows.js";
 import { Store } from "./mastodon-store.js";
@@ -34,6 +36,10 @@ export interface MastodonContext {
   readonly rack: RackAttack;
   /** Vacuum::ApplicationsVacuum runs (4.2.0–4.2.8 by default). */
   readonly applicationsVacuum: boolean;
+  /** Mention notifications and the 4.3 policy (mastodon-notifications.ts). */
+  readonly notifications: Notifications;
+  /** Posting statuses (mastodon-posting.ts). */
+  readonly posting: Posting;
   /** Numbers generated accounts, statuses and domains, so every seeding call makes new ones. */
   seedSeq: number;
 }
@@ -69,6 +75,7 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
   const target = new FollowTarget(store, fed, o.clock);
   if (o.followLimit !== undefined) target.setFollowLimit(o.followLimit);
   if (o.autoAcceptFollowsMs !== undefined) target.setAutoAccept(o.autoAcceptFollowsMs);
+  const notifications = new Notifications(store, o.clock);
   return {
     url: o.url,
     port: o.port,
@@ -86,6 +93,8 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
     // Scheduler::VacuumScheduler ran Vacuum::ApplicationsVacuum from 4.2.0 until 4.2.9 removed
     // it ("remove broken OAuth Application vacuuming", mastodon/mastodon#30316).
     applicationsVacuum: o.applicationsVacuum ?? (store.atLeast(4, 2) && !store.atLeast(4, 2, 9)),
+    notifications,
+    posting: new Posting(store, notifications, o.clock, o.maxCharacters),
     seedSeq: 0,
   };
 }

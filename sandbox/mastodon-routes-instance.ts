@@ -35,6 +35,9 @@ const statuses = (maxCharacters: number) => ({
   characters_reserved_per_url: 23,
 });
 
+/** STREAMING_API_BASE_URL: the stand-in streams on its own port (wss:// once it has a domain). */
+const streamingUrl = (store: Store) => store.publicBase.replace(/^http/, "ws");
+
 const localUsers = (store: Store) =>
   [...store.accounts.values()].filter((a) => a.domain === null).length;
 
@@ -49,7 +52,7 @@ function instanceV1(ctx: MastodonContext) {
     description: "",
     email: contactEmail(domain),
     version: ctx.version,
-    urls: { streaming_api: `wss://${domain}` },
+    urls: { streaming_api: streamingUrl(store) },
     stats: {
       user_count: localUsers(store),
       status_count: 0,
@@ -84,7 +87,7 @@ function instanceV2(ctx: MastodonContext) {
     ...(store.atLeast(4, 3) ? { icon: [] } : {}),
     languages: ["en"],
     configuration: {
-      urls: { streaming: `wss://${domain}`, status: null },
+      urls: { streaming: streamingUrl(store), status: null },
       vapid: { public_key: VAPID_PUBLIC_KEY },
       accounts: { max_featured_tags: 10, max_pinned_statuses: 5 },
       statuses: statuses(ctx.maxCharacters),

@@ -16,6 +16,7 @@ import { apiJson, internalError, type Reply, routingError } from "./mastodon-htt
 import { signInRedirect } from "./mastodon-oauth.js";
 import { appOfToken, registerApp, serializeApp } from "./mastodon-oauth-apps.js";
 import { accountsRoute } from "./mastodon-routes-accounts.js";
+import { dmRoute } from "./mastodon-routes-dm.js";
 import { instanceRoute } from "./mastodon-routes-instance.js";
 import { snapshotRoute } from "./mastodon-snapshot.js";
 import { successHeaders } from "./mastodon-throttle.js";
@@ -78,6 +79,8 @@ export function route(ctx: MastodonContext, r: ApiRequest, method: string): Repl
     method,
   );
   if (targetReply) return targetReply;
+  const dmReply = dmRoute(ctx, r, method);
+  if (dmReply) return dmReply;
   if (method !== "GET") return routeWrite(ctx, r, method);
   return (
     ctx.activityPub.route(r.req, path, query) ??

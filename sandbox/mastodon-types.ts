@@ -4,6 +4,7 @@
  */
 
 import type { Fault as PipelineFault } from "./http-pipeline.js";
+import type { DmControls } from "./mastodon-dm-control.js";
 import type { MastodonAccount } from "./mastodon-entities.js";
 import type { ResolvableOptions } from "./mastodon-federation.js";
 import type { MigrationRecord, PerformMoveOptions } from "./mastodon-move.js";
@@ -163,7 +164,8 @@ export interface SnapshotSeed {
   domains?: string[];
 }
 
-export interface MastodonSandbox {
+/** The handle; people writing to a bot and the streaming controls are mastodon-dm-control.ts. */
+export interface MastodonSandbox extends DmControls {
   /** http://127.0.0.1:PORT — give this to masto's createRestAPIClient. */
   readonly url: string;
   readonly port: number;

@@ -60,19 +60,34 @@
  *   GET  /_sandbox/followers?username=…                        → {count, followers: acct[]}
  *   POST /_sandbox/origins           {origins: {HOST: "http://127.0.0.1:PORT" | null}}  (where https://HOST is fetched from)
  *
+ * For a bot answering direct messages (statuses, notifications and their 4.3 policy,
+ * update_credentials: mastodon-routes-dm.ts; the streaming API over WebSocket at
+ * /api/v1/streaming: mastodon-streaming.ts; people writing to the bot: mastodon-dm-control.ts):
+ *
+ *   POST /_sandbox/statuses          {from, status, visibility?, inReplyToId?, spoilerText?} → Status
+ *   GET  /_sandbox/mentioning?acct=…                           → Status[]
+ *   POST /_sandbox/drop-streams                                → {dropped}
+ *   POST /_sandbox/streaming         {available}
+ *   GET  /_sandbox/streams                                     → {connections}
+ *   GET  /_sandbox/policy?username=…                           → the notification policy
+ *   POST /_sandbox/status-limit      {limit, periodMs?} | null
+ *
  * Bad input gets 400 {"error": …}.
  */
 
 import { listenLocal, type PipelineControls, RequestPipeline } from "./http-pipeline.js";
 import { createMastodonContext, settle } from "./mastodon-context.js";
 import { mastodonControl } from "./mastodon-control.js";
+import { chainControls, dmControlRoutes, dmControls } from "./mastodon-dm-control.js";
 import { serializeAccount } from "./mastodon-entities.js";
 import { mastodonStages } from "./mastodon-pipeline.js";
 import { FaultSchema, OptionsSchema, RateLimitSchema } from "./mastodon-schemas.js";
 import * as seed from "./mastodon-seed.js";
 import * as seedSnapshot from "./mastodon-seed-snapshot.js";
+import { Streaming } from "./mastodon-streaming.js";
 import type { MastodonSandbox, MastodonSandboxOptions, RequestLogEntry } from "./mastodon-types.js";
 
+export type { DmControls, PostAsOptions } from "./mastodon-dm-control.js";
 export type {
   MastodonAccount,
   MastodonCredentialAccount,
@@ -87,7 +102,9 @@ export type {
   PerformMoveOptions,
   TransferOptions,
 } from "./mastodon-move.js";
+export type { Policy } from "./mastodon-notifications.js";
 export type { AuthorizeResult, OAuthError } from "./mastodon-oauth.js";
+export type { StatusLimitConfig } from "./mastodon-posting.js";
 export type { OriginOf, ResolveActor, ResolvedActor } from "./mastodon-resolve.js";
 export { httpResolveActor, loopbackOriginOf } from "./mastodon-resolve.js";
 export type {
@@ -148,8 +165,11 @@ export async function startMastodonSandbox(
   });
   const { store, fed, moves, target } = ctx;
 
+  const streaming = new Streaming(ctx, server);
+  const dm = dmControls(ctx, streaming);
   const pipeline = new RequestPipeline<RequestLogEntry>(FaultSchema);
   const seeding: Omit<MastodonSandbox, keyof PipelineControls<RequestLogEntry>> = {
+    ...dm,
     url,
     port,
     domain: ctx.domain,
@@ -204,8 +224,13 @@ export async function startMastodonSandbox(
     setRateLimit: (config) => ctx.rack.configure(RateLimitSchema.nullable().parse(config)),
     resetRateLimits: () => ctx.rack.reset(),
   };
-  const sandbox: MastodonSandbox = Object.assign(pipeline.controls(close), seeding);
+  const closeAll = async () => {
+    streaming.close();
+    await close();
+  };
+  const sandbox: MastodonSandbox = Object.assign(pipeline.controls(closeAll), seeding);
 
-  pipeline.serve(server, mastodonStages(ctx, mastodonControl(sandbox, ctx)));
+  const control = chainControls(mastodonControl(sandbox, ctx), dmControlRoutes(dm));
+  pipeline.serve(server, mastodonStages(ctx, control));
   return sandbox;
 }

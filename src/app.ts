@@ -1,30 +1,55 @@
 /**
  * The one wiring function: config → store → HTTP layer → engine → jobs →
- * channel. main.ts, the demo and the end-to-end tests all start the bot here.
+ * channels. main.ts, the demo and the end-to-end tests all start the bot here.
  */
 import type { Server } from "node:http";
 import path from "node:path";
 import { ConsoleChannel, type ConsoleOptions } from "./channels/console.js";
+import { MastodonDmChannel } from "./channels/mastodon-dm/channel.js";
 import { TelegramChannel } from "./channels/telegram.js";
 import { oauthCallback } from "./channels/web/oauth-callback.js";
+import { OneTimePages } from "./channels/web/one-time.js";
+import { oneTimeRoutes } from "./channels/web/one-time-routes.js";
 import { startWeb } from "./channels/web/server.js";
+import { type ChannelTraits, FULL_CHANNEL } from "./chat/channel.js";
+import type { Notifier, Reply, UserKey } from "./chat/conversation.js";
 import type { Config } from "./config.js";
 import { type Core, createCore } from "./core.js";
 import { log } from "./log.js";
 import { openStore } from "./store/open-store.js";
 import { deriveKey, loadOrCreateSecretFile, Sealer } from "./store/seal.js";
 
+type Channel = (TelegramChannel | ConsoleChannel | MastodonDmChannel) & Notifier;
+
 export interface App {
   core: Core;
-  channel: TelegramChannel | ConsoleChannel;
-  /** Resolves when the channel ends by itself (the terminal was closed). */
+  /** The channels running: Telegram or the terminal, and the Mastodon DM channel. */
+  channels: readonly Channel[];
+  /** Resolves when the channels have started (the terminal's: when it is closed). */
   run(): Promise<void>;
   stop(): Promise<void>;
 }
 
+/** Replies outside a turn go to the channel the user talks on, by the key's prefix. */
+function notifierRouter(
+  byPrefix: Partial<Record<"tg" | "console" | "mastodon", Notifier>>,
+): Notifier {
+  return {
+    async notify(user: UserKey, replies: readonly Reply[], seq?: number) {
+      const prefix = user.slice(0, user.indexOf(":")) as keyof typeof byPrefix;
+      const channel = byPrefix[prefix];
+      if (!channel) {
+        log.warn("no channel for this user; reply dropped", { user });
+        return;
+      }
+      await channel.notify(user, replies, seq);
+    },
+  };
+}
+
 export async function createApp(
   config: Config,
-  consoleOpts?: Partial<Pick<ConsoleOptions, "input" | "output" | "hooks">>,
+  consoleOpts?: Partial<Pick<ConsoleOptions, "input" | "output" | "hooks" | "user">>,
 ): Promise<App> {
   const store = await openStore(config.storeUrl);
   const secret = config.secret ?? loadOrCreateSecretFile(path.join(config.dataDir, "secret.key"));
@@ -43,23 +68,42 @@ export async function createApp(
     watch: config.watch,
   });
   const { engine, jobs } = core;
+  const pages = config.web ? new OneTimePages(store, config.web.publicUrl) : undefined;
   let web: Server | undefined;
 
-  const channel =
+  const telegram =
     config.channel === "telegram" && config.telegram
       ? new TelegramChannel({ ...config.telegram, engine })
-      : new ConsoleChannel({
-          engine,
-          filesDir: path.join(config.dataDir, "files"),
-          ...consoleOpts,
-        });
-  engine.notifier = channel;
+      : undefined;
+  const terminal =
+    config.channel === "console"
+      ? new ConsoleChannel({ engine, filesDir: path.join(config.dataDir, "files"), ...consoleOpts })
+      : undefined;
+  const dm = config.mastodonDm
+    ? new MastodonDmChannel({
+        url: config.mastodonDm.url,
+        token: config.mastodonDm.token,
+        pollMs: config.mastodonDm.pollMs,
+        leaseMs: config.jobLeaseMs,
+        engine,
+        store,
+        http: core.http,
+        originOf: config.originOf,
+        pages,
+      })
+    : undefined;
+  const channels: Channel[] = [telegram, terminal, dm].filter(
+    (c): c is NonNullable<typeof c> => c !== undefined,
+  );
+  engine.notifier = notifierRouter({ tg: telegram, console: terminal, mastodon: dm });
+  engine.channels = (user): ChannelTraits =>
+    dm && user.startsWith("mastodon:") ? dm.traits(user) : FULL_CHANNEL;
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await channel.stop();
+    for (const c of channels) await c.stop();
     await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await core.close();
     await store.close();
@@ -67,17 +111,20 @@ export async function createApp(
 
   return {
     core,
-    channel,
+    channels,
     async run() {
       const resumed = await jobs.startSweeping();
       if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });
       if (config.web) {
         const callback = oauthCallback({ signIn: core.signIn, engine });
-        const started = await startWeb({ callback }, config.web);
+        const started = await startWeb(
+          { callback, ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}) },
+          config.web,
+        );
         web = started.server;
         log.info("web: listening", { at: started.url, public: config.web.publicUrl });
       }
-      await channel.start();
+      await Promise.all(channels.map((c) => c.start()));
     },
     stop,
   };

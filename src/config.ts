@@ -34,7 +34,15 @@ const schema = z.object({
   ALLOW_PRIVATE_NETWORK: flag.default(false),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
-  FEDIMOVE_CHANNEL: z.enum(["auto", "telegram", "console"]).default("auto"),
+  FEDIMOVE_CHANNEL: z.enum(["auto", "telegram", "console", "mastodon"]).default("auto"),
+  MASTODON_BOT_URL: z
+    .url({ protocol: /^https?$/, error: "the bot account's server, like https://bots.example" })
+    .optional(),
+  MASTODON_BOT_TOKEN: z
+    .string()
+    .regex(/^[\w.~+/=-]{16,256}$/, "the bot account's access token (one word)")
+    .optional(),
+  MASTODON_POLL_MS: ms(15_000, 50),
   JOB_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: "the bot's public address, like https://fedimove.example" })
@@ -81,7 +89,13 @@ export type Config = {
   allowPrivateNetwork: boolean;
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
   httpTimeoutMs: number;
-  channel: "telegram" | "console";
+  /**
+   * The chat channel besides the Mastodon DM one: Telegram, the terminal, or none (the DM
+   * channel alone).
+   */
+  channel: "telegram" | "console" | "none";
+  /** The bot's own Fediverse account, for the whole journey by direct message. */
+  mastodonDm?: { url: string; token: string; pollMs: number };
   /** How long a job stays with a process that stopped answering before another takes it over. */
   jobLeaseMs: number;
   /** A "day" for reminders; the demo and tests compress it. */
@@ -122,18 +136,39 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.DATA_DIR);
-  const channel =
+  if (Boolean(e.MASTODON_BOT_URL) !== Boolean(e.MASTODON_BOT_TOKEN)) {
+    const missing = e.MASTODON_BOT_URL ? "MASTODON_BOT_TOKEN" : "MASTODON_BOT_URL";
+    throw new ConfigError(
+      `${missing}: required with ${missing === "MASTODON_BOT_URL" ? "MASTODON_BOT_TOKEN" : "MASTODON_BOT_URL"}`,
+    );
+  }
+  const dm = e.MASTODON_BOT_URL && e.MASTODON_BOT_TOKEN;
+  const channel: Config["channel"] =
     e.FEDIMOVE_CHANNEL === "auto"
       ? e.TELEGRAM_BOT_TOKEN
         ? "telegram"
-        : "console"
-      : e.FEDIMOVE_CHANNEL;
+        : dm
+          ? "none"
+          : "console"
+      : e.FEDIMOVE_CHANNEL === "mastodon"
+        ? "none"
+        : e.FEDIMOVE_CHANNEL;
   if (channel === "telegram" && !e.TELEGRAM_BOT_TOKEN) {
     throw new ConfigError("TELEGRAM_BOT_TOKEN: required when FEDIMOVE_CHANNEL=telegram");
+  }
+  if (e.FEDIMOVE_CHANNEL === "mastodon" && !dm) {
+    throw new ConfigError("MASTODON_BOT_URL: required when FEDIMOVE_CHANNEL=mastodon");
   }
   return {
     telegram: e.TELEGRAM_BOT_TOKEN
       ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, "") }
+      : undefined,
+    mastodonDm: dm
+      ? {
+          url: e.MASTODON_BOT_URL!.replace(/\/+$/, ""),
+          token: e.MASTODON_BOT_TOKEN!,
+          pollMs: e.MASTODON_POLL_MS,
+        }
       : undefined,
     storeUrl: e.STORE_URL ?? `sqlite:${path.join(dataDir, "fedimove.sqlite")}`,
     dataDir,

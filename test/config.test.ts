@@ -31,6 +31,24 @@ describe("config", () => {
     });
   });
 
+  it("runs the Mastodon DM channel alone when only the bot account is set, or beside Telegram", () => {
+    const dm = { MASTODON_BOT_URL: "https://bots.example/", MASTODON_BOT_TOKEN: "a".repeat(43) };
+    const alone = readConfig(dm);
+    expect(alone.channel).toBe("none");
+    expect(alone.mastodonDm).toEqual({
+      url: "https://bots.example",
+      token: "a".repeat(43),
+      pollMs: 15_000,
+    });
+    const both = readConfig({ ...dm, TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ" });
+    expect(both.channel).toBe("telegram");
+    expect(both.mastodonDm?.url).toBe("https://bots.example");
+    expect(() => readConfig({ MASTODON_BOT_URL: "https://bots.example" })).toThrow(
+      /^MASTODON_BOT_TOKEN: required with MASTODON_BOT_URL$/,
+    );
+    expect(() => readConfig({ FEDIMOVE_CHANNEL: "mastodon" })).toThrow(/^MASTODON_BOT_URL: /);
+  });
+
   it.each([
     [{ TELEGRAM_BOT_TOKEN: "nope" }, /^TELEGRAM_BOT_TOKEN: a token from @BotFather/],
     [

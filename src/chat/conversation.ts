@@ -31,7 +31,12 @@ export type Input =
       readonly state: string;
       readonly code?: string;
       readonly denied?: boolean;
-    };
+    }
+  /**
+   * A secret the person gave on the bot's one-time web form rather than in the chat (a
+   * channel whose traits forbid secrets in chat): `purpose` says what the form asked for.
+   */
+  | { readonly kind: "form"; readonly purpose: "microblog-token"; readonly secret: string };
 
 export interface Choice {
   readonly id: string;

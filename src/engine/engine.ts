@@ -11,6 +11,7 @@
  */
 
 import type { z } from "zod";
+import { type ChannelsOf, FULL_CHANNEL } from "../chat/channel.js";
 import {
   type Input,
   type Notifier,
@@ -74,6 +75,8 @@ export class Engine implements JobReporter {
   private readonly saved: KeyValue<Saved>;
   private readonly now: () => number;
   notifier?: Notifier;
+  /** The traits of each user's channel (set by the app); Telegram's and the terminal's by default. */
+  channels: ChannelsOf = () => FULL_CHANNEL;
 
   constructor(private readonly deps: EngineDeps) {
     this.saved = savedStates(deps.store);
@@ -164,6 +167,7 @@ export class Engine implements JobReporter {
   private context(user: UserKey): StepContext {
     return {
       user,
+      channel: this.channels(user),
       sealer: this.deps.sealer,
       world: this.deps.world,
       now: this.now,

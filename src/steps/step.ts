@@ -4,6 +4,7 @@
  * the next state; it never sees a channel, and it reaches the world only
  * through StepContext, so tests can hand it fakes.
  */
+import type { ChannelTraits } from "../chat/channel.js";
 import type { Input, Reply, UserKey } from "../chat/conversation.js";
 import type { World } from "../clients/world.js";
 import type { Counted, JobInput, JobRequest, WatchProgress } from "../model/jobs.js";
@@ -17,6 +18,8 @@ export type StepInput = Input | JobInput;
 
 export interface StepContext {
   readonly user: UserKey;
+  /** What the person's channel can carry: steps ask differently where tokens or files can't go. */
+  readonly channel: ChannelTraits;
   readonly sealer: Sealer;
   readonly world: World;
   now(): number;

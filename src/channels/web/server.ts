@@ -1,19 +1,77 @@
 /**
- * The bot's small web side, started only when PUBLIC_URL is set: the OAuth
- * callback and a health check. Pages are plain HTML with every string escaped.
+ * The bot's small web side, started only when PUBLIC_URL is set: the OAuth callback, the
+ * one-time pages of channels that can't carry files or secrets (one-time-routes.ts), and a
+ * health check. Pages are plain HTML with every string escaped.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { escapeHtml } from "../../chat/text.js";
 import { log } from "../../log.js";
 import type { Page } from "./oauth-callback.js";
+import { type OneTimeRequest, UPLOAD_LIMIT } from "./one-time-routes.js";
+
+/** A page, maybe with a one-field form that posts back to the same address, or a download. */
+export type WebAnswer =
+  | (Page & { form?: { field: "token" | "file" | "none"; submit: string } })
+  | { download: { name: string; bytes: Uint8Array } };
 
 export interface WebRoutes {
   callback(url: URL): Promise<Page>;
+  oneTime?(r: OneTimeRequest): Promise<WebAnswer>;
 }
 
-function render(p: Page): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(p.title)} · fedimove</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem"><h1>${escapeHtml(p.title)}</h1><p>${escapeHtml(p.body)}</p></body></html>`;
+function render(p: Extract<WebAnswer, Page>): string {
+  const field =
+    p.form?.field === "token"
+      ? `<p><input name="token" type="password" autocomplete="off" required style="width:100%"></p>`
+      : p.form?.field === "file"
+        ? `<p><input name="file" type="file" required></p>`
+        : "";
+  const form = p.form
+    ? `<form method="post" enctype="${p.form.field === "file" ? "multipart/form-data" : "application/x-www-form-urlencoded"}">${field}<p><button>${escapeHtml(p.form.submit)}</button></p></form>`
+    : "";
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(p.title)} · fedimove</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem"><h1>${escapeHtml(p.title)}</h1><p>${escapeHtml(p.body)}</p>${form}</body></html>`;
+}
+
+const HEADERS = {
+  "cache-control": "no-store",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+};
+
+function send(res: ServerResponse, a: WebAnswer): void {
+  if ("download" in a) {
+    const name = a.download.name.replace(/[^\w.-]/g, "_");
+    res.writeHead(200, {
+      ...HEADERS,
+      "content-type": name.endsWith(".zip") ? "application/zip" : "text/csv; charset=utf-8",
+      "content-disposition": `attachment; filename="${name}"`,
+    });
+    res.end(a.download.bytes);
+    return;
+  }
+  res.writeHead(a.status, { ...HEADERS, "content-type": "text/html; charset=utf-8" });
+  res.end(render(a));
+}
+
+/** The posted form, read up to `limit` bytes (undefined past it). */
+async function readForm(req: IncomingMessage, limit: number): Promise<FormData | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return await new Request("http://web.invalid/", {
+      method: "POST",
+      headers: { "content-type": req.headers["content-type"] ?? "" },
+      body: Buffer.concat(chunks),
+    }).formData();
+  } catch {
+    return new FormData();
+  }
 }
 
 export async function startWeb(
@@ -22,31 +80,48 @@ export async function startWeb(
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const send = (p: Page) => {
-      res.writeHead(p.status, {
-        "content-type": "text/html; charset=utf-8",
-        "cache-control": "no-store",
-        "referrer-policy": "no-referrer",
-        "x-content-type-options": "nosniff",
+    const failed = (err: unknown) => {
+      log.error("web: page failed", { err });
+      send(res, {
+        status: 500,
+        title: "Something went wrong",
+        body: "Nothing changed. Go back to the chat and try again.",
       });
-      res.end(render(p));
     };
     if (req.method === "GET" && url.pathname === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
       return;
     }
     if (req.method === "GET" && url.pathname === "/oauth/callback") {
-      routes.callback(url).then(send, (err) => {
-        log.error("oauth callback failed", { err });
-        send({
-          status: 500,
-          title: "Something went wrong",
-          body: "Nothing changed. Go back to the chat and try again.",
-        });
-      });
+      routes.callback(url).then((p) => send(res, p), failed);
       return;
     }
-    send({ status: 404, title: "Not found", body: "There's nothing here." });
+    const page = /^\/([dfu])\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+    if (page && routes.oneTime && (req.method === "GET" || req.method === "POST")) {
+      const oneTime = routes.oneTime;
+      (async () => {
+        const form = req.method === "POST" ? await readForm(req, UPLOAD_LIMIT) : undefined;
+        if (req.method === "POST" && !form) {
+          send(res, {
+            status: 413,
+            title: "That file is too large",
+            body: "Nothing changed. The limit is 20 MB.",
+          });
+          return;
+        }
+        send(
+          res,
+          await oneTime({
+            method: req.method!,
+            kind: page[1] as "d" | "f" | "u",
+            id: page[2]!,
+            ...(form ? { form } : {}),
+          }),
+        );
+      })().catch(failed);
+      return;
+    }
+    send(res, { status: 404, title: "Not found", body: "There's nothing here." });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

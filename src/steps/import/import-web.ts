@@ -49,6 +49,21 @@ export const importWeb: Step<"import-web"> = {
   name: "import-web",
   async enter(state, ctx) {
     const rows = (await ctx.snapshots.get(ctx.user))?.follows ?? [];
+    if (ctx.channel.files === "none" && state.source.kind === "account") {
+      // No file reaches this chat; the old server exports the same list itself.
+      const old = state.source.old.instance;
+      return [
+        say(["The file is your follows export from ", old.host, ": download it there first."], {
+          links: [
+            {
+              label: "Download following_accounts.csv",
+              url: `${old.origin}/settings/exports/follows.csv`,
+            },
+          ],
+        }),
+        instructions(state),
+      ];
+    }
     return [
       instructions(state),
       {

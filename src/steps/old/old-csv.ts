@@ -13,7 +13,7 @@ import {
 } from "../../formats/follows-import.js";
 import { emptySnapshot } from "../../model/snapshot.js";
 import type { StateOf } from "../../model/state.js";
-import { type Step, stay } from "../step.js";
+import { type Step, type StepContext, stay } from "../step.js";
 
 const SHOW_BAD_ROWS = 10;
 
@@ -37,9 +37,36 @@ function ask(state: StateOf<"old-csv">) {
   );
 }
 
+/** Where the chat can't carry a file: the bot's one-time upload page, or the handles pasted as text. */
+async function askHere(state: StateOf<"old-csv">, ctx: StepContext) {
+  if (ctx.channel.files === "attach") return ask(state);
+  const upload = await ctx.channel.uploadForm?.();
+  return say(
+    [
+      "This chat can't carry a file. Download your follows from ",
+      state.instance.host,
+      " (Preferences → Import and export → ",
+      b("Data export"),
+      " → Follows), then ",
+      upload
+        ? "upload it on this page — it works once, for 15 minutes. Or paste the handles here, one per line."
+        : "paste the handles here, one per line.",
+    ],
+    {
+      links: [
+        {
+          label: `${state.instance.host}'s exports`,
+          url: `${state.instance.origin}/settings/export`,
+        },
+        ...(upload ? [{ label: "Upload your follows file", url: upload.url }] : []),
+      ],
+    },
+  );
+}
+
 export const oldCsv: Step<"old-csv"> = {
   name: "old-csv",
-  enter: (state) => [ask(state)],
+  enter: async (state, ctx) => [await askHere(state, ctx)],
   async handle(state, input, ctx) {
     let bytes: Uint8Array;
     let name: string;
@@ -51,7 +78,7 @@ export const oldCsv: Step<"old-csv"> = {
       bytes = new TextEncoder().encode(input.text);
       name = "pasted handles";
     } else {
-      return stay(state, ask(state));
+      return stay(state, await askHere(state, ctx));
     }
     const parsed = await parseFollowsFile(bytes, input.kind === "file" ? input.name : undefined);
     if (!parsed.ok)

@@ -15,21 +15,22 @@ import { pastedCode, signInReturned } from "../lib/pasted-code.js";
 import { signInAgain } from "../lib/sign-in-again.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
-const ALTERNATIVES = [
-  { id: "token", label: "Paste a token instead" },
-  { id: "csv", label: "Upload a file instead" },
-];
+const TOKEN = { id: "token", label: "Paste a token instead" };
+const CSV = { id: "csv", label: "Upload a file instead" };
 
-function prompt(state: StateOf<"old-sign-in">) {
+/** A pasted token only where the chat may carry one. */
+const alternatives = (ctx: StepContext) => (ctx.channel.secretsInChat ? [TOKEN, CSV] : [CSV]);
+
+function prompt(state: StateOf<"old-sign-in">, ctx: StepContext) {
   const host = state.instance.host;
   if (!state.signIn) {
     return say(
       [
-        `${host} doesn't let me offer a sign-in link. Paste an access token instead, or upload your follows file.`,
+        ctx.channel.secretsInChat
+          ? `${host} doesn't let me offer a sign-in link. Paste an access token instead, or upload your follows file.`
+          : `${host} doesn't let me offer a sign-in link, and a token can't be sent here. Send me your follows file instead.`,
       ],
-      {
-        choices: ALTERNATIVES,
-      },
+      { choices: alternatives(ctx) },
     );
   }
   const after =
@@ -43,7 +44,7 @@ function prompt(state: StateOf<"old-sign-in">) {
       `, and you can revoke it any time`,
       after,
     ],
-    { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }], choices: ALTERNATIVES },
+    { links: [{ label: `Sign in to ${host}`, url: state.signIn.url }], choices: alternatives(ctx) },
   );
 }
 
@@ -54,7 +55,7 @@ async function finishSignIn(
   ctx: StepContext,
 ): Promise<Outcome> {
   const host = state.instance.host;
-  if (!state.signIn) return { state, ack: "failed", replies: [prompt(state)] };
+  if (!state.signIn) return { state, ack: "failed", replies: [prompt(state, ctx)] };
   let token: string;
   try {
     token = (await ctx.world.signIn.finish(state.instance.origin, state.signIn.verifier, code))
@@ -67,7 +68,7 @@ async function finishSignIn(
         : {
             state: { ...state, signIn: null },
             ack: "failed",
-            replies: [say([again.reason]), prompt({ ...state, signIn: null })],
+            replies: [say([again.reason]), prompt({ ...state, signIn: null }, ctx)],
           };
     }
     const reason =
@@ -88,11 +89,11 @@ async function finishSignIn(
 
 export const oldSignIn: Step<"old-sign-in"> = {
   name: "old-sign-in",
-  enter: (state) => [prompt(state)],
+  enter: (state, ctx) => [prompt(state, ctx)],
   async handle(state, input, ctx) {
     if (input.kind === "signed-in")
       return signInReturned(state, input, (code) => finishSignIn(state, code, ctx));
-    if (input.kind === "choice" && input.id === "token")
+    if (input.kind === "choice" && input.id === "token" && ctx.channel.secretsInChat)
       return { state: { step: "old-token", instance: state.instance }, replies: [] };
     if (input.kind === "choice" && input.id === "csv")
       return { state: { step: "old-csv", instance: state.instance }, replies: [] };
@@ -101,8 +102,8 @@ export const oldSignIn: Step<"old-sign-in"> = {
         state: { step: "old-csv", instance: state.instance },
         replies: [say(["Let's use a file, then."])],
       };
-    if (input.kind !== "text" || !state.signIn) return { state, replies: [prompt(state)] };
-    return pastedCode(state, input.text, state.instance.host, prompt(state), (code) =>
+    if (input.kind !== "text" || !state.signIn) return { state, replies: [prompt(state, ctx)] };
+    return pastedCode(state, input.text, state.instance.host, prompt(state, ctx), (code) =>
       finishSignIn(state, code, ctx),
     );
   },

@@ -43,10 +43,49 @@ function ask(state: StateOf<"old-token">) {
   );
 }
 
+/** Where the chat can't carry a token: sign in by link instead, or send the follows file. */
+function elsewhere(state: StateOf<"old-token">) {
+  return say(
+    [
+      `I can't take an access token in this chat: it would stay on a server I can't delete it from. Sign in to ${state.instance.host} by link instead — read-only, and you can revoke it any time — or send me your follows file.`,
+    ],
+    {
+      choices: [
+        { id: "sign-in", label: "Sign in by link" },
+        { id: "csv", label: "Upload a file instead" },
+      ],
+    },
+  );
+}
+
 export const oldToken: Step<"old-token"> = {
   name: "old-token",
-  enter: (state) => [ask(state)],
+  enter: (state, ctx) => [ctx.channel.secretsInChat ? ask(state) : elsewhere(state)],
   async handle(state, input, ctx) {
+    if (!ctx.channel.secretsInChat) {
+      if (input.kind === "choice" && input.id === "csv")
+        return { state: { step: "old-csv", instance: state.instance }, replies: [] };
+      if (input.kind === "choice" && input.id === "sign-in") {
+        try {
+          const begun = await ctx.world.signIn.begin(ctx.user, state.instance);
+          return {
+            state: {
+              step: "old-sign-in",
+              instance: state.instance,
+              signIn: { ...begun, startedAt: ctx.now() },
+            },
+            replies: [],
+          };
+        } catch {
+          return {
+            state: { step: "old-sign-in", instance: state.instance, signIn: null },
+            replies: [],
+          };
+        }
+      }
+      // Whatever was typed is neither kept nor used: it may be the token this chat can't take.
+      return stay(state, elsewhere(state));
+    }
     if (input.kind !== "text") {
       return stay(
         state,

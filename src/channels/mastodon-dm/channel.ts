@@ -1,0 +1,417 @@
+/**
+ * The whole journey by direct message to the bot's own Fediverse account.
+ *
+ * In: mentions, from the streaming API while it is up and from the notifications API from the
+ * saved cursor at start, after every reconnect, and every pollMs while streaming is down (and
+ * now and then while it is up). A direct mention is a turn for its sender
+ * (`mastodon:<actor URI>`); a public or unlisted one gets one short direct reply pointing to
+ * DMs; bots and the bot itself are ignored. Each person's messages are handled one at a time,
+ * in the order sent, people side by side; a person sending too fast waits, alone.
+ *
+ * Out: one direct message per turn, cut to the server's max_characters into a threaded chain
+ * (delivery.ts). Replies outside a turn (a job's report) go out the same way, replying to the
+ * person's latest message.
+ *
+ * A token pasted into a DM never reaches the engine: it is refused here, before anything is
+ * stored, and the person is told to revoke it.
+ */
+import { randomUUID } from "node:crypto";
+import type { ChannelTraits } from "../../chat/channel.js";
+import type { Input, Notifier, Reply, UserKey } from "../../chat/conversation.js";
+import type { Engine, Turn } from "../../engine/engine.js";
+import { log } from "../../log.js";
+import type { Http } from "../../net/http.js";
+import type { Store } from "../../store/store.js";
+import { withLock } from "../../store/with-lock.js";
+import type { OneTimePages } from "../web/one-time.js";
+import { type Account, BotApi, type Notification, type ServerRules, type Status } from "./api.js";
+import { Delivery } from "./delivery.js";
+import { Inbox, type Item } from "./inbox.js";
+import { toInput } from "./input.js";
+import { splitToFit } from "./length.js";
+import { People, type Person } from "./people.js";
+import { PersonLimit } from "./person-limit.js";
+import { quietMentions, render } from "./render.js";
+import { credentialIn } from "./secrets.js";
+import { statusText } from "./status-text.js";
+import { NotificationStream } from "./stream.js";
+import { streamingUrl } from "./streaming-url.js";
+
+export interface MastodonDmOptions {
+  /** The bot account's server, e.g. https://bots.example */
+  url: string;
+  token: string;
+  engine: Engine;
+  store: Store;
+  http: Http;
+  /** Where a host is reached (the sandbox maps names to local stand-ins). */
+  originOf: (host: string) => string;
+  /** The web side's one-time pages, when the bot has a public address. */
+  pages?: OneTimePages;
+  /** How often to read the notifications while streaming is down (and ×10 while up). */
+  pollMs?: number;
+  /** First reconnect wait. */
+  backoffMs?: number;
+  /** Messages one person may have answered per minute before the rest wait. */
+  perPersonPerMinute?: number;
+  /** How long a process that died keeps the channel's lease (as jobs' leases). */
+  leaseMs?: number;
+}
+
+const PUBLIC_POINTER =
+  "I only talk in private, so nobody else reads about your move. Send me a direct message (visibility “Specific people” / “Mentioned people only”) that says hi, and we'll begin.";
+const SORRY =
+  "Sorry, something went wrong on my side and nothing changed. Please try again in a minute.";
+const REFUSED: Record<"microblog" | "mastodon", string> = {
+  microblog:
+    "That looks like a micro.blog app token. I never take tokens by direct message: it stays on the server, where I can't delete it. Please delete your message, and revoke that token at micro.blog → Account → Edit Apps. I've not kept it.",
+  mastodon:
+    "That looks like an access token. I never take tokens by direct message: it stays on the server, where I can't delete it. Please delete your message, and revoke the token under Preferences → Development (or Account → Authorized apps). I've not kept it.",
+};
+const PROGRESS_EVERY_MS = 10 * 60_000;
+const MAX_WAITING_PER_PERSON = 50;
+
+export class MastodonDmChannel implements Notifier {
+  private readonly api: BotApi;
+  private readonly inbox: Inbox;
+  private readonly people: People;
+  private readonly delivery: Delivery;
+  private readonly limit: PersonLimit;
+  private me?: Account;
+  private rules: ServerRules = { version: "0.0.0", maxCharacters: 500, charactersPerUrl: 23 };
+  private stream?: NotificationStream;
+  private intake: Promise<void> = Promise.resolve();
+  private readonly workers = new Map<UserKey, Promise<void>>();
+  /** Statuses from the stream and the list, so a turn needn't read them again. */
+  private readonly statuses = new Map<string, Status>();
+  private readonly progressAt = new Map<string, number>();
+  private poll?: NodeJS.Timeout;
+  private stopped = false;
+  private leased?: Promise<void>;
+  private release?: () => void;
+
+  constructor(private readonly opts: MastodonDmOptions) {
+    const origin = new URL(opts.url).origin;
+    this.api = new BotApi(opts.http, origin, opts.token);
+    this.inbox = new Inbox(opts.store, `inbox:${origin}`);
+    this.people = new People(opts.store);
+    this.delivery = new Delivery(this.api, this.inbox);
+    this.limit = new PersonLimit(opts.perPersonPerMinute ?? 20);
+  }
+
+  /** What a direct message can carry: never a secret; files only as one-time links. */
+  traits(user: UserKey): ChannelTraits {
+    const pages = this.opts.pages;
+    return {
+      secretsInChat: false,
+      files: pages ? "links" : "none",
+      ...(pages
+        ? {
+            secretForm: (purpose) => pages.secretForm(user, purpose),
+            uploadForm: () => pages.uploadForm(user),
+          }
+        : {}),
+    };
+  }
+
+  /**
+   * Checks the token, then takes the channel's lease (one process per bot account answers its
+   * DMs; a restarted process waits for a killed one's lease to run out) and starts listening.
+   */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.me = await this.api.me();
+    this.rules = await this.api.rules();
+    let started!: () => void;
+    const serving = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    this.leased = withLock(
+      this.opts.store.locks,
+      `mastodon-dm:${this.api.origin}`,
+      async (lost) => {
+        await this.serve();
+        started();
+        await new Promise<void>((resolve) => {
+          this.release = resolve;
+          lost.addEventListener("abort", () => resolve(), { once: true });
+        });
+        if (lost.aborted) {
+          log.error("mastodon-dm: lost the channel's lease; another process answers now");
+          await this.halt();
+        }
+      },
+      { ttlMs: this.opts.leaseMs ?? 15_000, waitMs: Number.MAX_SAFE_INTEGER },
+    ).catch((err: unknown) => log.error("mastodon-dm: stopped", { err }));
+    await Promise.race([serving, this.leased]);
+  }
+
+  private async serve(): Promise<void> {
+    await this.api
+      .markBot()
+      .catch((err) => log.warn("mastodon-dm: could not mark the account as a bot", { err }));
+    const policy = await this.api
+      .acceptDirectMessages()
+      .catch((err) => log.warn("mastodon-dm: the server refused the notification policy", { err }));
+    if (policy === null)
+      log.info("mastodon-dm: no notification policy on this server (before 4.3)");
+    if (!(await this.inbox.load())) {
+      // The very first start: begin with what arrives from now on, not with old mentions
+      // ("0" when there are none: every mention from now on is newer).
+      await this.inbox.advance((await this.api.newestMention()) ?? "0");
+    }
+    for (const user of this.inbox.users()) this.kick(user);
+    this.stream = new NotificationStream(
+      {
+        url: streamingUrl(this.rules.streaming, this.api.origin, this.opts.originOf),
+        token: this.opts.token,
+        dispatcher: this.opts.http.dispatcher,
+        backoffMs: this.opts.backoffMs,
+      },
+      {
+        opened: () => this.catchUp(),
+        closed: () => this.catchUp(),
+        notification: (n) => {
+          this.intake = this.intake
+            .then(() => this.take(n))
+            .catch((err) => log.error("mastodon-dm: intake failed", { err }));
+        },
+      },
+    );
+    this.stream.start();
+    this.catchUp();
+    this.schedulePoll();
+    log.info("mastodon-dm: listening", { account: this.me?.acct, server: this.api.origin });
+  }
+
+  async stop(): Promise<void> {
+    await this.halt();
+    this.release?.();
+    await this.leased;
+  }
+
+  private async halt(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.poll);
+    this.stream?.stop();
+    await this.intake;
+    // A worker may be waiting hours for the posting window: what it hasn't done is saved and
+    // resumed on the next start, so stopping waits for it only briefly.
+    await Promise.race([
+      Promise.all(this.workers.values()),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    const every = this.opts.pollMs ?? 15_000;
+    this.poll = setTimeout(
+      () => {
+        this.catchUp();
+        this.schedulePoll();
+      },
+      this.stream?.up ? every * 10 : every,
+    );
+  }
+
+  /** Reads every mention past the cursor, oldest first, in line with the stream's. */
+  private catchUp(): void {
+    if (this.stopped) return;
+    this.intake = this.intake
+      .then(async () => {
+        while (!this.stopped) {
+          const page = await this.api.mentionsAfter(this.inbox.cursor);
+          if (page.length === 0) return;
+          for (const n of page) await this.take(n);
+          await this.inbox.advance(page.at(-1)!.id);
+        }
+      })
+      .catch((err) => log.warn("mastodon-dm: could not read notifications", { err }));
+  }
+
+  /** A notification in: taken in (or not) durably before anything else happens. */
+  private async take(n: Notification): Promise<void> {
+    if (this.inbox.known(n.id)) return;
+    const status = n.status;
+    const ignored =
+      n.type !== "mention" || !status || n.account.id === this.me?.id || n.account.bot === true;
+    if (ignored) {
+      await this.inbox.take(n.id, null);
+      return;
+    }
+    const user = userKeyOf(n.account);
+    if (this.inbox.itemsOf(user).length >= MAX_WAITING_PER_PERSON) {
+      log.warn("mastodon-dm: too many messages waiting from one person; dropped", {
+        notification: n.id,
+      });
+      await this.inbox.take(n.id, null);
+      return;
+    }
+    this.statuses.set(status.id, status);
+    const base = { id: n.id, user, acct: n.account.acct, replyTo: status.id, posted: [] };
+    const item: Item =
+      status.visibility === "direct"
+        ? { ...base, phase: "received", posts: [] }
+        : {
+            ...base,
+            phase: "delivering",
+            posts: this.posts(PUBLIC_POINTER, n.account.acct, `fedimove-${status.id}`),
+          };
+    await this.inbox.take(n.id, item);
+    this.kick(user);
+  }
+
+  /** Starts the person's worker unless it runs: their items, one at a time, in order. */
+  private kick(user: UserKey): void {
+    if (this.workers.has(user) || this.stopped) return;
+    const run = (async () => {
+      for (
+        let item = this.inbox.itemsOf(user)[0];
+        item && !this.stopped;
+        item = this.inbox.itemsOf(user)[0]
+      ) {
+        try {
+          if (item.phase === "received") {
+            await this.limit.wait(user);
+            await this.turn(item);
+          } else await this.delivery.deliver(item);
+        } catch (err) {
+          log.error("mastodon-dm: could not answer; trying again soon", { user, err });
+          await new Promise((r) => setTimeout(r, this.opts.backoffMs ?? 1000));
+        }
+      }
+    })().finally(() => this.workers.delete(user));
+    this.workers.set(user, run);
+  }
+
+  /** One message: read, checked for secrets, through the engine, answered. */
+  private async turn(item: Item): Promise<void> {
+    const status = this.statuses.get(item.replyTo!) ?? (await this.api.status(item.replyTo!));
+    this.statuses.delete(item.replyTo!);
+    if (!status) {
+      await this.inbox.done(item.id);
+      return;
+    }
+    const botProfiles = status.mentions.filter((m) => m.id === this.me?.id).map((m) => m.url);
+    const text = statusText(status.content, [
+      ...botProfiles,
+      ...(this.me?.url ? [this.me.url] : []),
+    ]);
+    const key = `fedimove-${status.id}`;
+    const secret = credentialIn(text);
+    if (secret) {
+      log.warn("mastodon-dm: refused a message that held a token", {
+        user: item.user,
+        kind: secret,
+      });
+      await this.answer(item, REFUSED[secret], key);
+      return;
+    }
+    const person = await this.people.get(item.user);
+    await this.people.set(item.user, {
+      acct: item.acct,
+      lastStatusId: status.id,
+      shown: person?.shown ?? null,
+    });
+    const input =
+      text === ""
+        ? ({ kind: "command", name: "start", args: "" } as const)
+        : toInput(text, person?.shown ?? undefined);
+    try {
+      await this.opts.engine.receive(item.user, input, async (t: Turn) => {
+        await this.remember(item.user, t.replies, t.seq, {
+          acct: item.acct,
+          lastStatusId: status.id,
+          shown: null,
+        });
+        const { text: said } = await render(t.replies, this.files(item.user));
+        await this.answer(item, said, key);
+      });
+    } catch (err) {
+      log.error("mastodon-dm: turn failed", { user: item.user, err });
+      await this.answer(item, SORRY, key);
+    }
+    if (isForget(input)) {
+      await this.people.forget(item.user);
+      this.statuses.delete(status.id);
+    }
+  }
+
+  /** The answer's posts saved with the item, then posted. */
+  private async answer(item: Item, text: string, key: string): Promise<void> {
+    const posts = text.trim() === "" ? [] : this.posts(text, item.acct, key);
+    await this.inbox.update(item.id, { phase: "delivering", posts });
+    await this.delivery.deliver({ ...item, phase: "delivering", posts });
+  }
+
+  private posts(text: string, acct: string, key: string) {
+    const prefix = `@${acct} `;
+    return splitToFit(quietMentions(text), prefix, this.rules).map((part, k) => ({
+      text: prefix + part,
+      key: `${key}-${k}`,
+    }));
+  }
+
+  private files(user: UserKey) {
+    const pages = this.opts.pages;
+    return {
+      link: async (name: string, bytes: Uint8Array) => {
+        if (!pages) return null;
+        const { url } = await pages.download(user, name, bytes);
+        return { url, hours: 24 };
+      },
+    };
+  }
+
+  /** Keeps the numbered options the person was shown (with their state's stamp). */
+  private async remember(user: UserKey, replies: readonly Reply[], seq: number, fallback: Person) {
+    const withChoices = replies.filter((r) => r.kind === "say" && r.choices?.length);
+    const last = withChoices.at(-1);
+    if (last?.kind !== "say") return;
+    await this.people.update(user, { shown: { seq, list: [...(last.choices ?? [])] } }, fallback);
+  }
+
+  /** Replies outside a turn (a job's report, a reminder): queued, then posted in order. */
+  async notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void> {
+    const person = await this.people.get(user);
+    if (!person) {
+      log.warn("mastodon-dm: nobody to notify (forgotten?)", { user });
+      return;
+    }
+    const now = Date.now();
+    const kept = replies.filter((r) => {
+      if (r.kind !== "progress") return true;
+      const at = this.progressAt.get(`${user}:${r.key}`);
+      if (at !== undefined && now - at < PROGRESS_EVERY_MS) return false;
+      this.progressAt.set(`${user}:${r.key}`, now);
+      return true;
+    });
+    if (kept.length === 0) return;
+    if (seq !== undefined) await this.remember(user, kept, seq, person);
+    const { text } = await render(kept, this.files(user));
+    const id = `n:${randomUUID()}`;
+    await this.inbox.add({
+      id,
+      user,
+      acct: person.acct,
+      replyTo: person.lastStatusId,
+      phase: "delivering",
+      posts: this.posts(text, person.acct, `fedimove-${id.slice(2)}`),
+      posted: [],
+    });
+    this.kick(user);
+  }
+}
+
+/** The person, across servers and renames: their actor URI (4.2+), else their profile. */
+export function userKeyOf(account: Account): UserKey {
+  return `mastodon:${account.uri ?? account.url ?? account.acct}`;
+}
+
+function isForget(input: Input): boolean {
+  return (
+    (input.kind === "command" && input.name === "forget") ||
+    (input.kind === "choice" && input.id === "/forget")
+  );
+}

@@ -1,0 +1,124 @@
+/**
+ * What the channel keeps so that no message is lost and none is answered twice, across
+ * reconnects and restarts: the notifications cursor (every mention up to it has been taken
+ * in), the ids taken in above it (the stream may run ahead of the cursor), and the work not
+ * yet finished, in the order it came — a message waiting for its turn, or the posts of an
+ * answer not all posted yet. A message's text is never kept (it may hold a secret): the status
+ * is read again from the server when a restart finds it unanswered.
+ *
+ * One record, written whole under one in-process queue: the channel runs in one process per
+ * bot account (the channel holds a lease on it while it runs).
+ */
+import { z } from "zod";
+import { type UserKey, UserKeySchema } from "../../chat/conversation.js";
+import { collection } from "../../store/collection.js";
+import type { KeyValue, Store } from "../../store/store.js";
+import { compareIds } from "./api.js";
+
+const Post = z.object({ text: z.string(), key: z.string() });
+
+export const Item = z.object({
+  /** The notification's id, or "n:…" for replies outside a turn (a job's report). */
+  id: z.string(),
+  user: UserKeySchema,
+  /** The person's acct as the bot's server writes it (ada, or ada@far.example). */
+  acct: z.string(),
+  /** The status the answer replies to (the person's message), if any. */
+  replyTo: z.string().nullable(),
+  /** received: the turn hasn't run; delivering: these posts go out, `posted` are done. */
+  phase: z.enum(["received", "delivering"]),
+  posts: z.array(Post).default([]),
+  posted: z.array(z.string()).default([]),
+});
+export type Item = z.infer<typeof Item>;
+
+const Record_ = z.object({
+  cursor: z.string().nullable(),
+  seen: z.array(z.string()),
+  items: z.array(Item),
+});
+type InboxRecord = z.infer<typeof Record_>;
+
+export class Inbox {
+  private readonly kv: KeyValue<InboxRecord>;
+  private record: InboxRecord = { cursor: null, seen: [], items: [] };
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    store: Store,
+    private readonly key: string,
+  ) {
+    this.kv = collection(store, "mastodon-dm", Record_);
+  }
+
+  /** Reads what was kept; false on the very first start (nothing kept yet). */
+  async load(): Promise<boolean> {
+    const kept = await this.kv.get(this.key);
+    this.record = kept ?? { cursor: null, seen: [], items: [] };
+    return kept !== undefined;
+  }
+
+  get cursor(): string | null {
+    return this.record.cursor;
+  }
+
+  /** Whether this notification was taken in already. */
+  known(id: string): boolean {
+    const c = this.record.cursor;
+    return (c !== null && compareIds(id, c) <= 0) || this.record.seen.includes(id);
+  }
+
+  itemsOf(user: UserKey): Item[] {
+    return this.record.items.filter((i) => i.user === user);
+  }
+
+  users(): UserKey[] {
+    return [...new Set(this.record.items.map((i) => i.user))];
+  }
+
+  /** Applies a change and saves the record; changes are applied one at a time. */
+  private change(fn: (r: InboxRecord) => void): Promise<void> {
+    const run = this.writes.then(async () => {
+      fn(this.record);
+      await this.kv.set(this.key, this.record);
+    });
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Takes a notification in (or just marks it seen, when there's nothing to do). */
+  take(id: string, item: Item | null): Promise<void> {
+    return this.change((r) => {
+      if (!r.seen.includes(id)) r.seen.push(id);
+      if (item) r.items.push(item);
+    });
+  }
+
+  /** Every mention up to `id` has been listed by the server and taken in. */
+  advance(id: string): Promise<void> {
+    return this.change((r) => {
+      if (r.cursor !== null && compareIds(id, r.cursor) <= 0) return;
+      r.cursor = id;
+      r.seen = r.seen.filter((s) => compareIds(s, id) > 0);
+    });
+  }
+
+  add(item: Item): Promise<void> {
+    return this.change((r) => {
+      r.items.push(item);
+    });
+  }
+
+  update(id: string, patch: Partial<Item>): Promise<void> {
+    return this.change((r) => {
+      const i = r.items.findIndex((x) => x.id === id);
+      if (i !== -1) r.items[i] = { ...r.items[i]!, ...patch };
+    });
+  }
+
+  done(id: string): Promise<void> {
+    return this.change((r) => {
+      r.items = r.items.filter((x) => x.id !== id);
+    });
+  }
+}
