@@ -137,10 +137,9 @@ export class SignIn {
     state: string,
   ): Promise<{ user: UserKey; origin: string; purpose: Purpose } | undefined> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(state)) return undefined;
-    const found = await this.pending.get(state);
+    // Read and removed in one atomic step: of callbacks racing with one state, one wins.
+    const found = await this.pending.take(state);
     if (!found || this.now() - found.at > SIGN_IN_TTL_MS) return undefined;
-    // delete() says whether this call removed it: of two callbacks racing, one wins.
-    if (!(await this.pending.delete(state))) return undefined;
     return { user: found.user, origin: found.origin, purpose: found.purpose ?? "old" };
   }
 
