@@ -14,6 +14,8 @@ import type { KeyValue, Store } from "../store/store.js";
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
 
 export const SIGN_IN_TTL_MS = 10 * 60_000;
+/** Where sign-ins wait for their callback, keyed by `state` (/forget deletes a user's). */
+export const PENDING_SIGN_INS = "oauth-pending";
 export const READ_SCOPES =
   "read:accounts read:follows read:lists read:blocks read:mutes read:bookmarks";
 /** The new account: find accounts, follow them, see who is followed. Nothing else. */
@@ -67,7 +69,7 @@ export class SignIn {
     private readonly opts: { publicUrl?: string; appName?: string; now?: () => number },
   ) {
     this.apps = collection(store, "oauth-apps", StoredApp);
-    this.pending = collection(store, "oauth-pending", Pending);
+    this.pending = collection(store, PENDING_SIGN_INS, Pending);
   }
 
   private now(): number {

@@ -1,0 +1,110 @@
+/**
+ * Two engines on one store, as two processes would be. The first stalls in the
+ * middle of a turn past its lease (its heartbeat can't renew it: a blocked or cut
+ * off process); the second takes the user over and runs /cancel. When the first
+ * wakes up, its turn must not be saved over the /cancel, nor its replies sent.
+ * Redis and PostgreSQL are the real local servers; down, this fails, never skips.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { ServerInfo } from "../../src/clients/world.js";
+import { Engine, type Turn } from "../../src/engine/engine.js";
+import { JobRunner } from "../../src/jobs/runner.js";
+import { STATE_VERSION } from "../../src/model/state.js";
+import { FencedOutError } from "../../src/store/errors.js";
+import { openStore } from "../../src/store/open-store.js";
+import { Sealer } from "../../src/store/seal.js";
+import type { Store } from "../../src/store/store.js";
+import { render } from "../helpers/chat.js";
+import { closedAfterEach } from "../helpers/closing.js";
+import { fakeWorld } from "../helpers/fake-world.js";
+
+const dir = mkdtempSync(join(tmpdir(), "fedimove-lease-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const opened = closedAfterEach<Store>();
+
+const backends: Record<string, () => string> = {
+  memory: () => "memory:",
+  sqlite: () => `sqlite:${join(dir, `${randomBytes(4).toString("hex")}.sqlite`)}`,
+  redis: () => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+  postgres: () => process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+};
+
+/** The same store, as seen by a process whose heartbeat no longer reaches it. */
+function withoutHeartbeat(store: Store): Store {
+  return {
+    kind: store.kind,
+    namespace: (name) => store.namespace(name),
+    close: async () => {},
+    locks: {
+      acquire: (name, ttlMs) => store.locks.acquire(name, ttlMs),
+      extend: async () => false,
+      release: (name, token) => store.locks.release(name, token),
+      seize: (name, ttlMs) => store.locks.seize(name, ttlMs),
+    },
+  };
+}
+
+for (const [name, url] of Object.entries(backends)) {
+  describe(name, () => {
+    it("a turn that stalled past its lease, taken over and cancelled meanwhile, is neither saved nor answered", async () => {
+      const store = opened(await openStore(url()));
+      const user = `tg:${randomBytes(4).readUInt32BE()}` as const;
+      const sealer = new Sealer(randomBytes(32));
+      // The first engine's probe of the server hangs until the test lets it go.
+      let probing!: () => void;
+      const probed = new Promise<void>((resolve) => {
+        probing = resolve;
+      });
+      let wake!: (info: ServerInfo) => void;
+      const stalled = fakeWorld({
+        probeMastodon: () =>
+          new Promise<ServerInfo>((resolve) => {
+            wake = resolve;
+            probing();
+          }),
+      });
+      const first = new Engine({
+        store: withoutHeartbeat(store),
+        sealer,
+        world: stalled,
+        jobs: new JobRunner(store),
+        userLeaseMs: 300,
+      });
+      const second = new Engine({
+        store,
+        sealer,
+        world: fakeWorld(),
+        jobs: new JobRunner(store),
+        userLeaseMs: 300,
+      });
+      await store.namespace("users").set(user, {
+        v: STATE_VERSION,
+        seq: 1,
+        state: { step: "old-server" },
+        history: [],
+        updatedAt: Date.now(),
+      });
+
+      const delivered: Turn[] = [];
+      const slow = first.receive(user, { kind: "text", text: "hachyderm.io" }, async (turn) => {
+        delivered.push(turn);
+      });
+      slow.catch(() => undefined);
+      await probed;
+      // Waits for the first engine's lease to run out, then takes the user.
+      const cancel = await second.receive(user, { kind: "command", name: "cancel", args: "" });
+      expect(render(cancel.replies)[0]).toMatch(/^Stopped\. Nothing is running for you now/);
+
+      wake({ domain: "hachyderm.io", software: "mastodon", version: "4.3.2" });
+      await expect(slow).rejects.toThrow(FencedOutError);
+      expect(delivered).toEqual([]);
+      expect(await second.state(user)).toEqual({ step: "welcome" });
+      expect(await store.namespace("users").get(user)).toMatchObject({ seq: 2, history: [] });
+      await store.namespace("users").delete(user);
+    });
+  });
+}
