@@ -198,18 +198,23 @@ export class JobRunner implements JobQueue {
       await this.begin(record.id);
       return;
     }
-    await withLock(
+    const discarded = await withLock(
       this.store.locks,
       `job:${record.id}`,
       async () => {
-        if ((await this.records.get(record.id))?.status === "pending") {
-          await this.records.delete(record.id);
-        }
+        const found = await this.records.get(record.id);
+        if (found && found.status !== "pending") return false;
+        if (found) await this.records.delete(record.id);
+        return true;
       },
       { waitMs: 0 },
     ).catch((err: unknown) => {
-      if (!(err instanceof LockTimeoutError)) throw err;
+      // Held: someone is beginning it after all; the next sweep looks again.
+      if (err instanceof LockTimeoutError) return false;
+      throw err;
     });
+    if (!discarded) return;
+    log.info("discarded a job its turn prepared but never saved", { job: record.id });
     await this.editIndex((ids) => ids.filter((x) => x !== record.id));
     await this.editList(this.byUser, record.user, `user-jobs:${record.user}`, (ids) =>
       ids.filter((x) => x !== record.id),

@@ -13,16 +13,12 @@ import { SIGN_IN_TTL_MS, SignIn } from "../../src/clients/sign-in.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
+import { backendUrls } from "../helpers/backends.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fedimove-claim-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const backends: Record<string, () => string> = {
-  memory: () => "memory:",
-  sqlite: () => `sqlite:${join(dir, `${randomBytes(4).toString("hex")}.sqlite`)}`,
-  redis: () => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-  postgres: () => process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
-};
+const backends = backendUrls(dir);
 
 /** claim() talks to no server: the OAuth client is never called. */
 const noOAuth = {} as unknown as MastodonOAuth;

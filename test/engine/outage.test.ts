@@ -6,17 +6,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { REDIS_URL } from "../helpers/backends.js";
 import { makeChat } from "../helpers/chat.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { fakeWorld } from "../helpers/fake-world.js";
 import { eventually, proxiedStore } from "../helpers/tcp-proxy.js";
 
-const REDIS = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const closing = closedAfterEach<{ close(): Promise<void> }>();
 
 describe("engine: the store unreachable", () => {
   it("says so, changes nothing, and carries on once the store is back", async () => {
-    const { proxy, store } = await proxiedStore(REDIS, closing);
+    const { proxy, store } = await proxiedStore(REDIS_URL, closing);
     const user = `tg:${randomBytes(4).readUInt32BE()}` as const;
     const chat = await makeChat(fakeWorld(), { store, user });
     closing(chat.core);

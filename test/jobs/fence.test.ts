@@ -16,6 +16,7 @@ import type { JobControl } from "../../src/jobs/queue.js";
 import { JobRunner } from "../../src/jobs/runner.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
+import { backendUrls, withoutHeartbeat } from "../helpers/backends.js";
 import { closedAfterEach } from "../helpers/closing.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fedimove-fence-"));
@@ -23,27 +24,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const opened = closedAfterEach<Store>();
 const stopped = closedAfterEach<{ close(): Promise<void> }>();
 
-const backends: Record<string, () => string> = {
-  memory: () => "memory:",
-  sqlite: () => `sqlite:${join(dir, `${randomBytes(4).toString("hex")}.sqlite`)}`,
-  redis: () => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-  postgres: () => process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
-};
-
-/** The same store, as seen by a process whose heartbeat no longer reaches it. */
-function withoutHeartbeat(store: Store): Store {
-  return {
-    kind: store.kind,
-    namespace: (name) => store.namespace(name),
-    close: async () => {},
-    locks: {
-      acquire: (name, ttlMs) => store.locks.acquire(name, ttlMs),
-      extend: async () => false,
-      release: (name, token) => store.locks.release(name, token),
-      seize: (name, ttlMs) => store.locks.seize(name, ttlMs),
-    },
-  };
-}
+const backends = backendUrls(dir);
 
 /** A promise with its resolve, to hold a unit of work until the test lets it go. */
 function gate() {

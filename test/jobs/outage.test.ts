@@ -10,15 +10,15 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { JobControl } from "../../src/jobs/queue.js";
 import { JobRunner } from "../../src/jobs/runner.js";
+import { REDIS_URL } from "../helpers/backends.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { eventually, proxiedStore } from "../helpers/tcp-proxy.js";
 
-const REDIS = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const closing = closedAfterEach<{ close(): Promise<void> }>();
 
 describe("job runner: the store unreachable", () => {
   it("a job pauses where it saved, and the sweep finishes it once the store is back", async () => {
-    const { proxy, store } = await proxiedStore(REDIS, closing);
+    const { proxy, store } = await proxiedStore(REDIS_URL, closing);
     const user = `tg:${randomBytes(4).readUInt32BE()}` as const;
     const id = randomUUID();
     const started: number[] = [];

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { collection } from "../../src/store/collection.js";
@@ -15,6 +16,7 @@ import { FencedOutError } from "../../src/store/errors.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { KeyValue, Locks, Store } from "../../src/store/store.js";
 import { LockLostError, LockTimeoutError, withLock } from "../../src/store/with-lock.js";
+import { backendUrls } from "../helpers/backends.js";
 
 const run = randomBytes(4).toString("hex");
 let serial = 0;
@@ -23,12 +25,7 @@ const unique = (what: string) => `t-${run}-${what}-${++serial}`;
 const dir = mkdtempSync(join(tmpdir(), "fedimove-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const factories: Record<string, () => string> = {
-  memory: () => `memory:${unique("mem")}`,
-  sqlite: () => `sqlite:${join(dir, `${unique("db")}.sqlite`)}`,
-  redis: () => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-  postgres: () => process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
-};
+const factories = backendUrls(dir);
 
 /** clear() is not on KeyValue; the Keyv store offers it, and the test insists. */
 function clearOf(kv: KeyValue<unknown>): () => Promise<void> {
@@ -321,6 +318,28 @@ describe("openStore", () => {
     const attempt = openStore("mysql://bot:hunter2@db.example/x");
     await expect(attempt).rejects.toThrow(/STORE_URL.*sqlite:<path>.*redis:\/\/.*postgres:\/\//);
     await expect(attempt).rejects.not.toThrow(/hunter2/);
+  });
+
+  it("opens an SQLite file made before leases had fences, lease and all", async () => {
+    const path = join(dir, "before-fences.sqlite");
+    const old = new Database(path);
+    old.exec(
+      "CREATE TABLE store_locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires INTEGER NOT NULL)",
+    );
+    old
+      .prepare("INSERT INTO store_locks VALUES (?, ?, ?)")
+      .run("held", "old-token", Date.now() + 60_000);
+    old.close();
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      expect(await store.locks.acquire("held", 5_000)).toBeNull();
+      const lease = await store.locks.acquire("free", 5_000);
+      expect(lease?.generation).toBeGreaterThan(0);
+      if (lease) await store.namespace("ns").setFenced("k", "v", lease);
+      expect(await store.namespace("ns").get("k")).toBe("v");
+    } finally {
+      await store.close();
+    }
   });
 
   it("fails, rather than hangs, when the server is unreachable", async () => {

@@ -7,13 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { StoreUnavailableError } from "../../src/store/errors.js";
+import { POSTGRES_URL, REDIS_URL } from "../helpers/backends.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { eventually, proxiedStore } from "../helpers/tcp-proxy.js";
 
-const servers: Record<string, string> = {
-  redis: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-  postgres: process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
-};
+const servers = { redis: REDIS_URL, postgres: POSTGRES_URL };
 const closing = closedAfterEach<{ close(): Promise<void> }>();
 const unique = (what: string) => `o-${randomBytes(4).toString("hex")}-${what}`;
 
