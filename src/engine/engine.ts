@@ -34,7 +34,7 @@ import { awaiting, Moving, type Saved, STATE_VERSION, type State } from "../mode
 import { stepOf } from "../steps/index.js";
 import type { StepContext, StepInput } from "../steps/step.js";
 import { UNREADABLE } from "../store/collection.js";
-import { StoreUnavailableError } from "../store/errors.js";
+import { FencedOutError, StoreUnavailableError } from "../store/errors.js";
 import type { Sealer } from "../store/seal.js";
 import type { Fence, KeyValue, Store } from "../store/store.js";
 import { savedStates, snapshots, USER_NAMESPACES } from "../store/user-data.js";
@@ -126,14 +126,23 @@ export class Engine implements JobReporter {
   /** A job's report, as input for the step the user is at. */
   async report(user: UserKey, input: JobInput): Promise<ReportAck> {
     const droppable = DROPPABLE_EVENTS.has(input.event);
-    try {
-      const turn = await withLock(
+    const turn = () =>
+      withLock(
         this.deps.store.locks,
         `user:${user}`,
         (_lost, fence) => this.run(user, input, this.notify(user), fence),
         { ttlMs: this.leaseMs, ...(droppable ? { waitMs: DROPPABLE_WAIT_MS } : {}) },
       );
-      return turn.ack === "stale" ? "stale" : "taken";
+    try {
+      // A turn that lost the user to another process saved nothing and said nothing; what
+      // the job reports is still news, so it is taken again from what is saved now (unlike
+      // a user's message, whose place among their other messages would change).
+      const taken = await turn().catch((err: unknown) => {
+        if (!(err instanceof FencedOutError)) throw err;
+        log.warn("report's turn lost the user's lease; taking it again", { user });
+        return turn();
+      });
+      return taken.ack === "stale" ? "stale" : "taken";
     } catch (err) {
       if (droppable && err instanceof LockTimeoutError) return "taken";
       if (err instanceof RecipientGoneError) {

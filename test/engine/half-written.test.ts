@@ -14,36 +14,12 @@ import { StoreUnavailableError } from "../../src/store/errors.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
+import { failingFirstFencedWrite } from "../helpers/backends.js";
 import { render } from "../helpers/chat.js";
 import { fakeWorld } from "../helpers/fake-world.js";
 
 const USER = "tg:1";
-
-/** The store, except that the first fenced write to `namespace` fails as the store going away. */
-function failingOnce(store: Store, namespace: string): Store {
-  let failed = false;
-  return {
-    kind: store.kind,
-    locks: store.locks,
-    close: () => store.close(),
-    namespace(name) {
-      const inner = store.namespace(name);
-      if (name !== namespace) return inner;
-      return {
-        ...inner,
-        get: (key) => inner.get(key),
-        set: (key, value, ttlMs) => inner.set(key, value, ttlMs),
-        delete: (key) => inner.delete(key),
-        take: (key) => inner.take(key),
-        setFenced: async (key, value, fence) => {
-          if (failed) return inner.setFenced(key, value, fence);
-          failed = true;
-          throw new StoreUnavailableError(store.kind, "connection lost");
-        },
-      };
-    },
-  };
-}
+const unavailable = () => new StoreUnavailableError("memory", "connection lost");
 
 /** Ada has imported her follows; the step offers a reminder, which is a job. */
 async function atImportDone(store: Store, sealer: Sealer) {
@@ -97,7 +73,11 @@ describe("engine: a turn that starts a job, with the store failing half-way", ()
     const sealer = new Sealer(randomBytes(32));
     await atImportDone(store, sealer);
     const runs: string[] = [];
-    const { jobs, engine } = wired(failingOnce(store, "users"), sealer, runs);
+    const { jobs, engine } = wired(
+      failingFirstFencedWrite(store, "users", unavailable),
+      sealer,
+      runs,
+    );
 
     const turn = await engine.receive(
       USER,
@@ -120,7 +100,11 @@ describe("engine: a turn that starts a job, with the store failing half-way", ()
     const sealer = new Sealer(randomBytes(32));
     await atImportDone(store, sealer);
     const runs: string[] = [];
-    const { jobs, engine } = wired(failingOnce(store, "jobs"), sealer, runs);
+    const { jobs, engine } = wired(
+      failingFirstFencedWrite(store, "jobs", unavailable),
+      sealer,
+      runs,
+    );
 
     const turn = await engine.receive(
       USER,

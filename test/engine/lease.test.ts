@@ -5,7 +5,7 @@
  * wakes up, its turn must not be saved over the /cancel, nor its replies sent.
  * Redis and PostgreSQL are the real local servers; down, this fails, never skips.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ import { FencedOutError } from "../../src/store/errors.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import type { Store } from "../../src/store/store.js";
-import { backendUrls, withoutHeartbeat } from "../helpers/backends.js";
+import { backendUrls, failingFirstFencedWrite, withoutHeartbeat } from "../helpers/backends.js";
 import { render } from "../helpers/chat.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { fakeWorld } from "../helpers/fake-world.js";
@@ -89,3 +89,66 @@ for (const [name, url] of Object.entries(backends)) {
     });
   });
 }
+
+describe("a job's report whose turn lost the user's lease", () => {
+  it("is taken again from what is saved now, and answered once", async () => {
+    const store = opened(await openStore("memory:"));
+    const user = "tg:5" as const;
+    const jobId = randomUUID();
+    const sealer = new Sealer(randomBytes(32));
+    const instance = {
+      origin: "https://old.example",
+      host: "old.example",
+      domain: "old.example",
+      version: "4.3.2",
+    };
+    await store.namespace("users").set(user, {
+      v: STATE_VERSION,
+      seq: 3,
+      state: {
+        step: "exporting",
+        old: {
+          instance,
+          id: "1",
+          handle: "ada@old.example",
+          token: sealer.seal("t"),
+          via: "pasted",
+        },
+        jobId,
+        startedAt: Date.now(),
+      },
+      history: [],
+      updatedAt: Date.now(),
+    });
+    // The first save of the user's state is refused, as when another process took the user.
+    const takenOver = failingFirstFencedWrite(
+      store,
+      "users",
+      (fence) => new FencedOutError(fence.lock, fence.generation),
+    );
+    const engine = new Engine({
+      store: takenOver,
+      sealer,
+      world: fakeWorld(),
+      jobs: new JobRunner(store),
+    });
+    const told: string[][] = [];
+    engine.notifier = {
+      async notify(_user, replies) {
+        told.push(render(replies));
+      },
+    };
+    const ack = await engine.report(user, {
+      kind: "job",
+      job: "snapshot",
+      id: jobId,
+      event: "failed",
+      error: new Error("boom"),
+    });
+    expect(ack).toBe("taken");
+    expect(takenOver.failed).toBe(true);
+    expect((await engine.state(user))?.step).toBe("old-token");
+    expect(told).toHaveLength(1);
+    expect(told[0]?.[0]).toMatch(/^I couldn't finish saving your account/);
+  });
+});

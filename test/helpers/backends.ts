@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { Store } from "../../src/store/store.js";
+import type { Fence, Store } from "../../src/store/store.js";
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 export const POSTGRES_URL =
@@ -36,6 +36,41 @@ export function withoutHeartbeat(store: Store): Store {
       extend: async () => false,
       release: (name, token) => store.locks.release(name, token),
       seize: (name, ttlMs) => store.locks.seize(name, ttlMs),
+    },
+  };
+}
+
+/**
+ * The same store, except that the first fenced write to `namespace` fails with
+ * the error `fail` makes (the store going away, the lease lost to another process).
+ */
+export function failingFirstFencedWrite(
+  store: Store,
+  namespace: string,
+  fail: (fence: Fence) => Error,
+): Store & { readonly failed: boolean } {
+  let failed = false;
+  return {
+    kind: store.kind,
+    locks: store.locks,
+    close: () => store.close(),
+    get failed() {
+      return failed;
+    },
+    namespace(name) {
+      const inner = store.namespace(name);
+      if (name !== namespace) return inner;
+      return {
+        get: (key) => inner.get(key),
+        set: (key, value, ttlMs) => inner.set(key, value, ttlMs),
+        delete: (key) => inner.delete(key),
+        take: (key) => inner.take(key),
+        setFenced: async (key, value, fence) => {
+          if (failed) return inner.setFenced(key, value, fence);
+          failed = true;
+          throw fail(fence);
+        },
+      };
     },
   };
 }
