@@ -35,6 +35,7 @@ export function countingStore(
     },
     extend: (name, token, ttlMs) => store.locks.extend(name, token, ttlMs),
     release: (name, token) => store.locks.release(name, token),
+    seize: (name, ttlMs) => store.locks.seize(name, ttlMs),
   };
   return {
     counts,
@@ -47,9 +48,14 @@ export function countingStore(
         return {
           get: (key) => inner.get(key),
           delete: (key) => inner.delete(key),
+          take: (key) => inner.take(key),
           set: (key, value, ttlMs) => {
             if (counts.sets[name] !== undefined) counts.sets[name] += 1;
             return inner.set(key, value, ttlMs);
+          },
+          setFenced: (key, value, fence) => {
+            if (counts.sets[name] !== undefined) counts.sets[name] += 1;
+            return inner.setFenced(key, value, fence);
           },
         };
       },

@@ -29,6 +29,8 @@ import {
 import { challengeOf, type MastodonOAuth, type OAuthApp, OOB, randomToken } from "./oauth.js";
 
 export const SIGN_IN_TTL_MS = 10 * 60_000;
+/** Where sign-ins wait for their callback, keyed by `state` (/forget deletes a user's). */
+export const PENDING_SIGN_INS = "oauth-pending";
 
 /** Everything the old account's snapshot reads, each scope with the version that brought it. */
 const READ_WANTED: readonly (readonly [scope: string, since: Version])[] = [
@@ -120,7 +122,7 @@ export class SignIn {
     private readonly opts: { publicUrl?: string; appName?: string; now?: () => number },
   ) {
     this.apps = collection(store, "oauth-apps", StoredApp);
-    this.pending = collection(store, "oauth-pending", Pending);
+    this.pending = collection(store, PENDING_SIGN_INS, Pending);
   }
 
   private now(): number {
@@ -195,10 +197,9 @@ export class SignIn {
     state: string,
   ): Promise<{ user: UserKey; origin: string; purpose: Purpose } | undefined> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(state)) return undefined;
-    const found = await this.pending.get(state);
+    // Read and removed in one atomic step: of callbacks racing with one state, one wins.
+    const found = await this.pending.take(state);
     if (!found || this.now() - found.at > SIGN_IN_TTL_MS) return undefined;
-    // delete() says whether this call removed it: of two callbacks racing, one wins.
-    if (!(await this.pending.delete(state))) return undefined;
     return { user: found.user, origin: found.origin, purpose: found.purpose ?? "old" };
   }
 

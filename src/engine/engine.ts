@@ -8,6 +8,11 @@
  * is at, run under the same lock, so every state change and every sentence is
  * a step's. A report for a job the state no longer waits for is stale: it
  * changes nothing and tells the job to stop.
+ *
+ * The save is fenced by the user's lease: a turn that stalled past its lease
+ * while another process took the user over is refused (FencedOutError), and its
+ * replies are never delivered. A store that can't be reached fails the turn
+ * before anything is saved, and the user is told so.
  */
 
 import type { z } from "zod";
@@ -21,15 +26,18 @@ import {
   type UserKey,
 } from "../chat/conversation.js";
 import { n } from "../chat/text.js";
+import { PENDING_SIGN_INS } from "../clients/sign-in.js";
 import type { World } from "../clients/world.js";
 import type { JobQueue, JobReporter, ReportAck } from "../jobs/queue.js";
 import { log } from "../log.js";
 import { Counted, DROPPABLE_EVENTS, type JobInput, WatchProgress } from "../model/jobs.js";
-import { awaiting, type Saved, STATE_VERSION, type State } from "../model/state.js";
+import { awaiting, Moving, type Saved, STATE_VERSION, type State } from "../model/state.js";
 import { stepOf } from "../steps/index.js";
 import type { StepContext, StepInput } from "../steps/step.js";
+import { UNREADABLE } from "../store/collection.js";
+import { FencedOutError, StoreUnavailableError } from "../store/errors.js";
 import type { Sealer } from "../store/seal.js";
-import type { KeyValue, Store } from "../store/store.js";
+import type { Fence, KeyValue, Store } from "../store/store.js";
 import { savedStates, snapshots, USER_NAMESPACES } from "../store/user-data.js";
 import { LockTimeoutError, withLock } from "../store/with-lock.js";
 import { type Change, command } from "./commands.js";
@@ -41,6 +49,10 @@ const HISTORY = 20;
 const USER_LEASE_MS = 10_000;
 /** How long a progress report waits for a busy user before it is dropped (another comes soon). */
 const DROPPABLE_WAIT_MS = 1_000;
+/** The answer when the store can't be reached: the turn stopped before saving anything. */
+const STORE_DOWN = say([
+  "I can't reach my storage right now — try again in a minute. Nothing changed.",
+]);
 
 export interface Turn {
   replies: readonly Reply[];
@@ -63,6 +75,8 @@ export interface EngineDeps {
   dayMs?: number;
   /** How long data is kept after the finished message (30 days). */
   forgetAfterMs?: number;
+  /** The user's lease (10 s, renewed while a turn runs); tests shorten it. */
+  userLeaseMs?: number;
 }
 
 /** A job's progress when it has the shape its kind saves; nothing otherwise. */
@@ -89,21 +103,49 @@ export class Engine implements JobReporter {
    * called with the replies once the new state is saved, still under the user's
    * lock; without it they go out through the notifier.
    */
-  receive(user: UserKey, input: Input, deliver?: (turn: Turn) => Promise<void>): Promise<Turn> {
-    return this.locked(user, () => this.run(user, input, deliver ?? this.notify(user)));
+  async receive(
+    user: UserKey,
+    input: Input,
+    deliver?: (turn: Turn) => Promise<void>,
+  ): Promise<Turn> {
+    const send = deliver ?? this.notify(user);
+    try {
+      return await this.locked(user, (fence) => this.run(user, input, send, fence));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      log.warn("turn stopped: the store is unavailable", { user, err });
+      // A message may have held a secret; unsure, the channel deletes it.
+      const turn: Turn = {
+        replies: [STORE_DOWN],
+        seq: 0,
+        secret: input.kind === "text",
+        ack: "failed",
+      };
+      await send(turn);
+      return turn;
+    }
   }
 
   /** A job's report, as input for the step the user is at. */
   async report(user: UserKey, input: JobInput): Promise<ReportAck> {
     const droppable = DROPPABLE_EVENTS.has(input.event);
-    try {
-      const turn = await withLock(
+    const turn = () =>
+      withLock(
         this.deps.store.locks,
         `user:${user}`,
-        () => this.run(user, input, this.notify(user)),
-        { ttlMs: USER_LEASE_MS, ...(droppable ? { waitMs: DROPPABLE_WAIT_MS } : {}) },
+        (_lost, fence) => this.run(user, input, this.notify(user), fence),
+        { ttlMs: this.leaseMs, ...(droppable ? { waitMs: DROPPABLE_WAIT_MS } : {}) },
       );
-      return turn.ack === "stale" ? "stale" : "taken";
+    try {
+      // A turn that lost the user to another process saved nothing and said nothing; what
+      // the job reports is still news, so it is taken again from what is saved now (unlike
+      // a user's message, whose place among their other messages would change).
+      const taken = await turn().catch((err: unknown) => {
+        if (!(err instanceof FencedOutError)) throw err;
+        log.warn("report's turn lost the user's lease; taking it again", { user });
+        return turn();
+      });
+      return taken.ack === "stale" ? "stale" : "taken";
     } catch (err) {
       if (droppable && err instanceof LockTimeoutError) return "taken";
       if (err instanceof RecipientGoneError) {
@@ -117,23 +159,85 @@ export class Engine implements JobReporter {
     }
   }
 
+  /** Does the user's saved state wait for this job? (A job prepared by a turn that ended half-way.) */
+  async wants(user: UserKey, id: string): Promise<boolean> {
+    return this.locked(user, async () => {
+      const saved = await this.saved.get(user);
+      return saved !== undefined && awaiting(saved.state).jobs.includes(id);
+    });
+  }
+
   /** The saved state, for tests and benchmarks. */
   async state(user: UserKey): Promise<State | undefined> {
     return (await this.saved.get(user))?.state;
   }
 
-  /** Deletes what is kept about a user and stops their jobs (/forget, or a user gone for good). */
+  /** Deletes what is kept about a user and stops their jobs (a user gone for good). */
   async forget(user: UserKey): Promise<void> {
+    const saved = await this.saved.get(user);
+    await this.revoke(user, saved);
     await this.deps.jobs.cancelAll(user, { forget: true });
-    await this.forgetData(user);
+    await this.forgetData(user, saved);
   }
 
-  private async forgetData(user: UserKey): Promise<void> {
-    for (const name of USER_NAMESPACES) await this.deps.store.namespace(name).delete(user);
+  /**
+   * Revokes the tokens the user's states hold, best effort: once their data is
+   * deleted, nobody could revoke them any more. States with a new account hold
+   * both tokens; revokeAll knows which of them can be revoked.
+   */
+  private async revoke(user: UserKey, saved: Saved | undefined): Promise<void> {
+    const seen = new Set<string>();
+    for (const state of saved ? [saved.state, ...saved.history] : []) {
+      if (state.step === "finished" && state.revoked) continue;
+      // Any state with a new account has what revokeAll reads; the old handle is only shown.
+      const moving = Moving.safeParse({ oldHandle: "", ...state });
+      if (!moving.success) continue;
+      const { source, target } = moving.data;
+      const tokens = JSON.stringify([
+        source.kind === "account" ? source.old.token : "",
+        target.token,
+      ]);
+      if (seen.has(tokens)) continue;
+      seen.add(tokens);
+      await this.deps.world
+        .revokeAll(moving.data, this.deps.sealer)
+        .catch((err: unknown) => log.warn("revoking at /forget failed", { user, err }));
+    }
   }
 
-  private locked<T>(user: UserKey, fn: () => Promise<T>): Promise<T> {
-    return withLock(this.deps.store.locks, `user:${user}`, fn, { ttlMs: USER_LEASE_MS });
+  /**
+   * Everything kept under the user's key: the state, the snapshot, the sign-ins
+   * still waiting for their callback, and anything of theirs set aside as unreadable.
+   * (Their jobs' records go with cancelAll.)
+   */
+  private async forgetData(user: UserKey, saved: Saved | undefined): Promise<void> {
+    const { store } = this.deps;
+    const unreadable = store.namespace(UNREADABLE);
+    const signIns = new Set<string>();
+    for (const state of saved ? [saved.state, ...saved.history] : []) {
+      const waiting = awaiting(state).signIn;
+      if (waiting) signIns.add(waiting);
+    }
+    for (const state of signIns) {
+      await store.namespace(PENDING_SIGN_INS).delete(state);
+      await unreadable.delete(`${PENDING_SIGN_INS}:${state}`);
+    }
+    for (const name of USER_NAMESPACES) {
+      await unreadable.delete(`${name}:${user}`);
+      // The state last: until it goes, a /forget that failed half-way can be sent again.
+      if (name !== "users") await store.namespace(name).delete(user);
+    }
+    await store.namespace("users").delete(user);
+  }
+
+  private get leaseMs(): number {
+    return this.deps.userLeaseMs ?? USER_LEASE_MS;
+  }
+
+  private locked<T>(user: UserKey, fn: (fence: Fence) => Promise<T>): Promise<T> {
+    return withLock(this.deps.store.locks, `user:${user}`, (_lost, fence) => fn(fence), {
+      ttlMs: this.leaseMs,
+    });
   }
 
   private notify(user: UserKey) {
@@ -147,13 +251,14 @@ export class Engine implements JobReporter {
     user: UserKey,
     input: StepInput,
     deliver: (turn: Turn) => Promise<void>,
+    fence: Fence,
   ): Promise<Turn> {
     const before = await this.saved.get(user);
     const ctx = this.context(user);
     const change = await this.turn(before, input, ctx);
     if (change === "stale")
       return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "stale" };
-    const after = await this.commit(user, before, change, input.kind === "job");
+    const after = await this.commit(user, before, change, input.kind === "job", fence);
     const turn: Turn = {
       replies: change.replies,
       seq: after?.seq ?? 0,
@@ -255,20 +360,32 @@ export class Engine implements JobReporter {
   /**
    * Saves the change and starts its jobs. `fromJob`: a job is waiting for this
    * call, so forgetting must not wait for that job to stop.
+   *
+   * The jobs are prepared first and begun after the save: a turn that fails in
+   * between leaves prepared jobs nobody begins (the sweep discards them, or
+   * begins them if the state was saved), never a state waiting for a job that
+   * doesn't exist.
    */
   private async commit(
     user: UserKey,
     before: Saved | undefined,
     change: Change,
     fromJob: boolean,
+    fence: Fence,
   ): Promise<Saved | undefined> {
     if (change.forget) {
+      // Still ours? Rewriting the record as it was says so, or refuses.
+      if (before) await this.saved.setFenced(user, before, fence);
+      await this.revoke(user, before);
       if (fromJob) {
-        await this.forgetData(user);
+        await this.forgetData(user, before);
         void this.deps.jobs
           .cancelAll(user, { forget: true })
           .catch((err: unknown) => log.error("stopping jobs failed", { user, err }));
-      } else await this.forget(user);
+      } else {
+        await this.deps.jobs.cancelAll(user, { forget: true });
+        await this.forgetData(user, before);
+      }
       return undefined;
     }
     if (before && !change.history && JSON.stringify(before.state) === JSON.stringify(change.state))
@@ -284,8 +401,17 @@ export class Engine implements JobReporter {
       history: (change.history ?? pushed).slice(-HISTORY),
       updatedAt: this.now(),
     };
-    await this.saved.set(user, next);
-    for (const job of change.jobs ?? []) await this.deps.jobs.start(user, job);
+    const jobs = change.jobs ?? [];
+    for (const job of jobs) await this.deps.jobs.prepare(user, job);
+    await this.saved.setFenced(user, next, fence);
+    for (const job of jobs) {
+      // Saved is saved: a job that can't begin now is begun by the sweep.
+      await this.deps.jobs
+        .begin(job.id)
+        .catch((err: unknown) =>
+          log.warn("job not begun yet; the sweep will", { job: job.id, err }),
+        );
+    }
     return next;
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Long work as the engine sees it: start a job once the state that names it is
- * saved, stop a user's jobs, read how far one has come. The in-process runner
- * implements it; a shared queue (BullMQ) can implement the same interface.
+ * Long work as the engine sees it: prepare a job before the state that names it
+ * is saved, let it run once that state is saved, stop a user's jobs, read how far
+ * one has come. The in-process runner implements it; a shared queue (BullMQ) can
+ * implement the same interface.
  *
  * A job reports what happened through a JobReporter (the engine), as input for
  * the step the user is at; it never changes a user's state or words a reply itself.
@@ -11,8 +12,18 @@ import type { UserKey } from "../chat/conversation.js";
 import type { JobInput } from "../model/jobs.js";
 
 export interface JobQueue {
-  start(user: UserKey, request: { kind: string; id: string; data: unknown }): Promise<void>;
-  /** Stops every job of this user, here and in other processes sharing the store. */
+  /**
+   * Saves the job, not yet to be run: a turn that fails before its state is saved
+   * leaves a prepared job nobody waits for, which the sweep discards (see
+   * JobReporter.wants), never a saved state naming a job that doesn't exist.
+   */
+  prepare(user: UserKey, request: { kind: string; id: string; data: unknown }): Promise<void>;
+  /** Lets a prepared job run, starting it here; call once the state that names it is saved. */
+  begin(id: string): Promise<void>;
+  /**
+   * Stops every job of this user, here and in other processes sharing the store;
+   * `forget` deletes their records too, finished ones included.
+   */
   cancelAll(user: UserKey, opts?: { forget?: boolean }): Promise<void>;
   /** What the job last saved as its progress, unchecked (the reader knows its kind's schema). */
   progress(id: string): Promise<unknown>;
@@ -23,6 +34,11 @@ export type ReportAck = "taken" | "stale";
 
 export interface JobReporter {
   report(user: UserKey, input: JobInput): Promise<ReportAck>;
+  /**
+   * Does the user's saved state wait for this job? Asked about a job prepared
+   * long ago and never begun: yes, it is begun; no, it is discarded.
+   */
+  wants(user: UserKey, id: string): Promise<boolean>;
 }
 
 /** A job as its handler receives it: the data a step started it with, and its own resume point. */
@@ -37,7 +53,11 @@ export interface Job<D, C> {
 
 export interface JobControl<C, E, P> {
   readonly signal: AbortSignal;
-  /** Saves the resume point; throws JobCancelledError when the user cancelled meanwhile (perhaps in another process). */
+  /**
+   * Saves the resume point, only while this run still holds the job's lease.
+   * Throws JobCancelledError when the user cancelled meanwhile (perhaps in another
+   * process), FencedOutError when another process has taken the job over.
+   */
   save(cursor: C, progress?: P): Promise<void>;
   /** Tells the user's step what happened. Progress and waits may be dropped while the user is busy. */
   report(event: E): Promise<ReportAck>;

@@ -3,19 +3,26 @@
  * starts and after every unit of progress; a lease per job (see store/with-lock)
  * makes sure that one process runs it, and a process that starts finds every
  * unfinished job in the index and resumes it from its last saved progress.
+ * Every write a run makes to its record is fenced by its lease: a process that
+ * stalled past its lease, while another took the job over, cannot save over the
+ * other's progress; its save fails and its run stops.
  *
  * A job may also ask to run again later (`{ again: time }`): the watcher polls
  * this way for days. Between runs it holds no lease and no loop, only a timer
  * here and its `dueAt` in the store, so ten thousand of them cost little; a
  * timer that fires reads `dueAt` again, since another process may have run it.
+ *
+ * When the store can't be reached, a run stops where it last saved and its record
+ * stays as it was; the sweep, which keeps running, resumes it once the store is back.
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type UserKey, UserKeySchema } from "../chat/conversation.js";
 import { log } from "../log.js";
 import type { JobInput } from "../model/jobs.js";
-import { collection } from "../store/collection.js";
-import type { KeyValue, Store } from "../store/store.js";
+import { collection, UNREADABLE } from "../store/collection.js";
+import { FencedOutError, StoreUnavailableError } from "../store/errors.js";
+import type { Fence, KeyValue, Store } from "../store/store.js";
 import { LockTimeoutError, withLock } from "../store/with-lock.js";
 import {
   type AnyJobHandler,
@@ -26,14 +33,15 @@ import {
   type JobReporter,
 } from "./queue.js";
 
-export type JobStatus = "running" | "done" | "failed" | "cancelled";
+/** "pending": prepared by a turn whose state may not be saved yet; nothing runs it. */
+export type JobStatus = "pending" | "running" | "done" | "failed" | "cancelled";
 
 /** The envelope every job is kept in; its data and cursor are checked by the handler's schemas. */
 const JobRecord = z.object({
   id: z.string(),
   user: UserKeySchema,
   kind: z.string(),
-  status: z.enum(["running", "done", "failed", "cancelled"]),
+  status: z.enum(["pending", "running", "done", "failed", "cancelled"]),
   data: z.unknown(),
   cursor: z.unknown().optional(),
   progress: z.unknown().optional(),
@@ -51,10 +59,17 @@ export type JobRecord = z.infer<typeof JobRecord>;
 export const MAX_TIMER_MS = 24 * 3_600_000;
 
 const INDEX_KEY = "active";
+/** How long cancelling holds a job's lease it took over: only for the writes that stop it. */
+const CANCEL_LEASE_MS = 10_000;
+
+/** What one run under the lease leaves to do once the lease is given back. */
+type RunOutcome = { again: JobRecord } | "ended" | "kept";
 
 export class JobRunner implements JobQueue {
   private readonly records: KeyValue<JobRecord>;
   private readonly index: KeyValue<string[]>;
+  /** Every job a user ever had, finished ones too, so /forget finds their records. */
+  private readonly byUser: KeyValue<string[]>;
   /** Where jobs' reports go (the engine); set once everything is wired. */
   reporter?: JobReporter;
   private readonly running = new Map<
@@ -69,14 +84,16 @@ export class JobRunner implements JobQueue {
 
   /**
    * leaseMs: how long a job's lease outlives a process that died holding it; the
-   * sweep picks such jobs up once their lease has run out.
+   * sweep picks such jobs up once their lease has run out. pendingMs: how old a
+   * prepared job must be before the sweep asks whether its turn was saved.
    */
   constructor(
     private readonly store: Store,
-    private readonly opts: { leaseMs?: number; sweepMs?: number } = {},
+    private readonly opts: { leaseMs?: number; sweepMs?: number; pendingMs?: number } = {},
   ) {
     this.records = collection(store, "jobs", JobRecord);
     this.index = collection(store, "job-index", z.array(z.string()));
+    this.byUser = collection(store, "user-jobs", z.array(z.string()));
   }
 
   /** One handler per kind; launch() checks a record's data and cursor with its own schemas. */
@@ -88,13 +105,53 @@ export class JobRunner implements JobQueue {
     return randomUUID();
   }
 
-  /** Saves the job and starts it. Call once the state that names it is saved. */
+  /** Saves the job and starts it at once, for callers with no state to save in between. */
   async start(user: UserKey, request: { kind: string; id: string; data: unknown }): Promise<void> {
-    const { kind, id, data } = request;
-    const record: JobRecord = { id, user, kind, status: "running", data, updatedAt: Date.now() };
-    await this.records.set(id, record);
-    await this.editIndex((ids) => [...ids.filter((x) => x !== id), id]);
+    const record = await this.save(user, request, "running");
     this.launch(record);
+  }
+
+  async prepare(user: UserKey, request: { kind: string; id: string; data: unknown }) {
+    await this.save(user, request, "pending");
+  }
+
+  async begin(id: string): Promise<void> {
+    // Under the job's lease, so a sweep beginning it too can't flip a finished run back.
+    const record = await withLock(
+      this.store.locks,
+      `job:${id}`,
+      async (_lost, fence) => {
+        const found = await this.records.get(id);
+        if (found?.status !== "pending") return found;
+        const running: JobRecord = { ...found, status: "running", updatedAt: Date.now() };
+        await this.records.setFenced(id, running, fence);
+        return running;
+      },
+      { waitMs: 2_000 },
+    ).catch((err: unknown) => {
+      // Held: another process is beginning or running it already.
+      if (err instanceof LockTimeoutError) return undefined;
+      throw err;
+    });
+    if (record?.status === "running" && !this.running.has(id) && !this.timers.has(id)) {
+      this.launch(record);
+    }
+  }
+
+  private async save(
+    user: UserKey,
+    request: { kind: string; id: string; data: unknown },
+    status: "pending" | "running",
+  ): Promise<JobRecord> {
+    const { kind, id, data } = request;
+    const record: JobRecord = { id, user, kind, status, data, updatedAt: Date.now() };
+    await this.records.set(id, record);
+    await this.editList(this.byUser, user, `user-jobs:${user}`, (ids) => [
+      ...ids.filter((x) => x !== id),
+      id,
+    ]);
+    await this.editIndex((ids) => [...ids.filter((x) => x !== id), id]);
+    return record;
   }
 
   /** Resumes unfinished jobs now, and keeps looking for orphaned ones (a process that died) until stop(). */
@@ -108,12 +165,21 @@ export class JobRunner implements JobQueue {
     return resumed;
   }
 
-  /** Every unfinished job in the store, started here unless another process holds it. */
+  /**
+   * Every unfinished job in the store, started here unless another process holds
+   * it; and prepared jobs whose turn ended long ago, begun or discarded.
+   */
   async resumeAll(): Promise<number> {
     let resumed = 0;
     for (const id of (await this.index.get(INDEX_KEY)) ?? []) {
       if (this.running.has(id) || this.timers.has(id)) continue;
       const record = await this.records.get(id);
+      if (record?.status === "pending") {
+        if (Date.now() - record.updatedAt >= (this.opts.pendingMs ?? 30_000)) {
+          await this.settle(record);
+        }
+        continue;
+      }
       if (record?.status !== "running") continue;
       if ((record.dueAt ?? 0) > Date.now()) this.schedule(record);
       else {
@@ -122,6 +188,37 @@ export class JobRunner implements JobQueue {
       }
     }
     return resumed;
+  }
+
+  /** A prepared job never begun: its turn failed after preparing it, or before beginning it. */
+  private async settle(record: JobRecord): Promise<void> {
+    if (!this.reporter) return;
+    if (await this.reporter.wants(record.user, record.id)) {
+      log.info("begun a job its turn left prepared", { job: record.id, kind: record.kind });
+      await this.begin(record.id);
+      return;
+    }
+    const discarded = await withLock(
+      this.store.locks,
+      `job:${record.id}`,
+      async () => {
+        const found = await this.records.get(record.id);
+        if (found && found.status !== "pending") return false;
+        if (found) await this.records.delete(record.id);
+        return true;
+      },
+      { waitMs: 0 },
+    ).catch((err: unknown) => {
+      // Held: someone is beginning it after all; the next sweep looks again.
+      if (err instanceof LockTimeoutError) return false;
+      throw err;
+    });
+    if (!discarded) return;
+    log.info("discarded a job its turn prepared but never saved", { job: record.id });
+    await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+    await this.editList(this.byUser, record.user, `user-jobs:${record.user}`, (ids) =>
+      ids.filter((x) => x !== record.id),
+    );
   }
 
   private schedule(record: JobRecord): void {
@@ -159,16 +256,16 @@ export class JobRunner implements JobQueue {
     return (await this.records.get(id))?.progress;
   }
 
-  /** Stops every job of this user, here and, through the saved status, in other processes. */
+  /**
+   * Stops every job of this user, here and in other processes: the lease of each
+   * unfinished one is taken over (its runner's next save is refused) and its record
+   * marked cancelled, or, with `forget`, deleted with every record the user had.
+   */
   async cancelAll(user: UserKey, opts: { forget?: boolean } = {}): Promise<void> {
-    const ids = (await this.index.get(INDEX_KEY)) ?? [];
-    const mine: string[] = [];
-    for (const id of ids) {
-      const record = await this.records.get(id);
-      if (record?.user !== user) continue;
-      mine.push(id);
-      if (opts.forget) await this.records.delete(id);
-      else await this.records.set(id, { ...record, status: "cancelled", updatedAt: Date.now() });
+    const active = (await this.index.get(INDEX_KEY)) ?? [];
+    const ids = new Set(await this.byUser.get(user));
+    for (const id of active) {
+      if (!ids.has(id) && (await this.records.get(id))?.user === user) ids.add(id);
     }
     for (const [id, waiting] of this.timers) {
       if (waiting.user === user) {
@@ -176,14 +273,35 @@ export class JobRunner implements JobQueue {
         this.timers.delete(id);
       }
     }
-    for (const [id, job] of this.running) {
+    for (const job of this.running.values()) {
       if (job.user === user) {
         job.abort.abort(new JobCancelledError("cancelled"));
         await job.done;
-        if (opts.forget) await this.records.delete(id);
       }
     }
-    if (mine.length > 0) await this.editIndex((list) => list.filter((x) => !mine.includes(x)));
+    const unreadable = this.store.namespace(UNREADABLE);
+    for (const id of ids) {
+      const record = await this.records.get(id);
+      if (record && record.user !== user) continue;
+      if (record?.status === "pending" || record?.status === "running") {
+        const lease = await this.store.locks.seize(`job:${id}`, CANCEL_LEASE_MS);
+        try {
+          if (opts.forget) await this.records.delete(id);
+          else {
+            const cancelled = { ...record, status: "cancelled" as const, updatedAt: Date.now() };
+            await this.records.setFenced(id, cancelled, lease);
+          }
+        } finally {
+          await this.store.locks.release(lease.lock, lease.token);
+        }
+      } else if (opts.forget) await this.records.delete(id);
+      if (opts.forget) await unreadable.delete(`jobs:${id}`);
+    }
+    if (ids.size > 0) await this.editIndex((list) => list.filter((x) => !ids.has(x)));
+    if (opts.forget) {
+      await this.byUser.delete(user);
+      await unreadable.delete(`user-jobs:${user}`);
+    }
   }
 
   /** Graceful shutdown: stop working, keep the records, so the next start resumes them. */
@@ -227,7 +345,7 @@ export class JobRunner implements JobQueue {
   }
 
   /** The record's data and cursor, checked by the handler's schemas; undefined (and the job failed) when they don't fit. */
-  private async open(handler: JobHandler, record: JobRecord) {
+  private async open(handler: JobHandler, record: JobRecord, fence: Fence) {
     const data = handler.data.safeParse(record.data);
     const cursor =
       record.cursor === undefined ? undefined : handler.cursor.safeParse(record.cursor);
@@ -247,97 +365,146 @@ export class JobRunner implements JobQueue {
       at: issue?.path.join(".") || "data",
     });
     await this.store
-      .namespace("unreadable")
+      .namespace(UNREADABLE)
       .set(`jobs:${record.id}`, [
         { at: Date.now(), issue: issue?.message ?? "does not fit", value: record },
       ]);
-    await this.records.set(record.id, { ...record, status: "failed", updatedAt: Date.now() });
-    await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+    await this.records.setFenced(
+      record.id,
+      { ...record, status: "failed", updatedAt: Date.now() },
+      fence,
+    );
     return undefined;
   }
 
+  /** One run: under the job's lease, then what the run left to do (wait, or leave the index). */
   private async execute(
     handler: JobHandler,
     record: JobRecord,
     abort: AbortController,
   ): Promise<void> {
-    let again: JobRecord | undefined;
     try {
-      await withLock(
+      const outcome = await withLock(
         this.store.locks,
         `job:${record.id}`,
-        async (leaseLost) => {
-          const job = await this.open(handler, record);
-          if (!job) return;
-          const signal = AbortSignal.any([abort.signal, leaseLost]);
-          let current = record;
-          const control: JobControl<unknown, unknown, unknown> = {
-            signal,
-            save: async (cursor, progress) => {
-              const saved = await this.records.get(record.id);
-              if (saved?.status !== "running") throw new JobCancelledError("cancelled");
-              current = {
-                ...current,
-                cursor,
-                progress: progress ?? current.progress,
-                updatedAt: Date.now(),
-              };
-              await this.records.set(record.id, current);
-            },
-            report: async (event) => {
-              if (!this.reporter) throw new Error("jobs have no reporter");
-              // The handler's events are its kind's (see model/jobs.ts and registry.ts).
-              const input = { kind: "job", job: record.kind, id: record.id, ...(event as object) };
-              return this.reporter.report(record.user, input as JobInput);
-            },
-          };
-          // A lease the job waited for inside its work (a user's, the index) is a failure of
-          // this run, not "another process runs this job": only our own lease means that.
-          const result = await handler.run(job, control).catch((err: unknown) => {
-            throw err instanceof LockTimeoutError
-              ? new Error("a lock inside the job timed out", { cause: err })
-              : err;
-          });
-          const saved = await this.records.get(record.id);
-          if (saved?.status !== "running") return;
-          if (result && "again" in result) {
-            again = { ...current, dueAt: result.again, updatedAt: Date.now() };
-            await this.records.set(record.id, again);
-            return;
-          }
-          await this.records.set(record.id, { ...current, status: "done", updatedAt: Date.now() });
-        },
+        (leaseLost, fence) => this.runOnce(handler, record, abort, leaseLost, fence),
         { waitMs: 0, ttlMs: this.opts.leaseMs ?? 15_000 },
       );
-      if (again) {
-        this.schedule(again);
-        return;
-      }
-      await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+      if (outcome === "ended") await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+      else if (outcome !== "kept") this.schedule(outcome.again);
     } catch (err) {
       if (err instanceof LockTimeoutError) return; // another process runs it
-      if (err instanceof JobCancelledError || abort.signal.aborted) return;
+      if (err instanceof FencedOutError) {
+        log.warn("job taken over by another process; this run stops", { job: record.id });
+        return;
+      }
+      if (err instanceof StoreUnavailableError) {
+        // The record says where it got to; the sweep runs it again once the store answers.
+        log.warn("job paused: the store is unavailable", { kind: record.kind, job: record.id });
+        return;
+      }
+      log.error("job run failed", { kind: record.kind, job: record.id, err });
+    }
+  }
+
+  private async runOnce(
+    handler: JobHandler,
+    record: JobRecord,
+    abort: AbortController,
+    leaseLost: AbortSignal,
+    fence: Fence,
+  ): Promise<RunOutcome> {
+    const job = await this.open(handler, record, fence);
+    if (!job) return "ended";
+    const signal = AbortSignal.any([abort.signal, leaseLost]);
+    let current = record;
+    const control: JobControl<unknown, unknown, unknown> = {
+      signal,
+      save: async (cursor, progress) => {
+        const saved = await this.records.get(record.id);
+        if (saved?.status !== "running") throw new JobCancelledError("cancelled");
+        const next = {
+          ...current,
+          cursor,
+          progress: progress ?? current.progress,
+          updatedAt: Date.now(),
+        };
+        await this.records.setFenced(record.id, next, fence);
+        current = next;
+      },
+      report: async (event) => {
+        if (!this.reporter) throw new Error("jobs have no reporter");
+        // The handler's events are its kind's (see model/jobs.ts and registry.ts).
+        const input = { kind: "job", job: record.kind, id: record.id, ...(event as object) };
+        return this.reporter.report(record.user, input as JobInput);
+      },
+    };
+    try {
+      // A lease the job waited for inside its work (a user's, the index) is a failure of
+      // this run, not "another process runs this job": only our own lease means that.
+      const result = await handler.run(job, control).catch((err: unknown) => {
+        throw err instanceof LockTimeoutError
+          ? new Error("a lock inside the job timed out", { cause: err })
+          : err;
+      });
+      const saved = await this.records.get(record.id);
+      if (saved?.status !== "running") return "ended";
+      if (result && "again" in result) {
+        const again = { ...current, dueAt: result.again, updatedAt: Date.now() };
+        await this.records.setFenced(record.id, again, fence);
+        return { again };
+      }
+      await this.records.setFenced(
+        record.id,
+        { ...current, status: "done", updatedAt: Date.now() },
+        fence,
+      );
+      return "ended";
+    } catch (err) {
+      // Cancelled (here or elsewhere), or shutting down: the record stays as it is.
+      if (err instanceof JobCancelledError || abort.signal.aborted) return "kept";
+      if (err instanceof FencedOutError || leaseLost.aborted) {
+        log.warn("job taken over by another process; this run stops", {
+          kind: record.kind,
+          job: record.id,
+        });
+        return "kept";
+      }
+      if (err instanceof StoreUnavailableError) throw err;
       log.error("job failed", { kind: record.kind, job: record.id, err });
       if (handler.retryAfterErrorMs !== undefined && !this.stopping) {
         // Work that must not die of one bad moment (the watch): try again later, from what it saved.
-        const latest = (await this.records.get(record.id)) ?? record;
+        const latest = (await this.records.get(record.id)) ?? current;
         const retry = {
           ...latest,
           dueAt: Date.now() + handler.retryAfterErrorMs,
           updatedAt: Date.now(),
         };
-        await this.records.set(record.id, retry);
-        this.schedule(retry);
-        return;
+        await this.records.setFenced(record.id, retry, fence);
+        return { again: retry };
       }
-      await this.records.set(record.id, { ...record, status: "failed", updatedAt: Date.now() });
-      await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+      await this.records.setFenced(
+        record.id,
+        { ...record, status: "failed", updatedAt: Date.now() },
+        fence,
+      );
+      return "ended";
     }
   }
 
-  private async editIndex(edit: (ids: string[]) => string[]): Promise<void> {
-    await withLock(this.store.locks, "job-index", async () => {
-      await this.index.set(INDEX_KEY, edit((await this.index.get(INDEX_KEY)) ?? []));
+  private editIndex(edit: (ids: string[]) => string[]): Promise<void> {
+    return this.editList(this.index, INDEX_KEY, "job-index", edit);
+  }
+
+  /** A read-modify-write of one list, under its lease and fenced by it. */
+  private async editList(
+    kv: KeyValue<string[]>,
+    key: string,
+    lock: string,
+    edit: (ids: string[]) => string[],
+  ): Promise<void> {
+    await withLock(this.store.locks, lock, async (_lost, fence) => {
+      await kv.setFenced(key, edit((await kv.get(key)) ?? []), fence);
     });
   }
 }

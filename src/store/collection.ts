@@ -26,24 +26,31 @@ export function collection<T>(
   now: () => number = Date.now,
 ): KeyValue<T> {
   const raw = store.namespace(name);
+  /** The value if it fits; otherwise set aside, logged, and read as absent. */
+  const checked = async (key: string, value: unknown): Promise<T | undefined> => {
+    if (value === undefined) return undefined;
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join(".") || "the record";
+    await setAside(store, `${name}:${key}`, {
+      at: now(),
+      issue: `${where}: ${issue?.message ?? "does not fit"}`,
+      value,
+    });
+    log.error("stored record does not fit; set aside", { namespace: name, key, at: where });
+    return undefined;
+  };
   return {
     async get(key) {
       const value = await raw.get(key);
-      if (value === undefined) return undefined;
-      const parsed = schema.safeParse(value);
-      if (parsed.success) return parsed.data;
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.join(".") || "the record";
-      await setAside(store, `${name}:${key}`, {
-        at: now(),
-        issue: `${where}: ${issue?.message ?? "does not fit"}`,
-        value,
-      });
-      await raw.delete(key);
-      log.error("stored record does not fit; set aside", { namespace: name, key, at: where });
-      return undefined;
+      const fits = await checked(key, value);
+      if (value !== undefined && fits === undefined) await raw.delete(key);
+      return fits;
     },
+    take: async (key) => checked(key, await raw.take(key)),
     set: (key, value, ttlMs) => raw.set(key, value, ttlMs),
+    setFenced: (key, value, fence) => raw.setFenced(key, value, fence),
     delete: (key) => raw.delete(key),
   };
 }

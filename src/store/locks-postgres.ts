@@ -2,29 +2,46 @@
  * Leases in PostgreSQL. Taking one is a single `INSERT … ON CONFLICT DO UPDATE …
  * WHERE expired`: PostgreSQL locks the conflicting row and re-checks the condition,
  * so two processes can never both get a row back. Times come from the server's
- * clock, so processes on different hosts agree on when a lease ends.
+ * clock, so processes on different hosts agree on when a lease ends. Generations
+ * come from a sequence, so they only ever grow, whatever is released or deleted.
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { leaseMs } from "./locks-memory.js";
-import type { Locks } from "./store.js";
+import type { Lease, Locks } from "./store.js";
 
-const SCHEMA =
-  "CREATE TABLE IF NOT EXISTS store_locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires TIMESTAMPTZ NOT NULL)";
+const SCHEMA = [
+  "CREATE TABLE IF NOT EXISTS store_locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires TIMESTAMPTZ NOT NULL)",
+  // Rows of a table made before fences existed get 0, which is never handed out.
+  "ALTER TABLE store_locks ADD COLUMN IF NOT EXISTS fence BIGINT NOT NULL DEFAULT 0",
+  "CREATE SEQUENCE IF NOT EXISTS store_lock_generation",
+];
 
-const TAKE = `INSERT INTO store_locks AS l (name, token, expires)
-  VALUES ($1, $2, clock_timestamp() + $3::float8 * interval '1 millisecond')
-  ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires = excluded.expires
-  WHERE l.expires <= clock_timestamp()
-  RETURNING token`;
+const GRANT = `INSERT INTO store_locks AS l (name, token, expires, fence)
+  VALUES ($1, $2, clock_timestamp() + $3::float8 * interval '1 millisecond', nextval('store_lock_generation'))
+  ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires = excluded.expires, fence = excluded.fence`;
+
+const TAKE = `${GRANT} WHERE l.expires <= clock_timestamp() RETURNING fence`;
+const SEIZE = `${GRANT} RETURNING fence`;
 
 const LENGTHEN = `UPDATE store_locks SET expires = clock_timestamp() + $3::float8 * interval '1 millisecond'
   WHERE name = $1 AND token = $2 AND expires > clock_timestamp()`;
 
 const DROP = "DELETE FROM store_locks WHERE name = $1 AND token = $2";
 
-/** SQLSTATEs of a `CREATE … IF NOT EXISTS` that raced another process doing the same. */
-const RACED_DDL = new Set(["23505", "42P07"]);
+/**
+ * The condition a fenced write puts in its own statement (see open-store.ts).
+ * FOR SHARE: a takeover that commits first makes PostgreSQL re-check the row and
+ * refuse the write; one that comes second waits for the write to commit.
+ */
+export const PG_FENCE_HOLDS = (lock: string, generation: string) =>
+  `EXISTS (SELECT 1 FROM store_locks WHERE name = ${lock} AND fence = ${generation} FOR SHARE)`;
+
+/**
+ * SQLSTATEs of a `CREATE … IF NOT EXISTS` or `ADD COLUMN IF NOT EXISTS` that
+ * raced another process doing the same.
+ */
+const RACED_DDL = new Set(["23505", "42P07", "42701"]);
 
 /** Runs idempotent DDL, tolerating another process creating the same thing at once. */
 export async function createIfMissing(pool: pg.Pool, ddl: string): Promise<void> {
@@ -41,15 +58,12 @@ export class PostgresLocks implements Locks {
 
   /** Creates the table if missing; the pool is shared with Keyv and ended by the store. */
   static async open(pool: pg.Pool): Promise<PostgresLocks> {
-    await createIfMissing(pool, SCHEMA);
+    for (const ddl of SCHEMA) await createIfMissing(pool, ddl);
     return new PostgresLocks(pool);
   }
 
-  async acquire(name: string, ttlMs: number): Promise<string | null> {
-    const ms = leaseMs(ttlMs);
-    const token = randomUUID();
-    const result = await this.pool.query(TAKE, [name, token, ms]);
-    return result.rowCount === 1 ? token : null;
+  async acquire(name: string, ttlMs: number): Promise<Lease | null> {
+    return this.#grant(TAKE, name, leaseMs(ttlMs));
   }
 
   async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
@@ -60,5 +74,20 @@ export class PostgresLocks implements Locks {
 
   async release(name: string, token: string): Promise<void> {
     await this.pool.query(DROP, [name, token]);
+  }
+
+  async seize(name: string, ttlMs: number): Promise<Lease> {
+    const lease = await this.#grant(SEIZE, name, leaseMs(ttlMs));
+    if (!lease)
+      throw new Error(`PostgreSQL granted no lease on "${name}" to an unconditional upsert`);
+    return lease;
+  }
+
+  async #grant(sql: string, name: string, ms: number): Promise<Lease | null> {
+    const token = randomUUID();
+    const result = await this.pool.query<{ fence: string }>(sql, [name, token, ms]);
+    const fence = result.rows[0]?.fence;
+    // BIGINT comes back as a string; generations stay far below 2^53.
+    return fence === undefined ? null : { lock: name, token, generation: Number(fence) };
   }
 }

@@ -8,7 +8,7 @@ import { MemoryLocks } from "./locks-memory.js";
 import type { Store } from "./store.js";
 
 interface Shared {
-  maps: Map<string, Map<unknown, unknown>>;
+  maps: Map<string, Map<string, unknown>>;
   locks: MemoryLocks;
   users: number;
 }
@@ -17,7 +17,7 @@ const byName = new Map<string, Shared>();
 
 export function openMemoryStore(name = ""): Store {
   const shared = (name && byName.get(name)) || {
-    maps: new Map<string, Map<unknown, unknown>>(),
+    maps: new Map<string, Map<string, unknown>>(),
     locks: new MemoryLocks(),
     users: 0,
   };
@@ -30,9 +30,22 @@ export function openMemoryStore(name = ""): Store {
     // Keyv keeps its serialised `{value, expires}` strings in the Map, so values
     // round-trip through JSON and expire exactly as on the other backends.
     adapter: (namespace) => {
-      const map = shared.maps.get(namespace) ?? new Map<unknown, unknown>();
+      const map = shared.maps.get(namespace) ?? new Map<string, unknown>();
       shared.maps.set(namespace, map);
-      return map;
+      // Synchronous from check to write: nothing else runs in between.
+      return {
+        store: map,
+        take: async (key) => {
+          const value = map.get(key);
+          map.delete(key);
+          return typeof value === "string" ? value : undefined;
+        },
+        setFenced: async (key, value, fence) => {
+          if (!shared.locks.holds(fence)) return false;
+          map.set(key, value);
+          return true;
+        },
+      };
     },
     close: async () => {
       shared.users -= 1;

@@ -4,9 +4,10 @@
  * base64url; the "s1" lets a later format sit beside this one.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Sealed, SealedSchema } from "../model/sealed.js";
+import { narrowFile, privateFolder } from "./private-files.js";
 
 const INFO = "fedimove seal v1";
 const IV_BYTES = 12;
@@ -61,23 +62,26 @@ export class Sealer {
 
 /**
  * The sealing secret from `path`, created on first run (32 random bytes,
- * base64url) readable by this user only. An existing file others can read is
- * narrowed to 0600 rather than refused, so an upgrade does not stop the bot.
+ * base64url) readable by this user only, in a folder only this user can open
+ * (modes set outright, so no umask widens or blocks them). An existing file
+ * others can read is narrowed to 0600 rather than refused, so an upgrade does
+ * not stop the bot.
  */
 export function loadOrCreateSecretFile(path: string): string {
   try {
     const secret = readFileSync(path, "utf8").trim();
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    narrowFile(path);
     if (!secret) throw new SealError(`the secret file ${path} is empty`);
     return secret;
   } catch (error) {
     if (!isMissing(error)) throw error;
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  privateFolder(dirname(path));
   const secret = randomBytes(32).toString("base64url");
   try {
     // "wx": if another process created it meanwhile, use theirs, not ours.
     writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(path, 0o600);
     return secret;
   } catch (error) {
     if (error instanceof Error && "code" in error && error.code === "EEXIST") {

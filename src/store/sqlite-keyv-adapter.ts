@@ -11,6 +11,8 @@
  */
 import { EventEmitter } from "node:events";
 import type Database from "better-sqlite3";
+import { SQLITE_FENCE_HOLDS } from "./locks-sqlite.js";
+import type { Fence } from "./store.js";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS keyv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER);
@@ -36,6 +38,8 @@ export class SqliteKeyvAdapter extends EventEmitter {
   readonly #select;
   readonly #upsert;
   readonly #remove;
+  readonly #take;
+  readonly #setFenced;
   readonly #removeRange;
   readonly #removeAll;
   readonly #sweep;
@@ -51,6 +55,14 @@ export class SqliteKeyvAdapter extends EventEmitter {
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
     );
     this.#remove = db.prepare("DELETE FROM keyv WHERE key = ? RETURNING expires").pluck();
+    this.#take = db.prepare("DELETE FROM keyv WHERE key = ? RETURNING value, expires");
+    // One statement: SQLite takes the write lock before it reads, so the check and the
+    // write see the same fence. (The WHERE also keeps ON CONFLICT from parsing as a join.)
+    this.#setFenced = db.prepare(
+      "INSERT INTO keyv (key, value, expires) SELECT @key, @value, NULL " +
+        `WHERE ${SQLITE_FENCE_HOLDS} ` +
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
+    );
     // A range rather than LIKE: no wildcard escaping, and it uses the primary key.
     this.#removeRange = db.prepare("DELETE FROM keyv WHERE key >= ? AND key < ?");
     this.#removeAll = db.prepare("DELETE FROM keyv");
@@ -91,6 +103,23 @@ export class SqliteKeyvAdapter extends EventEmitter {
     const expires: unknown = this.#remove.get(this.#key(key));
     if (expires === undefined) return false;
     return expires === null || (typeof expires === "number" && expires > this.#now());
+  }
+
+  /** Deletes the key and returns the serialised value, if it was live: of racing takers, one. */
+  async take(key: string): Promise<string | undefined> {
+    const row: unknown = this.#take.get(this.#key(key));
+    if (typeof row !== "object" || row === null || !("value" in row) || !("expires" in row)) {
+      return undefined;
+    }
+    const { value, expires } = row;
+    const live = expires === null || (typeof expires === "number" && expires > this.#now());
+    return live && typeof value === "string" ? value : undefined;
+  }
+
+  /** Sets the serialised value, without TTL, only if the fence still holds; false when refused. */
+  async setFenced(key: string, value: string, fence: Fence): Promise<boolean> {
+    const { lock, generation } = fence;
+    return this.#setFenced.run({ key: this.#key(key), value, lock, generation }).changes === 1;
   }
 
   async deleteMany(keys: string[]): Promise<boolean> {

@@ -2,14 +2,43 @@
  * The bot's storage, as the rest of the code sees it. Keyv sits behind this
  * (SQLite, Redis or PostgreSQL, chosen by STORE_URL); nothing outside src/store
  * imports Keyv or a driver, so a step can be tested against an in-memory store.
+ *
+ * Every call is time-bound: a backend that does not answer within a few seconds
+ * (down, unreachable, hung, or a SQLite file locked by someone else) fails the
+ * call with StoreUnavailableError (see errors.ts) instead of hanging it.
  */
+
+/**
+ * A lease's fencing token: which lease on which lock a write is made under.
+ * Generations only grow, on every backend and across processes, so a holder
+ * whose lease was lost and taken by another holds an older one forever.
+ */
+export interface Fence {
+  readonly lock: string;
+  readonly generation: number;
+}
+
+/** A lease as taken: its fence, and the token that extends and releases it. */
+export interface Lease extends Fence {
+  readonly token: string;
+}
 
 /** A typed key-value area. Values are JSON-serialisable. */
 export interface KeyValue<T> {
   get(key: string): Promise<T | undefined>;
   /** ttlMs: the value disappears after this long; omitted, it stays. */
   set(key: string, value: T, ttlMs?: number): Promise<void>;
+  /** True only for the call that removed a live value: of concurrent deleters, one. */
   delete(key: string): Promise<boolean>;
+  /** Reads and deletes in one atomic step: of concurrent takers, exactly one gets the value. */
+  take(key: string): Promise<T | undefined>;
+  /**
+   * set() without a TTL, in one atomic write that first checks that `fence` is
+   * still the newest lease on its lock (taken over or released, it is not): a
+   * holder that lost its lease cannot overwrite what the next holder did.
+   * Throws FencedOutError, having changed nothing, when the check fails.
+   */
+  setFenced(key: string, value: T, fence: Fence): Promise<void>;
 }
 
 /**
@@ -18,12 +47,17 @@ export interface KeyValue<T> {
  * A lease expires by itself after ttlMs, so a crashed holder never blocks forever.
  */
 export interface Locks {
-  /** A token when the lease was taken, null when someone else holds it. */
-  acquire(name: string, ttlMs: number): Promise<string | null>;
+  /** A lease when it was taken, null when someone else holds it. */
+  acquire(name: string, ttlMs: number): Promise<Lease | null>;
   /** Lengthens a lease still held with this token; false when it was lost. */
   extend(name: string, token: string, ttlMs: number): Promise<boolean>;
-  /** Releases the lease only if this token still holds it. */
+  /** Releases the lease only if this token still holds it; its fence is refused from then on. */
   release(name: string, token: string): Promise<void>;
+  /**
+   * Takes the lease whoever holds it, with a new generation: the holder's fenced
+   * writes are refused from now on (cancelling a job another process runs).
+   */
+  seize(name: string, ttlMs: number): Promise<Lease>;
 }
 
 export interface Store {

@@ -1,10 +1,11 @@
 /**
  * Runs work while holding a lease: waits for it, keeps it alive while the work
  * runs (a heartbeat at a third of the TTL), tells the work through an AbortSignal
- * if it is lost anyway, and always gives it back.
+ * if it is lost anyway, and always gives it back. The work gets the lease's fence
+ * too: a write that must not land once the lease is lost is made with setFenced().
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Locks } from "./store.js";
+import type { Fence, Lease, Locks } from "./store.js";
 
 export interface LockOptions {
   /** Lease length; the heartbeat renews it every ttlMs / 3. Default 30 s. */
@@ -36,22 +37,22 @@ export class LockLostError extends Error {
 export async function withLock<T>(
   locks: Locks,
   name: string,
-  fn: (signal: AbortSignal) => Promise<T>,
+  fn: (signal: AbortSignal, fence: Fence) => Promise<T>,
   opts: LockOptions = {},
 ): Promise<T> {
   const { ttlMs = 30_000, waitMs = 60_000, pollMs = 50 } = opts;
-  const { token, sent } = await acquireWithin(locks, name, ttlMs, waitMs, pollMs);
+  const { lease, sent } = await acquireWithin(locks, name, ttlMs, waitMs, pollMs);
   const lost = new AbortController();
-  const stop = heartbeat(locks, name, token, ttlMs, sent, () =>
+  const stop = heartbeat(locks, name, lease.token, ttlMs, sent, () =>
     lost.abort(new LockLostError(name)),
   );
   try {
-    return await fn(lost.signal);
+    return await fn(lost.signal, { lock: lease.lock, generation: lease.generation });
   } finally {
     stop();
     // A release that fails (connection gone) costs nothing: the lease expires by
     // itself, and throwing here would hide the work's own result or error.
-    await locks.release(name, token).catch(() => undefined);
+    await locks.release(name, lease.token).catch(() => undefined);
   }
 }
 
@@ -61,12 +62,12 @@ async function acquireWithin(
   ttlMs: number,
   waitMs: number,
   pollMs: number,
-): Promise<{ token: string; sent: number }> {
+): Promise<{ lease: Lease; sent: number }> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     const sent = Date.now();
-    const token = await locks.acquire(name, ttlMs);
-    if (token !== null) return { token, sent };
+    const lease = await locks.acquire(name, ttlMs);
+    if (lease !== null) return { lease, sent };
     const left = deadline - Date.now();
     if (left <= 0) throw new LockTimeoutError(name, waitMs);
     // Jitter keeps waiters that started together from retrying in lockstep.

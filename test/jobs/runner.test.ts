@@ -115,3 +115,53 @@ describe("job runner: what it won't trust", () => {
     }
   });
 });
+
+describe("job runner: jobs prepared by a turn", () => {
+  function counting(runs: string[]) {
+    return {
+      kind: "tick",
+      data: z.object({}),
+      cursor: z.null(),
+      async run(job: { id: string }) {
+        runs.push(job.id);
+        return undefined;
+      },
+    };
+  }
+
+  it("a prepared job does not run until begun", async () => {
+    const store = openMemoryStore();
+    const jobs = new JobRunner(store, { pendingMs: 60_000 });
+    const runs: string[] = [];
+    jobs.register(counting(runs));
+    await jobs.prepare("tg:1", { kind: "tick", id: "j1", data: {} });
+    await jobs.resumeAll();
+    await jobs.idle();
+    expect(runs).toEqual([]);
+    expect((await jobs.get("j1"))?.status).toBe("pending");
+    await jobs.begin("j1");
+    await jobs.idle();
+    expect(runs).toEqual(["j1"]);
+    expect((await jobs.get("j1"))?.status).toBe("done");
+  });
+
+  it("the sweep discards a job whose turn never saved the state naming it, and begins one whose turn did", async () => {
+    const store = openMemoryStore();
+    const jobs = new JobRunner(store, { pendingMs: 0 });
+    const runs: string[] = [];
+    jobs.register(counting(runs));
+    jobs.reporter = {
+      report: async () => "stale",
+      // As the engine answers: the saved state waits for "saved" only.
+      wants: async (_user, id) => id === "saved",
+    };
+    await jobs.prepare("tg:1", { kind: "tick", id: "unsaved", data: {} });
+    await jobs.prepare("tg:1", { kind: "tick", id: "saved", data: {} });
+    await jobs.resumeAll();
+    await jobs.idle();
+    expect(runs).toEqual(["saved"]);
+    expect(await jobs.get("unsaved")).toBeUndefined();
+    expect((await jobs.get("saved"))?.status).toBe("done");
+    expect(await store.namespace("job-index").get("active")).toEqual([]);
+  });
+});

@@ -8,12 +8,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { collection } from "../../src/store/collection.js";
+import { FencedOutError } from "../../src/store/errors.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { KeyValue, Locks, Store } from "../../src/store/store.js";
 import { LockLostError, LockTimeoutError, withLock } from "../../src/store/with-lock.js";
+import { backendUrls } from "../helpers/backends.js";
 
 const run = randomBytes(4).toString("hex");
 let serial = 0;
@@ -22,12 +25,7 @@ const unique = (what: string) => `t-${run}-${what}-${++serial}`;
 const dir = mkdtempSync(join(tmpdir(), "fedimove-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const factories: Record<string, () => string> = {
-  memory: () => `memory:${unique("mem")}`,
-  sqlite: () => `sqlite:${join(dir, `${unique("db")}.sqlite`)}`,
-  redis: () => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-  postgres: () => process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
-};
+const factories = backendUrls(dir);
 
 /** clear() is not on KeyValue; the Keyv store offers it, and the test insists. */
 function clearOf(kv: KeyValue<unknown>): () => Promise<void> {
@@ -127,31 +125,101 @@ for (const [name, make] of Object.entries(factories)) {
 
     it("acquires, contends, extends and releases a lease", async () => {
       const lock = unique("lock");
-      const token = await store.locks.acquire(lock, 5_000);
-      expect(token).toEqual(expect.any(String));
-      if (token === null) return;
+      const lease = await store.locks.acquire(lock, 5_000);
+      expect(lease).toMatchObject({
+        lock,
+        token: expect.any(String),
+        generation: expect.any(Number),
+      });
+      if (lease === null) return;
       expect(await store.locks.acquire(lock, 5_000)).toBeNull();
-      expect(await store.locks.extend(lock, token, 5_000)).toBe(true);
+      expect(await store.locks.extend(lock, lease.token, 5_000)).toBe(true);
       expect(await store.locks.extend(lock, "not-the-token", 5_000)).toBe(false);
       await store.locks.release(lock, "not-the-token");
       expect(await store.locks.acquire(lock, 5_000)).toBeNull();
-      await store.locks.release(lock, token);
+      await store.locks.release(lock, lease.token);
       const again = await store.locks.acquire(lock, 5_000);
-      expect(again).toEqual(expect.any(String));
-      if (again) await store.locks.release(lock, again);
+      expect(again?.generation).toBeGreaterThan(lease.generation);
+      if (again) await store.locks.release(lock, again.token);
     });
 
     it("lets a lease expire: it can no longer be extended, and another takes it", async () => {
       const lock = unique("lock");
-      const token = await store.locks.acquire(lock, 150);
-      expect(token).not.toBeNull();
+      const lease = await store.locks.acquire(lock, 150);
+      expect(lease).not.toBeNull();
       await sleep(300);
-      expect(await store.locks.extend(lock, token ?? "", 5_000)).toBe(false);
+      expect(await store.locks.extend(lock, lease?.token ?? "", 5_000)).toBe(false);
       const next = await store.locks.acquire(lock, 5_000);
       expect(next).not.toBeNull();
-      await store.locks.release(lock, token ?? "");
+      await store.locks.release(lock, lease?.token ?? "");
       expect(await store.locks.acquire(lock, 5_000)).toBeNull();
-      if (next) await store.locks.release(lock, next);
+      if (next) await store.locks.release(lock, next.token);
+    });
+
+    it("refuses a write fenced by a lease that expired and was taken by another", async () => {
+      const kv = ns();
+      const lock = unique("lock");
+      const first = await store.locks.acquire(lock, 150);
+      if (!first) throw new Error("no lease");
+      await kv.setFenced("turn", { by: "first", n: 1 }, first);
+      expect(await kv.get("turn")).toEqual({ by: "first", n: 1 });
+
+      await sleep(300);
+      const second = await store.locks.acquire(lock, 5_000);
+      if (!second) throw new Error("no lease");
+      expect(second.generation).toBeGreaterThan(first.generation);
+      await kv.setFenced("turn", { by: "second", n: 2 }, second);
+
+      const stale = kv.setFenced("turn", { by: "first", n: 3 }, first);
+      await expect(stale).rejects.toThrow(FencedOutError);
+      await expect(stale).rejects.toThrow(lock);
+      await expect(kv.setFenced("fresh", "x", first)).rejects.toThrow(FencedOutError);
+      expect(await kv.get("turn")).toEqual({ by: "second", n: 2 });
+      expect(await kv.get("fresh")).toBeUndefined();
+      await store.locks.release(lock, second.token);
+    });
+
+    it("keeps a fence while its lease merely expired, and drops it at release or seizure", async () => {
+      const kv = ns();
+      const lock = unique("lock");
+      const lease = await store.locks.acquire(lock, 150);
+      if (!lease) throw new Error("no lease");
+      await sleep(300);
+      // Nobody took it: nothing the holder writes can undo anyone else's work.
+      await kv.setFenced("k", "late but alone", lease);
+      expect(await kv.get("k")).toBe("late but alone");
+      await store.locks.release(lock, lease.token);
+      await expect(kv.setFenced("k", "after release", lease)).rejects.toThrow(FencedOutError);
+
+      const held = await store.locks.acquire(lock, 5_000);
+      if (!held) throw new Error("no lease");
+      const seized = await store.locks.seize(lock, 5_000);
+      expect(seized.generation).toBeGreaterThan(held.generation);
+      await expect(kv.setFenced("k", "held", held)).rejects.toThrow(FencedOutError);
+      expect(await store.locks.extend(lock, held.token, 5_000)).toBe(false);
+      await kv.setFenced("k", "seized", seized);
+      expect(await kv.get("k")).toBe("seized");
+      await store.locks.release(lock, seized.token);
+      expect(await store.locks.acquire(lock, 5_000)).not.toBeNull();
+    });
+
+    it("take: of 50 concurrent takers of one key, exactly one gets the value", async () => {
+      const kv = ns();
+      await kv.set("state", { user: "tg:1" });
+      const taken = await Promise.all(Array.from({ length: 50 }, () => kv.take("state")));
+      expect(taken.filter((v) => v !== undefined)).toEqual([{ user: "tg:1" }]);
+      expect(await kv.get("state")).toBeUndefined();
+      expect(await kv.take("missing")).toBeUndefined();
+      await kv.set("brief", "soon gone", 100);
+      await sleep(200);
+      expect(await kv.take("brief")).toBeUndefined();
+    });
+
+    it("delete: of 50 concurrent deleters of one key, exactly one removed it", async () => {
+      const kv = ns();
+      await kv.set("once", 1);
+      const removed = await Promise.all(Array.from({ length: 50 }, () => kv.delete("once")));
+      expect(removed.filter(Boolean)).toHaveLength(1);
     });
 
     it("withLock serialises 20 concurrent read-modify-writes", async () => {
@@ -170,7 +238,7 @@ for (const [name, make] of Object.entries(factories)) {
       await expect(
         withLock(store.locks, lock, async () => "never", { waitMs: 100, pollMs: 10 }),
       ).rejects.toThrow(LockTimeoutError);
-      if (held) await store.locks.release(lock, held);
+      if (held) await store.locks.release(lock, held.token);
 
       await expect(
         withLock(store.locks, lock, async () => Promise.reject(new Error("boom"))),
@@ -190,7 +258,7 @@ for (const [name, make] of Object.entries(factories)) {
       expect(result).toBe("kept");
       const after = await store.locks.acquire(lock, 5_000);
       expect(after).not.toBeNull();
-      if (after) await store.locks.release(lock, after);
+      if (after) await store.locks.release(lock, after.token);
     });
 
     it("withLock aborts the signal when the lease is lost", async () => {
@@ -199,6 +267,7 @@ for (const [name, make] of Object.entries(factories)) {
         acquire: (n, ttl) => store.locks.acquire(n, ttl),
         extend: async () => false,
         release: (n, token) => store.locks.release(n, token),
+        seize: (n, ttl) => store.locks.seize(n, ttl),
       };
       const reason = await withLock(
         losing,
@@ -223,10 +292,10 @@ for (const [name, make] of Object.entries(factories)) {
         expect(await theirs.get("seen")).toEqual({ n: 1 });
 
         const lock = unique("lock");
-        const token = await store.locks.acquire(lock, 5_000);
-        expect(token).not.toBeNull();
+        const lease = await store.locks.acquire(lock, 5_000);
+        expect(lease).not.toBeNull();
         expect(await other.locks.acquire(lock, 5_000)).toBeNull();
-        if (token) await store.locks.release(lock, token);
+        if (lease) await store.locks.release(lock, lease.token);
 
         const opts = { ttlMs: 5_000, pollMs: 5 };
         await Promise.all(
@@ -249,6 +318,28 @@ describe("openStore", () => {
     const attempt = openStore("mysql://bot:hunter2@db.example/x");
     await expect(attempt).rejects.toThrow(/STORE_URL.*sqlite:<path>.*redis:\/\/.*postgres:\/\//);
     await expect(attempt).rejects.not.toThrow(/hunter2/);
+  });
+
+  it("opens an SQLite file made before leases had fences, lease and all", async () => {
+    const path = join(dir, "before-fences.sqlite");
+    const old = new Database(path);
+    old.exec(
+      "CREATE TABLE store_locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires INTEGER NOT NULL)",
+    );
+    old
+      .prepare("INSERT INTO store_locks VALUES (?, ?, ?)")
+      .run("held", "old-token", Date.now() + 60_000);
+    old.close();
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      expect(await store.locks.acquire("held", 5_000)).toBeNull();
+      const lease = await store.locks.acquire("free", 5_000);
+      expect(lease?.generation).toBeGreaterThan(0);
+      if (lease) await store.namespace("ns").setFenced("k", "v", lease);
+      expect(await store.namespace("ns").get("k")).toBe("v");
+    } finally {
+      await store.close();
+    }
   });
 
   it("fails, rather than hangs, when the server is unreachable", async () => {
