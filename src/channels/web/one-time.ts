@@ -87,13 +87,17 @@ export class OneTimePages {
     return entry;
   }
 
-  /** The entry, used up: a second submission finds nothing. */
+  /**
+   * The entry, used up: of two submissions, even from two processes, exactly one
+   * gets it (the store's atomic take); the other finds nothing.
+   */
   async claim<K extends Entry["kind"]>(
     id: string,
     kind: K,
   ): Promise<Extract<Entry, { kind: K }> | undefined> {
-    const entry = await this.peek(id, kind);
-    if (entry) await this.kv.delete(id);
-    return entry;
+    if (!(await this.peek(id, kind))) return undefined;
+    const taken = await this.kv.take(id);
+    const ofKind = (e: Entry): e is Extract<Entry, { kind: K }> => e.kind === kind;
+    return taken && ofKind(taken) && taken.expiresAt > this.now() ? taken : undefined;
   }
 }
