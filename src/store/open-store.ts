@@ -22,6 +22,7 @@ import { openMemoryStore } from "./memory-store.js";
 import { narrowFile, privateFile, privateFolder } from "./private-files.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { SqliteKeyvAdapter } from "./sqlite-keyv-adapter.js";
+import { enterWal } from "./sqlite-wal.js";
 import type { Store } from "./store.js";
 
 const ACCEPTED =
@@ -70,7 +71,12 @@ function openSqlite(path: string, callMs: number): Store {
   // busy_timeout: another process holding the write lock makes us wait, then fail
   // (SQLITE_BUSY, an unavailable store) rather than wait forever.
   const db = new Database(path, { timeout: callMs });
-  db.pragma("journal_mode = WAL");
+  try {
+    enterWal(db, callMs);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   db.pragma("synchronous = NORMAL");
   // SQLite gives these the database's own mode; ones left by an older version may be wider.
   if (file) for (const extra of ["-wal", "-shm"]) narrowFile(`${path}${extra}`);

@@ -29,14 +29,21 @@ const backends: Record<string, string> = {
 function startWorker(args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", worker, ...args], {
     cwd: root,
-    stdio: ["pipe", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  // Kept, so a worker that dies says why in the failure itself (CI shows only part of the output).
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4_000);
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {
       if (line.trim() === "ready") resolve();
     });
-    void exited.then((code) => reject(new Error(`worker exited (${code}) before it was ready`)));
+    void exited.then((code) =>
+      reject(new Error(`worker exited (${code}) before it was ready:\n${stderr}`)),
+    );
   });
   return { child, ready, exited };
 }
