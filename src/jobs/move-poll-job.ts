@@ -1,6 +1,6 @@
 /**
- * After "I've moved" came too early: every 20 seconds for a while, tell the move
- * step to look at the old account again; it moves the conversation on as soon
+ * From the Move's confirmation (or an early "I've moved"): every 20 seconds for
+ * a while, tell the move step to look at the old account again; it moves the conversation on as soon
  * as the Move shows. Between looks the job waits on a timer, holding nothing;
  * it stops when the step no longer waits for it.
  */

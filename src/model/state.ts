@@ -164,13 +164,19 @@ export const State = z.discriminatedUnion("step", [
   Journey.extend({ step: z.literal("new-server") }),
   Journey.extend({ step: z.literal("new-sign-in"), instance: Instance, signIn: PendingSignIn }),
   WithTarget.extend({ step: z.literal("import-preview"), preview: Preview }),
-  WithTarget.extend({ step: z.literal("importing"), jobId: z.string(), startedAt: z.number() }),
+  WithTarget.extend({
+    step: z.literal("importing"),
+    jobId: z.string(),
+    startedAt: z.number(),
+    /** After the follows: on to the move ("Follow them, then move"), or ask whether to try first. */
+    after: z.enum(["ask", "move"]).default("ask"),
+  }),
   WithTarget.extend({ step: z.literal("import-web"), sentAt: z.number() }),
   WithTarget.extend({ step: z.literal("import-done"), report: ImportReport }),
   WithTarget.extend({ step: z.literal("trying"), jobId: z.string(), remindAt: z.number() }),
   WithTarget.extend({ step: z.literal("old-handle") }),
+  /** The alias, and on micro.blog cross-posting switched off: both asked, and confirmed, at once. */
   Moving.extend({ step: z.literal("alias") }),
-  Moving.extend({ step: z.literal("crosspost") }),
   Moving.extend({ step: z.literal("preflight") }),
   Moving.extend({
     step: z.literal("move"),
@@ -227,7 +233,7 @@ export function awaiting(state: State): { jobs: readonly string[]; signIn?: stri
 }
 
 /** What is saved per user. `v` lets a changed step upgrade saved state; `seq` stamps buttons. */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 export const Saved = z.object({
   v: z.literal(STATE_VERSION),
   seq: z.number().int().nonnegative(),

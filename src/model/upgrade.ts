@@ -29,6 +29,13 @@ const ladder: Record<number, (saved: Raw) => Raw> = {
       const renamed = RENAMED_IN_V3[state.step as string];
       return renamed ? { ...state, step: renamed } : state;
     }),
+  // v3 → v4: cross-posting is asked with the alias, and both confirmed at once. Someone
+  // who was at "crosspost" has the alias checked; the alias step asks both again, checks
+  // the alias again (it passes), and goes on to the pre-flight checks.
+  3: (saved) =>
+    eachState(saved, 4, (state) =>
+      state.step === "crosspost" ? { ...state, step: "alias" } : state,
+    ),
 };
 
 const RENAMED_IN_V3: Record<string, string> = {

@@ -6,8 +6,8 @@
  *   new/     where to: micro.blog by app token, or another server by OAuth
  *   import/  the preview, following everyone (or the user's own CSV import),
  *            the report, trying the new account for a few days
- *   move/    the old handle (file users), the alias, cross-posting, the
- *            pre-flight checks and the confirmation, the Move itself
+ *   move/    the old handle (file users), the alias and cross-posting (asked
+ *            together), the pre-flight checks and the confirmation, the Move
  *   watch/   the followers moving, the finished message and the wrap-up
  *
  * lib/ holds what several steps share; it is not a step.
@@ -20,7 +20,6 @@ import { importWeb } from "./import/import-web.js";
 import { importing } from "./import/importing.js";
 import { trying } from "./import/trying.js";
 import { alias } from "./move/alias.js";
-import { crosspost } from "./move/crosspost.js";
 import { move } from "./move/move.js";
 import { movedElsewhere } from "./move/moved-elsewhere.js";
 import { oldHandle } from "./move/old-handle.js";
@@ -59,7 +58,6 @@ const steps: { [K in StepName]: Step<K> } = {
   trying,
   "old-handle": oldHandle,
   alias,
-  crosspost,
   preflight,
   move,
   watching,

@@ -50,14 +50,15 @@ describe("Mastodon DM channel", () => {
     expect(first!.mentions.map((m) => (m as { acct: string }).acct)).toEqual(["ada"]);
     const text = plainOf(first!.content);
     expect(text).toContain("Hi! I'll move your Mastodon account");
-    expect(text).toContain("1 · Let's go");
+    expect(text).toContain("Which Mastodon server is your account on?");
+    expect(text).toContain("1 · What changes exactly?");
 
     sb.postAs("ada", "@movebot 1", { visibility: "direct", inReplyToId: first!.id });
     const said = await until(
       () => botSaid(sb, "ada"),
       (s) => s.length >= 2,
     );
-    expect(plainOf(said[1]!.content)).toContain("Which Mastodon server is your account on?");
+    expect(plainOf(said[1]!.content)).toContain("Before you start");
   });
 
   it("points a public mention to DMs, and ignores bots", async () => {

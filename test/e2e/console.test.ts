@@ -8,9 +8,9 @@ describe("npm run demo: the terminal bot against the Mastodon stand-in", () => {
     try {
       await demo.waitFor(/the old account is @ada@demo\.social/);
       const [, token] = await demo.waitFor(/Its access token:\s+(\S+)/);
-      await demo.waitFor(/\[1\] Let's go\s+\[2\] What changes exactly\?/);
-      demo.child.stdin.write("1\n");
-      await demo.waitFor(/Which Mastodon server is your account on\?/);
+      await demo.waitFor(
+        /Which Mastodon server is your account on\?[^\n]*\n\s+\[1\] What changes exactly\?/,
+      );
       // The name the demo prints, not the stand-in's address: every request goes where it is played.
       demo.child.stdin.write("demo.social\n");
       await demo.waitFor(/\[1\] Paste a token instead\s+\[2\] Upload a file instead/);

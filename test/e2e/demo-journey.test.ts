@@ -2,18 +2,23 @@
  * The whole journey, as a person walks it in `npm run demo`: from hello to the
  * finished message, through the real process, the terminal channel and both
  * stand-ins (demo.social and mb.demo), with the demo playing the web pages.
+ * Signing in here is by pasted token, and the messages she sends are counted:
+ * nine at most from /start to the confirmed Move.
  */
 import { describe, expect, it } from "vitest";
 import { startProcess } from "./process.js";
 
 describe("npm run demo: the whole journey", () => {
-  it("moves @ada@demo.social to @ada@mb.demo and reports who stayed", {
+  it("moves @ada@demo.social to @ada@mb.demo in 9 messages with a pasted token, and reports who stayed", {
     timeout: 150_000,
   }, async () => {
     const demo = startProcess("src/demo.ts", { LOG_LEVEL: "warn" });
+    // The terminal sends /start by itself when it opens: it counts as her first message.
+    const sent: string[] = ["/start"];
     let mark = 0;
     const type = async (line: string, expect: RegExp, timeoutMs = 30_000) => {
       mark = demo.stdout().length;
+      if (!line.startsWith("!")) sent.push(line);
       demo.child.stdin.write(`${line}\n`);
       return demo.waitFor(expect, timeoutMs, mark);
     };
@@ -21,42 +26,64 @@ describe("npm run demo: the whole journey", () => {
       const [, url] = await demo.waitFor(/Its address:\s+(\S+)/);
       const [, oldToken] = await demo.waitFor(/Its access token:\s+(\S+)/);
       const [, appToken] = await demo.waitFor(/micro\.blog app token:\s+(\S+)/);
-      await demo.waitFor(/\[1\] Let's go/);
-      await type("1", /Which Mastodon server/);
+      await demo.waitFor(/Which Mastodon server is your account on\?[^\n]*\n\s+\[1\] What changes/);
       await type(url!, /\[1\] Paste a token instead/);
       await type("1", /I need an access token/);
       await type(oldToken!, /Saved: 240 follows, 600 followers/);
-      await demo.waitFor(/\[1\] micro\.blog\s+\[2\] Another server/, 30_000, mark);
-      await type("1", /Now your micro\.blog account/);
+      await demo.waitFor(
+        /Moving to micro\.blog\?[\s\S]*\[1\] Another server instead/,
+        30_000,
+        mark,
+      );
       const preview = await type(appToken!, /I'll follow your (\d+) accounts on @ada@mb\.demo\./);
       expect(preview[1]).toBe("240");
+      await demo.waitFor(/\[1\] Follow them, then move/, 10_000, mark);
       await type("1", /Done: 234 followed, 6 not found\./, 60_000);
       await demo.waitFor(/📎 not-followed\.csv saved to/, 10_000, mark);
-      await type(
-        "1",
-        /On micro\.blog, open Account → View Fediverse Details → Aliases → Add Alias/,
+      // Straight on to the alias and cross-posting, asked together: no "Move now?" in between.
+      await demo.waitFor(
+        /Two things on micro\.blog before the move:[\s\S]*\[1\] Both done/,
+        10_000,
+        mark,
       );
-      await type("1", /Not yet: @ada@mb\.demo doesn't list @ada@demo\.social as an alias yet/);
+      expect(demo.stdout().slice(mark)).not.toMatch(/Want to try/);
       await type("!alias", /@ada@demo\.social added as an alias/);
-      await type("1", /✅ @ada@mb\.demo lists @ada@demo\.social as an alias/);
       const checks = await type(
         "1",
-        /Before the move — all clear:[\s\S]*\[1\] I understand — move/,
+        /✅ @ada@mb\.demo lists @ada@demo\.social as an alias[\s\S]*Before the move — all clear:[\s\S]*\[1\] I understand — move/,
       );
       expect(checks[0]).toContain(
         "ℹ️ Whether each follower comes along depends on their own server",
       );
       expect(checks[0]).toContain("600 followers will be asked to follow @ada@mb.demo");
       await type("1", /Now open demo\.social's move page, enter @ada@mb\.demo/);
+      const beforeMove = demo.stdout().length;
       await type("!move", /the account now points to @ada@mb\.demo/);
-      await type("1", /✅ @ada@demo\.social has moved to @ada@mb\.demo\./);
+      // The bot would see the Move by itself within a minute; she says so anyway (the longest path).
+      await type("1", /./);
+      await demo.waitFor(/✅ @ada@demo\.social has moved to @ada@mb\.demo\./, 30_000, beforeMove);
+      console.info(`messages sent on the terminal, pasted token (${sent.length}):`, sent);
+      expect(
+        sent.map((m) => (m === oldToken ? "<token>" : m === appToken ? "<app token>" : m)),
+      ).toEqual([
+        "/start",
+        url,
+        "1", // Paste a token instead
+        "<token>",
+        "<app token>",
+        "1", // Follow them, then move
+        "1", // Both done
+        "1", // I understand — move
+        "1", // I've moved
+      ]);
+      expect(sent.length).toBeLessThanOrEqual(9);
       const done = await demo.waitFor(
         /Your move is finished: 570 of 600 followers moved \(95%\)\.\n30 stayed behind:\n• quiet\.demo: 30 — server not answering/,
         100_000,
-        mark,
+        beforeMove,
       );
       expect(done[0]).toBeTruthy();
-      await demo.waitFor(/📎 stayed\.csv saved to/, 10_000, mark);
+      await demo.waitFor(/📎 stayed\.csv saved to/, 10_000, beforeMove);
       demo.child.stdin.end();
       expect((await demo.exited).code).toBe(0);
     } finally {

@@ -39,10 +39,10 @@ function knownServers(): World {
   });
 }
 
+/** The welcome asks for the server at once. */
 async function atServerStep() {
   const chat = await makeChat(knownServers());
   await chat.send("/start");
-  await chat.press("Let's go");
   return chat;
 }
 
@@ -51,9 +51,16 @@ describe("engine: the first steps", () => {
     const chat = await makeChat(knownServers());
     const hi = await chat.send("/start");
     expect(hi.text).toMatch(/^Hi! I'll move your Mastodon account/);
+    expect(hi.text).toMatch(
+      /waiting\. Which Mastodon server is your account on\? \(e\.g\. mastodon\.social\)$/,
+    );
+    expect(hi.replies[0]).toMatchObject({ choices: [{ label: "What changes exactly?" }] });
     const more = await chat.press("What changes exactly?");
     expect(more.text).toMatch(/can't move again for 30 days/);
-    const next = await chat.press("Let's go");
+    expect(more.text).toMatch(/Ready\? Which Mastodon server is your account on\?/);
+    expect((await chat.state())?.step).toBe("welcome");
+    // A "let's go" from habit is answered with the same question.
+    const next = await chat.send("let's go");
     expect(next.text).toBe("Which Mastodon server is your account on? (e.g. mastodon.social)");
     expect((await chat.state())?.step).toBe("old-server");
   });
@@ -159,11 +166,11 @@ describe("engine: bad input gets one clear line and changes nothing", () => {
     const chat = await makeChat(knownServers());
     await chat.send("/start");
     const staleSeq = chat.seq;
-    await chat.press("Let's go");
+    await chat.send("hachyderm.io");
     const before = await chat.state();
-    const again = await chat.press("Let's go", staleSeq);
+    const again = await chat.send({ kind: "choice", id: "changes", seq: staleSeq });
     expect(again.lines[0]).toBe("That button belongs to an earlier message. Here's where we are:");
-    expect(again.lines[1]).toMatch(/^Which Mastodon server/);
+    expect(again.lines[1]).toMatch(/^Tap to let me read your account/);
     expect(await chat.state()).toEqual(before);
   });
 });
@@ -194,7 +201,7 @@ describe("engine: commands in the middle of a step", () => {
   it("/status and /help answer without moving", async () => {
     const chat = await atServerStep();
     const before = await chat.state();
-    expect((await chat.send("/status")).text).toMatch(/^Which Mastodon server/);
+    expect((await chat.send("/status")).text).toMatch(/Which Mastodon server/);
     expect((await chat.send("/help")).text).toMatch(
       /\/forget — delete everything I know about you/,
     );
@@ -214,9 +221,8 @@ describe("engine: commands in the middle of a step", () => {
     await chat.send("hachyderm.io");
     await chat.press("Paste a token instead");
     expect((await chat.send("/back")).text).toMatch(/^Tap to let me read your account/);
-    expect((await chat.send("/back")).text).toMatch(/^Which Mastodon server/);
-    expect((await chat.state())?.step).toBe("old-server");
     expect((await chat.send("/back")).text).toMatch(/^Hi! I'll move/);
+    expect((await chat.state())?.step).toBe("welcome");
     expect((await chat.send("/back")).text).toBe("There's no step before this one.");
   });
 
@@ -226,7 +232,7 @@ describe("engine: commands in the middle of a step", () => {
     expect((await chat.send("/cancel")).text).toMatch(/^Stopped\. Nothing is running/);
     expect((await chat.state())?.step).toBe("welcome");
     await chat.send("/start");
-    await chat.press("Let's go");
+    await chat.send("hachyderm.io");
     expect((await chat.send("/forget")).text).toMatch(/^Done: I've deleted everything/);
     expect(await chat.state()).toBeUndefined();
     expect(await chat.store.namespace("users").get(chat.user)).toBeUndefined();

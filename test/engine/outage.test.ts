@@ -21,7 +21,6 @@ describe("engine: the store unreachable", () => {
     const chat = await makeChat(fakeWorld(), { store, user });
     closing(chat.core);
     await chat.send("/start");
-    await chat.press("Let's go");
     const before = await store.namespace("users").get(user);
 
     await proxy.down();

@@ -26,7 +26,7 @@ export interface MoveWorld {
   /** The bot process's environment for this world. */
   env: Record<string, string>;
   /** Where the journey would leave Ada at `step`: follows from a file, micro.blog connected. */
-  stateAt<K extends "alias" | "crosspost" | "preflight" | "move">(
+  stateAt<K extends "alias" | "preflight" | "move">(
     step: K,
     sealer: { seal(s: string): string },
     extra?: Partial<StateOf<K>>,

@@ -53,6 +53,66 @@ describe("saved state from an earlier version", () => {
     expect(parsed.history.map((h) => h.step)).toEqual(["welcome", "old-server"]);
   });
 
+  it("v3's cross-posting step, now asked with the alias, lands on the alias step, in the state and in the history", () => {
+    const moving = {
+      source: {
+        kind: "file",
+        instance: { ...old.instance, version: "4.3.0" },
+        name: "following_accounts.csv",
+      },
+      follows: 12,
+      snapshotAt: 1,
+      target: {
+        kind: "microblog",
+        domain: "micro.blog",
+        username: "ada",
+        handle: "ada@micro.blog",
+        token: old.token,
+      },
+      oldHandle: "ada@hachyderm.io",
+    };
+    const v3 = {
+      v: 3,
+      seq: 9,
+      state: { step: "crosspost", ...moving },
+      history: [
+        { step: "alias", ...moving },
+        { step: "crosspost", ...moving },
+      ],
+      updatedAt: 1,
+    };
+    const parsed = Saved.parse(upgrade(v3, STATE_VERSION));
+    expect(parsed.v).toBe(STATE_VERSION);
+    expect(parsed.state).toEqual({ step: "alias", ...moving });
+    expect(parsed.history.map((h) => h.step)).toEqual(["alias", "alias"]);
+  });
+
+  it("v3's import under way keeps going, and asks afterwards whether to move, as it would have", () => {
+    const v3 = {
+      v: 3,
+      seq: 4,
+      state: {
+        step: "importing",
+        source: { kind: "account", old },
+        follows: 12,
+        snapshotAt: 1,
+        target: {
+          kind: "microblog",
+          domain: "micro.blog",
+          username: "ada",
+          handle: "ada@micro.blog",
+          token: old.token,
+        },
+        jobId: "job-1",
+        startedAt: 1,
+      },
+      history: [],
+      updatedAt: 1,
+    };
+    const parsed = Saved.parse(upgrade(v3, STATE_VERSION));
+    expect(parsed.state).toMatchObject({ step: "importing", jobId: "job-1", after: "ask" });
+  });
+
   it("a state from the future or of unknown shape is left for the engine to set aside", () => {
     expect(Saved.safeParse(upgrade({ v: 99, state: {} }, STATE_VERSION)).success).toBe(false);
     expect(Saved.safeParse(upgrade("junk", STATE_VERSION)).success).toBe(false);

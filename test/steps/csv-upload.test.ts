@@ -19,7 +19,6 @@ const file = (name: string, content: string | Uint8Array): Input => {
 async function atUpload() {
   const chat = await makeChat(world);
   await chat.send("/start");
-  await chat.press("Let's go");
   await chat.send("old.example");
   const ask = await chat.press("Upload a file instead");
   expect(ask.text).toMatch(

@@ -19,7 +19,6 @@ async function signIn(opts: { follows: number; rateLimit?: { limit: number; wind
   const token = sandbox.issueToken("ada", ["read:accounts", "read:follows"]);
   const chat = await makeChat({});
   await chat.send("/start");
-  await chat.press("Let's go");
   await chat.send(sandbox.url);
   const server = await chat.press("Paste a token instead");
   expect(server.text).toMatch(/access token from/);

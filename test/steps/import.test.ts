@@ -27,7 +27,6 @@ async function uploaded(accts: string[], opts: { down?: string[]; dayMs?: number
   const world = await openWorld();
   const chat = await makeChat({ ...world.loopback, down: opts.down }, { dayMs: opts.dayMs });
   await chat.send("/start");
-  await chat.press("Let's go");
   // The old server must answer like Mastodon; the file path reads nothing from it after that.
   await chat.send(OLD);
   await chat.press("Upload a file instead");
@@ -49,7 +48,6 @@ describe("connect micro.blog and import", () => {
     mb.addRemote("ghost@two.example", { exists: false });
     mb.follow("ada", "user0@one.example");
 
-    await chat.press("micro.blog");
     const r = await chat.send(token);
     expect(r.secret).toBe(true);
     expect(r.lines).toEqual([
@@ -58,7 +56,7 @@ describe("connect micro.blog and import", () => {
     ]);
     expect(mb.verifyCount(token)).toBe(1);
 
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     const said = texts(chat.notified);
     expect(said[0]).toBe("Done: 12 followed, 1 already followed, 1 not found.");
@@ -80,7 +78,6 @@ describe("connect micro.blog and import", () => {
 
   it("an invalid app token is explained, deleted and changes nothing", async () => {
     const { chat } = await uploaded(["a@one.example"]);
-    await chat.press("micro.blog");
     const before = await chat.state();
     const r = await chat.send("not-a-real-token-123456");
     expect(r.secret).toBe(true);
@@ -92,7 +89,6 @@ describe("connect micro.blog and import", () => {
     const accts = ["a@one.example", "b@one.example", "c@one.example"];
     const { chat, token, mb } = await uploaded(accts);
     for (const a of accts) mb.addRemote(a, { exists: true });
-    await chat.press("micro.blog");
     await chat.send(token);
     const web = await chat.press("I'll import the CSV myself");
     expect(web.lines[0]).toMatch(
@@ -114,9 +110,8 @@ describe("connect micro.blog and import", () => {
   it("try it for a while: the reminder arrives after the chosen days", async () => {
     const { chat, token, mb } = await uploaded(["a@one.example"], { dayMs: 50 });
     mb.addRemote("a@one.example", { exists: true });
-    await chat.press("micro.blog");
     await chat.send(token);
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     const wait = await chat.press("Remind me in 3 days");
     expect(wait.text).toMatch(/^I'll remind you on \w{3}, \d\d \w{3}\. Take your time/);
@@ -132,7 +127,28 @@ describe("connect micro.blog and import", () => {
     );
     const alias = await chat.send("@ada@old.example");
     expect(alias.text).toMatch(
-      /^On micro\.blog, open Account → View Fediverse Details → Aliases → Add Alias and enter:\n@ada@old\.example/,
+      /^Two things on micro\.blog before the move:\n1\. Account → View Fediverse Details → Aliases → Add Alias, and enter:\n@ada@old\.example\n2\. Account → Edit Sources & Cross-posting/,
     );
+  });
+
+  it("follow them, then move: after the report, on to the move without asking again", async () => {
+    const { chat, token, mb } = await uploaded(["a@one.example"]);
+    mb.addRemote("a@one.example", { exists: true });
+    const preview = await chat.send(token);
+    expect(preview.replies[1]).toMatchObject({
+      choices: [
+        { label: "Follow them, then move" },
+        { label: "Follow them, try it first" },
+        { label: "I'll import the CSV myself" },
+      ],
+    });
+    await chat.press("Follow them, then move");
+    await chat.jobs.idle();
+    const said = texts(chat.notified);
+    expect(said[0]).toBe("Done: 1 followed.");
+    // No "Move now?": the follows came from a file, so the old handle comes first.
+    expect(said[1]).toMatch(/^What.s the handle of the account you.re moving from\?/);
+    expect(said.join("\n")).not.toMatch(/Want to try/);
+    expect((await chat.state())?.step).toBe("old-handle");
   });
 });

@@ -36,11 +36,9 @@ async function uploaded(
   for (const blog of opts.blogs ?? []) world.origins[blog] = world.mb.url;
   const chat = await makeChat(world.loopback, { microblogRule: opts.microblogRule });
   await chat.send("/start");
-  await chat.press("Let's go");
   await chat.send(OLD);
   await chat.press("Upload a file instead");
   await chat.send(csv(accts));
-  await chat.press("micro.blog");
   return { chat, world, mb: world.mb };
 }
 
@@ -63,7 +61,7 @@ describe("a micro.blog account's own Fediverse username", () => {
       handle: "zoe@zoe.example",
       token: "sealed",
     });
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     expect(texts(chat.notified)[1]).toMatch(/^Want to try mb\.example for a few days/);
   });
@@ -188,7 +186,7 @@ describe("micro.blog's own users in a follows list", () => {
     expect(r.lines[1]).toBe(
       "I'll follow your 3 accounts on @ada@mb.example. 1 you already follow.",
     );
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     expect(texts(chat.notified)[0]).toBe("Done: 3 followed, 1 already followed.");
     expect(mb.followingOf("ada")).toEqual(["bob", "carol", "dan", "x@one.example"]);
@@ -218,7 +216,7 @@ describe("403s from micro.blog that are not its limit", () => {
     });
     mb.addRemote("a@one.example", { exists: true });
     await chat.send(world.appToken);
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     const said = texts(chat.notified);
     expect(said[0]).toBe("Done: 1 followed, 1 refused.");
@@ -236,15 +234,13 @@ describe("403s from micro.blog that are not its limit", () => {
     for (const h of ["a@one.example", "b@one.example"]) mb.addRemote(h, { exists: true });
     await chat.send(world.appToken);
     mb.revokeAppToken(world.appToken);
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     const said = texts(chat.notified);
     expect(said[0]).toBe(
       "I had to stop following: mb.example no longer accepts my app token for @ada@mb.example — it was deleted, or it expired. 2 accounts are left, and with a new token I'll carry on.",
     );
-    expect(said[1]).toMatch(
-      /^Now your micro\.blog account\. On micro\.blog, open Account → Edit Apps/,
-    );
+    expect(said[1]).toMatch(/^Moving to micro\.blog\? On micro\.blog, open Account → Edit Apps/);
     expect((await chat.state())?.step).toBe("new-microblog");
 
     const fresh = mb.issueAppToken("ada");
@@ -254,7 +250,7 @@ describe("403s from micro.blog that are not its limit", () => {
       "I'll follow your 2 accounts on @ada@mb.example.",
     ]);
     chat.notified.length = 0;
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     expect(texts(chat.notified)[0]).toBe("Done: 2 followed.");
   });
@@ -270,7 +266,7 @@ describe("403s from micro.blog that are not its limit", () => {
       refuseFollow: { status: 401, body: '{"error":"Not authorized."}' },
     });
     await chat.send(world.appToken);
-    await chat.press("Start following");
+    await chat.press("Follow them, try it first");
     await chat.jobs.idle();
     expect(texts(chat.notified)[0]).toBe(
       "I had to stop following: mb.example no longer accepts my app token for @ada@mb.example — it was deleted, or it expired. What's done stays done; 1 account is left, and with a new token I'll carry on.",

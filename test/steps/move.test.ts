@@ -32,15 +32,21 @@ function at(
   return current!.stateAt(step, sealer, extra);
 }
 
-describe("the alias", () => {
-  it("gives the exact place and text, and checks it: missing, then there", async () => {
+describe("the alias and cross-posting", () => {
+  it("gives the exact places and text for both, takes one answer, and checks the alias: missing, then there", async () => {
     const { chat, token } = await world();
     await chat.placeAt(at("alias", token, chat.sealer));
     const ask = await chat.send("/status");
     expect(ask.text).toBe(
-      "On micro.blog, open Account → View Fediverse Details → Aliases → Add Alias and enter:\n@ada@old.example\nThen tell me.",
+      [
+        "Two things on micro.blog before the move:",
+        "1. Account → View Fediverse Details → Aliases → Add Alias, and enter:",
+        "@ada@old.example",
+        "2. Account → Edit Sources & Cross-posting: remove your Mastodon account, if it's there. After the move your old account is locked; cross-posting to it would fail, or post everything twice.",
+        "Then tell me, and I'll check the alias.",
+      ].join("\n"),
     );
-    const early = await chat.press("Done");
+    const early = await chat.press("Both done");
     expect(early.text).toBe(
       "Not yet: @ada@mb.example doesn't list @ada@old.example as an alias yet: it has no aliases at all.",
     );
@@ -50,9 +56,32 @@ describe("the alias", () => {
     expect(ok.lines[0]).toBe(
       "✅ @ada@mb.example lists @ada@old.example as an alias, so the move can go ahead.",
     );
-    expect(ok.lines[1]).toMatch(
-      /^Switch off cross-posting to Mastodon: on micro\.blog, open Account → Edit Sources & Cross-posting/,
+    // Cross-posting was confirmed in the same answer: straight to the pre-flight checks.
+    expect(ok.lines[1]).toMatch(/^Before the move — all clear:/);
+    expect(ok.lines[2]).toMatch(/^This can't be undone/);
+    expect((await chat.state())?.step).toBe("preflight");
+  });
+
+  it("someone saved at the old cross-posting step (v3) is asked both again, and goes on to the pre-flight", async () => {
+    const { chat, token } = await world();
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    const { step: _, ...moving } = at("alias", token, chat.sealer) as State & { step: string };
+    await chat.store.namespace("users").set(chat.user, {
+      v: 3,
+      seq: 5,
+      state: { ...moving, step: "crosspost" },
+      history: [],
+      updatedAt: Date.now(),
+    } as never);
+    const resumed = await chat.send("/start");
+    expect(resumed.lines[0]).toBe("Welcome back! We were here:");
+    expect(resumed.lines[1]).toMatch(/^Two things on micro\.blog before the move:/);
+    const r = await chat.press("Both done");
+    expect(r.lines[0]).toBe(
+      "✅ @ada@mb.example lists @ada@old.example as an alias, so the move can go ahead.",
     );
+    expect(r.lines[1]).toMatch(/^Before the move — all clear:/);
+    expect((await chat.state())?.step).toBe("preflight");
   });
 
   it("an alias pointing elsewhere is named, to catch the typo", async () => {
@@ -221,6 +250,22 @@ describe("pre-flight", () => {
 });
 
 describe("the Move", () => {
+  it("once confirmed, the bot sees the Move by itself: nobody has to say they've moved", async () => {
+    const { chat, token } = await world();
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    await chat.store.namespace("snapshots").set(chat.user, current!.snapshot(30));
+    await chat.placeAt(at("preflight", token, chat.sealer));
+    await chat.send("/status");
+    const r = await chat.press("I understand — move");
+    expect(r.lines[1]).toBe(
+      "Now open old.example's move page, enter @ada@mb.example and your password, and submit. I'll see the move here by myself within a minute.",
+    );
+    expect(r.replies[1]).toMatchObject({ choices: [{ label: "I've moved" }] });
+    await old!.performMove("ada", "ada@mb.example");
+    await chat.until((state) => state?.step === "watching");
+    expect(render(chat.notified)[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
+  });
+
   it("opens the move page; an early 'I've moved' is noticed later by the poll", async () => {
     const { chat, token } = await world();
     mb!.addAlias("ada", old!.actorUri("ada"));

@@ -1,4 +1,8 @@
-/** What the import will do, in numbers, before anything happens. */
+/**
+ * What the import will do, in numbers, before anything happens; and what comes after it:
+ * straight on to the move, or a few days' trial first — one choice, so "move now" is
+ * never asked again of someone who already said so.
+ */
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
@@ -40,7 +44,8 @@ function describe(state: StateOf<"import-preview">) {
   }
   return say(text, {
     choices: [
-      { id: "start", label: "Start following" },
+      { id: "start-move", label: "Follow them, then move" },
+      { id: "start", label: "Follow them, try it first" },
       { id: "web", label: "I'll import the CSV myself" },
     ],
   });
@@ -64,10 +69,11 @@ export const importPreview: Step<"import-preview"> = {
     }
     if (input.id === "web")
       return { state: { step: "import-web", ...base, sentAt: ctx.now() }, replies: [] };
-    if (input.id === "start") {
+    if (input.id === "start" || input.id === "start-move") {
       const jobId = randomUUID();
+      const after = input.id === "start-move" ? ("move" as const) : ("ask" as const);
       return {
-        state: { step: "importing", ...base, jobId, startedAt: ctx.now() },
+        state: { step: "importing", ...base, jobId, startedAt: ctx.now(), after },
         replies: [],
         jobs: [{ kind: "import-follows", id: jobId, data: { target: state.target } }],
       };

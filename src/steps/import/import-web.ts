@@ -78,7 +78,7 @@ export const importWeb: Step<"import-web"> = {
     if (input.kind === "choice" && input.id === "follow-missing") {
       const jobId = randomUUID();
       return {
-        state: { step: "importing", ...base, jobId, startedAt: ctx.now() },
+        state: { step: "importing", ...base, jobId, startedAt: ctx.now(), after: "ask" },
         replies: [],
         jobs: [{ kind: "import-follows", id: jobId, data: { target: state.target } }],
       };

@@ -1,7 +1,8 @@
 /**
  * Following everyone on the new account, while the import job runs: progress
  * with a bar and an ETA in one edited message, waits announced with their time,
- * then the report and not-followed.csv. When the server stops the import, back
+ * then the report and not-followed.csv, and on to the alias when the person chose
+ * "Follow them, then move" (else the question whether to try the account first). When the server stops the import, back
  * to the preview with what is left and why; what's done stays done. When
  * micro.blog no longer takes the app token, nothing else can help: back to
  * pasting a token, and the preview after it counts what's left.
@@ -13,7 +14,7 @@ import type { JobInput } from "../../model/jobs.js";
 import type { ImportReport, StateOf } from "../../model/state.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
-import { newHost } from "../lib/moving.js";
+import { newHost, toAlias } from "../lib/moving.js";
 import { bar, eta, progressReply, waitingText } from "../lib/progress.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 import { askNewToken, tokenGone } from "./new-token.js";
@@ -69,7 +70,7 @@ function reported(
       const why = explainRemote(input.error, host);
       const reason = input.started
         ? `I had to stop following: ${why} What's done stays done; start again to continue.`
-        : `I couldn't start following: ${why} Nothing was followed; tap Start following to try again.`;
+        : `I couldn't start following: ${why} Nothing was followed; choose again to retry.`;
       return {
         state: {
           step: "import-preview",
@@ -95,7 +96,12 @@ function reported(
           caption: ["The accounts I couldn't follow, and why."],
         });
       }
-      return { state: { step: "import-done", ...base, report: input.report }, replies };
+      // "Follow them, then move": the move was already chosen, so it isn't asked again.
+      const next =
+        state.after === "move"
+          ? toAlias(base)
+          : { step: "import-done" as const, ...base, report: input.report };
+      return { state: next, replies };
     }
   }
 }

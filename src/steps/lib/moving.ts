@@ -14,6 +14,9 @@ export const handles = (s: Moving): Handles => ({
   oldHandle: s.oldHandle,
 });
 
+/** How long the bot looks for the Move by itself, from the confirmation or from "I've moved". */
+export const WATCH_FOR_MOVE_MS = 30 * 60_000;
+
 export const newHost = (t: Target): string => (t.kind === "microblog" ? t.domain : t.instance.host);
 
 /** The old server's web origin: where its move page is. */
@@ -23,7 +26,9 @@ export function oldOrigin(s: Pick<Moving, "source" | "oldHandle">): string {
 }
 
 /** After the import (or the reminder): to the alias, or first ask the old handle when only a file told us the follows. */
-export function toAlias(s: StateOf<"import-done"> | StateOf<"trying">) {
+export function toAlias(
+  s: Pick<StateOf<"import-done">, "source" | "follows" | "snapshotAt" | "target">,
+) {
   const base = { ...journeyOf(s), target: s.target };
   if (s.source.kind === "account")
     return { step: "alias" as const, ...base, oldHandle: s.source.old.handle };

@@ -1,7 +1,10 @@
 /**
- * The new account names the old one as an alias. No API exists for it
- * on micro.blog or Mastodon, so the bot gives the exact place and text, then
- * checks the new actor's alsoKnownAs itself and says precisely what is wrong.
+ * The new account names the old one as an alias, and on micro.blog cross-posting
+ * to Mastodon is switched off: two things on the new account's web pages, asked
+ * together and confirmed with one answer. No API exists for either, so the bot
+ * gives the exact place and text, then checks the new actor's alsoKnownAs itself
+ * and says precisely what is wrong; cross-posting it can't see, so the person's
+ * word is taken for it.
  */
 import { say } from "../../chat/conversation.js";
 import { b, code } from "../../chat/text.js";
@@ -15,15 +18,17 @@ function ask(state: StateOf<"alias">) {
   if (state.target.kind === "microblog") {
     return say(
       [
-        "On micro.blog, open ",
+        "Two things on micro.blog before the move:\n",
+        "1. ",
         b("Account → View Fediverse Details → Aliases → Add Alias"),
-        " and enter:\n",
+        ", and enter:\n",
         code(old),
-        "\nThen tell me.",
+        "\n2. ",
+        b("Account → Edit Sources & Cross-posting"),
+        ": remove your Mastodon account, if it's there. After the move your old account is locked; cross-posting to it would fail, or post everything twice.\n",
+        "Then tell me, and I'll check the alias.",
       ],
-      {
-        choices: [{ id: "done", label: "Done" }],
-      },
+      { choices: [{ id: "done", label: "Both done" }] },
     );
   }
   const host = state.target.instance.host;
@@ -53,7 +58,7 @@ export const alias: Step<"alias"> = {
   async handle(state, input, ctx) {
     const done =
       (input.kind === "choice" && input.id === "done") ||
-      (input.kind === "text" && /^(done|ok|added)\b/i.test(input.text.trim()));
+      (input.kind === "text" && /^(both done|done|ok|added)\b/i.test(input.text.trim()));
     if (!done) return stay(state, ask(state));
     const verdict = await checkAlias(ctx.world.fediverse, handles(state));
     if (verdict.kind !== "ok") {
@@ -64,10 +69,8 @@ export const alias: Step<"alias"> = {
         }),
       );
     }
-    const next =
-      state.target.kind === "microblog" ? ("crosspost" as const) : ("preflight" as const);
     return {
-      state: { step: next, ...movingOf(state) },
+      state: { step: "preflight", ...movingOf(state) },
       replies: [say([`✅ ${describeAlias(verdict, handles(state))}`])],
     };
   },

@@ -1,7 +1,8 @@
 /**
  * The Move itself happens on the old server's web page (no API), so the
  * bot opens it, gives the handle to paste, and then checks the old account's
- * actor for movedTo — on "I've moved", and on a short poll after that.
+ * actor for movedTo by itself — on a poll begun at the confirmation, and at
+ * once on "I've moved".
  */
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
@@ -10,7 +11,7 @@ import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-
 import { splitHandle } from "../../model/handle.js";
 import type { JobInput, WatchRequest } from "../../model/jobs.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldOrigin } from "../lib/moving.js";
+import { handles, movingOf, oldOrigin, WATCH_FOR_MOVE_MS } from "../lib/moving.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
 function ask(state: StateOf<"move">) {
@@ -24,7 +25,10 @@ function ask(state: StateOf<"move">) {
       [
         `Now open ${oldHost}'s move page, enter `,
         code(`@${state.target.handle}`),
-        " and your password, and submit. Then tell me.",
+        // Watching already (from the confirmation): nobody needs to say they've moved.
+        state.pollJobId
+          ? " and your password, and submit. I'll see the move here by myself within a minute."
+          : " and your password, and submit. Then tell me.",
       ],
       {
         links: [{ label: "Open the move page", url: `${oldOrigin(state)}/settings/migration` }],
@@ -103,14 +107,14 @@ export const move: Step<"move"> = {
     const next = afterVerdict(state, verdict, ctx.now());
     if (next) return next;
     const reply = say([
-      `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking for 15 minutes and tell you. If its form showed an error, tell me what it said.`,
+      `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking for half an hour and tell you. If its form showed an error, tell me what it said.`,
     ]);
     if (state.pollJobId) return { state, replies: [reply] };
     const pollJobId = randomUUID();
     return {
       state: { ...state, pollJobId },
       replies: [reply],
-      jobs: [{ kind: "move-poll", id: pollJobId, data: { until: ctx.now() + 15 * 60_000 } }],
+      jobs: [{ kind: "move-poll", id: pollJobId, data: { until: ctx.now() + WATCH_FOR_MOVE_MS } }],
     };
   },
 };

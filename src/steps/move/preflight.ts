@@ -2,13 +2,15 @@
  * The checks before the Move, each with its own verdict, then the one
  * confirmation that says what cannot be undone, with the real numbers. The
  * checks run again every time this step is shown, so a fix is seen at once.
+ * Once confirmed, the bot looks for the Move by itself (the move-poll job).
  */
+import { randomUUID } from "node:crypto";
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
 import { checkAlias, checkMoved, describeAlias, describeMove } from "../../clients/alias-check.js";
 import { domainOf, splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldOrigin } from "../lib/moving.js";
+import { handles, movingOf, oldOrigin, WATCH_FOR_MOVE_MS } from "../lib/moving.js";
 import type { Step, StepContext } from "../step.js";
 
 /** A check's mark: passed, a warning that doesn't block, a failure that does, or plain information. */
@@ -135,7 +137,15 @@ export const preflight: Step<"preflight"> = {
       if (checks.some((c) => c.ok === false))
         return { state, replies: await preflight.enter(state, ctx) };
       await rememberFollowerCount(state, ctx);
-      return { state: { step: "move", ...movingOf(state), confirmedAt: ctx.now() }, replies: [] };
+      // The bot watches for the Move itself from now on: nobody needs to say they've moved.
+      const pollJobId = randomUUID();
+      return {
+        state: { step: "move", ...movingOf(state), confirmedAt: ctx.now(), pollJobId },
+        replies: [],
+        jobs: [
+          { kind: "move-poll", id: pollJobId, data: { until: ctx.now() + WATCH_FOR_MOVE_MS } },
+        ],
+      };
     }
     if (input.kind === "choice" && input.id === "later") {
       return {

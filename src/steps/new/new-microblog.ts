@@ -19,16 +19,19 @@ import { type Outcome, type Step, type StepContext, stay } from "../step.js";
 
 const TOKEN = /^[A-Za-z0-9_\-.~+/=]{8,256}$/;
 
+const OTHER = { id: "server", label: "Another server instead" };
+
 const ask = say(
   [
-    "Now your micro.blog account. On micro.blog, open ",
+    "Moving to micro.blog? On micro.blog, open ",
     b("Account → Edit Apps"),
     " (App tokens), create a token named fedimove, and paste it here. I'll delete your message at once.",
   ],
-  { links: [{ label: "Open micro.blog's app tokens", url: "https://micro.blog/account/apps" }] },
+  {
+    links: [{ label: "Open micro.blog's app tokens", url: "https://micro.blog/account/apps" }],
+    choices: [OTHER],
+  },
 );
-
-const OTHER = { id: "server", label: "Another server" };
 
 /**
  * Where the chat can't carry a token: a one-time page of the bot's (15 minutes, used once)
@@ -39,7 +42,7 @@ async function askElsewhere(ctx: StepContext): Promise<Reply> {
   if (form) {
     return say(
       [
-        "micro.blog connects by app token, and a token must never go into this chat. Open this page — it works once, for 15 minutes — and paste your token there (micro.blog → ",
+        "Moving to micro.blog? It connects by app token, and a token must never go into this chat. Open this page — it works once, for 15 minutes — and paste your token there (micro.blog → ",
         b("Account → Edit Apps"),
         ", a token named fedimove). I'll carry on here as soon as it arrives.",
       ],
@@ -114,9 +117,11 @@ export const newMicroblog: Step<"new-microblog"> = {
     if (input.kind === "form" && input.purpose === "microblog-token") {
       return { ...(await verified(state, input.secret.trim(), ctx)), secret: true };
     }
+    const other =
+      (input.kind === "choice" && input.id === "server") ||
+      (input.kind === "text" && /^another server( instead)?$/i.test(input.text.trim()));
+    if (other) return { state: { step: "new-server", ...journeyOf(state) }, replies: [] };
     if (!ctx.channel.secretsInChat) {
-      if (input.kind === "choice" && input.id === "server")
-        return { state: { step: "new-server", ...journeyOf(state) }, replies: [] };
       // Nothing typed here is used as a token: this chat can't carry one.
       return stay(state, await askElsewhere(ctx));
     }

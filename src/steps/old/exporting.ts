@@ -2,7 +2,7 @@
  * Saving the old account, while the snapshot job runs: its progress edited in
  * one message, its waits announced with their time; when it reports the whole
  * snapshot, the snapshot is kept, the files are sent, and the user moves on to
- * the new account. A failure goes back to signing in, with the reason.
+ * the new account (micro.blog's token asked for at once, where it can be). A failure goes back to signing in, with the reason.
  */
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
@@ -13,6 +13,7 @@ import type { JobInput } from "../../model/jobs.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import type { StateOf } from "../../model/state.js";
 import { explainRemote } from "../lib/explain.js";
+import { toNewAccount } from "../lib/new-account.js";
 import { progressReply, waitingText } from "../lib/progress.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
@@ -67,12 +68,14 @@ async function reported(
       const snapshot = input.snapshot;
       await ctx.snapshots.set(ctx.user, snapshot);
       return {
-        state: {
-          step: "new-choose",
-          source: { kind: "account", old: state.old },
-          follows: snapshot.follows.length,
-          snapshotAt: snapshot.takenAt,
-        },
+        state: toNewAccount(
+          {
+            source: { kind: "account", old: state.old },
+            follows: snapshot.follows.length,
+            snapshotAt: snapshot.takenAt,
+          },
+          ctx,
+        ),
         replies: savedReplies(snapshot, state.old),
       };
     }

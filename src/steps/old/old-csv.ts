@@ -13,6 +13,7 @@ import {
 } from "../../formats/follows-import.js";
 import { emptySnapshot } from "../../model/snapshot.js";
 import type { StateOf } from "../../model/state.js";
+import { toNewAccount } from "../lib/new-account.js";
 import { type Step, type StepContext, stay } from "../step.js";
 
 const SHOW_BAD_ROWS = 10;
@@ -105,12 +106,14 @@ export const oldCsv: Step<"old-csv"> = {
         lines.push(`\n…and ${n(parsed.bad.length - SHOW_BAD_ROWS)} more.`);
     }
     return {
-      state: {
-        step: "new-choose",
-        source: { kind: "file", instance: state.instance, name },
-        follows: parsed.rows.length,
-        snapshotAt: takenAt,
-      },
+      state: toNewAccount(
+        {
+          source: { kind: "file", instance: state.instance, name },
+          follows: parsed.rows.length,
+          snapshotAt: takenAt,
+        },
+        ctx,
+      ),
       replies: [say(lines)],
     };
   },

@@ -1,12 +1,19 @@
-/** What a move does and doesn't do, before anything happens. */
+/**
+ * What a move does and doesn't do, and at once the first question: which server.
+ * A server name is also "let's go", so the journey starts one message sooner.
+ */
 import { say } from "../../chat/conversation.js";
-import { b } from "../../chat/text.js";
+import { b, code } from "../../chat/text.js";
 import { type Step, stay } from "../step.js";
+import { signInTo } from "./old-server.js";
 
-const startChoices = [
-  { id: "go", label: "Let's go" },
-  { id: "changes", label: "What changes exactly?" },
-];
+const CHANGES = { id: "changes", label: "What changes exactly?" };
+
+const question = [
+  "Which Mastodon server is your account on? (e.g. ",
+  code("mastodon.social"),
+  ")",
+] as const;
 
 const intro = say(
   [
@@ -15,44 +22,40 @@ const intro = say(
     " your followers — their servers are asked to follow your new account — and, with my help, the people you follow.\n",
     b("What stays:"),
     " your posts, likes, boosts and bookmarks stay on the old server.\n\n",
-    "It takes a few minutes of your time and a day or two of waiting. Ready?",
+    "It takes a few minutes of your time and a day or two of waiting. ",
+    ...question,
   ],
-  { choices: startChoices },
+  { choices: [CHANGES] },
 );
 
-const details = say(
-  [
-    b("Before you start\n"),
-    "• Your followers are moved by their own servers, over hours or a day or two. Most come along; some servers ignore moves or are offline, and I'll tell you who stayed.\n",
-    "• The people you follow don't move by themselves: I save them and follow them again from your new account.\n",
-    "• Posts, likes and boosts stay behind. Lists, blocks, mutes and bookmarks need exporting; I'll save those too.\n",
-    "• After the move your old account is locked and points to the new one. You can't move again for 30 days.\n",
-    "• Switch off micro.blog's cross-posting to Mastodon before the move, or your posts will appear twice.\n\n",
-    b("micro.blog is different:"),
-    " no follower counts, no boosts, no trending. It is a blog with a timeline; your Fediverse handle will be @you@micro.blog unless you use your own domain.",
-  ],
-  { choices: [{ id: "go", label: "Let's go" }] },
-);
+const details = say([
+  b("Before you start\n"),
+  "• Your followers are moved by their own servers, over hours or a day or two. Most come along; some servers ignore moves or are offline, and I'll tell you who stayed.\n",
+  "• The people you follow don't move by themselves: I save them and follow them again from your new account.\n",
+  "• Posts, likes and boosts stay behind. Lists, blocks, mutes and bookmarks need exporting; I'll save those too.\n",
+  "• After the move your old account is locked and points to the new one. You can't move again for 30 days.\n",
+  "• Switch off micro.blog's cross-posting to Mastodon before the move, or your posts will appear twice.\n\n",
+  b("micro.blog is different:"),
+  " no follower counts, no boosts, no trending. It is a blog with a timeline; your Fediverse handle will be @you@micro.blog unless you use your own domain.\n\n",
+  "Ready? ",
+  ...question,
+]);
 
 export const welcome: Step<"welcome"> = {
   name: "welcome",
   canGoBack: false,
   enter: () => [intro],
-  async handle(state, input) {
+  async handle(state, input, ctx) {
+    if (input.kind === "choice" && input.id === "changes") return stay(state, details);
+    // The button of the welcome before it asked for the server at once.
     if (input.kind === "choice" && input.id === "go")
       return { state: { step: "old-server" }, replies: [] };
-    if (input.kind === "choice" && input.id === "changes") return stay(state, details);
-    if (
-      input.kind === "text" &&
-      /^(y|yes|ok|go|let'?s go|ready|start)\b/i.test(input.text.trim())
-    ) {
-      return { state: { step: "old-server" }, replies: [] };
+    if (input.kind === "text") {
+      const text = input.text.trim();
+      if (/^(y|yes|ok|go|let'?s go|ready|start)\b/i.test(text))
+        return { state: { step: "old-server" }, replies: [] };
+      if (/\bchange/i.test(text) && /\s/.test(text)) return stay(state, details);
     }
-    return stay(
-      state,
-      say(["Tap ", b("Let's go"), " when you're ready, or ask what changes."], {
-        choices: startChoices,
-      }),
-    );
+    return signInTo(state, input, ctx);
   },
 };
