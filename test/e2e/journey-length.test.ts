@@ -1,0 +1,231 @@
+/**
+ * How many messages a person sends from /start to the confirmed Move, signing in by
+ * OAuth and moving to micro.blog with nothing going wrong: nine at most, /start
+ * included, on every channel — each one a round trip, and on Mastodon DMs a slow one.
+ * Telegram (the real process, against the Telegram stand-in) and the terminal (the
+ * console channel of the real app) are counted here, with a pasted token too; the
+ * Mastodon DM channel in demo-dm.test.ts, the terminal with a pasted token in
+ * demo-journey.test.ts. No check is skipped on the way: the alias is verified, the
+ * pre-flight checks are shown, and the warning is confirmed.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { type App, createApp } from "../../src/app.js";
+import { readConfig } from "../../src/config.js";
+import { setLogLevel } from "../../src/log.js";
+import { type MoveWorld, startMoveWorld } from "../helpers/worlds.js";
+import { type Proc, startProcess } from "./process.js";
+
+const USER = 5151;
+const FOLLOW_DOMAINS = ["one.example", "two.example"];
+const procs: Proc[] = [];
+let tg: TelegramSandbox | undefined;
+let world: MoveWorld | undefined;
+let app: App | undefined;
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.child.kill("SIGKILL");
+    await p.exited;
+  }
+  await app?.stop();
+  app = undefined;
+  await tg?.close();
+  tg = undefined;
+  await world?.close();
+  world = undefined;
+});
+
+/** Ada on old.example with 20 follows micro.blog can find, and her app token on mb.example. */
+async function moveWorld(): Promise<{ w: MoveWorld; env: Record<string, string> }> {
+  const w = await startMoveWorld();
+  const follows = w.old.seedFollows("ada", 20, { domains: FOLLOW_DOMAINS });
+  for (const f of follows) w.mb.addRemote(f.targetAcct, { exists: true });
+  // The follows' servers answer (played by the old server's stand-in): no DNS is asked.
+  for (const d of FOLLOW_DOMAINS) w.origins[d] = w.old.url;
+  const env = { ...w.env, SANDBOX_ORIGINS: JSON.stringify(w.origins) };
+  world = w;
+  return { w, env };
+}
+
+const AUTHORIZE = /https?:\/\/[^\s"<>]+\/oauth\/authorize[^\s"<>]*/;
+
+describe("Telegram: the journey's length", () => {
+  for (const via of ["code", "token"] as const) {
+    it(`from /start to the confirmed Move in at most 9 messages (signing in by ${via === "code" ? "OAuth, pasting the code" : "a pasted token"})`, {
+      timeout: 90_000,
+    }, async () => {
+      const { w, env } = await moveWorld();
+      tg = await startTelegramSandbox();
+      const bot = startProcess("src/main.ts", {
+        ...env,
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.url,
+        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-length-")),
+        LOG_LEVEL: "warn",
+        HTTP_TIMEOUT_MS: "5000",
+      });
+      procs.push(bot);
+      const sent: string[] = [];
+      let seen = 0;
+      /** The bot's first message after the person's last, matching `pattern`. */
+      const botSays = async (pattern: RegExp) => {
+        const m = await tg!
+          .waitFor(
+            USER,
+            (m) => m.from === "bot" && m.messageId > seen && pattern.test(m.text ?? ""),
+            20_000,
+          )
+          .catch((err: unknown) => {
+            throw new Error(`${err}\n--- bot stderr ---\n${bot.stderr()}`);
+          });
+        return m;
+      };
+      const send = (text: string, shown = text) => {
+        sent.push(shown);
+        seen = (tg!.sendText(USER, text) as { message_id: number }).message_id;
+      };
+      const press = (message: { messageId: number; replyMarkup?: unknown }, label: string) => {
+        const rows = (
+          message.replyMarkup as { inline_keyboard: { text: string; callback_data?: string }[][] }
+        ).inline_keyboard;
+        const button = rows.flat().find((b) => b.text === label);
+        if (!button?.callback_data) throw new Error(`no button ${label}`);
+        sent.push(`[${label}]`);
+        seen = Math.max(seen, ...tg!.chat(USER).bot.map((m) => m.messageId));
+        tg!.pressButton(USER, message.messageId, button.callback_data);
+      };
+
+      send("/start");
+      await botSays(/Which Mastodon server is your account on\?/);
+      send("old.example");
+      const signIn = await botSays(/^Tap to let me read your account/);
+      if (via === "code") {
+        const url = AUTHORIZE.exec(signIn.html ?? "")![0].replaceAll("&amp;", "&");
+        send(w.old.authorize("ada", url).code, "<code>");
+      } else {
+        press(signIn, "Paste a token instead");
+        await botSays(/access token/);
+        send(w.old.issueToken("ada", ["read"]), "<token>");
+      }
+      await botSays(/^Signed in as @ada@old\.example/);
+      await botSays(/^Moving to micro\.blog\?/);
+      send(w.appToken, "<app token>");
+      const preview = await botSays(/^I'll follow your 20 accounts on @ada@mb\.example\./);
+      w.mb.addAlias("ada", w.old.actorUri("ada")); // on micro.blog's page, while the bot follows
+      press(preview, "Follow them, then move");
+      await botSays(/^Done: 20 followed\./);
+      press(await botSays(/^Two things on micro\.blog before the move:/), "Both done");
+      await botSays(/^✅ @ada@mb\.example lists @ada@old\.example as an alias/);
+      await botSays(/^Before the move — all clear:/);
+      press(await botSays(/^This can't be undone/), "I understand — move");
+      const page = await botSays(/^Now open old\.example's move page/);
+      await w.old.performMove("ada", "ada@mb.example");
+      press(page, "I've moved");
+      await tg.waitFor(
+        USER,
+        (m) =>
+          m.from === "bot" &&
+          /^✅ @ada@old\.example has moved to @ada@mb\.example\./.test(m.text ?? ""),
+        30_000,
+      );
+
+      console.info(`Telegram, ${via}: ${sent.length} messages:`, sent);
+      const signingIn = via === "code" ? ["<code>"] : ["[Paste a token instead]", "<token>"];
+      expect(sent).toEqual([
+        "/start",
+        "old.example",
+        ...signingIn,
+        "<app token>",
+        "[Follow them, then move]",
+        "[Both done]",
+        "[I understand — move]",
+        "[I've moved]",
+      ]);
+      expect(sent.length).toBeLessThanOrEqual(9);
+      // What the sandbox saw agrees: typed messages and button presses, nothing else.
+      const typed = tg.chat(USER).user.length;
+      const pressed = tg.callsTo("answerCallbackQuery").length;
+      expect(typed + pressed).toBe(sent.length);
+    });
+  }
+});
+
+describe("the terminal: the journey's length", () => {
+  it("from the start to the confirmed Move in at most 9 messages, signing in by OAuth", {
+    timeout: 60_000,
+  }, async () => {
+    const { w, env } = await moveWorld();
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let out = "";
+    output.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    setLogLevel("warn");
+    const config = readConfig({
+      ...env,
+      FEDIMOVE_CHANNEL: "console",
+      STORE_URL: "memory:",
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-length-")),
+      FEDIMOVE_SECRET: "a-test-secret-of-enough-length",
+      LOG_LEVEL: "warn",
+    });
+    app = await createApp(config, { input, output });
+    const running = app.run();
+    // The terminal says /start by itself when it opens: her first message.
+    const sent: string[] = ["/start"];
+    let mark = 0;
+    const waitFor = async (pattern: RegExp) => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const m = pattern.exec(out.slice(mark));
+        if (m) return m;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const type = (line: string, shown = line) => {
+      sent.push(shown);
+      mark = out.length;
+      input.write(`${line}\n`);
+    };
+
+    await waitFor(/Which Mastodon server is your account on\?/);
+    type("old.example");
+    const [url] = await waitFor(AUTHORIZE);
+    type(w.old.authorize("ada", url).code, "<code>");
+    await waitFor(/Moving to micro\.blog\?/);
+    type(w.appToken, "<app token>");
+    await waitFor(/\[1\] Follow them, then move/);
+    w.mb.addAlias("ada", w.old.actorUri("ada"));
+    type("1", "1 (Follow them, then move)");
+    await waitFor(/Two things on micro\.blog before the move:[\s\S]*\[1\] Both done/);
+    type("1", "1 (Both done)");
+    await waitFor(/Before the move — all clear:[\s\S]*\[1\] I understand — move/);
+    type("1", "1 (I understand — move)");
+    await waitFor(/Now open old\.example's move page[\s\S]*\[1\] I've moved/);
+    await w.old.performMove("ada", "ada@mb.example");
+    type("1", "1 (I've moved)");
+    await waitFor(/✅ @ada@old\.example has moved to @ada@mb\.example\./);
+
+    console.info(`terminal, OAuth: ${sent.length} messages:`, sent);
+    expect(sent).toEqual([
+      "/start",
+      "old.example",
+      "<code>",
+      "<app token>",
+      "1 (Follow them, then move)",
+      "1 (Both done)",
+      "1 (I understand — move)",
+      "1 (I've moved)",
+    ]);
+    expect(sent.length).toBeLessThanOrEqual(9);
+    input.end();
+    await running;
+  });
+});
