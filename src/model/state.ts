@@ -170,6 +170,8 @@ export const State = z.discriminatedUnion("step", [
     startedAt: z.number(),
     /** After the follows: on to the move ("Follow them, then move"), or ask whether to try first. */
     after: z.enum(["ask", "move"]).default("ask"),
+    /** Moving on: the alias was checked, and cross-posting confirmed off, while the follows went out. */
+    aliasDone: z.boolean().default(false),
   }),
   WithTarget.extend({ step: z.literal("import-web"), sentAt: z.number() }),
   WithTarget.extend({ step: z.literal("import-done"), report: ImportReport }),

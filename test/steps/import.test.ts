@@ -152,3 +152,49 @@ describe("connect micro.blog and import", () => {
     expect((await chat.state())?.step).toBe("old-handle");
   });
 });
+
+describe("follow them, then move, signed in", () => {
+  it("asks for the alias and cross-posting while the follows go out; confirmed then, the report leads to the pre-flight", async () => {
+    const world = await openWorld();
+    const follows = world.old.seedFollows("ada", 30, { domains: ["one.example"] });
+    for (const f of follows) world.mb.addRemote(f.targetAcct, { exists: true });
+    const chat = await makeChat(world.loopback);
+    await chat.send("/start");
+    await chat.send(OLD);
+    await chat.press("Paste a token instead");
+    await chat.send(world.old.issueToken("ada", ["read"]));
+    await chat.until((s) => s?.step === "new-microblog");
+    await chat.send(world.appToken);
+    // Slow enough that the person answers before the follows are done.
+    world.mb.setLatency(100);
+    const going = await chat.press("Follow them, then move");
+    expect(going.text).toBe(
+      [
+        "Meanwhile, two things on micro.blog before the move:",
+        "1. Account → View Fediverse Details → Aliases → Add Alias, and enter:",
+        "@ada@old.example",
+        "2. Account → Edit Sources & Cross-posting: remove your Mastodon account, if it's there. After the move your old account is locked; cross-posting to it would fail, or post everything twice.",
+        "Then tell me, and I'll check the alias.",
+      ].join("\n"),
+    );
+    const early = await chat.press("Both done");
+    expect(early.text).toBe(
+      "Not yet: @ada@mb.example doesn't list @ada@old.example as an alias yet: it has no aliases at all.",
+    );
+    world.mb.addAlias("ada", world.old.actorUri("ada"));
+    const ok = await chat.press("Check again");
+    expect(ok.lines).toEqual([
+      "✅ @ada@mb.example lists @ada@old.example as an alias, so the move can go ahead.",
+      "I'll show the last checks before the move as soon as the follows are done.",
+    ]);
+    expect(await chat.state()).toMatchObject({ step: "importing", aliasDone: true });
+    world.mb.setLatency(0);
+    await chat.until((s) => s?.step === "preflight", 30_000);
+    const said = texts(chat.notified);
+    const done = said.indexOf("Done: 30 followed.");
+    expect(done).toBeGreaterThanOrEqual(0);
+    // No alias asked again, no "Move now?": the report, then the checks and the one confirmation.
+    expect(said[done + 1]).toMatch(/^Before the move — all clear:\n✅ @ada@mb\.example lists/);
+    expect(said[done + 2]).toMatch(/^This can't be undone, and you can't move again for 30 days\./);
+  });
+});

@@ -73,7 +73,7 @@ export const importPreview: Step<"import-preview"> = {
       const jobId = randomUUID();
       const after = input.id === "start-move" ? ("move" as const) : ("ask" as const);
       return {
-        state: { step: "importing", ...base, jobId, startedAt: ctx.now(), after },
+        state: { step: "importing", ...base, jobId, startedAt: ctx.now(), after, aliasDone: false },
         replies: [],
         jobs: [{ kind: "import-follows", id: jobId, data: { target: state.target } }],
       };

@@ -78,7 +78,14 @@ export const importWeb: Step<"import-web"> = {
     if (input.kind === "choice" && input.id === "follow-missing") {
       const jobId = randomUUID();
       return {
-        state: { step: "importing", ...base, jobId, startedAt: ctx.now(), after: "ask" },
+        state: {
+          step: "importing",
+          ...base,
+          jobId,
+          startedAt: ctx.now(),
+          after: "ask",
+          aliasDone: false,
+        },
         replies: [],
         jobs: [{ kind: "import-follows", id: jobId, data: { target: state.target } }],
       };

@@ -1,8 +1,10 @@
 /**
  * Following everyone on the new account, while the import job runs: progress
  * with a bar and an ETA in one edited message, waits announced with their time,
- * then the report and not-followed.csv, and on to the alias when the person chose
- * "Follow them, then move" (else the question whether to try the account first). When the server stops the import, back
+ * then the report and not-followed.csv. When the person chose "Follow them, then
+ * move", the alias and cross-posting are asked meanwhile, and the report leads on
+ * to the pre-flight checks (or to the alias, if not done yet); otherwise to the
+ * question whether to try the account first. When the server stops the import, back
  * to the preview with what is left and why; what's done stays done. When
  * micro.blog no longer takes the app token, nothing else can help: back to
  * pasting a token, and the preview after it counts what's left.
@@ -12,11 +14,12 @@ import { count, n, type Text } from "../../chat/text.js";
 import { notFollowedCsv } from "../../formats/report-csv.js";
 import type { JobInput } from "../../model/jobs.js";
 import type { ImportReport, StateOf } from "../../model/state.js";
+import { aliasChecked, askAlias, saysDone } from "../lib/alias-ask.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
 import { newHost, toAlias } from "../lib/moving.js";
 import { bar, eta, progressReply, waitingText } from "../lib/progress.js";
-import type { Outcome, Step, StepContext } from "../step.js";
+import { type Outcome, type Step, type StepContext, stay } from "../step.js";
 import { askNewToken, tokenGone } from "./new-token.js";
 
 async function line(jobId: string, ctx: StepContext): Promise<string> {
@@ -25,14 +28,40 @@ async function line(jobId: string, ctx: StepContext): Promise<string> {
   return `Following: ${n(p.done)} of ${n(p.total ?? p.done)} accounts gone through so far.`;
 }
 
+/**
+ * The person chose to move once the follows are done, and the old handle is known: the
+ * alias and cross-posting can be done while the follows go out, so they are asked now.
+ */
+function aliasNow(state: StateOf<"importing">) {
+  if (state.after !== "move" || state.aliasDone || state.source.kind !== "account") return;
+  return { target: state.target, oldHandle: state.source.old.handle };
+}
+
+const meanwhile = (state: StateOf<"importing">): Reply[] => {
+  const a = aliasNow(state);
+  return a ? [askAlias(a, { meanwhile: true })] : [];
+};
+
 export const importing: Step<"importing"> = {
   name: "importing",
   canGoBack: false,
   transient: true,
-  enter: () => [],
-  status: async (state, ctx) => [say([await line(state.jobId, ctx)])],
+  enter: (state) => meanwhile(state),
+  status: async (state, ctx) => [say([await line(state.jobId, ctx)]), ...meanwhile(state)],
   async handle(state, input, ctx) {
     if (input.kind === "job" && input.job === "import-follows") return reported(state, input);
+    const a = aliasNow(state);
+    if (a && saysDone(input)) {
+      const checked = await aliasChecked(a, ctx);
+      if (!checked.ok) return stay(state, checked.reply);
+      return {
+        state: { ...state, aliasDone: true },
+        replies: [
+          checked.reply,
+          say(["I'll show the last checks before the move as soon as the follows are done."]),
+        ],
+      };
+    }
     return {
       state,
       replies: [
@@ -98,9 +127,11 @@ function reported(
       }
       // "Follow them, then move": the move was already chosen, so it isn't asked again.
       const next =
-        state.after === "move"
-          ? toAlias(base)
-          : { step: "import-done" as const, ...base, report: input.report };
+        state.after !== "move"
+          ? { step: "import-done" as const, ...base, report: input.report }
+          : state.aliasDone && state.source.kind === "account"
+            ? { step: "preflight" as const, ...base, oldHandle: state.source.old.handle }
+            : toAlias(base);
       return { state: next, replies };
     }
   }

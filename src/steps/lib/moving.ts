@@ -9,7 +9,7 @@ export const movingOf = (s: Moving) => ({
   oldHandle: s.oldHandle,
 });
 
-export const handles = (s: Moving): Handles => ({
+export const handles = (s: Pick<Moving, "target" | "oldHandle">): Handles => ({
   newHandle: s.target.handle,
   oldHandle: s.oldHandle,
 });
