@@ -74,54 +74,73 @@ async function readForm(req: IncomingMessage, limit: number): Promise<FormData |
   }
 }
 
+/**
+ * The request's path, or undefined when its target isn't one: Node's parser lets through
+ * absolute-form targets (`GET http:// HTTP/1.1`, RFC 9112 §3.2.2) and others `URL` refuses.
+ */
+function targetOf(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://localhost");
+  } catch {
+    return undefined;
+  }
+}
+
+async function answer(routes: WebRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = targetOf(req);
+  if (!url) {
+    send(res, { status: 400, title: "Bad request", body: "That address isn't one I know." });
+    return;
+  }
+  if (req.method === "GET" && url.pathname === "/healthz") {
+    res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+    return;
+  }
+  if (req.method === "GET" && url.pathname === "/oauth/callback") {
+    send(res, await routes.callback(url));
+    return;
+  }
+  const page = /^\/([dfu])\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+  if (page && routes.oneTime && (req.method === "GET" || req.method === "POST")) {
+    const form = req.method === "POST" ? await readForm(req, UPLOAD_LIMIT) : undefined;
+    if (req.method === "POST" && !form) {
+      send(res, {
+        status: 413,
+        title: "That file is too large",
+        body: "Nothing changed. The limit is 20 MB.",
+      });
+      return;
+    }
+    send(
+      res,
+      await routes.oneTime({
+        method: req.method,
+        kind: page[1] as "d" | "f" | "u",
+        id: page[2]!,
+        ...(form ? { form } : {}),
+      }),
+    );
+    return;
+  }
+  send(res, { status: 404, title: "Not found", body: "There's nothing here." });
+}
+
 export async function startWeb(
   routes: WebRoutes,
   opts: { host: string; port: number },
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const failed = (err: unknown) => {
+    // Whatever arrives, the answer is a page or a closed socket: never a throw out of here.
+    answer(routes, req, res).catch((err: unknown) => {
       log.error("web: page failed", { err });
-      send(res, {
-        status: 500,
-        title: "Something went wrong",
-        body: "Nothing changed. Go back to the chat and try again.",
-      });
-    };
-    if (req.method === "GET" && url.pathname === "/healthz") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
-      return;
-    }
-    if (req.method === "GET" && url.pathname === "/oauth/callback") {
-      routes.callback(url).then((p) => send(res, p), failed);
-      return;
-    }
-    const page = /^\/([dfu])\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
-    if (page && routes.oneTime && (req.method === "GET" || req.method === "POST")) {
-      const oneTime = routes.oneTime;
-      (async () => {
-        const form = req.method === "POST" ? await readForm(req, UPLOAD_LIMIT) : undefined;
-        if (req.method === "POST" && !form) {
-          send(res, {
-            status: 413,
-            title: "That file is too large",
-            body: "Nothing changed. The limit is 20 MB.",
-          });
-          return;
-        }
-        send(
-          res,
-          await oneTime({
-            method: req.method!,
-            kind: page[1] as "d" | "f" | "u",
-            id: page[2]!,
-            ...(form ? { form } : {}),
-          }),
-        );
-      })().catch(failed);
-      return;
-    }
-    send(res, { status: 404, title: "Not found", body: "There's nothing here." });
+      if (res.headersSent) res.destroy();
+      else
+        send(res, {
+          status: 500,
+          title: "Something went wrong",
+          body: "Nothing changed. Go back to the chat and try again.",
+        });
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
