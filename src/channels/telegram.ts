@@ -5,7 +5,7 @@
  */
 import { autoRetry } from "@grammyjs/auto-retry";
 import { type RunnerHandle, run, sequentialize } from "@grammyjs/runner";
-import { Bot, type Context, GrammyError, InlineKeyboard, InputFile } from "grammy";
+import { type Api, Bot, type Context, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import type { Message } from "grammy/types";
 import {
   COMMANDS,
@@ -73,6 +73,8 @@ export class TelegramChannel implements Notifier {
   /** Progress messages to edit, per chat and key. Lost on restart: a new one is sent then. */
   private readonly progress = new Map<string, number>();
   private readonly files: Http;
+  /** Aborts calls that may retry for minutes (the command menu) when the channel stops. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: TelegramOptions) {
     this.files = downloader(opts.apiRoot);
@@ -86,9 +88,20 @@ export class TelegramChannel implements Notifier {
 
   async start(): Promise<void> {
     await this.bot.init();
-    await this.bot.api.setMyCommands(
-      COMMANDS.map((command) => ({ command, description: DESCRIPTIONS[command] })),
-    );
+    // The command menu is a convenience: the commands work typed without it. Refused (a 400) or
+    // retried out (a lasting 5xx), it is logged and the bot answers anyway; a supervisor would
+    // otherwise restart it into the same refusal, forever.
+    this.bot.api
+      .setMyCommands(
+        COMMANDS.map((command) => ({ command, description: DESCRIPTIONS[command] })),
+        undefined,
+        // grammY types its signal with the abort-controller polyfill's class; Node's is the same at run time.
+        this.stopping.signal as unknown as Parameters<Api["setMyCommands"]>[2],
+      )
+      .catch((err: unknown) => {
+        if (!this.stopping.signal.aborted)
+          log.warn("telegram: the command menu was not set; commands still work typed", { err });
+      });
     this.runner = run(this.bot, {
       runner: { fetch: { allowed_updates: ["message", "callback_query"] } },
     });
@@ -96,6 +109,7 @@ export class TelegramChannel implements Notifier {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     if (this.runner?.isRunning()) await this.runner.stop();
     await this.files.dispatcher.close();
   }
