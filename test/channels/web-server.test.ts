@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { startWeb } from "../../src/channels/web/server.js";
+import { startWeb, type WebLimits } from "../../src/channels/web/server.js";
 
 let web: Server | undefined;
 afterEach(async () => {
@@ -9,10 +9,13 @@ afterEach(async () => {
   web = undefined;
 });
 
-async function serve() {
+async function serve(limits?: Partial<WebLimits>) {
   const started = await startWeb(
-    { callback: async () => ({ status: 200, title: "You're signed in", body: "" }) },
-    { host: "127.0.0.1", port: 0 },
+    {
+      callback: async () => ({ status: 200, title: "You're signed in", body: "" }),
+      oneTime: async () => ({ status: 200, title: "Uploaded", body: "" }),
+    },
+    { host: "127.0.0.1", port: 0, ...(limits ? { limits } : {}) },
   );
   web = started.server;
   return new URL(started.url);
@@ -75,5 +78,24 @@ describe("the web side's answers to malformed requests", () => {
     }
     const health = await fetch(new URL("/healthz", at));
     expect(await health.text()).toBe("ok");
+  });
+});
+
+describe("the web side's limits", () => {
+  it("a body declared past the upload limit is refused before it is read", async () => {
+    const at = await serve();
+    const answer = await raw(
+      at,
+      "POST /u/abc HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n--b\r\n",
+    );
+    expect(statusLine(answer)).toBe("HTTP/1.1 413 Payload Too Large");
+    expect(answer.toLowerCase()).toContain("connection: close");
+  });
+
+  it("a socket that never finishes its headers is closed", async () => {
+    const at = await serve({ headersTimeoutMs: 200 });
+    // Sends half a request line and waits: raw() returns only once the server hangs up.
+    const answer = await raw(at, "GET /healthz HTT");
+    expect(answer === "" || statusLine(answer) === "HTTP/1.1 408 Request Timeout").toBe(true);
   });
 });
