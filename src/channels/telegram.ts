@@ -16,7 +16,7 @@ import {
   type Reply,
   type UserKey,
 } from "../chat/conversation.js";
-import { html } from "../chat/text.js";
+import { elide, html } from "../chat/text.js";
 import type { Engine, Turn } from "../engine/engine.js";
 import { log } from "../log.js";
 import { GuardedDispatcher } from "../net/dispatcher.js";
@@ -214,10 +214,10 @@ export class TelegramChannel implements Notifier {
     for (const reply of replies) {
       if (reply.kind === "say") {
         const keyboard = new InlineKeyboard();
-        for (const c of reply.choices ?? []) keyboard.text(c.label, `${seq}:${c.id}`);
+        for (const c of reply.choices ?? []) keyboard.text(elide(c.label), `${seq}:${c.id}`);
         let text = html(reply.text);
         for (const l of reply.links ?? []) {
-          if (l.url.startsWith("https://")) keyboard.row().url(`${l.label} ↗`, l.url);
+          if (l.url.startsWith("https://")) keyboard.row().url(`${elide(l.label)} ↗`, l.url);
           else text += `\n${html([{ link: l.label, href: l.url }])}`;
         }
         await this.bot.api.sendMessage(chatId, text, {
