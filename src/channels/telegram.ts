@@ -16,7 +16,7 @@ import {
   type Reply,
   type UserKey,
 } from "../chat/conversation.js";
-import { elide, html } from "../chat/text.js";
+import { b, elide, html, REMOTE_TEXT_MAX, type Text } from "../chat/text.js";
 import type { Engine, Turn } from "../engine/engine.js";
 import { log } from "../log.js";
 import { GuardedDispatcher } from "../net/dispatcher.js";
@@ -44,10 +44,34 @@ function describe(msg: Message): string {
   return "that kind of message";
 }
 
+/** Blocked, deactivated, or a chat that no longer exists: nobody will ever read it. */
+function recipientGone(err: unknown): err is GrammyError {
+  return (
+    err instanceof GrammyError &&
+    (err.error_code === 403 || (err.error_code === 400 && /chat not found/i.test(err.description)))
+  );
+}
+
+/** What the person reads instead of a file Telegram wouldn't take. */
+function fileRefused(reply: Extract<Reply, { kind: "file" }>, err: unknown): Text {
+  const why =
+    err instanceof GrammyError
+      ? `Telegram refused it: ${elide(err.description, REMOTE_TEXT_MAX)}`
+      : "Telegram couldn't be reached";
+  return [
+    "I couldn't send you ",
+    b(reply.name),
+    ` — ${why}. `,
+    ...(reply.again ?? ["Send /status to see where we are."]),
+  ];
+}
+
 export interface TelegramOptions {
   token: string;
   apiRoot: string;
   engine: Engine;
+  /** How often a call Telegram fails with a 5xx or a 429 is tried again (5; tests lower it). */
+  retries?: number;
 }
 
 /** Telegram's own Bot API: the root that gets the whole network guard. */
@@ -79,7 +103,9 @@ export class TelegramChannel implements Notifier {
   constructor(private readonly opts: TelegramOptions) {
     this.files = downloader(opts.apiRoot);
     this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot } });
-    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
+    this.bot.api.config.use(
+      autoRetry({ maxRetryAttempts: opts.retries ?? 5, maxDelaySeconds: 120 }),
+    );
     this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
     this.bot.on("callback_query:data", (ctx) => this.onButton(ctx));
     this.bot.on("message", (ctx) => this.onMessage(ctx));
@@ -119,12 +145,7 @@ export class TelegramChannel implements Notifier {
     try {
       await this.render(chatId, replies, seq ?? 0);
     } catch (err) {
-      // Blocked, deactivated, or a chat that no longer exists: nobody will ever read it.
-      const gone =
-        err instanceof GrammyError &&
-        (err.error_code === 403 ||
-          (err.error_code === 400 && /chat not found/i.test(err.description)));
-      if (gone)
+      if (recipientGone(err))
         throw new RecipientGoneError(`${user} can no longer be reached: ${err.description}`);
       log.warn("telegram: could not notify", { user, err });
     }
@@ -210,33 +231,54 @@ export class TelegramChannel implements Notifier {
     }
   }
 
+  /**
+   * Each reply on its own: one Telegram refuses (or that still fails after the retries) doesn't
+   * hold back the ones after it, so the next question always arrives. A file that can't be sent
+   * becomes a message saying so and how to get it again. Only a person who can't be reached at
+   * all (blocked, chat gone) stops the rest.
+   */
   private async render(chatId: number, replies: readonly Reply[], seq: number): Promise<void> {
     for (const reply of replies) {
-      if (reply.kind === "say") {
-        const keyboard = new InlineKeyboard();
-        for (const c of reply.choices ?? []) keyboard.text(elide(c.label), `${seq}:${c.id}`);
-        let text = html(reply.text);
-        for (const l of reply.links ?? []) {
-          if (l.url.startsWith("https://")) keyboard.row().url(`${elide(l.label)} ↗`, l.url);
-          else text += `\n${html([{ link: l.label, href: l.url }])}`;
-        }
-        await this.bot.api.sendMessage(chatId, text, {
-          parse_mode: "HTML",
-          link_preview_options: { is_disabled: true },
-          reply_markup:
-            keyboard.inline_keyboard.length > 0 &&
-            keyboard.inline_keyboard.some((r) => r.length > 0)
-              ? keyboard
-              : undefined,
-        });
-      } else if (reply.kind === "file") {
-        await this.bot.api.sendDocument(chatId, new InputFile(reply.bytes, reply.name), {
-          caption: reply.caption ? html(reply.caption) : undefined,
-          parse_mode: "HTML",
-        });
-      } else {
-        await this.showProgress(chatId, reply.key, html(reply.text));
+      try {
+        await this.renderOne(chatId, reply, seq);
+      } catch (err) {
+        if (recipientGone(err)) throw err;
+        log.warn("telegram: a reply was not delivered", { chat: chatId, kind: reply.kind, err });
+        if (reply.kind !== "file") continue;
+        await this.bot.api
+          .sendMessage(chatId, html(fileRefused(reply, err)), { parse_mode: "HTML" })
+          .catch((e: unknown) => {
+            if (recipientGone(e)) throw e;
+            log.warn("telegram: could not say a file was refused", { chat: chatId, err: e });
+          });
       }
+    }
+  }
+
+  private async renderOne(chatId: number, reply: Reply, seq: number): Promise<void> {
+    if (reply.kind === "say") {
+      const keyboard = new InlineKeyboard();
+      for (const c of reply.choices ?? []) keyboard.text(elide(c.label), `${seq}:${c.id}`);
+      let text = html(reply.text);
+      for (const l of reply.links ?? []) {
+        if (l.url.startsWith("https://")) keyboard.row().url(`${elide(l.label)} ↗`, l.url);
+        else text += `\n${html([{ link: l.label, href: l.url }])}`;
+      }
+      await this.bot.api.sendMessage(chatId, text, {
+        parse_mode: "HTML",
+        link_preview_options: { is_disabled: true },
+        reply_markup:
+          keyboard.inline_keyboard.length > 0 && keyboard.inline_keyboard.some((r) => r.length > 0)
+            ? keyboard
+            : undefined,
+      });
+    } else if (reply.kind === "file") {
+      await this.bot.api.sendDocument(chatId, new InputFile(reply.bytes, reply.name), {
+        caption: reply.caption ? html(reply.caption) : undefined,
+        parse_mode: "HTML",
+      });
+    } else {
+      await this.showProgress(chatId, reply.key, html(reply.text));
     }
   }
 

@@ -10,7 +10,7 @@ import type { Engine, Turn } from "../../src/engine/engine.js";
 
 export type Answer = (input: Input, user: UserKey) => readonly Reply[];
 
-export function channelOn(tg: TelegramSandbox, answer: Answer) {
+export function channelOn(tg: TelegramSandbox, answer: Answer, opts: { retries?: number } = {}) {
   const engine = {
     async receive(user: UserKey, input: Input, deliver: (turn: Turn) => Promise<void>) {
       const turn: Turn = { replies: answer(input, user), seq: 1, secret: false, ack: "done" };
@@ -18,5 +18,5 @@ export function channelOn(tg: TelegramSandbox, answer: Answer) {
       return turn;
     },
   } as unknown as Engine;
-  return new TelegramChannel({ token: tg.token, apiRoot: tg.url, engine });
+  return new TelegramChannel({ token: tg.token, apiRoot: tg.url, engine, ...opts });
 }
