@@ -5,7 +5,7 @@
  */
 import { autoRetry } from "@grammyjs/auto-retry";
 import { type RunnerHandle, run, sequentialize } from "@grammyjs/runner";
-import { Bot, type Context, GrammyError, InlineKeyboard, InputFile } from "grammy";
+import { type Api, Bot, type Context, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import type { Message } from "grammy/types";
 import {
   COMMANDS,
@@ -16,7 +16,7 @@ import {
   type Reply,
   type UserKey,
 } from "../chat/conversation.js";
-import { html } from "../chat/text.js";
+import { b, elide, html, REMOTE_TEXT_MAX, type Text } from "../chat/text.js";
 import type { Engine, Turn } from "../engine/engine.js";
 import { log } from "../log.js";
 import { GuardedDispatcher } from "../net/dispatcher.js";
@@ -44,10 +44,34 @@ function describe(msg: Message): string {
   return "that kind of message";
 }
 
+/** Blocked, deactivated, or a chat that no longer exists: nobody will ever read it. */
+function recipientGone(err: unknown): err is GrammyError {
+  return (
+    err instanceof GrammyError &&
+    (err.error_code === 403 || (err.error_code === 400 && /chat not found/i.test(err.description)))
+  );
+}
+
+/** What the person reads instead of a file Telegram wouldn't take. */
+function fileRefused(reply: Extract<Reply, { kind: "file" }>, err: unknown): Text {
+  const why =
+    err instanceof GrammyError
+      ? `Telegram refused it: ${elide(err.description, REMOTE_TEXT_MAX)}`
+      : "Telegram couldn't be reached";
+  return [
+    "I couldn't send you ",
+    b(reply.name),
+    ` — ${why}. `,
+    ...(reply.again ?? ["Send /status to see where we are."]),
+  ];
+}
+
 export interface TelegramOptions {
   token: string;
   apiRoot: string;
   engine: Engine;
+  /** How often a call Telegram fails with a 5xx or a 429 is tried again (5; tests lower it). */
+  retries?: number;
 }
 
 /** Telegram's own Bot API: the root that gets the whole network guard. */
@@ -73,11 +97,15 @@ export class TelegramChannel implements Notifier {
   /** Progress messages to edit, per chat and key. Lost on restart: a new one is sent then. */
   private readonly progress = new Map<string, number>();
   private readonly files: Http;
+  /** Aborts calls that may retry for minutes (the command menu) when the channel stops. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: TelegramOptions) {
     this.files = downloader(opts.apiRoot);
     this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot } });
-    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
+    this.bot.api.config.use(
+      autoRetry({ maxRetryAttempts: opts.retries ?? 5, maxDelaySeconds: 120 }),
+    );
     this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
     this.bot.on("callback_query:data", (ctx) => this.onButton(ctx));
     this.bot.on("message", (ctx) => this.onMessage(ctx));
@@ -86,9 +114,20 @@ export class TelegramChannel implements Notifier {
 
   async start(): Promise<void> {
     await this.bot.init();
-    await this.bot.api.setMyCommands(
-      COMMANDS.map((command) => ({ command, description: DESCRIPTIONS[command] })),
-    );
+    // The command menu is a convenience: the commands work typed without it. Refused (a 400) or
+    // retried out (a lasting 5xx), it is logged and the bot answers anyway; a supervisor would
+    // otherwise restart it into the same refusal, forever.
+    this.bot.api
+      .setMyCommands(
+        COMMANDS.map((command) => ({ command, description: DESCRIPTIONS[command] })),
+        undefined,
+        // grammY types its signal with the abort-controller polyfill's class; Node's is the same at run time.
+        this.stopping.signal as unknown as Parameters<Api["setMyCommands"]>[2],
+      )
+      .catch((err: unknown) => {
+        if (!this.stopping.signal.aborted)
+          log.warn("telegram: the command menu was not set; commands still work typed", { err });
+      });
     this.runner = run(this.bot, {
       runner: { fetch: { allowed_updates: ["message", "callback_query"] } },
     });
@@ -96,6 +135,7 @@ export class TelegramChannel implements Notifier {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     if (this.runner?.isRunning()) await this.runner.stop();
     await this.files.dispatcher.close();
   }
@@ -105,12 +145,7 @@ export class TelegramChannel implements Notifier {
     try {
       await this.render(chatId, replies, seq ?? 0);
     } catch (err) {
-      // Blocked, deactivated, or a chat that no longer exists: nobody will ever read it.
-      const gone =
-        err instanceof GrammyError &&
-        (err.error_code === 403 ||
-          (err.error_code === 400 && /chat not found/i.test(err.description)));
-      if (gone)
+      if (recipientGone(err))
         throw new RecipientGoneError(`${user} can no longer be reached: ${err.description}`);
       log.warn("telegram: could not notify", { user, err });
     }
@@ -196,33 +231,54 @@ export class TelegramChannel implements Notifier {
     }
   }
 
+  /**
+   * Each reply on its own: one Telegram refuses (or that still fails after the retries) doesn't
+   * hold back the ones after it, so the next question always arrives. A file that can't be sent
+   * becomes a message saying so and how to get it again. Only a person who can't be reached at
+   * all (blocked, chat gone) stops the rest.
+   */
   private async render(chatId: number, replies: readonly Reply[], seq: number): Promise<void> {
     for (const reply of replies) {
-      if (reply.kind === "say") {
-        const keyboard = new InlineKeyboard();
-        for (const c of reply.choices ?? []) keyboard.text(c.label, `${seq}:${c.id}`);
-        let text = html(reply.text);
-        for (const l of reply.links ?? []) {
-          if (l.url.startsWith("https://")) keyboard.row().url(`${l.label} ↗`, l.url);
-          else text += `\n${html([{ link: l.label, href: l.url }])}`;
-        }
-        await this.bot.api.sendMessage(chatId, text, {
-          parse_mode: "HTML",
-          link_preview_options: { is_disabled: true },
-          reply_markup:
-            keyboard.inline_keyboard.length > 0 &&
-            keyboard.inline_keyboard.some((r) => r.length > 0)
-              ? keyboard
-              : undefined,
-        });
-      } else if (reply.kind === "file") {
-        await this.bot.api.sendDocument(chatId, new InputFile(reply.bytes, reply.name), {
-          caption: reply.caption ? html(reply.caption) : undefined,
-          parse_mode: "HTML",
-        });
-      } else {
-        await this.showProgress(chatId, reply.key, html(reply.text));
+      try {
+        await this.renderOne(chatId, reply, seq);
+      } catch (err) {
+        if (recipientGone(err)) throw err;
+        log.warn("telegram: a reply was not delivered", { chat: chatId, kind: reply.kind, err });
+        if (reply.kind !== "file") continue;
+        await this.bot.api
+          .sendMessage(chatId, html(fileRefused(reply, err)), { parse_mode: "HTML" })
+          .catch((e: unknown) => {
+            if (recipientGone(e)) throw e;
+            log.warn("telegram: could not say a file was refused", { chat: chatId, err: e });
+          });
       }
+    }
+  }
+
+  private async renderOne(chatId: number, reply: Reply, seq: number): Promise<void> {
+    if (reply.kind === "say") {
+      const keyboard = new InlineKeyboard();
+      for (const c of reply.choices ?? []) keyboard.text(elide(c.label), `${seq}:${c.id}`);
+      let text = html(reply.text);
+      for (const l of reply.links ?? []) {
+        if (l.url.startsWith("https://")) keyboard.row().url(`${elide(l.label)} ↗`, l.url);
+        else text += `\n${html([{ link: l.label, href: l.url }])}`;
+      }
+      await this.bot.api.sendMessage(chatId, text, {
+        parse_mode: "HTML",
+        link_preview_options: { is_disabled: true },
+        reply_markup:
+          keyboard.inline_keyboard.length > 0 && keyboard.inline_keyboard.some((r) => r.length > 0)
+            ? keyboard
+            : undefined,
+      });
+    } else if (reply.kind === "file") {
+      await this.bot.api.sendDocument(chatId, new InputFile(reply.bytes, reply.name), {
+        caption: reply.caption ? html(reply.caption) : undefined,
+        parse_mode: "HTML",
+      });
+    } else {
+      await this.showProgress(chatId, reply.key, html(reply.text));
     }
   }
 

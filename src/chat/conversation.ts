@@ -61,6 +61,8 @@ export type Reply =
       readonly name: string;
       readonly bytes: Uint8Array;
       readonly caption?: Text;
+      /** How to get the file again, said when a channel can't deliver it. */
+      readonly again?: Text;
     }
   /** Edited in place where the channel can; `key` names the message to edit. */
   | { readonly kind: "progress"; readonly key: string; readonly text: Text };

@@ -25,6 +25,7 @@ import {
   say,
   type UserKey,
 } from "../chat/conversation.js";
+import { type Credential, credentialAnywhere } from "../chat/credentials.js";
 import { n } from "../chat/text.js";
 import { PENDING_SIGN_INS } from "../clients/sign-in.js";
 import type { World } from "../clients/world.js";
@@ -53,6 +54,26 @@ const DROPPABLE_WAIT_MS = 1_000;
 const STORE_DOWN = say([
   "I can't reach my storage right now — try again in a minute. Nothing changed.",
 ]);
+
+/**
+ * The answer to a credential pasted where none was asked for. Where the chat can't carry
+ * secrets (a direct message), the bot can't delete it either: the person is asked to.
+ */
+function misplacedSecret(kind: Credential, deletable: boolean): string {
+  const what = {
+    microblog: "a micro.blog app token",
+    mastodon: "an access token",
+    "code-or-token": "an access token or a sign-in code",
+  }[kind];
+  const revoke =
+    kind === "microblog"
+      ? "To be safe, revoke it at micro.blog → Account → Edit Apps."
+      : `${kind === "mastodon" ? "To be safe, revoke it" : "If it was a token, revoke it to be safe"}: Preferences → Development (or Account → Authorized apps).`;
+  const gone = deletable
+    ? "so I haven't kept it and I've deleted your message."
+    : "so I haven't kept it. I can't delete it here: please delete your message.";
+  return `That looks like ${what}, and I'm not asking for one here, ${gone} ${revoke} Nothing changed.`;
+}
 
 export interface Turn {
   replies: readonly Reply[];
@@ -305,6 +326,20 @@ export class Engine implements JobReporter {
         : "stale";
     }
 
+    if (input.kind === "text") {
+      const credential = credentialAnywhere(input.text);
+      if (credential && step.takesSecret?.(state, ctx) !== true) {
+        // Not stored (the state doesn't change), never echoed, deleted where the channel can.
+        return {
+          state,
+          secret: true,
+          replies: [
+            say([misplacedSecret(credential, ctx.channel.secretsInChat)]),
+            ...(await prompt()),
+          ],
+        };
+      }
+    }
     if (input.kind === "command") {
       return command({ saved, state, name: input.name, ctx, jobs: this.deps.jobs });
     }

@@ -61,6 +61,11 @@ export interface StepFor<S extends State> {
   /** What the bot says on arriving at this step, and again when the user resumes. */
   enter(state: S, ctx: StepContext): Reply[] | Promise<Reply[]>;
   handle(state: S, input: StepInput, ctx: StepContext): Promise<Outcome>;
+  /**
+   * Whether text here is read as a secret (an access token, an app token, a sign-in code): the
+   * step deletes and checks it. Elsewhere, text shaped like one is refused before the step sees it.
+   */
+  takesSecret?(state: S, ctx: StepContext): boolean;
   /** /status; by default the step's prompt again. */
   status?(state: S, ctx: StepContext): Reply[] | Promise<Reply[]>;
   /** False where /back would break work under way (the user can /cancel instead). */

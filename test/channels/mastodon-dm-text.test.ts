@@ -7,8 +7,8 @@ import { countableLength } from "../../sandbox/mastodon-status-text.js";
 import { toInput } from "../../src/channels/mastodon-dm/input.js";
 import { countLength, splitToFit } from "../../src/channels/mastodon-dm/length.js";
 import { quietMentions } from "../../src/channels/mastodon-dm/render.js";
-import { credentialIn } from "../../src/channels/mastodon-dm/secrets.js";
 import { statusText } from "../../src/channels/mastodon-dm/status-text.js";
+import { credentialIn } from "../../src/chat/credentials.js";
 
 const rules = { maxCharacters: 500, charactersPerUrl: 23 };
 

@@ -17,8 +17,18 @@ export function startProcess(
   script: string,
   env: Record<string, string>,
   args: readonly string[] = [],
+  opts: { fdLimit?: number } = {},
 ): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
+  const argv = ["--import", "tsx", path.join(ROOT, script), ...args];
+  // With a file-descriptor limit, through a shell that sets it and then becomes node.
+  const [command, commandArgs] =
+    opts.fdLimit === undefined
+      ? [process.execPath, argv]
+      : [
+          "/bin/sh",
+          ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...argv],
+        ];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
   });

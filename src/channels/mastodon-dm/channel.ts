@@ -18,6 +18,7 @@
 import { randomUUID } from "node:crypto";
 import type { ChannelTraits } from "../../chat/channel.js";
 import type { Input, Notifier, Reply, UserKey } from "../../chat/conversation.js";
+import { credentialIn } from "../../chat/credentials.js";
 import type { Engine, Turn } from "../../engine/engine.js";
 import { log } from "../../log.js";
 import type { Http } from "../../net/http.js";
@@ -32,7 +33,6 @@ import { splitToFit } from "./length.js";
 import { People, type Person } from "./people.js";
 import { PersonLimit } from "./person-limit.js";
 import { quietMentions, render } from "./render.js";
-import { credentialIn } from "./secrets.js";
 import { statusText } from "./status-text.js";
 import { NotificationStream } from "./stream.js";
 import { streamingUrl } from "./streaming-url.js";

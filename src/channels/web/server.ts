@@ -56,6 +56,8 @@ function send(res: ServerResponse, a: WebAnswer): void {
 
 /** The posted form, read up to `limit` bytes (undefined past it). */
 async function readForm(req: IncomingMessage, limit: number): Promise<FormData | undefined> {
+  // A form's overhead (boundary, field headers) is small; a body declared past the limit isn't read.
+  if (Number(req.headers["content-length"] ?? 0) > limit + 64 * 1024) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -74,55 +76,112 @@ async function readForm(req: IncomingMessage, limit: number): Promise<FormData |
   }
 }
 
+/**
+ * The request's path, or undefined when its target isn't one: Node's parser lets through
+ * absolute-form targets (`GET http:// HTTP/1.1`, RFC 9112 §3.2.2) and others `URL` refuses.
+ */
+function targetOf(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://localhost");
+  } catch {
+    return undefined;
+  }
+}
+
+async function answer(routes: WebRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = targetOf(req);
+  if (!url) {
+    send(res, { status: 400, title: "Bad request", body: "That address isn't one I know." });
+    return;
+  }
+  if (req.method === "GET" && url.pathname === "/healthz") {
+    res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+    return;
+  }
+  if (req.method === "GET" && url.pathname === "/oauth/callback") {
+    send(res, await routes.callback(url));
+    return;
+  }
+  const page = /^\/([dfu])\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+  if (page && routes.oneTime && (req.method === "GET" || req.method === "POST")) {
+    const form = req.method === "POST" ? await readForm(req, UPLOAD_LIMIT) : undefined;
+    if (req.method === "POST" && !form) {
+      // The rest of the body is not read: the connection ends with this answer.
+      res.setHeader("connection", "close");
+      send(res, {
+        status: 413,
+        title: "That file is too large",
+        body: "Nothing changed. The limit is 20 MB.",
+      });
+      return;
+    }
+    send(
+      res,
+      await routes.oneTime({
+        method: req.method,
+        kind: page[1] as "d" | "f" | "u",
+        id: page[2]!,
+        ...(form ? { form } : {}),
+      }),
+    );
+    return;
+  }
+  send(res, { status: 404, title: "Not found", body: "There's nothing here." });
+}
+
+/**
+ * What the web side holds at most. Its traffic is a person's browser now and then (a callback,
+ * a one-time page), so the caps are far above it and far below what the process can hold:
+ * sockets held open by anyone on the Internet must never take the file descriptors the bot
+ * needs for Telegram, the store and the servers it talks to (1,100 idle sockets did, EMFILE).
+ */
+export const WEB_LIMITS = {
+  /** Connections at once; past it Node closes new ones as they are accepted. */
+  maxConnections: 256,
+  /** A request's line and headers must arrive within this (slowloris). */
+  headersTimeoutMs: 10_000,
+  /** A whole request, a 20 MB upload on a slow line included. */
+  requestTimeoutMs: 120_000,
+  /** An idle kept-alive socket is closed after this. */
+  keepAliveTimeoutMs: 5_000,
+  /** A socket with nothing moving either way is closed after this. */
+  idleTimeoutMs: 30_000,
+  /** Header bytes (Node's default, stated so it stays). */
+  maxHeaderSize: 16 * 1024,
+};
+
+export type WebLimits = typeof WEB_LIMITS;
+
 export async function startWeb(
   routes: WebRoutes,
-  opts: { host: string; port: number },
+  opts: { host: string; port: number; limits?: Partial<WebLimits> },
 ): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const failed = (err: unknown) => {
-      log.error("web: page failed", { err });
-      send(res, {
-        status: 500,
-        title: "Something went wrong",
-        body: "Nothing changed. Go back to the chat and try again.",
-      });
-    };
-    if (req.method === "GET" && url.pathname === "/healthz") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
-      return;
-    }
-    if (req.method === "GET" && url.pathname === "/oauth/callback") {
-      routes.callback(url).then((p) => send(res, p), failed);
-      return;
-    }
-    const page = /^\/([dfu])\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
-    if (page && routes.oneTime && (req.method === "GET" || req.method === "POST")) {
-      const oneTime = routes.oneTime;
-      (async () => {
-        const form = req.method === "POST" ? await readForm(req, UPLOAD_LIMIT) : undefined;
-        if (req.method === "POST" && !form) {
+  const limits = { ...WEB_LIMITS, ...opts.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderSize,
+      // How often Node looks for requests past those timeouts (its default is 30 s).
+      connectionsCheckingInterval: Math.min(limits.headersTimeoutMs, 5_000),
+    },
+    (req, res) => {
+      // Whatever arrives, the answer is a page or a closed socket: never a throw out of here.
+      answer(routes, req, res).catch((err: unknown) => {
+        log.error("web: page failed", { err });
+        if (res.headersSent) res.destroy();
+        else
           send(res, {
-            status: 413,
-            title: "That file is too large",
-            body: "Nothing changed. The limit is 20 MB.",
+            status: 500,
+            title: "Something went wrong",
+            body: "Nothing changed. Go back to the chat and try again.",
           });
-          return;
-        }
-        send(
-          res,
-          await oneTime({
-            method: req.method!,
-            kind: page[1] as "d" | "f" | "u",
-            id: page[2]!,
-            ...(form ? { form } : {}),
-          }),
-        );
-      })().catch(failed);
-      return;
-    }
-    send(res, { status: 404, title: "Not found", body: "There's nothing here." });
-  });
+      });
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  server.timeout = limits.idleTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, resolve);

@@ -70,6 +70,7 @@ export const importWeb: Step<"import-web"> = {
         kind: "file",
         name: "following_accounts.csv",
         bytes: new TextEncoder().encode(followingCsv(rows)),
+        again: ["Send /status and I'll send it again."],
       },
     ];
   },

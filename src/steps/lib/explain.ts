@@ -2,6 +2,7 @@
  * One sentence for a user about what went wrong out there. Never the raw error:
  * it might carry a URL with a code, and it is not written for people.
  */
+import { elide, REMOTE_TEXT_MAX } from "../../chat/text.js";
 import {
   BadResponseError,
   ForbiddenAddressError,
@@ -13,7 +14,8 @@ import {
   UnreachableError,
 } from "../../net/errors.js";
 
-export function explainRemote(err: unknown, host: string): string {
+export function explainRemote(err: unknown, remoteHost: string): string {
+  const host = elide(remoteHost);
   if (err instanceof ForbiddenAddressError) {
     return `${host} is on a private network or not on https://, and I can only reach public servers.`;
   }
@@ -39,6 +41,6 @@ export function explainRemote(err: unknown, host: string): string {
       : `${host} doesn't answer like a Mastodon server.`;
   }
   if (err instanceof RejectedError)
-    return `${host} said no: ${err.detail || `HTTP ${err.status}`}.`;
+    return `${host} said no: ${err.detail ? elide(err.detail, REMOTE_TEXT_MAX) : `HTTP ${err.status}`}.`;
   return `Something went wrong talking to ${host}. Try again in a minute.`;
 }

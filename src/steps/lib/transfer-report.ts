@@ -3,7 +3,7 @@
  * reason, stayed.csv, and the wrap-up — from the facts the watch job gathered.
  */
 import { type Reply, say } from "../../chat/conversation.js";
-import { n, type Text } from "../../chat/text.js";
+import { elide, n, REMOTE_TEXT_MAX, type Text } from "../../chat/text.js";
 import { stayedCsv } from "../../formats/report-csv.js";
 import { domainOf } from "../../model/handle.js";
 import type { JobEvents, StayedReason } from "../../model/jobs.js";
@@ -41,7 +41,9 @@ export function finishedReplies(report: Finished, state: Moving): Reply[] {
     const servers = report.servers;
     text.push(`\n${n(r.stayed)} stayed behind:`);
     for (const s of servers.slice(0, SERVERS_SHOWN)) {
-      text.push(`\n• ${s.host}: ${n(s.count)} — ${reasonText(s.reason)}`);
+      text.push(
+        `\n• ${elide(s.host)}: ${n(s.count)} — ${elide(reasonText(s.reason), REMOTE_TEXT_MAX)}`,
+      );
     }
     if (servers.length > SERVERS_SHOWN)
       text.push(`\n• and ${n(servers.length - SERVERS_SHOWN)} more servers (all in stayed.csv)`);

@@ -112,6 +112,7 @@ async function verified(
 
 export const newMicroblog: Step<"new-microblog"> = {
   name: "new-microblog",
+  takesSecret: (_state, ctx) => ctx.channel.secretsInChat,
   enter: async (_state, ctx) => [ctx.channel.secretsInChat ? ask : await askElsewhere(ctx)],
   async handle(state, input, ctx) {
     if (input.kind === "form" && input.purpose === "microblog-token") {

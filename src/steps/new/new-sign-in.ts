@@ -91,6 +91,7 @@ async function finishNewSignIn(
 
 export const newSignIn: Step<"new-sign-in"> = {
   name: "new-sign-in",
+  takesSecret: () => true,
   enter: (state) => [prompt(state)],
   async handle(state, input, ctx) {
     if (input.kind === "signed-in")

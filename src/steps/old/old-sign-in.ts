@@ -89,6 +89,7 @@ async function finishSignIn(
 
 export const oldSignIn: Step<"old-sign-in"> = {
   name: "old-sign-in",
+  takesSecret: (state) => state.signIn !== null,
   enter: (state, ctx) => [prompt(state, ctx)],
   async handle(state, input, ctx) {
     if (input.kind === "signed-in")

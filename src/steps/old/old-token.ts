@@ -60,6 +60,7 @@ function elsewhere(state: StateOf<"old-token">) {
 
 export const oldToken: Step<"old-token"> = {
   name: "old-token",
+  takesSecret: (_state, ctx) => ctx.channel.secretsInChat,
   enter: (state, ctx) => [ctx.channel.secretsInChat ? ask(state) : elsewhere(state)],
   async handle(state, input, ctx) {
     if (!ctx.channel.secretsInChat) {

@@ -1,0 +1,101 @@
+/**
+ * The bot's web side under a crowd of idle sockets: the real bot process, with PUBLIC_URL and
+ * the file-descriptor limit many systems give a service (1,024), keeps talking to Telegram
+ * while 1,100 sockets are held open on its web port; sockets past its cap are closed at once.
+ */
+import { mkdtempSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { type Proc, startProcess } from "./process.js";
+
+const USER = 4242;
+let tg: TelegramSandbox | undefined;
+let masto: MastodonSandbox | undefined;
+const procs: Proc[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const p of procs.splice(0)) {
+    p.child.kill("SIGKILL");
+    await p.exited;
+  }
+  await tg?.close();
+  await masto?.close();
+});
+
+/** Opens a socket that says nothing; resolves once it's connected, with whether the server closed it. */
+function idle(port: number): Promise<{ socket: Socket; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    sockets.push(socket);
+    const closed = new Promise<void>((r) => socket.once("close", () => r()));
+    socket.on("error", () => undefined);
+    socket.once("connect", () => resolve({ socket, closed }));
+    socket.once("error", reject);
+  });
+}
+
+/** The log (on stderr) once it shows `pattern`. */
+async function logged(p: Proc, pattern: RegExp): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const m = p.stderr().match(pattern);
+    if (m) return m;
+    if (Date.now() > deadline || p.child.exitCode !== null)
+      throw new Error(`the bot never logged ${pattern}:\n${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("the web side under 1,100 idle sockets", () => {
+  it("the bot still answers on Telegram, and sockets past the cap are closed", async () => {
+    tg = await startTelegramSandbox();
+    masto = await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null });
+    const bot = startProcess(
+      "src/main.ts",
+      {
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.url,
+        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-web-")),
+        ALLOW_PRIVATE_NETWORK: "true",
+        LOG_LEVEL: "info",
+        PUBLIC_URL: "https://bot.example",
+        HOST: "127.0.0.1",
+        PORT: "0",
+      },
+      [],
+      { fdLimit: 1024 },
+    );
+    procs.push(bot);
+    const listening = await logged(bot, /"web: listening","at":"http:\/\/127\.0\.0\.1:(\d+)"/);
+    const port = Number(listening[1]);
+    await logged(bot, /telegram: polling/);
+    tg.sendText(USER, "/start");
+    const hello = await tg.waitFor(USER, (m) => /^Hi! I'll move/.test(m.text ?? ""), 20_000);
+    const go = hello.replyMarkup?.inline_keyboard.flat().find((b) => b.text === "Let's go");
+    tg.pressButton(USER, hello.messageId, go!.callback_data!);
+    await tg.waitFor(USER, (m) => /^Which Mastodon server/.test(m.text ?? ""), 20_000);
+
+    for (let i = 0; i < 1100; i += 1) await idle(port);
+    // Past the cap, a new connection is closed by the bot without a word.
+    const extra = await idle(port);
+    await extra.closed;
+    expect(extra.socket.bytesRead).toBe(0);
+
+    // Outgoing requests still work, to a server not yet connected to: the bot looks at the
+    // Mastodon server it's told and answers on Telegram.
+    tg.sendText(USER, masto.url);
+    const next = await tg.waitFor(
+      USER,
+      (m) => m.from === "bot" && /^Tap to let me read your account/.test(m.text ?? ""),
+      20_000,
+    );
+    expect(next.text).toMatch(/^Tap to let me read your account/);
+    expect(bot.stderr()).not.toMatch(/EMFILE/);
+  }, 60_000);
+});
