@@ -9,8 +9,8 @@
  *   timeout        the request is accepted and never answered; after `hangMs` the socket closes
  *   reset          the socket is destroyed before any answer (ECONNRESET)
  *   slow           the real answer, `slowMs` late
- *   malformedJson  the real status and headers with a body cut mid-way and closed with a
- *                  stray brace: not JSON (a proxy's or a crashed worker's half answer)
+ *   malformedJson  the real status and headers with a body cut mid-way and garbage after it:
+ *                  never JSON (a proxy's or a crashed worker's half answer)
  *   brokenLink     the real answer with a Link header that names no usable URL
  *   truncated      the real answer's headers and Content-Length, half the body, then the
  *                  socket closes (undici: "terminated" / UND_ERR_SOCKET)

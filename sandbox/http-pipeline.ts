@@ -136,7 +136,8 @@ export function sendSpoiled(res: ServerResponse, reply: Reply, kind: ChaosKind):
   switch (kind) {
     case "malformedJson": {
       const half = reply.body.slice(0, Math.floor(reply.body.length / 2));
-      send(res, { ...reply, body: `${half}}` });
+      // An unterminated string: never valid JSON, however the cut falls.
+      send(res, { ...reply, body: `${half}{"` });
       return;
     }
     case "brokenLink":

@@ -26,6 +26,7 @@ import {
   RateLimitedError,
   RedirectRefusedError,
   RejectedError,
+  RemoteError,
   TimeoutError,
   TooLargeError,
   UnreachableError,
@@ -167,9 +168,23 @@ export class MicroblogClient {
         if (err instanceof RejectedError && err.status === FORBIDDEN)
           return { kind: "refused", status: err.status, detail: err.detail };
         if (!answerLost(err) || attempt >= FOLLOW_ATTEMPTS - 1) throw err;
-        if (await this.isFollowing(token, name)) return { kind: "followed" };
+        const landed = await this.landed(token, name);
+        if (landed === undefined) throw err; // can't tell: better reported than sent twice
+        if (landed) return { kind: "followed" };
       }
     }
+  }
+
+  /** Whether a follow landed, asked a few times over a faulty network; undefined: no answer. */
+  private async landed(token: string, name: string): Promise<boolean | undefined> {
+    for (let ask = 0; ask < FOLLOW_ATTEMPTS; ask++) {
+      try {
+        return await this.isFollowing(token, name);
+      } catch (err) {
+        if (!(err instanceof RemoteError) || err instanceof RejectedError) throw err;
+      }
+    }
+    return undefined;
   }
 
   /** False as well for an account micro.blog doesn't know. */
