@@ -10,6 +10,7 @@
  *   RELIABILITY_SEED=7 npm run reliability
  */
 import { runFaults } from "./lib/reliability/faults.js";
+import { runFuzz } from "./lib/reliability/fuzz.js";
 import { emptyRow, passes, type Row, table } from "./lib/reliability/table.js";
 
 const seed = Number(process.env.RELIABILITY_SEED ?? 20261203);
@@ -24,6 +25,22 @@ const PARTS: Record<string, () => Promise<Row>> = {
       lost: f.lost,
       duplicates: f.duplicates,
       notes: [`${f.finished} of ${f.journeys} journeys finished`, ...f.notes],
+    };
+  },
+  async fuzz() {
+    const f = await runFuzz({ perStep: 1000, seed });
+    const problems = f.crashes + f.unhandledRejections + f.silent + f.stateChanged;
+    return {
+      ...emptyRow("fuzz (1,000 inputs a step)"),
+      journeys: 1,
+      inputsTried: f.inputsTried,
+      problems,
+      notes: [
+        `${f.crashes} threw, ${f.unhandledRejections} unhandled rejections, ${f.silent} without a reply, ${f.stateChanged} changed the state`,
+        `steps fuzzed (${f.stepsFuzzed.length} of ${f.stepsFuzzed.length + f.stepsNotReached.length}): ${f.stepsFuzzed.join(", ")}`,
+        `not reached by this journey: ${f.stepsNotReached.join(", ") || "none"}`,
+        ...f.notes,
+      ],
     };
   },
 };

@@ -23,6 +23,7 @@ export async function audit(chat: Chat, person: Person, town: Town, walked: Walk
   let lost = 0;
   let duplicates = 0;
   const who = person.username;
+  for (const e of new Set(walked.errors)) notes.push(`${who}: a turn failed: ${e}`);
   if (!walked.finished) {
     lost += 1;
     notes.push(`${who}: journey not finished (${walked.stuck ?? "?"})`);

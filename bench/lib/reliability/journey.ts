@@ -13,7 +13,7 @@ import type { Person, Town } from "./town.js";
 export type Chat = Awaited<ReturnType<typeof makeChat>>;
 
 /** Steps that are work under way: the person waits for the bot to move on. */
-const WAITING = new Set<StepName>(["exporting", "importing", "watching"]);
+export const WAITING = new Set<StepName>(["exporting", "importing", "watching"]);
 
 /** What the person does at each step they act on: the buttons they'd press, or what they type. */
 type Act =
@@ -44,6 +44,8 @@ export interface Walk {
   finished: boolean;
   /** Why the walk stopped short, if it did. */
   stuck?: string;
+  /** Turns that failed outright (the engine threw instead of replying). */
+  errors: string[];
 }
 
 const FINISHED = /^Your move is finished/;
@@ -55,22 +57,43 @@ export function finishedMessages(chat: Chat): number {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Called once at each step the person reaches, before they act (the fuzzer's way in). */
+export type AtStep = (step: StepName, waiting: boolean) => Promise<void>;
+
 /** Walks `person` through the journey on `chat`; gives up after `deadlineMs`. */
-export async function walk(chat: Chat, person: Person, town: Town, deadlineMs = 120_000) {
-  const result: Walk = { steps: [], finished: false };
+export async function walk(
+  chat: Chat,
+  person: Person,
+  town: Town,
+  deadlineMs = 120_000,
+  atStep?: AtStep,
+) {
+  const result: Walk = { steps: [], finished: false, errors: [] };
+  // A turn that throws is what a channel would answer with its "try again" line: note, go on.
+  const attempt = async (turn: () => Promise<unknown>) => {
+    try {
+      await turn();
+    } catch (err) {
+      result.errors.push(String(err).slice(0, 200));
+      await pause(200);
+    }
+  };
   const deadline = Date.now() + deadlineMs;
   const { old, mb } = town.world;
   let sameStep = 0;
   let previous: StepName | undefined;
-  await chat.send("/start");
+  await attempt(() => chat.send("/start"));
   while (Date.now() < deadline) {
     const step = (await chat.state())?.step;
     if (!step) {
-      await chat.send("/start");
+      await attempt(() => chat.send("/start"));
       continue;
     }
     if (step !== previous) {
-      if (!result.steps.includes(step)) result.steps.push(step);
+      if (!result.steps.includes(step)) {
+        result.steps.push(step);
+        await atStep?.(step, WAITING.has(step));
+      }
       previous = step;
       sameStep = 0;
     } else sameStep += 1;
@@ -100,13 +123,13 @@ export async function walk(chat: Chat, person: Person, town: Town, deadlineMs = 
       return result;
     }
     if ("type" in act) {
-      await chat.send(act.type(person, town));
+      await attempt(() => chat.send(act.type(person, town)));
       continue;
     }
     const labels = typeof act.press === "function" ? act.press(person, town) : act.press;
     const label = labels.find((l) => chat.choices.some((c) => c.label === l));
-    if (label) await chat.press(label);
-    else await chat.send("/status"); // lost the buttons (an error message came last): ask again
+    // No button: an error message came last, so ask for the step again.
+    await attempt(() => (label ? chat.press(label) : chat.send("/status")));
   }
   result.stuck = `still at ${previous} when time ran out`;
   return result;

@@ -9,6 +9,8 @@ export interface Row {
   lost: number;
   duplicates: number;
   secretsFound: number;
+  /** Anything else that must not happen: a throw, a silent turn, a state changed by bad input. */
+  problems: number;
   /** What this part found, beyond the figures. */
   notes: string[];
 }
@@ -22,6 +24,7 @@ export const emptyRow = (part: string): Row => ({
   lost: 0,
   duplicates: 0,
   secretsFound: 0,
+  problems: 0,
   notes: [],
 });
 
@@ -34,6 +37,7 @@ const COLUMNS: [string, (r: Row) => string | number][] = [
   ["items lost", (r) => r.lost],
   ["duplicates", (r) => r.duplicates],
   ["secrets found", (r) => r.secretsFound],
+  ["other problems", (r) => r.problems],
 ];
 
 export function total(rows: readonly Row[]): Row {
@@ -47,6 +51,7 @@ export function total(rows: readonly Row[]): Row {
     lost: sum((r) => r.lost),
     duplicates: sum((r) => r.duplicates),
     secretsFound: sum((r) => r.secretsFound),
+    problems: sum((r) => r.problems),
     notes: [],
   };
 }
@@ -65,8 +70,8 @@ export function table(rows: readonly Row[]): string {
   ].join("\n");
 }
 
-/** Any loss, duplicate or leak fails the run. */
+/** Any loss, duplicate, leak or other problem fails the run. */
 export const passes = (rows: readonly Row[]): boolean => {
   const t = total(rows);
-  return t.lost === 0 && t.duplicates === 0 && t.secretsFound === 0;
+  return t.lost === 0 && t.duplicates === 0 && t.secretsFound === 0 && t.problems === 0;
 };
