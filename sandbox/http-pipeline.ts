@@ -11,6 +11,7 @@
  *   latency                  a client that gave up meanwhile gets nothing more
  *   gate                     a refusal counted at arrival (micro.blog's nginx limit)
  *   fault                    the first queued fault whose path prefix matches
+ *   chaos                    a random fault at the chosen rate (chaos.ts), when turned on
  *   answer                   the stand-in's own throttling and routing
  *
  * Each stand-in supplies the stages that differ (PipelineStages); the Telegram stand-in, whose
@@ -20,6 +21,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import {
+  BEFORE_ANSWER,
+  Chaos,
+  type ChaosKind,
+  type ChaosOptions,
+  ChaosOptionsSchema,
+} from "./chaos.js";
 
 export interface Reply {
   status: number;
@@ -122,6 +130,36 @@ export function send(res: ServerResponse, reply: Reply): void {
   res.end(res.req.method === "HEAD" ? undefined : reply.body);
 }
 
+/** Sends `reply` the way `kind` spoils it (slow is waited for by the caller). */
+export function sendSpoiled(res: ServerResponse, reply: Reply, kind: ChaosKind): void {
+  if (res.destroyed || res.headersSent) return;
+  switch (kind) {
+    case "malformedJson": {
+      const half = reply.body.slice(0, Math.floor(reply.body.length / 2));
+      // An unterminated string: never valid JSON, however the cut falls.
+      send(res, { ...reply, body: `${half}{"` });
+      return;
+    }
+    case "brokenLink":
+      send(res, {
+        ...reply,
+        headers: { ...reply.headers, Link: '<http://[broken>; rel="next", <>; rel="prev"' },
+      });
+      return;
+    case "truncated": {
+      const bytes = Buffer.from(reply.body);
+      res.statusCode = reply.status;
+      res.setHeader("Content-Type", reply.contentType);
+      for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+      res.setHeader("Content-Length", bytes.length + 1);
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.destroy());
+      return;
+    }
+    default:
+      send(res, reply);
+  }
+}
+
 export function jsonReply(status: number, body: unknown): Reply {
   return { status, body: JSON.stringify(body), contentType: JSON_TYPE };
 }
@@ -200,6 +238,10 @@ export interface PipelineStages<E extends LoggedRequest, S> {
 export interface PipelineControls<E> {
   setLatency(ms: number): void;
   failNext(n: number, fault: Fault): void;
+  /** Random faults from now on at `rate`, seeded (null: off); see chaos.ts. */
+  setChaos(options: ChaosOptions | null): void;
+  /** How many random faults of each kind were given since setChaos. */
+  readonly chaosInjected: Readonly<Record<ChaosKind, number>> | null;
   readonly requests: readonly E[];
   resetLog(): void;
   close(): Promise<void>;
@@ -210,6 +252,7 @@ export class RequestPipeline<E extends LoggedRequest> {
   private readonly faults = new FaultQueue<Fault>();
   private log: E[] = [];
   private latencyMs = 0;
+  private chaos: Chaos | null = null;
 
   constructor(
     /** Validates failNext's fault: the kinds this stand-in offers. */
@@ -222,6 +265,10 @@ export class RequestPipeline<E extends LoggedRequest> {
     return {
       setLatency: (ms) => pipeline.setLatency(ms),
       failNext: (n, fault) => pipeline.failNext(n, fault),
+      setChaos: (options) => pipeline.setChaos(options),
+      get chaosInjected() {
+        return pipeline.chaosInjected;
+      },
       get requests() {
         return pipeline.requests;
       },
@@ -245,6 +292,14 @@ export class RequestPipeline<E extends LoggedRequest> {
   failNext(n: number, fault: Fault): void {
     const count = FailCountSchema.shape.n.parse(n);
     this.faults.add(count, this.faultSchema.parse(fault));
+  }
+
+  setChaos(options: ChaosOptions | null): void {
+    this.chaos = options === null ? null : new Chaos(options);
+  }
+
+  get chaosInjected(): Readonly<Record<ChaosKind, number>> | null {
+    return this.chaos ? { ...this.chaos.injected } : null;
   }
 
   /** Answers the server's requests through the stand-in's stages. */
@@ -305,7 +360,18 @@ export class RequestPipeline<E extends LoggedRequest> {
       return;
     }
 
-    send(res, await stages.answer(incoming, body, state));
+    const chaos = this.chaos;
+    const kind = chaos?.pick(path) ?? null;
+    if (chaos && kind && BEFORE_ANSWER.has(kind)) {
+      if (kind === "status5xx") send(res, stages.faultReply({ status: chaos.status() }));
+      else if (kind === "reset") req.socket.destroy();
+      else setTimeout(() => req.socket.destroy(), chaos.hangMs).unref();
+      return;
+    }
+    const reply = await stages.answer(incoming, body, state);
+    if (chaos && kind === "slow") await sleep(chaos.slowMs);
+    if (kind) sendSpoiled(res, reply, kind);
+    else send(res, reply);
   }
 
   /** The shared endpoints (requests, reset-log, latency, fail-next), then the stand-in's. */
@@ -318,6 +384,7 @@ export class RequestPipeline<E extends LoggedRequest> {
     try {
       if (req.method === "GET") {
         if (path === "/_sandbox/requests") return jsonReply(200, this.log);
+        if (path === "/_sandbox/chaos") return jsonReply(200, this.chaosInjected);
         return routes.get(path, query) ?? jsonReply(404, { error: "Not Found" });
       }
       if (req.method !== "POST") return jsonReply(404, { error: "Not Found" });
@@ -337,6 +404,9 @@ export class RequestPipeline<E extends LoggedRequest> {
           this.failNext(n, fault as Fault);
           return jsonReply(200, {});
         }
+        case "/_sandbox/chaos":
+          this.setChaos(input === null ? null : ChaosOptionsSchema.parse(input));
+          return jsonReply(200, {});
         case "/_sandbox/reset-log":
           this.resetLog();
           return jsonReply(200, {});

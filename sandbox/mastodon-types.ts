@@ -3,6 +3,7 @@
  * the request log, and the handle startMastodonSandbox gives back (re-exported by mastodon.ts).
  */
 
+import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import type { Fault as PipelineFault } from "./http-pipeline.js";
 import type { DmControls } from "./mastodon-dm-control.js";
 import type { MastodonAccount } from "./mastodon-entities.js";
@@ -252,6 +253,10 @@ export interface MastodonSandbox extends DmControls {
   resetRateLimits(): void;
   setLatency(ms: number): void;
   failNext(n: number, fault: Fault): void;
+  /** Random faults at a rate, seeded (null: off); see chaos.ts. */
+  setChaos(options: ChaosOptions | null): void;
+  /** How many random faults of each kind were given since setChaos (null: chaos is off). */
+  readonly chaosInjected: Readonly<Record<ChaosKind, number>> | null;
   readonly requests: readonly RequestLogEntry[];
   resetLog(): void;
   close(): Promise<void>;

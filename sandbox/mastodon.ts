@@ -41,6 +41,8 @@
  *   POST /_sandbox/reset-rate-limits
  *   POST /_sandbox/latency           {ms}
  *   POST /_sandbox/fail-next         {n, status, body?, contentType?, headers?, path?} | {n, hang: true} | {n, drop: true}
+ *   POST /_sandbox/chaos             {rate, seed, kinds?, hangMs?, slowMs?, paths?} | null
+ *   GET  /_sandbox/chaos             → faults given, by kind | null
  *   GET  /_sandbox/requests          → RequestLogEntry[]
  *   POST /_sandbox/reset-log
  *

@@ -36,6 +36,8 @@ export function microblogControl(state: MicroblogState): ControlRoutes {
           return json(200, { count: state.verifyCount(query.get("token") ?? "") });
         case "/_sandbox/following":
           return json(200, state.followingOf(query.get("username") ?? ""));
+        case "/_sandbox/follow-requests":
+          return json(200, state.followRequestsOf(query.get("username") ?? ""));
         default:
           return undefined;
       }

@@ -121,7 +121,10 @@ function bearerApi(
     case "/users/follow":
       if (target.kind === "remote" && target.remote.refuseFollow)
         return errorReply(target.remote.refuseFollow);
-      if (!isYou) me.following.set(key, state.handleOf(target));
+      if (!isYou) {
+        me.following.set(key, state.handleOf(target));
+        me.followRequests.set(key, (me.followRequests.get(key) ?? 0) + 1);
+      }
       return json(200, {});
     default:
       me.following.delete(key);

@@ -90,6 +90,8 @@ export interface User {
   former: string[];
   /** lower-cased handle → the handle as micro.blog spells it */
   following: Map<string, string>;
+  /** lower-cased handle → follow requests accepted for it (the harness counts duplicates). */
+  followRequests: Map<string, number>;
   aliases: string[];
 }
 
@@ -318,6 +320,7 @@ export class MicroblogState {
       fediverse: `${key}@${this.domain.toLowerCase()}`,
       former: [],
       following: new Map(),
+      followRequests: new Map(),
       aliases: [],
     };
     this.users.set(key, user);
@@ -381,6 +384,10 @@ export class MicroblogState {
     if (!target) throw new Error(`micro.blog can't find ${handle}`);
     const h = this.handleOf(target);
     user.following.set(h.toLowerCase(), h);
+  }
+
+  followRequestsOf(username: string): Record<string, number> {
+    return Object.fromEntries(this.userOf(username).followRequests);
   }
 
   followingOf(username: string): string[] {

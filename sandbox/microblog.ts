@@ -72,6 +72,9 @@
  *   POST /_sandbox/rate-limit     {limit, windowMs} | null
  *   POST /_sandbox/latency        {ms}
  *   POST /_sandbox/fail-next      {n, status, body?, contentType?, path?} | {n, hang: true, path?}
+ *   POST /_sandbox/chaos          {rate, seed, kinds?, hangMs?, slowMs?, paths?} | null
+ *   GET  /_sandbox/chaos                                       → faults given, by kind | null
+ *   GET  /_sandbox/follow-requests?username=…                  → {handle: follow requests}
  *   GET  /_sandbox/requests                                    → RequestLogEntry[]
  *   POST /_sandbox/reset-log
  *
@@ -82,6 +85,7 @@
  * endpoints microblog-control.ts, its stages of the shared pipeline microblog-pipeline.ts.
  */
 
+import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import { listenLocal, type PipelineControls, RequestPipeline } from "./http-pipeline.js";
 import { microblogControl } from "./microblog-control.js";
 import { microblogStages } from "./microblog-pipeline.js";
@@ -123,12 +127,21 @@ export interface MicroblogSandbox {
   /** Seeds a follow, as if made through the API. */
   follow(username: string, handle: string): void;
   followingOf(username: string): string[];
+  /**
+   * How many follow requests micro.blog accepted for each account this user follows (lower-cased
+   * handle): more than one is the same follow asked for twice.
+   */
+  followRequestsOf(username: string): Record<string, number>;
   addAlias(username: string, actorUri: string): void;
   removeAlias(username: string, actorUri: string): boolean;
   /** Resets the counters. null: no limit. */
   setRateLimit(limit: RateLimit | null): void;
   setLatency(ms: number): void;
   failNext(n: number, fault: Fault): void;
+  /** Random faults at a rate, seeded (null: off); see chaos.ts. */
+  setChaos(options: ChaosOptions | null): void;
+  /** How many random faults of each kind were given since setChaos (null: chaos is off). */
+  readonly chaosInjected: Readonly<Record<ChaosKind, number>> | null;
   readonly requests: readonly RequestLogEntry[];
   resetLog(): void;
   close(): Promise<void>;
@@ -169,6 +182,7 @@ export async function startMicroblogSandbox(
     addRemote: (handle, o) => state.addRemote(handle, o),
     follow: (username, handle) => state.follow(username, handle),
     followingOf: (username) => state.followingOf(username),
+    followRequestsOf: (username) => state.followRequestsOf(username),
     addAlias: (username, actorUri) => state.addAlias(username, actorUri),
     removeAlias: (username, actorUri) => state.removeAlias(username, actorUri),
     setRateLimit: (limit) => state.setRateLimit(limit),

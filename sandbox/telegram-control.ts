@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
+import { ChaosOptionsSchema } from "./chaos.js";
 import { readBody } from "./http-pipeline.js";
 import { MAX_UPLOAD, sendJson } from "./telegram-http-util.js";
 import type {
@@ -204,6 +205,11 @@ async function controlAction(
       sandbox.failNext(method, fault);
       return true;
     }
+    case "chaos":
+      sandbox.setChaos(z.object({ options: ChaosOptionsSchema.nullable() }).parse(input).options);
+      return true;
+    case "chaosInjected":
+      return sandbox.chaosInjected;
     case "latency":
       sandbox.setLatency(z.object({ ms: z.coerce.number().int().min(0) }).parse(input).ms);
       return true;

@@ -6,7 +6,8 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { BodyTooLarge, FaultQueue, readBody, sleep } from "./http-pipeline.js";
+import { BEFORE_ANSWER, Chaos, type ChaosKind, type ChaosOptions } from "./chaos.js";
+import { BodyTooLarge, FaultQueue, readBody, sendSpoiled, sleep } from "./http-pipeline.js";
 import { deleteMyCommands, getMyCommands, setMyCommands } from "./telegram-commands.js";
 import { ApiError, faultError } from "./telegram-errors.js";
 import { getFile, sendDocument } from "./telegram-files.js";
@@ -78,6 +79,7 @@ export class BotApiServer {
   /** Faults by lower-cased method name (the Bot API matches names case-insensitively). */
   private readonly faults = new FaultQueue<{ method: string; fault: FaultSpec }>();
   private latencyMs = 0;
+  private chaos: Chaos | null = null;
   private readonly methods: Record<string, [string, Handler]>;
 
   constructor(
@@ -98,6 +100,15 @@ export class BotApiServer {
 
   setLatency(ms: number): void {
     this.latencyMs = Math.max(0, ms);
+  }
+
+  /** Random faults per call at a rate (chaos.ts); the path they match is "/" + the method. */
+  setChaos(options: ChaosOptions | null): void {
+    this.chaos = options === null ? null : new Chaos(options);
+  }
+
+  get chaosInjected(): Readonly<Record<ChaosKind, number>> | null {
+    return this.chaos ? { ...this.chaos.injected } : null;
   }
 
   async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -167,6 +178,19 @@ export class BotApiServer {
       return sendError(res, err);
     }
 
+    const chaos = this.chaos;
+    const kind = chaos?.pick(`/${method}`) ?? null;
+    if (chaos && kind && BEFORE_ANSWER.has(kind)) {
+      if (kind === "status5xx") {
+        // Telegram's nginx answers its own HTML page for a 502/504 (core.telegram.org/api/errors: 5xx are transient).
+        record.status = chaos.status();
+        res.writeHead(record.status, { "content-type": "text/html" });
+        res.end(`<html><body><h1>${record.status}</h1></body></html>`);
+      } else if (kind === "reset") req.socket.destroy();
+      else setTimeout(() => req.socket.destroy(), chaos.hangMs).unref();
+      return;
+    }
+
     const abort = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) abort.abort();
@@ -177,7 +201,12 @@ export class BotApiServer {
       record.ok = true;
       const payload: Record<string, unknown> = { ok: true, result };
       if (method === "deleteWebhook") payload.description = "Webhook is already deleted";
-      if (!res.destroyed) sendJson(res, 200, payload);
+      if (chaos && kind === "slow") await sleep(chaos.slowMs);
+      if (res.destroyed) return;
+      if (kind) {
+        const body = JSON.stringify(payload);
+        sendSpoiled(res, { status: 200, body, contentType: "application/json" }, kind);
+      } else sendJson(res, 200, payload);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       record.status = e.code;

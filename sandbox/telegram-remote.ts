@@ -2,6 +2,7 @@
  * Drives a Telegram sandbox running in another process (telegram-server.ts) through its
  * /control/… endpoints. Same operations as the in-process TelegramSandbox, all async.
  */
+import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import type {
   BotCommand,
   CallbackAnswer,
@@ -48,6 +49,8 @@ export interface RemoteTelegramSandbox {
   callbackAnswer(queryId: string): Promise<CallbackAnswer | undefined>;
   failNext(method: string, fault: FaultSpec): Promise<void>;
   setLatency(ms: number): Promise<void>;
+  setChaos(options: ChaosOptions | null): Promise<void>;
+  chaosInjected(): Promise<Record<ChaosKind, number> | null>;
 }
 
 const doc = ({ bytesBase64, ...rest }: WireDocument): DocumentView => ({
@@ -139,5 +142,9 @@ export async function connectTelegramSandbox(url: string): Promise<RemoteTelegra
     setLatency: async (ms) => {
       await call("latency", { ms });
     },
+    setChaos: async (options) => {
+      await call("chaos", { options });
+    },
+    chaosInjected: () => call("chaosInjected"),
   };
 }

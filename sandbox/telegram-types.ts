@@ -4,6 +4,7 @@
  * telegram.ts), and the JSON-safe forms the control endpoints send them in.
  */
 
+import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import type { MessageEntity } from "./telegram-text.js";
 
 export interface InlineKeyboardButton {
@@ -166,6 +167,10 @@ export interface TelegramSandbox {
   // faults
   failNext(method: string, fault: FaultSpec): void;
   setLatency(ms: number): void;
+  /** Random faults on every Bot API call at a rate, seeded (null: off); see chaos.ts. */
+  setChaos(options: ChaosOptions | null): void;
+  /** How many random faults of each kind were given since setChaos (null: chaos is off). */
+  readonly chaosInjected: Readonly<Record<ChaosKind, number>> | null;
 }
 
 /** JSON-safe forms for the control endpoints: file bytes as base64. */

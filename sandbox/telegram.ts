@@ -16,6 +16,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import { telegramControl } from "./telegram-control.js";
 import { BotApiServer } from "./telegram-http.js";
 import { sendJson } from "./telegram-http-util.js";
@@ -189,6 +190,15 @@ class Sandbox implements TelegramSandbox {
 
   setLatency(ms: number): void {
     this.http.setLatency(ms);
+  }
+
+  /** Random faults on every Bot API call at a rate, seeded (null: off); see chaos.ts. */
+  setChaos(options: ChaosOptions | null): void {
+    this.http.setChaos(options);
+  }
+
+  get chaosInjected(): Readonly<Record<ChaosKind, number>> | null {
+    return this.http.chaosInjected;
   }
 }
 

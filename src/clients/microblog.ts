@@ -21,7 +21,16 @@
 import { z } from "zod";
 // micro.blog names Fediverse accounts user@host, and official apps never send a leading @.
 import { bareHandle } from "../model/handle.js";
-import { RateLimitedError, RejectedError } from "../net/errors.js";
+import {
+  BadResponseError,
+  RateLimitedError,
+  RedirectRefusedError,
+  RejectedError,
+  RemoteError,
+  TimeoutError,
+  TooLargeError,
+  UnreachableError,
+} from "../net/errors.js";
 import type { Http, JsonOptions } from "../net/http.js";
 import type { OriginRule } from "../net/pacer.js";
 import type { ListedUser } from "./microblog-names.js";
@@ -134,28 +143,48 @@ export class MicroblogClient {
   }
 
   /**
-   * Follows a micro.blog username or a Fediverse user@host. Following twice is harmless.
+   * Follows a micro.blog username or a Fediverse user@host.
    * A token micro.blog no longer takes is a TokenRejectedError (401); a 403 that isn't its
    * limit comes back as a refusal, which may still be the token (`tokenWorks` tells).
+   * When the answer is lost (a reset, a timeout, a 5xx, a body cut short) the follow may have
+   * landed: micro.blog is asked whether it did before the follow goes out again, so one
+   * account is never sent two follows (the reliability harness counts them per pair).
    */
   async follow(token: string, name: string): Promise<FollowOutcome> {
     const query = new URLSearchParams({ username: bareHandle(name) });
-    try {
-      // Official apps look at the status only; a 2xx that isn't JSON is still a follow.
-      await this.call(`/users/follow?${query}`, z.unknown(), {
-        method: "POST",
-        token,
-        idempotent: true,
-        errorBody: 400,
-        textOk: true,
-      });
-      return { kind: "followed" };
-    } catch (err) {
-      if (err instanceof RejectedError && meansNoSuchUser(err)) return { kind: "not-found" };
-      if (err instanceof RejectedError && err.status === FORBIDDEN)
-        return { kind: "refused", status: err.status, detail: err.detail };
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Official apps look at the status only; a 2xx that isn't JSON is still a follow.
+        await this.call(`/users/follow?${query}`, z.unknown(), {
+          method: "POST",
+          token,
+          idempotent: false,
+          errorBody: 400,
+          textOk: true,
+        });
+        return { kind: "followed" };
+      } catch (err) {
+        if (err instanceof RejectedError && meansNoSuchUser(err)) return { kind: "not-found" };
+        if (err instanceof RejectedError && err.status === FORBIDDEN)
+          return { kind: "refused", status: err.status, detail: err.detail };
+        if (!answerLost(err) || attempt >= FOLLOW_ATTEMPTS - 1) throw err;
+        const landed = await this.landed(token, name);
+        if (landed === undefined) throw err; // can't tell: better reported than sent twice
+        if (landed) return { kind: "followed" };
+      }
     }
+  }
+
+  /** Whether a follow landed, asked a few times over a faulty network; undefined: no answer. */
+  private async landed(token: string, name: string): Promise<boolean | undefined> {
+    for (let ask = 0; ask < FOLLOW_ATTEMPTS; ask++) {
+      try {
+        return await this.isFollowing(token, name);
+      } catch (err) {
+        if (!(err instanceof RemoteError) || err instanceof RejectedError) throw err;
+      }
+    }
+    return undefined;
   }
 
   /** False as well for an account micro.blog doesn't know. */
@@ -256,4 +285,17 @@ export class MicroblogClient {
 function meansNoSuchUser(err: RejectedError): boolean {
   if (err.status === 404 || err.status === 410) return true;
   return (err.status === 400 || err.status === 422) && NO_SUCH_USER.test(err.detail);
+}
+
+/** How many times one follow is sent at most, each after micro.blog said it hadn't landed. */
+const FOLLOW_ATTEMPTS = 4;
+
+/** The request may have done its work but its answer never arrived whole. */
+function answerLost(err: unknown): boolean {
+  if (err instanceof TooLargeError || err instanceof RedirectRefusedError) return false;
+  return (
+    err instanceof UnreachableError ||
+    err instanceof TimeoutError ||
+    (err instanceof BadResponseError && (err.status === undefined || err.status >= 500))
+  );
 }

@@ -195,12 +195,22 @@ export function errorDetail(body: string): string {
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 }
 
-/** The `next` cursor from a Link header, as a full URL on the same origin. */
-export function nextLink(header: string | null, origin: string): string | undefined {
+/**
+ * The `next` cursor from a Link header, as a full URL on the same origin. A next link that is no
+ * URL is a broken answer (a BadResponseError naming `host`), not the last page: ending the list
+ * there would lose the rest of it without a word.
+ */
+export function nextLink(
+  header: string | null,
+  origin: string,
+  host: string = new URL(origin).host,
+): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(",")) {
     const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
     if (m) {
+      if (!URL.canParse(m[1]!, origin))
+        throw new BadResponseError(`${host} sent a next-page link I can't read`, host);
       const url = new URL(m[1]!, origin);
       // A Link pointing at another host would let a server steer our token elsewhere.
       return url.origin === origin ? url.toString() : undefined;
@@ -434,7 +444,7 @@ export class Http {
       }
       const text = new TextDecoder().decode(bytes);
       if (answered) {
-        const next = nextLink(res.headers.get("link"), target.origin);
+        const next = nextLink(res.headers.get("link"), target.origin, host);
         return {
           ok: res.ok,
           bytes,

@@ -211,13 +211,28 @@ describe("MicroblogClient follows", () => {
     expect(unauthorized.message).not.toContain("WRONG");
   });
 
-  it("tries a follow again after a 5xx (following twice is harmless)", async () => {
+  it("tries a follow again after a 5xx, once micro.blog says it didn't land", async () => {
     const { sb, client } = await setup();
     const token = sb.addUser("ada");
     sb.addUser("bob");
     sb.failNext(1, { status: 502, path: "/users/follow" });
     expect(await client.follow(token, "bob")).toEqual({ kind: "followed" });
-    expect(sb.requests.map((r) => r.status)).toEqual([502, 200]);
+    expect(sb.requests.map((r) => `${r.status} ${r.path.split("?")[0]}`)).toEqual([
+      "502 /users/follow",
+      "200 /users/is_following",
+      "200 /users/follow",
+    ]);
+  });
+
+  it("never sends a follow twice when its answer was lost after it landed", async () => {
+    const { sb, client } = await setup();
+    const token = sb.addUser("ada");
+    sb.addUser("bob");
+    // Every follow's answer is cut short after micro.blog has made the follow.
+    sb.setChaos({ rate: 1, seed: 1, kinds: ["truncated"], paths: ["/users/follow"] });
+    expect(await client.follow(token, "bob")).toEqual({ kind: "followed" });
+    expect(sb.followRequestsOf("ada")).toEqual({ bob: 1 });
+    expect(sb.followingOf("ada")).toEqual(["bob"]);
   });
 });
 

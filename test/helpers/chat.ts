@@ -57,6 +57,8 @@ export async function makeChat(
     watch?: Partial<WatchOptions>;
     /** micro.blog's limit with these figures in place of its own (a window and block in ms). */
     microblogRule?: Partial<OriginRule>;
+    /** How long one request may take before it counts as failed (default 5 s). */
+    timeoutMs?: number;
   } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
@@ -73,7 +75,7 @@ export async function makeChat(
     sealer,
     network: {
       allowPrivateNetwork: true,
-      timeoutMs: 5000,
+      timeoutMs: opts.timeoutMs ?? 5000,
       backoffMs: 20,
       pacerMarginMs: 50,
       ...(pacer ? { pacer } : {}),
@@ -153,6 +155,10 @@ export async function makeChat(
     },
     get seq() {
       return seq;
+    },
+    /** The buttons the user can press now. */
+    get choices(): readonly { id: string; label: string }[] {
+      return choices;
     },
     state: () => engine.state(user),
     /** Waits (polling the saved state) until the journey reaches what `done` looks for. */

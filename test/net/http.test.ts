@@ -260,4 +260,16 @@ describe("Http.json", () => {
     expect((await http.json(`${url}/far`, list)).next).toBeUndefined();
     expect((await http.json(`${url}/port`, list)).next).toBeUndefined();
   });
+
+  it("a next link that is no URL is a broken answer, not a crash and not the last page", async () => {
+    const url = await serve((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.setHeader("link", '<http://[broken>; rel="next", <>; rel="prev"');
+      res.end("[]");
+    });
+    const { http } = client();
+    const err = await http.json(`${url}/x`, z.array(z.unknown())).catch((e) => e);
+    expect(err).toBeInstanceOf(BadResponseError);
+    expect(err.message).toBe(`${new URL(url).host} sent a next-page link I can't read`);
+  });
 });

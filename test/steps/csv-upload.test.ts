@@ -37,6 +37,24 @@ function padded(head: string, fill: number): Uint8Array {
 }
 
 describe("uploading following_accounts.csv instead of signing in", () => {
+  it("a file sent at the sign-in, without pressing the button, is read as the follows file; one that isn't changes nothing", async () => {
+    const chat = await makeChat(world);
+    await chat.send("/start");
+    await chat.press("Let's go");
+    await chat.send("old.example");
+    const before = await chat.state();
+    const junk = await chat.send(
+      file("cat.png", new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1, 2])),
+    );
+    expect(junk.lines.length).toBeGreaterThan(0);
+    expect(await chat.state()).toEqual(before);
+    const r = await chat.send(
+      file("following_accounts.csv", `${HEADER}\na@one.example,true,false,\n`),
+    );
+    expect(r.lines[0]).toBe("Read 1 account from following_accounts.csv.");
+    expect((await chat.state())?.step).not.toBe("old-sign-in");
+  });
+
   it("reads Mastodon's export with a BOM and CRLF line ends", async () => {
     const chat = await atUpload();
     const r = await chat.send(

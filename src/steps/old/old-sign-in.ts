@@ -14,6 +14,7 @@ import { explainRemote } from "../lib/explain.js";
 import { pastedCode, signInReturned } from "../lib/pasted-code.js";
 import { signInAgain } from "../lib/sign-in-again.js";
 import type { Outcome, Step, StepContext } from "../step.js";
+import { oldCsv } from "./old-csv.js";
 
 const TOKEN = { id: "token", label: "Paste a token instead" };
 const CSV = { id: "csv", label: "Upload a file instead" };
@@ -98,11 +99,12 @@ export const oldSignIn: Step<"old-sign-in"> = {
       return { state: { step: "old-token", instance: state.instance }, replies: [] };
     if (input.kind === "choice" && input.id === "csv")
       return { state: { step: "old-csv", instance: state.instance }, replies: [] };
-    if (input.kind === "file")
-      return {
-        state: { step: "old-csv", instance: state.instance },
-        replies: [say(["Let's use a file, then."])],
-      };
+    if (input.kind === "file") {
+      // The follows file, sent without pressing "Upload a file instead": read it as that step
+      // would. A file that isn't one gets its reason and changes nothing (the sign-in stays).
+      const read = await oldCsv.handle({ step: "old-csv", instance: state.instance }, input, ctx);
+      return read.state.step === "old-csv" ? { state, replies: read.replies } : read;
+    }
     if (input.kind !== "text" || !state.signIn) return { state, replies: [prompt(state, ctx)] };
     return pastedCode(state, input.text, state.instance.host, prompt(state, ctx), (code) =>
       finishSignIn(state, code, ctx),

@@ -1,0 +1,61 @@
+/**
+ * npm run reliability: the whole journey under faults, fuzzed input, SIGKILLs, and a search of
+ * every store for the secrets it was given. Prints one table (journeys, faults injected, crashes
+ * survived, inputs tried, items lost, duplicates, secrets found) and exits 1 when anything was
+ * lost, done twice or leaked. Takes minutes; test/reliability/ runs a small version of each part
+ * in `npm test`.
+ *
+ *   npm run reliability                 every part, full size
+ *   npm run reliability -- faults fuzz  only these parts
+ *   RELIABILITY_SEED=7 npm run reliability
+ */
+import { runFaults } from "./lib/reliability/faults.js";
+import { runFuzz } from "./lib/reliability/fuzz.js";
+import { emptyRow, passes, type Row, table } from "./lib/reliability/table.js";
+
+const seed = Number(process.env.RELIABILITY_SEED ?? 20261203);
+
+const PARTS: Record<string, () => Promise<Row>> = {
+  async faults() {
+    const f = await runFaults({ people: 100, rate: 0.1, seed, deadlineMs: 240_000 });
+    return {
+      ...emptyRow("faults (10% of requests)"),
+      journeys: f.journeys,
+      faultsInjected: f.faultsInjected,
+      lost: f.lost,
+      duplicates: f.duplicates,
+      notes: [`${f.finished} of ${f.journeys} journeys finished`, ...f.notes],
+    };
+  },
+  async fuzz() {
+    const f = await runFuzz({ perStep: 1000, seed });
+    const problems = f.crashes + f.unhandledRejections + f.silent + f.stateChanged;
+    return {
+      ...emptyRow("fuzz (1,000 inputs a step)"),
+      journeys: 1,
+      inputsTried: f.inputsTried,
+      problems,
+      notes: [
+        `${f.crashes} threw, ${f.unhandledRejections} unhandled rejections, ${f.silent} without a reply, ${f.stateChanged} changed the state`,
+        `steps fuzzed (${f.stepsFuzzed.length} of ${f.stepsFuzzed.length + f.stepsNotReached.length}): ${f.stepsFuzzed.join(", ")}`,
+        `not reached by this journey: ${f.stepsNotReached.join(", ") || "none"}`,
+        ...f.notes,
+      ],
+    };
+  },
+};
+
+const chosen = process.argv.slice(2).filter((a) => a in PARTS);
+const rows: Row[] = [];
+for (const name of chosen.length > 0 ? chosen : Object.keys(PARTS)) {
+  const started = Date.now();
+  const row = await PARTS[name]!();
+  row.notes.unshift(`${Math.round((Date.now() - started) / 1000)} s`);
+  rows.push(row);
+}
+console.log(`\nseed ${seed}\n`);
+console.log(table(rows));
+for (const r of rows) console.log(`\n${r.part}:\n  ${r.notes.join("\n  ")}`);
+const ok = passes(rows);
+console.log(ok ? "\nNothing lost, nothing twice, nothing leaked." : "\nFAILED: see above.");
+process.exit(ok ? 0 : 1);
