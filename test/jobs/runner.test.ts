@@ -162,6 +162,6 @@ describe("job runner: jobs prepared by a turn", () => {
     expect(runs).toEqual(["saved"]);
     expect(await jobs.get("unsaved")).toBeUndefined();
     expect((await jobs.get("saved"))?.status).toBe("done");
-    expect(await store.namespace("job-index").get("active")).toEqual([]);
+    expect(await store.scored("jobs").upTo("due", Number.POSITIVE_INFINITY)).toEqual([]);
   });
 });
