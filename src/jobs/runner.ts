@@ -202,7 +202,7 @@ export class JobRunner implements JobQueue {
       }
       if ((record.dueAt ?? 0) > Date.now()) this.schedule(record);
       else {
-        this.launch(record);
+        this.resume(record);
         resumed += 1;
       }
     }
@@ -375,20 +375,45 @@ export class JobRunner implements JobQueue {
     }
   }
 
+  /** When this process will next run the job, waiting for it (tests); undefined when it doesn't. */
+  async scheduledAt(id: string): Promise<number | undefined> {
+    return this.timers.get(id)?.at;
+  }
+
   /** How many jobs wait here for a later run (the watcher bench reads it). */
   get waiting(): number {
     return this.timers.size;
   }
 
+  /**
+   * Runs a job the sweep found due and not running here: perhaps orphaned by a
+   * process that died, perhaps running elsewhere (then its lease turns this run away).
+   */
+  protected resume(record: JobRecord): void {
+    this.launch(record);
+  }
+
+  /** Runs the job now: here, in the in-process runner (a shared queue hands it to any process). */
   protected launch(record: JobRecord): void {
+    void this.runHere(record);
+  }
+
+  /** One run of the job in this process; resolves when it has ended (it never rejects). */
+  protected runHere(record: JobRecord): Promise<void> {
     const handler = this.handlers.get(record.kind);
     if (!handler || this.stopping) {
       if (!handler) log.error("no handler for job", { kind: record.kind, job: record.id });
-      return;
+      return Promise.resolve();
     }
     const abort = new AbortController();
     const done = this.execute(handler, record, abort).finally(() => this.running.delete(record.id));
     this.running.set(record.id, { user: record.user, abort, done });
+    return done;
+  }
+
+  /** Is a run of this job under way in this process? */
+  protected isRunningHere(id: string): boolean {
+    return this.running.has(id);
   }
 
   /** The record's data and cursor, checked by the handler's schemas; undefined (and the job failed) when they don't fit. */
@@ -425,7 +450,7 @@ export class JobRunner implements JobQueue {
   }
 
   /** One run: under the job's lease, then what the run left to do (wait, or leave the due set). */
-  protected async execute(
+  private async execute(
     handler: JobHandler,
     record: JobRecord,
     abort: AbortController,
