@@ -91,6 +91,7 @@ export function countingStore(
             return timed(() => inner.remove(key, member));
           },
           upTo: (key, max) => timed(() => inner.upTo(key, max)),
+          scoresUpTo: (key, max) => timed(() => inner.scoresUpTo(key, max)),
           drop: (key) => {
             written(label);
             return timed(() => inner.drop(key));

@@ -40,8 +40,8 @@ export interface BullQueueOptions {
 
 const DEFAULT_NAME = "fedimove-jobs";
 
-/** The BullMQ job id of one run of a job. */
-const runId = (record: JobRecord) => `${record.id}@${record.dueAt ?? 0}`;
+/** The BullMQ job id of one run of a job: the job's id and its due time. */
+const runId = (id: string, at: number) => `${id}@${at}`;
 
 export class BullJobQueue extends JobRunner {
   private readonly queue: Queue;
@@ -91,7 +91,7 @@ export class BullJobQueue extends JobRunner {
   }
 
   protected override launch(record: JobRecord): void {
-    this.enqueue(record, 0);
+    this.enqueue(record.id, runId(record.id, record.dueAt ?? 0), 0);
   }
 
   /**
@@ -102,26 +102,22 @@ export class BullJobQueue extends JobRunner {
    */
   protected override resume(record: JobRecord): void {
     const period = Math.floor(Date.now() / (this.bull.sweepMs ?? 5_000));
-    this.enqueue(record, 0, `${runId(record)}~${period}`);
+    this.enqueue(record.id, `${runId(record.id, record.dueAt ?? 0)}~${period}`, 0);
   }
 
-  protected override schedule(record: JobRecord): void {
+  protected override wakeAt(id: string, at: number): void {
     // BullMQ keeps the due time in Redis, and its worker never sets one timer for
     // it: a run 40 days away waits like one a minute away.
-    this.enqueue(record, Math.max(0, (record.dueAt ?? 0) - Date.now()));
+    this.enqueue(id, runId(id, at), Math.max(0, at - Date.now()));
   }
 
-  private enqueue(record: JobRecord, delay: number, jobId = runId(record)): void {
+  private enqueue(id: string, jobId: string, delay: number): void {
     if (this.stopping) return;
     const added = this.queue
-      .add(
-        record.kind,
-        { id: record.id },
-        { jobId, delay, removeOnComplete: true, removeOnFail: true },
-      )
+      .add("run", { id }, { jobId, delay, removeOnComplete: true, removeOnFail: true })
       .catch((err: unknown) =>
         // The record is due in the store; the sweep queues it again.
-        log.warn("could not queue a job run; the sweep will", { job: record.id, err }),
+        log.warn("could not queue a job run; the sweep will", { job: id, err }),
       )
       .finally(() => this.adding.delete(added));
     this.adding.add(added);
@@ -131,7 +127,7 @@ export class BullJobQueue extends JobRunner {
   override async scheduledAt(id: string): Promise<number | undefined> {
     const record = await this.records.get(id);
     if (!record) return undefined;
-    const run = await this.queue.getJob(runId(record));
+    const run = await this.queue.getJob(runId(id, record.dueAt ?? 0));
     return run ? run.timestamp + (run.delay ?? 0) : undefined;
   }
 

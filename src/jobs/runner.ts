@@ -92,8 +92,13 @@ export class JobRunner implements JobQueue {
   private readonly handlers = new Map<string, AnyJobHandler>();
   protected stopping = false;
   private sweeper?: NodeJS.Timeout;
+  /** Per kind with a concurrency: runs under way, and the turns of those waiting for one. */
+  private readonly gates = new Map<string, { busy: number; turns: (() => void)[] }>();
   /** Jobs waiting for their next run here, by id. */
-  private readonly timers = new Map<string, { user: UserKey; timer: NodeJS.Timeout; at: number }>();
+  private readonly timers = new Map<
+    string,
+    { user?: UserKey; timer: NodeJS.Timeout; at: number }
+  >();
 
   /**
    * leaseMs: how long a job's lease outlives a process that died holding it; the
@@ -186,8 +191,13 @@ export class JobRunner implements JobQueue {
   async resumeAll(aheadMs = MAX_TIMER_MS): Promise<number> {
     if (!this.migrated) await this.migrateLegacyIndex();
     let resumed = 0;
-    for (const id of await this.sets.upTo(DUE, Date.now() + aheadMs)) {
+    for (const { member: id, score } of await this.sets.scoresUpTo(DUE, Date.now() + aheadMs)) {
       if (this.running.has(id) || this.timers.has(id)) continue;
+      // Due later: its record is read when it wakes (10,000 watches start without 10,000 reads).
+      if (score > Date.now()) {
+        this.wakeAt(id, score);
+        continue;
+      }
       const record = await this.records.get(id);
       if (record?.status !== "pending" && record?.status !== "running") {
         // Finished, cancelled or forgotten by a run that stopped before leaving the set.
@@ -270,12 +280,19 @@ export class JobRunner implements JobQueue {
     return ids;
   }
 
+  /** Runs the job at its due time (here: on a timer). */
   protected schedule(record: JobRecord): void {
+    this.wakeAt(record.id, record.dueAt ?? 0, record.user);
+  }
+
+  /**
+   * Looks at the job again at `at`, and runs it if it is due then. `user`, when known,
+   * lets /cancel clear the timer at once (otherwise the wake finds it cancelled).
+   */
+  protected wakeAt(id: string, at: number, user?: UserKey): void {
     if (this.stopping) return;
     // The timer keeps only the id: wake() reads the record again, and holding the whole
     // record cost about 1 KB per waiting watch (bench/watch.ts).
-    const { id, user } = record;
-    const at = record.dueAt ?? 0;
     clearTimeout(this.timers.get(id)?.timer);
     const timer = setTimeout(
       () => {
@@ -452,10 +469,20 @@ export class JobRunner implements JobQueue {
   /** One run: under the job's lease, then what the run left to do (wait, or leave the due set). */
   private async execute(
     handler: JobHandler,
-    record: JobRecord,
+    given: JobRecord,
     abort: AbortController,
   ): Promise<void> {
+    let record = given;
+    const limit = handler.concurrency;
+    if (limit !== undefined && !(await this.turn(handler.kind, limit, abort.signal))) return;
     try {
+      if (limit !== undefined) {
+        // It waited its turn: another process may have run it meanwhile.
+        const now = await this.records.get(record.id);
+        if (now?.status !== "running") return;
+        if ((now.dueAt ?? 0) > Date.now()) return this.schedule(now);
+        record = now;
+      }
       const outcome = await withLock(
         this.store.locks,
         `job:${record.id}`,
@@ -476,7 +503,43 @@ export class JobRunner implements JobQueue {
         return;
       }
       log.error("job run failed", { kind: record.kind, job: record.id, err });
+    } finally {
+      if (limit !== undefined) this.leave(handler.kind);
     }
+  }
+
+  /** Waits for a run of this kind to be allowed; false when aborted meanwhile. */
+  private async turn(kind: string, limit: number, signal: AbortSignal): Promise<boolean> {
+    const gate = this.gates.get(kind) ?? { busy: 0, turns: [] };
+    this.gates.set(kind, gate);
+    if (gate.busy < limit) {
+      gate.busy += 1;
+      return true;
+    }
+    const given = await new Promise<boolean>((resolve) => {
+      const go = () => {
+        signal.removeEventListener("abort", give);
+        resolve(true);
+      };
+      // Aborted while waiting: its place in the line goes, and so does it.
+      const give = () => {
+        gate.turns.splice(gate.turns.indexOf(go), 1);
+        resolve(false);
+      };
+      signal.addEventListener("abort", give, { once: true });
+      gate.turns.push(go);
+    });
+    if (given && signal.aborted) this.leave(kind);
+    return given && !signal.aborted;
+  }
+
+  /** A run of this kind ended: the next waiting one goes (the count passes to it). */
+  private leave(kind: string): void {
+    const gate = this.gates.get(kind);
+    if (!gate) return;
+    const next = gate.turns.shift();
+    if (next) next();
+    else gate.busy -= 1;
   }
 
   private async runOnce(

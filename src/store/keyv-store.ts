@@ -125,6 +125,7 @@ export class KeyvStore implements Store {
       put: (key, member, score) => this.#call(() => sets.put(key, member, score)),
       remove: (key, member) => this.#call(() => sets.remove(key, member)),
       upTo: (key, max) => this.#call(() => sets.upTo(key, max)),
+      scoresUpTo: (key, max) => this.#call(() => sets.scoresUpTo(key, max)),
       drop: (key) => this.#call(() => sets.drop(key)),
     };
   }

@@ -9,12 +9,17 @@
 import type Database from "better-sqlite3";
 import type pg from "pg";
 import { createIfMissing } from "./locks-postgres.js";
-import type { ScoredSets } from "./store.js";
+import type { Scored, ScoredSets } from "./store.js";
 
 /** Every set of every name in one Map, shared by the memory stores of one name. */
 export function memoryScoredSets(sets: Map<string, Map<string, number>>) {
   return (name: string): ScoredSets => {
     const of = (key: string) => `${name}\u0000${key}`;
+    const entries = (key: string, max: number): Scored[] =>
+      [...(sets.get(of(key)) ?? [])]
+        .filter(([, score]) => score <= max)
+        .sort((a, b) => a[1] - b[1])
+        .map(([member, score]) => ({ member, score }));
     return {
       put: async (key, member, score) => {
         const set = sets.get(of(key)) ?? new Map<string, number>();
@@ -24,11 +29,8 @@ export function memoryScoredSets(sets: Map<string, Map<string, number>>) {
       remove: async (key, member) => {
         sets.get(of(key))?.delete(member);
       },
-      upTo: async (key, max) =>
-        [...(sets.get(of(key)) ?? [])]
-          .filter(([, score]) => score <= max)
-          .sort((a, b) => a[1] - b[1])
-          .map(([member]) => member),
+      upTo: async (key, max) => entries(key, max).map((e) => e.member),
+      scoresUpTo: async (key, max) => entries(key, max),
       drop: async (key) => {
         sets.delete(of(key));
       },
@@ -54,6 +56,9 @@ export function sqliteScoredSets(db: Database.Database) {
       "SELECT member FROM store_scored WHERE name = ? AND key = ? AND score <= ? ORDER BY score",
     )
     .pluck();
+  const scoresUpTo = db.prepare(
+    "SELECT member, score FROM store_scored WHERE name = ? AND key = ? AND score <= ? ORDER BY score",
+  );
   const drop = db.prepare("DELETE FROM store_scored WHERE name = ? AND key = ?");
   return (name: string): ScoredSets => ({
     put: async (key, member, score) => {
@@ -63,6 +68,7 @@ export function sqliteScoredSets(db: Database.Database) {
       remove.run(name, key, member);
     },
     upTo: async (key, max) => upTo.all(name, key, max) as string[],
+    scoresUpTo: async (key, max) => scoresUpTo.all(name, key, max) as Scored[],
     drop: async (key) => {
       drop.run(name, key);
     },
@@ -99,6 +105,13 @@ export async function postgresScoredSets(pool: pg.Pool) {
           [name, key, max],
         )
       ).rows.map((r) => r.member),
+    scoresUpTo: async (key, max) =>
+      (
+        await pool.query<Scored>(
+          "SELECT member, score FROM store_scored WHERE name = $1 AND key = $2 AND score <= $3 ORDER BY score",
+          [name, key, max],
+        )
+      ).rows,
     drop: async (key) => {
       await pool.query("DELETE FROM store_scored WHERE name = $1 AND key = $2", [name, key]);
     },
@@ -110,8 +123,15 @@ export interface RedisSortedSets {
   zAdd(key: string, member: { score: number; value: string }): Promise<unknown>;
   zRem(key: string, member: string): Promise<unknown>;
   zRangeByScore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  zRangeByScoreWithScores(
+    key: string,
+    min: number | string,
+    max: number | string,
+  ): Promise<{ value: string; score: number }[]>;
   del(key: string): Promise<unknown>;
 }
+
+const bound = (max: number) => (max === Number.POSITIVE_INFINITY ? "+inf" : max);
 
 export function redisScoredSets(client: RedisSortedSets) {
   return (name: string): ScoredSets => {
@@ -123,8 +143,12 @@ export function redisScoredSets(client: RedisSortedSets) {
       remove: async (key, member) => {
         await client.zRem(of(key), member);
       },
-      upTo: (key, max) =>
-        client.zRangeByScore(of(key), "-inf", max === Number.POSITIVE_INFINITY ? "+inf" : max),
+      upTo: (key, max) => client.zRangeByScore(of(key), "-inf", bound(max)),
+      scoresUpTo: async (key, max) =>
+        (await client.zRangeByScoreWithScores(of(key), "-inf", bound(max))).map((e) => ({
+          member: e.value,
+          score: e.score,
+        })),
       drop: async (key) => {
         await client.del(of(key));
       },

@@ -64,12 +64,19 @@ export interface Locks {
  * Ids with a score (a time), per key, in the backend's own structure (scored-sets.ts):
  * each call changes or reads members, never rewrites the set.
  */
+export interface Scored {
+  member: string;
+  score: number;
+}
+
 export interface ScoredSets {
   /** Adds the member, or moves it to this score. */
   put(key: string, member: string, score: number): Promise<void>;
   remove(key: string, member: string): Promise<void>;
   /** The members scored at most `max` (Infinity: all), lowest first. */
   upTo(key: string, max: number): Promise<string[]>;
+  /** The same, each with its score. */
+  scoresUpTo(key: string, max: number): Promise<Scored[]>;
   /** Removes the whole set. */
   drop(key: string): Promise<void>;
 }

@@ -27,6 +27,10 @@ for (const [name, url] of Object.entries(backendUrls(dir))) {
       await sets.put(key, "a", 10);
       await sets.put(key, "b", 20);
       expect(await sets.upTo(key, 20)).toEqual(["a", "b"]);
+      expect(await sets.scoresUpTo(key, 20)).toEqual([
+        { member: "a", score: 10 },
+        { member: "b", score: 20 },
+      ]);
       await sets.put(key, "a", 40);
       expect(await sets.upTo(key, Number.POSITIVE_INFINITY)).toEqual(["b", "c", "a"]);
       await sets.remove(key, "c");
