@@ -474,9 +474,10 @@ export class JobRunner implements JobQueue {
   ): Promise<void> {
     let record = given;
     const limit = handler.concurrency;
-    if (limit !== undefined && !(await this.turn(handler.kind, limit, abort.signal))) return;
+    const turn = limit === undefined ? "now" : await this.turn(handler.kind, limit, abort.signal);
+    if (turn === "aborted") return;
     try {
-      if (limit !== undefined) {
+      if (turn === "waited") {
         // It waited its turn: another process may have run it meanwhile.
         const now = await this.records.get(record.id);
         if (now?.status !== "running") return;
@@ -508,13 +509,33 @@ export class JobRunner implements JobQueue {
     }
   }
 
-  /** Waits for a run of this kind to be allowed; false when aborted meanwhile. */
-  private async turn(kind: string, limit: number, signal: AbortSignal): Promise<boolean> {
+  /**
+   * A run's write to its record, fenced by its lease. /cancel, here or in another
+   * process, takes the lease over before marking the record, so the status need not
+   * be read before each write: a refused write tells, and only then is it read.
+   */
+  private async saveFenced(record: JobRecord, fence: Fence): Promise<void> {
+    try {
+      await this.records.setFenced(record.id, record, fence);
+    } catch (err) {
+      if (!(err instanceof FencedOutError)) throw err;
+      const now = await this.records.get(record.id);
+      if (now?.status !== "running") throw new JobCancelledError("cancelled");
+      throw err;
+    }
+  }
+
+  /** Waits for a run of this kind to be allowed: at once, after waiting, or aborted meanwhile. */
+  private async turn(
+    kind: string,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<"now" | "waited" | "aborted"> {
     const gate = this.gates.get(kind) ?? { busy: 0, turns: [] };
     this.gates.set(kind, gate);
     if (gate.busy < limit) {
       gate.busy += 1;
-      return true;
+      return "now";
     }
     const given = await new Promise<boolean>((resolve) => {
       const go = () => {
@@ -530,7 +551,7 @@ export class JobRunner implements JobQueue {
       gate.turns.push(go);
     });
     if (given && signal.aborted) this.leave(kind);
-    return given && !signal.aborted;
+    return given && !signal.aborted ? "waited" : "aborted";
   }
 
   /** A run of this kind ended: the next waiting one goes (the count passes to it). */
@@ -556,15 +577,13 @@ export class JobRunner implements JobQueue {
     const control: JobControl<unknown, unknown, unknown> = {
       signal,
       save: async (cursor, progress) => {
-        const saved = await this.records.get(record.id);
-        if (saved?.status !== "running") throw new JobCancelledError("cancelled");
         const next = {
           ...current,
           cursor,
           progress: progress ?? current.progress,
           updatedAt: Date.now(),
         };
-        await this.records.setFenced(record.id, next, fence);
+        await this.saveFenced(next, fence);
         current = next;
       },
       report: async (event) => {
@@ -582,19 +601,13 @@ export class JobRunner implements JobQueue {
           ? new Error("a lock inside the job timed out", { cause: err })
           : err;
       });
-      const saved = await this.records.get(record.id);
-      if (saved?.status !== "running") return "ended";
       if (result && "again" in result) {
         const again = { ...current, dueAt: result.again, updatedAt: Date.now() };
-        await this.records.setFenced(record.id, again, fence);
+        await this.saveFenced(again, fence);
         await this.sets.put(DUE, record.id, result.again);
         return { again };
       }
-      await this.records.setFenced(
-        record.id,
-        { ...current, status: "done", updatedAt: Date.now() },
-        fence,
-      );
+      await this.saveFenced({ ...current, status: "done", updatedAt: Date.now() }, fence);
       return "ended";
     } catch (err) {
       // Cancelled (here or elsewhere), or shutting down: the record stays as it is.
