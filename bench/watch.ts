@@ -18,11 +18,9 @@
  * faster (the factor that makes the hourly late poll 5 s), so 600 requests an hour per server
  * become 600 per 5 s (see lib/watch-budget.ts).
  *
- * The watches are saved as a watch saves itself after its first poll (record, then the job
- * index) and started by jobs.resumeAll(), as a process that restarts finds them: starting
- * 10,000 with jobs.start() one after another takes 40 s here, 2 minutes with the first
- * watches already polling, because each start rewrites the whole index (the time of one
- * start is printed).
+ * The watches are saved as a watch saves itself after its first poll (record, then its
+ * places in the jobs' scored sets) and started by jobs.resumeAll(), as a process that
+ * restarts finds them (the time of one jobs.start() is printed too).
  */
 import { availableParallelism, loadavg } from "node:os";
 import { DEFAULT_WATCH, type WatchOptions } from "../src/jobs/watch-job.js";
@@ -210,11 +208,10 @@ console.log(
   `  event loop busy ${pct(run.loopBusy)} from the first poll to the end (${s(run.wallMs)}); ` +
     `timers ran late by p50 ${s(run.loopLag.p50)}, p99 ${s(run.loopLag.p99)}, max ${s(run.loopLag.max)}.`,
 );
-const edits = run.store.sets["job-index"] ?? 0;
 console.log(
-  `  job index: ${n(edits)} rewrites of one list of ${n(run.indexEdit.ids)} ids ` +
-    `(${kb(run.indexEdit.bytes)}); one read and write of it alone takes ${ms(run.indexEdit.ms)}, ` +
-    `so ≈ ${s(edits * run.indexEdit.ms)} of the loop; jobs.start() with it full: ${ms(run.startMs)}.`,
+  `  the store: ${n(run.storeRun.calls)} calls from the first poll to the end, some call in ` +
+    `flight ${s(run.storeRun.busyMs)} of ${s(run.wallMs)} (${pct(run.storeRun.busyMs / run.wallMs)}); ` +
+    `jobs.start() with every watch stored: ${ms(run.startMs)}.`,
 );
 console.log(
   `  store writes per watch: ${Object.entries(run.store.sets)

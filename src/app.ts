@@ -17,6 +17,7 @@ import type { Config } from "./config.js";
 import { type Core, createCore } from "./core.js";
 import { log } from "./log.js";
 import { openStore } from "./store/open-store.js";
+import { openQueueConnection } from "./store/queue-connection.js";
 import { deriveKey, loadOrCreateSecretFile, Sealer } from "./store/seal.js";
 
 type Channel = (TelegramChannel | ConsoleChannel | MastodonDmChannel) & Notifier;
@@ -52,6 +53,7 @@ export async function createApp(
   consoleOpts?: Partial<Pick<ConsoleOptions, "input" | "output" | "hooks" | "user">>,
 ): Promise<App> {
   const store = await openStore(config.storeUrl);
+  const queue = config.queueUrl ? await openQueueConnection(config.queueUrl) : undefined;
   const secret = config.secret ?? loadOrCreateSecretFile(path.join(config.dataDir, "secret.key"));
   const core = createCore({
     store,
@@ -65,6 +67,7 @@ export async function createApp(
     },
     dayMs: config.dayMs,
     jobLeaseMs: config.jobLeaseMs,
+    queue,
     watch: config.watch,
   });
   const { engine, jobs } = core;
@@ -106,6 +109,7 @@ export async function createApp(
     for (const c of channels) await c.stop();
     await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await core.close();
+    await queue?.close();
     await store.close();
   };
 

@@ -29,6 +29,10 @@ const schema = z.object({
       "sqlite:PATH, redis://…, postgres://… or memory:",
     )
     .optional(),
+  QUEUE_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "redis://… (BullMQ's Redis, when the state is not on Redis)")
+    .optional(),
   DATA_DIR: z.string().min(1).default("./data"),
   FEDIMOVE_SECRET: z.string().min(16, "at least 16 characters").optional(),
   ALLOW_PRIVATE_NETWORK: flag.default(false),
@@ -83,6 +87,11 @@ const schema = z.object({
 export type Config = {
   telegram?: { token: string; apiRoot: string };
   storeUrl: string;
+  /**
+   * The Redis that jobs are shared through (BullMQ), so any process runs any job:
+   * QUEUE_URL, or STORE_URL when that is Redis. Absent: jobs run in this process.
+   */
+  queueUrl?: string;
   dataDir: string;
   /** Absent: a key is generated once and kept in dataDir (see store/seal.ts). */
   secret?: string;
@@ -171,6 +180,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     storeUrl: e.STORE_URL ?? `sqlite:${path.join(dataDir, "fedimove.sqlite")}`,
+    queueUrl: e.QUEUE_URL ?? (/^rediss?:/.test(e.STORE_URL ?? "") ? e.STORE_URL : undefined),
     dataDir,
     secret: e.FEDIMOVE_SECRET,
     allowPrivateNetwork: e.ALLOW_PRIVATE_NETWORK,

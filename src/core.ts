@@ -10,12 +10,14 @@ import { MastodonOAuth } from "./clients/oauth.js";
 import { SignIn } from "./clients/sign-in.js";
 import { realWorld, type World } from "./clients/world.js";
 import { Engine } from "./engine/engine.js";
+import { BullJobQueue } from "./jobs/bullmq-queue.js";
 import { type JobDeps, type JobHandlers, jobHandlers, registerJobs } from "./jobs/registry.js";
 import { JobRunner } from "./jobs/runner.js";
 import type { WatchOptions } from "./jobs/watch-job.js";
 import { GuardedDispatcher } from "./net/dispatcher.js";
 import { Http } from "./net/http.js";
 import { Pacer } from "./net/pacer.js";
+import type { QueueConnection } from "./store/queue-connection.js";
 import type { Sealer } from "./store/seal.js";
 import type { Store } from "./store/store.js";
 
@@ -49,6 +51,8 @@ export interface CoreOptions {
   dayMs?: number;
   /** How long a job stays with a process that stopped answering before another takes it over. */
   jobLeaseMs?: number;
+  /** Jobs shared with other processes through BullMQ on this Redis; absent, they run here. */
+  queue?: QueueConnection;
   /** How often the Move is looked for after an early "I've moved". */
   pollMs?: number;
   watch?: Partial<WatchOptions>;
@@ -92,7 +96,9 @@ export function createCore(opts: CoreOptions): Core {
     originOf: network.originOf,
   });
   const world = opts.world ? opts.world(built) : built;
-  const jobs = new JobRunner(store, { leaseMs: opts.jobLeaseMs });
+  const jobs = opts.queue
+    ? new BullJobQueue(store, opts.queue, { leaseMs: opts.jobLeaseMs })
+    : new JobRunner(store, { leaseMs: opts.jobLeaseMs });
   const engine = new Engine({
     store,
     sealer,

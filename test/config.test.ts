@@ -49,6 +49,15 @@ describe("config", () => {
     expect(() => readConfig({ FEDIMOVE_CHANNEL: "mastodon" })).toThrow(/^MASTODON_BOT_URL: /);
   });
 
+  it("shares jobs through BullMQ on STORE_URL's Redis, or on QUEUE_URL's when the state is elsewhere", () => {
+    expect(readConfig({}).queueUrl).toBeUndefined();
+    expect(readConfig({ STORE_URL: "redis://r:6379/1" }).queueUrl).toBe("redis://r:6379/1");
+    expect(readConfig({ STORE_URL: "postgres://p/db" }).queueUrl).toBeUndefined();
+    expect(
+      readConfig({ STORE_URL: "postgres://p/db", QUEUE_URL: "rediss://q:6380" }).queueUrl,
+    ).toBe("rediss://q:6380");
+  });
+
   it.each([
     [{ TELEGRAM_BOT_TOKEN: "nope" }, /^TELEGRAM_BOT_TOKEN: a token from @BotFather/],
     [
@@ -63,6 +72,7 @@ describe("config", () => {
       /^TELEGRAM_BOT_TOKEN: required when FEDIMOVE_CHANNEL=telegram$/,
     ],
     [{ TELEGRAM_API_ROOT: "ftp://x" }, /^TELEGRAM_API_ROOT: /],
+    [{ QUEUE_URL: "postgres://p/db" }, /^QUEUE_URL: redis:\/\/… \(BullMQ's Redis/],
   ])("stops with one line naming the variable: %o", (env, message) => {
     expect(() => readConfig(env)).toThrow(ConfigError);
     expect(() => readConfig(env)).toThrow(message);

@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { z } from "zod";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import type { Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
@@ -26,7 +25,6 @@ import { type WatchCursor, type WatchOptions, watchJob } from "../../src/jobs/wa
 import type { WatchRequest } from "../../src/model/jobs.js";
 import { emptySnapshot } from "../../src/model/snapshot.js";
 import { STATE_VERSION, type State } from "../../src/model/state.js";
-import { collection } from "../../src/store/collection.js";
 import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import { snapshots } from "../../src/store/user-data.js";
@@ -91,7 +89,7 @@ export interface WatchRun {
   startingMs: number;
   /** Watches resumeAll() ran at once instead of waiting (none, when the lead was long enough). */
   resumed: number;
-  /** Mean wall ms of one jobs.start() with every watch in the index (the warm-up users'). */
+  /** Mean wall ms of one jobs.start() with every watch stored (the warm-up users'). */
   startMs: number;
   baseline: Memory;
   loaded: Memory;
@@ -128,8 +126,8 @@ export interface WatchRun {
   store: StoreCounts;
   /** The old servers' lookups and list pages that failed after Http's retries, by error class. */
   failures: Record<string, number>;
-  /** One read and write of the job index as it stood at the end, alone. */
-  indexEdit: { ids: number; bytes: number; ms: number };
+  /** Store calls from the first polls to the end of the run, and the wall ms any was in flight. */
+  storeRun: { calls: number; busyMs: number };
   tornDown: boolean;
 }
 
@@ -183,8 +181,8 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
   const dir = mkdtempSync(join(tmpdir(), "fedimove-bench-watch-"));
   const counted = countingStore(
     await openStore(`sqlite:${dir}/bench.sqlite`),
-    ["jobs", "job-index", "users", "snapshots"],
-    ["job:…", "user:…", "job-index"],
+    ["jobs", "sets:jobs", "users", "snapshots"],
+    ["job:…", "user:…"],
   );
   const store = counted.store;
   const sealer = new Sealer(randomBytes(32));
@@ -369,23 +367,27 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
       transfer: { perTick: 1, tickMs, stragglers: stragglers ? [STRAGGLER_DOMAIN] : [] },
     });
 
-  // ---- every user watching; the watch jobs' ids in the index, as jobs.start leaves them ---
+  // ---- every user watching; the watch jobs' records and their places in the jobs' sets
+  // (the user's jobs, the due ones) as jobs.start leaves them -------------------------------
   const now0 = Date.now();
+  const jobSets = store.scored("jobs");
   const records = {
-    set: (id: string, record: JobRecord) => store.namespace("jobs").set(id, record),
+    set: async (id: string, record: JobRecord) => {
+      await jobSets.put(`user:${record.user}`, id, now0);
+      await store.namespace("jobs").set(id, record);
+      await jobSets.put("due", id, record.dueAt ?? now0);
+    },
     get: (id: string) => jobs.get(id),
   };
-  const index = collection(store, "job-index", z.array(z.string()));
   const ids: string[] = [];
   for (let k = 0; k < N; k++) {
     const id = randomUUID();
     await placeWatching(olds[k % o.hosts]!, userOf(k), `u${k}`, expected(k).initial, id, now0);
     ids.push(id);
   }
-  await index.set("active", [...((await index.get("active")) ?? []), ...ids]);
 
   // ---- warm-up: watches whose followers have all left by the first poll, started with
-  // jobs.start, timed (the index holds every watch) ----------------------------------------
+  // jobs.start, timed (the watches' records already stored) --------------------------------
   let startMs = 0;
   for (let j = 0; j < o.warmup; j++) {
     const id = randomUUID();
@@ -463,6 +465,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const elu = performance.eventLoopUtilization();
+  const storeAtGo = { calls: counted.counts.calls, busyMs: counted.counts.busyMs };
   const deadline = go + o.timeoutMs;
   while (finishedUsers < N && Date.now() < deadline) await sleep(50);
   const lastFinishMs = Date.now() - go;
@@ -471,6 +474,10 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
   lag.disable();
   clearInterval(drainer);
   await jobs.stop();
+  const storeRun = {
+    calls: counted.counts.calls - storeAtGo.calls,
+    busyMs: counted.counts.busyMs - storeAtGo.busyMs,
+  };
   drain();
   const wallMs = Date.now() - go;
 
@@ -485,15 +492,6 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     const status = (await records.get(ids[k]!))?.status ?? "missing";
     jobStatus[status] = (jobStatus[status] ?? 0) + 1;
   }
-  // One edit of the job index (read it, write it back) as it stands, with nothing else running.
-  const active = (await index.get("active")) ?? [];
-  const t = performance.now();
-  for (let i = 0; i < 10; i++) await index.set("active", (await index.get("active")) ?? []);
-  const indexEdit = {
-    ids: active.length,
-    bytes: JSON.stringify(active).length,
-    ms: (performance.now() - t) / 10,
-  };
 
   let tornDown = true;
   try {
@@ -531,7 +529,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     },
     store: counted.counts,
     failures,
-    indexEdit,
+    storeRun,
     finishedSilently,
     stillWatching,
     jobStatus,

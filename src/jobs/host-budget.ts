@@ -4,7 +4,9 @@
  * from one instance don't poll it a thousand times an hour. A token bucket that
  * refills evenly, charged per HTTP request, holding at most a sixth of the hour:
  * a fixed hourly window let any rolling hour carry twice the budget
- * (bench/watch.ts). In-process; with several processes each keeps its own share.
+ * (bench/watch.ts). It refills by the budget less that sixth over the hour, so a
+ * full bucket spent at once and an hour of refills add up to the budget, never more,
+ * in any rolling hour. In-process; with several processes each keeps its own share.
  */
 export class HostBudget {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -16,8 +18,8 @@ export class HostBudget {
     private readonly now: () => number = Date.now,
     hourMs = 3_600_000,
   ) {
-    this.perMs = perHour / hourMs;
     this.capacity = Math.max(1, perHour / 6);
+    this.perMs = Math.max(0, perHour - this.capacity) / hourMs;
   }
 
   private bucket(host: string) {

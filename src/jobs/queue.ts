@@ -69,6 +69,12 @@ export interface JobHandler<D = unknown, C = unknown, E = unknown, P = unknown> 
   readonly data: z.ZodType<D>;
   /** Its resume point, checked likewise. */
   readonly cursor: z.ZodType<C>;
+  /**
+   * Set: at most this many runs of this kind at once in one process; the others wait
+   * their turn, holding nothing (ten thousand watches due at once would otherwise all
+   * start, open as many requests, and time out in the queue behind each other).
+   */
+  readonly concurrency?: number;
   /** Set: an unexpected error reschedules the job this much later instead of failing it. */
   readonly retryAfterErrorMs?: number;
   /** Resolves when the work is done, or with `{ again }` to run once more at that time. */

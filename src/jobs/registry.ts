@@ -16,6 +16,9 @@ import { reminderJob } from "./reminder-job.js";
 import { snapshotJob } from "./snapshot-job.js";
 import { type WatchOptions, watchJob } from "./watch-job.js";
 
+/** Watch polls run at once in one process: enough to keep the old servers' connections busy. */
+const WATCH_RUNS = 64;
+
 export interface JobDeps {
   world: World;
   sealer: Sealer;
@@ -38,7 +41,12 @@ export function jobHandlers(deps: JobDeps): JobHandlers {
     "import-follows": { ...importJob(deps), kind: "import-follows" },
     reminder: { ...reminderJob(), kind: "reminder" },
     "move-poll": { ...movePollJob({ everyMs: deps.pollMs }), kind: "move-poll" },
-    watch: { ...watchJob({ ...deps, options: deps.watch }), kind: "watch" },
+    // Short runs that come due by the thousand: a few at a time keep each quick (bench/watch.ts).
+    watch: {
+      ...watchJob({ ...deps, options: deps.watch }),
+      kind: "watch",
+      concurrency: WATCH_RUNS,
+    },
     "forget-later": { ...forgetLaterJob(), kind: "forget-later" },
   };
 }

@@ -2,7 +2,12 @@
  * Work that outlives a message. A job's record is saved in the store before it
  * starts and after every unit of progress; a lease per job (see store/with-lock)
  * makes sure that one process runs it, and a process that starts finds every
- * unfinished job in the index and resumes it from its last saved progress.
+ * unfinished job among the due ones and resumes it from its last saved progress.
+ *
+ * Each job is its own record. Which jobs are unfinished, and when each is due, is a
+ * scored set (store/scored-sets.ts: a Redis sorted set, an indexed table); so is
+ * each user's list of jobs. Starting or finishing a job adds or removes one member:
+ * nothing reads and rewrites a list of every job.
  * Every write a run makes to its record is fenced by its lease: a process that
  * stalled past its lease, while another took the job over, cannot save over the
  * other's progress; its save fails and its run stops.
@@ -22,7 +27,7 @@ import { log } from "../log.js";
 import type { JobInput } from "../model/jobs.js";
 import { collection, UNREADABLE } from "../store/collection.js";
 import { FencedOutError, StoreUnavailableError } from "../store/errors.js";
-import type { Fence, KeyValue, Store } from "../store/store.js";
+import type { Fence, KeyValue, ScoredSets, Store } from "../store/store.js";
 import { LockTimeoutError, withLock } from "../store/with-lock.js";
 import {
   type AnyJobHandler,
@@ -58,7 +63,13 @@ export type JobRecord = z.infer<typeof JobRecord>;
  */
 export const MAX_TIMER_MS = 24 * 3_600_000;
 
-const INDEX_KEY = "active";
+/** In the "jobs" scored sets: every unfinished job, scored by when it is next due. */
+const DUE = "due";
+/** …and every job a user ever had, finished ones too, so /forget finds their records. */
+const ofUser = (user: UserKey) => `user:${user}`;
+/** The one JSON list of unfinished jobs, and the per-user lists, kept before scored sets. */
+const LEGACY_INDEX = { namespace: "job-index", key: "active" };
+const LEGACY_BY_USER = "user-jobs";
 /** How long cancelling holds a job's lease it took over: only for the writes that stop it. */
 const CANCEL_LEASE_MS = 10_000;
 
@@ -66,10 +77,12 @@ const CANCEL_LEASE_MS = 10_000;
 type RunOutcome = { again: JobRecord } | "ended" | "kept";
 
 export class JobRunner implements JobQueue {
-  private readonly records: KeyValue<JobRecord>;
-  private readonly index: KeyValue<string[]>;
-  /** Every job a user ever had, finished ones too, so /forget finds their records. */
-  private readonly byUser: KeyValue<string[]>;
+  protected readonly records: KeyValue<JobRecord>;
+  /** DUE, and each user's jobs. */
+  protected readonly sets: ScoredSets;
+  private readonly legacyByUser: KeyValue<string[]>;
+  /** Set once the list the jobs were kept in before has been moved into the scored sets. */
+  private migrated = false;
   /** Where jobs' reports go (the engine); set once everything is wired. */
   reporter?: JobReporter;
   private readonly running = new Map<
@@ -77,10 +90,15 @@ export class JobRunner implements JobQueue {
     { user: UserKey; abort: AbortController; done: Promise<void> }
   >();
   private readonly handlers = new Map<string, AnyJobHandler>();
-  private stopping = false;
+  protected stopping = false;
   private sweeper?: NodeJS.Timeout;
+  /** Per kind with a concurrency: runs under way, and the turns of those waiting for one. */
+  private readonly gates = new Map<string, { busy: number; turns: (() => void)[] }>();
   /** Jobs waiting for their next run here, by id. */
-  private readonly timers = new Map<string, { user: UserKey; timer: NodeJS.Timeout; at: number }>();
+  private readonly timers = new Map<
+    string,
+    { user?: UserKey; timer: NodeJS.Timeout; at: number }
+  >();
 
   /**
    * leaseMs: how long a job's lease outlives a process that died holding it; the
@@ -88,12 +106,12 @@ export class JobRunner implements JobQueue {
    * prepared job must be before the sweep asks whether its turn was saved.
    */
   constructor(
-    private readonly store: Store,
-    private readonly opts: { leaseMs?: number; sweepMs?: number; pendingMs?: number } = {},
+    protected readonly store: Store,
+    protected readonly opts: { leaseMs?: number; sweepMs?: number; pendingMs?: number } = {},
   ) {
     this.records = collection(store, "jobs", JobRecord);
-    this.index = collection(store, "job-index", z.array(z.string()));
-    this.byUser = collection(store, "user-jobs", z.array(z.string()));
+    this.sets = store.scored("jobs");
+    this.legacyByUser = collection(store, LEGACY_BY_USER, z.array(z.string()));
   }
 
   /** One handler per kind; launch() checks a record's data and cursor with its own schemas. */
@@ -144,13 +162,12 @@ export class JobRunner implements JobQueue {
     status: "pending" | "running",
   ): Promise<JobRecord> {
     const { kind, id, data } = request;
-    const record: JobRecord = { id, user, kind, status, data, updatedAt: Date.now() };
+    const now = Date.now();
+    const record: JobRecord = { id, user, kind, status, data, updatedAt: now };
+    // The user's list first: a record /forget can't find would outlive the user.
+    await this.sets.put(ofUser(user), id, now);
     await this.records.set(id, record);
-    await this.editList(this.byUser, user, `user-jobs:${user}`, (ids) => [
-      ...ids.filter((x) => x !== id),
-      id,
-    ]);
-    await this.editIndex((ids) => [...ids.filter((x) => x !== id), id]);
+    await this.sets.put(DUE, id, now);
     return record;
   }
 
@@ -159,31 +176,43 @@ export class JobRunner implements JobQueue {
     const resumed = await this.resumeAll();
     const every = this.opts.sweepMs ?? 5_000;
     this.sweeper = setInterval(() => {
-      this.resumeAll().catch((err) => log.warn("job sweep failed", { err }));
+      // Only what is due by now: a later job is someone's timer, or found when it is due.
+      this.resumeAll(0).catch((err) => log.warn("job sweep failed", { err }));
     }, every);
     this.sweeper.unref();
     return resumed;
   }
 
   /**
-   * Every unfinished job in the store, started here unless another process holds
-   * it; and prepared jobs whose turn ended long ago, begun or discarded.
+   * Every unfinished job due within `aheadMs`, started (or its timer set) here
+   * unless another process holds it; and prepared jobs whose turn ended long ago,
+   * begun or discarded.
    */
-  async resumeAll(): Promise<number> {
+  async resumeAll(aheadMs = MAX_TIMER_MS): Promise<number> {
+    if (!this.migrated) await this.migrateLegacyIndex();
     let resumed = 0;
-    for (const id of (await this.index.get(INDEX_KEY)) ?? []) {
+    for (const { member: id, score } of await this.sets.scoresUpTo(DUE, Date.now() + aheadMs)) {
       if (this.running.has(id) || this.timers.has(id)) continue;
+      // Due later: its record is read when it wakes (10,000 watches start without 10,000 reads).
+      if (score > Date.now()) {
+        this.wakeAt(id, score);
+        continue;
+      }
       const record = await this.records.get(id);
-      if (record?.status === "pending") {
+      if (record?.status !== "pending" && record?.status !== "running") {
+        // Finished, cancelled or forgotten by a run that stopped before leaving the set.
+        await this.sets.remove(DUE, id);
+        continue;
+      }
+      if (record.status === "pending") {
         if (Date.now() - record.updatedAt >= (this.opts.pendingMs ?? 30_000)) {
           await this.settle(record);
         }
         continue;
       }
-      if (record?.status !== "running") continue;
       if ((record.dueAt ?? 0) > Date.now()) this.schedule(record);
       else {
-        this.launch(record);
+        this.resume(record);
         resumed += 1;
       }
     }
@@ -215,18 +244,55 @@ export class JobRunner implements JobQueue {
     });
     if (!discarded) return;
     log.info("discarded a job its turn prepared but never saved", { job: record.id });
-    await this.editIndex((ids) => ids.filter((x) => x !== record.id));
-    await this.editList(this.byUser, record.user, `user-jobs:${record.user}`, (ids) =>
-      ids.filter((x) => x !== record.id),
-    );
+    await this.sets.remove(DUE, record.id);
+    await this.sets.remove(ofUser(record.user), record.id);
   }
 
-  private schedule(record: JobRecord): void {
+  /**
+   * The one list every unfinished job was kept in before each had its own place
+   * (and the per-user lists of their users), moved once into the scored sets.
+   * Idempotent: two processes doing it at once add the same members.
+   */
+  private async migrateLegacyIndex(): Promise<void> {
+    const legacy = collection(this.store, LEGACY_INDEX.namespace, z.array(z.string()));
+    const ids = await legacy.get(LEGACY_INDEX.key);
+    if (ids) {
+      const users = new Set<UserKey>();
+      for (const id of ids) {
+        const record = await this.records.get(id);
+        if (!record) continue;
+        users.add(record.user);
+        await this.sets.put(ofUser(record.user), id, record.updatedAt);
+        await this.sets.put(DUE, id, record.dueAt ?? record.updatedAt);
+      }
+      for (const user of users) await this.takeLegacyUserList(user);
+      await legacy.delete(LEGACY_INDEX.key);
+      log.info("moved the job index into per-job entries", { jobs: ids.length });
+    }
+    this.migrated = true;
+  }
+
+  /** A user's job list from before the scored sets, moved into theirs; the ids it held. */
+  private async takeLegacyUserList(user: UserKey): Promise<string[]> {
+    const ids = (await this.legacyByUser.get(user)) ?? [];
+    for (const id of ids) await this.sets.put(ofUser(user), id, 0);
+    if (ids.length > 0) await this.legacyByUser.delete(user);
+    return ids;
+  }
+
+  /** Runs the job at its due time (here: on a timer). */
+  protected schedule(record: JobRecord): void {
+    this.wakeAt(record.id, record.dueAt ?? 0, record.user);
+  }
+
+  /**
+   * Looks at the job again at `at`, and runs it if it is due then. `user`, when known,
+   * lets /cancel clear the timer at once (otherwise the wake finds it cancelled).
+   */
+  protected wakeAt(id: string, at: number, user?: UserKey): void {
     if (this.stopping) return;
     // The timer keeps only the id: wake() reads the record again, and holding the whole
     // record cost about 1 KB per waiting watch (bench/watch.ts).
-    const { id, user } = record;
-    const at = record.dueAt ?? 0;
     clearTimeout(this.timers.get(id)?.timer);
     const timer = setTimeout(
       () => {
@@ -262,11 +328,9 @@ export class JobRunner implements JobQueue {
    * marked cancelled, or, with `forget`, deleted with every record the user had.
    */
   async cancelAll(user: UserKey, opts: { forget?: boolean } = {}): Promise<void> {
-    const active = (await this.index.get(INDEX_KEY)) ?? [];
-    const ids = new Set(await this.byUser.get(user));
-    for (const id of active) {
-      if (!ids.has(id) && (await this.records.get(id))?.user === user) ids.add(id);
-    }
+    // A list from before the scored sets is moved into them first, so none is missed.
+    await this.takeLegacyUserList(user);
+    const ids = new Set(await this.sets.upTo(ofUser(user), Number.POSITIVE_INFINITY));
     for (const [id, waiting] of this.timers) {
       if (waiting.user === user) {
         clearTimeout(waiting.timer);
@@ -295,12 +359,12 @@ export class JobRunner implements JobQueue {
           await this.store.locks.release(lease.lock, lease.token);
         }
       } else if (opts.forget) await this.records.delete(id);
+      await this.sets.remove(DUE, id);
       if (opts.forget) await unreadable.delete(`jobs:${id}`);
     }
-    if (ids.size > 0) await this.editIndex((list) => list.filter((x) => !ids.has(x)));
     if (opts.forget) {
-      await this.byUser.delete(user);
-      await unreadable.delete(`user-jobs:${user}`);
+      await this.sets.drop(ofUser(user));
+      await unreadable.delete(`${LEGACY_BY_USER}:${user}`);
     }
   }
 
@@ -328,20 +392,45 @@ export class JobRunner implements JobQueue {
     }
   }
 
+  /** When this process will next run the job, waiting for it (tests); undefined when it doesn't. */
+  async scheduledAt(id: string): Promise<number | undefined> {
+    return this.timers.get(id)?.at;
+  }
+
   /** How many jobs wait here for a later run (the watcher bench reads it). */
   get waiting(): number {
     return this.timers.size;
   }
 
-  private launch(record: JobRecord): void {
+  /**
+   * Runs a job the sweep found due and not running here: perhaps orphaned by a
+   * process that died, perhaps running elsewhere (then its lease turns this run away).
+   */
+  protected resume(record: JobRecord): void {
+    this.launch(record);
+  }
+
+  /** Runs the job now: here, in the in-process runner (a shared queue hands it to any process). */
+  protected launch(record: JobRecord): void {
+    void this.runHere(record);
+  }
+
+  /** One run of the job in this process; resolves when it has ended (it never rejects). */
+  protected runHere(record: JobRecord): Promise<void> {
     const handler = this.handlers.get(record.kind);
     if (!handler || this.stopping) {
       if (!handler) log.error("no handler for job", { kind: record.kind, job: record.id });
-      return;
+      return Promise.resolve();
     }
     const abort = new AbortController();
     const done = this.execute(handler, record, abort).finally(() => this.running.delete(record.id));
     this.running.set(record.id, { user: record.user, abort, done });
+    return done;
+  }
+
+  /** Is a run of this job under way in this process? */
+  protected isRunningHere(id: string): boolean {
+    return this.running.has(id);
   }
 
   /** The record's data and cursor, checked by the handler's schemas; undefined (and the job failed) when they don't fit. */
@@ -377,20 +466,31 @@ export class JobRunner implements JobQueue {
     return undefined;
   }
 
-  /** One run: under the job's lease, then what the run left to do (wait, or leave the index). */
+  /** One run: under the job's lease, then what the run left to do (wait, or leave the due set). */
   private async execute(
     handler: JobHandler,
-    record: JobRecord,
+    given: JobRecord,
     abort: AbortController,
   ): Promise<void> {
+    let record = given;
+    const limit = handler.concurrency;
+    const turn = limit === undefined ? "now" : await this.turn(handler.kind, limit, abort.signal);
+    if (turn === "aborted") return;
     try {
+      if (turn === "waited") {
+        // It waited its turn: another process may have run it meanwhile.
+        const now = await this.records.get(record.id);
+        if (now?.status !== "running") return;
+        if ((now.dueAt ?? 0) > Date.now()) return this.schedule(now);
+        record = now;
+      }
       const outcome = await withLock(
         this.store.locks,
         `job:${record.id}`,
         (leaseLost, fence) => this.runOnce(handler, record, abort, leaseLost, fence),
         { waitMs: 0, ttlMs: this.opts.leaseMs ?? 15_000 },
       );
-      if (outcome === "ended") await this.editIndex((ids) => ids.filter((x) => x !== record.id));
+      if (outcome === "ended") await this.sets.remove(DUE, record.id);
       else if (outcome !== "kept") this.schedule(outcome.again);
     } catch (err) {
       if (err instanceof LockTimeoutError) return; // another process runs it
@@ -404,7 +504,63 @@ export class JobRunner implements JobQueue {
         return;
       }
       log.error("job run failed", { kind: record.kind, job: record.id, err });
+    } finally {
+      if (limit !== undefined) this.leave(handler.kind);
     }
+  }
+
+  /**
+   * A run's write to its record, fenced by its lease. /cancel, here or in another
+   * process, takes the lease over before marking the record, so the status need not
+   * be read before each write: a refused write tells, and only then is it read.
+   */
+  private async saveFenced(record: JobRecord, fence: Fence): Promise<void> {
+    try {
+      await this.records.setFenced(record.id, record, fence);
+    } catch (err) {
+      if (!(err instanceof FencedOutError)) throw err;
+      const now = await this.records.get(record.id);
+      if (now?.status !== "running") throw new JobCancelledError("cancelled");
+      throw err;
+    }
+  }
+
+  /** Waits for a run of this kind to be allowed: at once, after waiting, or aborted meanwhile. */
+  private async turn(
+    kind: string,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<"now" | "waited" | "aborted"> {
+    const gate = this.gates.get(kind) ?? { busy: 0, turns: [] };
+    this.gates.set(kind, gate);
+    if (gate.busy < limit) {
+      gate.busy += 1;
+      return "now";
+    }
+    const given = await new Promise<boolean>((resolve) => {
+      const go = () => {
+        signal.removeEventListener("abort", give);
+        resolve(true);
+      };
+      // Aborted while waiting: its place in the line goes, and so does it.
+      const give = () => {
+        gate.turns.splice(gate.turns.indexOf(go), 1);
+        resolve(false);
+      };
+      signal.addEventListener("abort", give, { once: true });
+      gate.turns.push(go);
+    });
+    if (given && signal.aborted) this.leave(kind);
+    return given && !signal.aborted ? "waited" : "aborted";
+  }
+
+  /** A run of this kind ended: the next waiting one goes (the count passes to it). */
+  private leave(kind: string): void {
+    const gate = this.gates.get(kind);
+    if (!gate) return;
+    const next = gate.turns.shift();
+    if (next) next();
+    else gate.busy -= 1;
   }
 
   private async runOnce(
@@ -421,15 +577,13 @@ export class JobRunner implements JobQueue {
     const control: JobControl<unknown, unknown, unknown> = {
       signal,
       save: async (cursor, progress) => {
-        const saved = await this.records.get(record.id);
-        if (saved?.status !== "running") throw new JobCancelledError("cancelled");
         const next = {
           ...current,
           cursor,
           progress: progress ?? current.progress,
           updatedAt: Date.now(),
         };
-        await this.records.setFenced(record.id, next, fence);
+        await this.saveFenced(next, fence);
         current = next;
       },
       report: async (event) => {
@@ -447,18 +601,13 @@ export class JobRunner implements JobQueue {
           ? new Error("a lock inside the job timed out", { cause: err })
           : err;
       });
-      const saved = await this.records.get(record.id);
-      if (saved?.status !== "running") return "ended";
       if (result && "again" in result) {
         const again = { ...current, dueAt: result.again, updatedAt: Date.now() };
-        await this.records.setFenced(record.id, again, fence);
+        await this.saveFenced(again, fence);
+        await this.sets.put(DUE, record.id, result.again);
         return { again };
       }
-      await this.records.setFenced(
-        record.id,
-        { ...current, status: "done", updatedAt: Date.now() },
-        fence,
-      );
+      await this.saveFenced({ ...current, status: "done", updatedAt: Date.now() }, fence);
       return "ended";
     } catch (err) {
       // Cancelled (here or elsewhere), or shutting down: the record stays as it is.
@@ -481,6 +630,7 @@ export class JobRunner implements JobQueue {
           updatedAt: Date.now(),
         };
         await this.records.setFenced(record.id, retry, fence);
+        await this.sets.put(DUE, record.id, retry.dueAt);
         return { again: retry };
       }
       await this.records.setFenced(
@@ -490,21 +640,5 @@ export class JobRunner implements JobQueue {
       );
       return "ended";
     }
-  }
-
-  private editIndex(edit: (ids: string[]) => string[]): Promise<void> {
-    return this.editList(this.index, INDEX_KEY, "job-index", edit);
-  }
-
-  /** A read-modify-write of one list, under its lease and fenced by it. */
-  private async editList(
-    kv: KeyValue<string[]>,
-    key: string,
-    lock: string,
-    edit: (ids: string[]) => string[],
-  ): Promise<void> {
-    await withLock(this.store.locks, lock, async (_lost, fence) => {
-      await kv.setFenced(key, edit((await kv.get(key)) ?? []), fence);
-    });
   }
 }

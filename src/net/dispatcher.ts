@@ -3,7 +3,10 @@
  * Fediverse, micro.blog) goes through Http and this undici Agent, which
  *  - refuses private, loopback and link-local addresses (and plain http) unless
  *    the operator allows them, at connect time and on every redirect hop;
- *  - waits for the pacer before sending, and feeds it the limit headers after.
+ *  - waits for the pacer before sending, and feeds it the limit headers after;
+ *  - opens at most a few connections per origin: the rest wait in undici's queue
+ *    instead of each taking a socket (10,000 watches polling at once ran out of
+ *    file descriptors, EMFILE, and timed out by the thousand: bench/watch.ts).
  */
 import { Agent, type Dispatcher } from "undici";
 import { checkUrl, guardedLookup } from "./net-guard.js";
@@ -41,13 +44,24 @@ function rawHeaderGetter(raw: Buffer[] | string[] | null): (name: string) => str
   return (name) => map.get(name);
 }
 
+/**
+ * Connections kept open to one origin at most. A Mastodon server is a few Puma
+ * workers of a few threads each (mastodon/mastodon config/puma.rb: WEB_CONCURRENCY
+ * 2, MAX_THREADS 5 by default): more connections than that only queue there.
+ */
+export const CONNECTIONS_PER_ORIGIN = 16;
+
 export class GuardedDispatcher extends Agent {
   constructor(
     readonly pacer: Pacer,
     private readonly allowPrivate: boolean,
     connectTimeoutMs = 10_000,
+    connectionsPerOrigin = CONNECTIONS_PER_ORIGIN,
   ) {
-    super({ connect: { lookup: guardedLookup(allowPrivate), timeout: connectTimeoutMs } });
+    super({
+      connect: { lookup: guardedLookup(allowPrivate), timeout: connectTimeoutMs },
+      connections: connectionsPerOrigin,
+    });
   }
 
   override dispatch(

@@ -11,7 +11,7 @@
  */
 import { Keyv } from "keyv";
 import { bounded, FencedOutError } from "./errors.js";
-import type { Fence, KeyValue, Locks, Store } from "./store.js";
+import type { Fence, KeyValue, Locks, ScoredSets, Store } from "./store.js";
 
 /** A namespace as Keyv serves it. clear() is for tests and maintenance only. */
 export interface Namespace<T> extends KeyValue<T> {
@@ -39,6 +39,8 @@ export interface Backend {
    * key ourselves, as @keyv/postgres's clear() expects.
    */
   isolates: boolean;
+  /** The scored sets of one name, in the backend's own structure (scored-sets.ts). */
+  scored(name: string): ScoredSets;
   /** Closes the shared connection, once. */
   close(): Promise<void>;
 }
@@ -111,6 +113,20 @@ export class KeyvStore implements Store {
           }
         }),
       clear: () => this.#call(() => keyv.clear()),
+    };
+  }
+
+  scored(name: string): ScoredSets {
+    if (!NAME.test(name)) {
+      throw new Error(`scored set "${name}" must be letters, digits, "-" or "." (at most 64)`);
+    }
+    const sets = this.#backend.scored(name);
+    return {
+      put: (key, member, score) => this.#call(() => sets.put(key, member, score)),
+      remove: (key, member) => this.#call(() => sets.remove(key, member)),
+      upTo: (key, max) => this.#call(() => sets.upTo(key, max)),
+      scoresUpTo: (key, max) => this.#call(() => sets.scoresUpTo(key, max)),
+      drop: (key) => this.#call(() => sets.drop(key)),
     };
   }
 

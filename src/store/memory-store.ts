@@ -5,11 +5,13 @@
  */
 import { KeyvStore } from "./keyv-store.js";
 import { MemoryLocks } from "./locks-memory.js";
+import { memoryScoredSets } from "./scored-sets.js";
 import type { Store } from "./store.js";
 
 interface Shared {
   maps: Map<string, Map<string, unknown>>;
   locks: MemoryLocks;
+  sets: Map<string, Map<string, number>>;
   users: number;
 }
 
@@ -19,6 +21,7 @@ export function openMemoryStore(name = ""): Store {
   const shared = (name && byName.get(name)) || {
     maps: new Map<string, Map<string, unknown>>(),
     locks: new MemoryLocks(),
+    sets: new Map<string, Map<string, number>>(),
     users: 0,
   };
   if (name) byName.set(name, shared);
@@ -27,6 +30,7 @@ export function openMemoryStore(name = ""): Store {
     kind: "memory",
     locks: shared.locks,
     isolates: true,
+    scored: memoryScoredSets(shared.sets),
     // Keyv keeps its serialised `{value, expires}` strings in the Map, so values
     // round-trip through JSON and expire exactly as on the other backends.
     adapter: (namespace) => {

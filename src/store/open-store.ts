@@ -20,6 +20,7 @@ import { REDIS_FENCED_SET, RedisLocks, redisFenceKey } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
 import { openMemoryStore } from "./memory-store.js";
 import { narrowFile, privateFile, privateFolder } from "./private-files.js";
+import { postgresScoredSets, redisScoredSets, sqliteScoredSets } from "./scored-sets.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { SqliteKeyvAdapter } from "./sqlite-keyv-adapter.js";
 import { enterWal } from "./sqlite-wal.js";
@@ -86,6 +87,7 @@ function openSqlite(path: string, callMs: number): Store {
       kind: "sqlite",
       locks: new SqliteLocks(db),
       isolates: true,
+      scored: sqliteScoredSets(db),
       adapter: () => {
         const adapter = new SqliteKeyvAdapter(db);
         return {
@@ -133,6 +135,7 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
       kind: "redis",
       locks: new RedisLocks(client),
       isolates: true,
+      scored: redisScoredSets(client),
       adapter: (namespace) => {
         // Keys are "<namespace>::<key>"; throwOnErrors, or a failed read is "not found".
         const adapter = new KeyvRedis(client, { namespace, throwOnErrors: true });
@@ -182,11 +185,13 @@ async function openPostgres(url: string, callMs: number): Promise<Store> {
     await createIfMissing(pool, KEYV_PG_SCHEMA);
     const locks = await PostgresLocks.open(pool);
     const Adapter = pooledKeyvPostgres(pool);
+    const scored = await postgresScoredSets(pool);
     return new KeyvStore(
       {
         kind: "postgres",
         locks,
         isolates: false,
+        scored,
         adapter: () => ({
           store: new Adapter(),
           take: async (key) => {

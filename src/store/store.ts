@@ -60,6 +60,27 @@ export interface Locks {
   seize(name: string, ttlMs: number): Promise<Lease>;
 }
 
+/**
+ * Ids with a score (a time), per key, in the backend's own structure (scored-sets.ts):
+ * each call changes or reads members, never rewrites the set.
+ */
+export interface Scored {
+  member: string;
+  score: number;
+}
+
+export interface ScoredSets {
+  /** Adds the member, or moves it to this score. */
+  put(key: string, member: string, score: number): Promise<void>;
+  remove(key: string, member: string): Promise<void>;
+  /** The members scored at most `max` (Infinity: all), lowest first. */
+  upTo(key: string, max: number): Promise<string[]>;
+  /** The same, each with its score. */
+  scoresUpTo(key: string, max: number): Promise<Scored[]>;
+  /** Removes the whole set. */
+  drop(key: string): Promise<void>;
+}
+
 export interface Store {
   /**
    * The raw values of one namespace, unchecked: open it through collection()
@@ -68,6 +89,8 @@ export interface Store {
    */
   namespace(name: string): KeyValue<unknown>;
   readonly locks: Locks;
+  /** The scored sets of one name (named like namespaces). */
+  scored(name: string): ScoredSets;
   /** "sqlite" | "redis" | "postgres" | "memory", for logs and benchmarks. */
   readonly kind: string;
   close(): Promise<void>;

@@ -92,7 +92,7 @@ describe("engine: a turn that starts a job, with the store failing half-way", ()
     await jobs.resumeAll();
     await jobs.idle();
     expect(runs).toEqual([]);
-    expect(await store.namespace("job-index").get("active")).toEqual([]);
+    expect(await store.scored("jobs").upTo("due", Number.POSITIVE_INFINITY)).toEqual([]);
   });
 
   it("the state saved but the job not begun: the sweep begins it", async () => {

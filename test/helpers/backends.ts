@@ -30,6 +30,7 @@ export function withoutHeartbeat(store: Store): Store {
   return {
     kind: store.kind,
     namespace: (name) => store.namespace(name),
+    scored: (name) => store.scored(name),
     close: async () => {},
     locks: {
       acquire: (name, ttlMs) => store.locks.acquire(name, ttlMs),
@@ -53,6 +54,7 @@ export function failingFirstFencedWrite(
   return {
     kind: store.kind,
     locks: store.locks,
+    scored: (name) => store.scored(name),
     close: () => store.close(),
     get failed() {
       return failed;

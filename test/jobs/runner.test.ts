@@ -63,6 +63,66 @@ describe("job runner: jobs that run again later", () => {
   });
 });
 
+describe("job runner: a kind's concurrency", () => {
+  it("five runs due at once of a kind allowed two at a time: never more than two run, all finish", async () => {
+    const store = openMemoryStore();
+    const jobs = new JobRunner(store);
+    let now = 0;
+    let most = 0;
+    const ended: string[] = [];
+    jobs.register({
+      kind: "poll",
+      concurrency: 2,
+      data: z.object({}),
+      cursor: z.null(),
+      async run(job: { id: string }) {
+        now += 1;
+        most = Math.max(most, now);
+        await new Promise((r) => setTimeout(r, 10));
+        now -= 1;
+        ended.push(job.id);
+        return undefined;
+      },
+    });
+    const ids = ["a", "b", "c", "d", "e"];
+    for (const id of ids) await jobs.start("tg:1", { kind: "poll", id, data: {} });
+    await jobs.idle();
+    expect(ended.toSorted()).toEqual(ids);
+    expect(most).toBe(2);
+    for (const id of ids) expect((await jobs.get(id))?.status).toBe("done");
+  });
+
+  it("/cancel while runs wait their turn: the waiting ones never run, and the turns aren't lost", async () => {
+    const store = openMemoryStore();
+    const jobs = new JobRunner(store);
+    const ran: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    jobs.register({
+      kind: "poll",
+      concurrency: 1,
+      data: z.object({}),
+      cursor: z.null(),
+      async run(job: { id: string }) {
+        ran.push(job.id);
+        if (job.id === "first") await held;
+        return undefined;
+      },
+    });
+    await jobs.start("tg:1", { kind: "poll", id: "first", data: {} });
+    await jobs.start("tg:2", { kind: "poll", id: "waiting", data: {} });
+    await jobs.cancelAll("tg:2");
+    release();
+    await jobs.idle();
+    await jobs.start("tg:3", { kind: "poll", id: "after", data: {} });
+    await jobs.idle();
+    expect(ran).toEqual(["first", "after"]);
+    expect((await jobs.get("waiting"))?.status).toBe("cancelled");
+  });
+});
+
 describe("job runner: what it won't trust", () => {
   it("a record whose data doesn't fit its kind fails, set aside, without running", async () => {
     const store = openMemoryStore();
@@ -162,6 +222,6 @@ describe("job runner: jobs prepared by a turn", () => {
     expect(runs).toEqual(["saved"]);
     expect(await jobs.get("unsaved")).toBeUndefined();
     expect((await jobs.get("saved"))?.status).toBe("done");
-    expect(await store.namespace("job-index").get("active")).toEqual([]);
+    expect(await store.scored("jobs").upTo("due", Number.POSITIVE_INFINITY)).toEqual([]);
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * The job queue shared by many processes: BullMQ on Redis. Each run of a job, now
+ * or at a later time, is a BullMQ job (a delayed one for later) that any process's
+ * worker may take; a process that dies mid-run leaves its BullMQ job "stalled",
+ * and BullMQ's stalled-job check hands it to another worker once its lock runs out.
+ *
+ * What a job is and how far it got stays in the store, as with the in-process
+ * runner it extends: its record, its place in the due set, and its lease. A worker
+ * runs a job under the lease and every write is fenced by it, so a stale worker
+ * (one that stalled while the job was taken over) can't save over the new one's
+ * progress. The BullMQ job carries only the record's id: a run reads the record
+ * and does nothing when it has been finished, cancelled or moved to a later time
+ * meanwhile, so a run queued twice, or left behind by /cancel, is harmless.
+ *
+ * BullMQ ids are `<job>@<due time>`, so every process that queues the same run (a
+ * sweep that finds it due, the run before that asking for it) queues it once.
+ */
+import { Queue, Worker } from "bullmq";
+import { log } from "../log.js";
+import type { QueueConnection } from "../store/queue-connection.js";
+import type { Store } from "../store/store.js";
+import { type JobRecord, JobRunner } from "./runner.js";
+
+export interface BullQueueOptions {
+  /** The BullMQ queue's name: processes sharing it share the work. */
+  name?: string;
+  leaseMs?: number;
+  sweepMs?: number;
+  pendingMs?: number;
+  /** Runs one process takes on at once (most wait on remote servers). */
+  concurrency?: number;
+  /**
+   * BullMQ's lock on a run, renewed while the process lives: a dead process's run
+   * is handed on within about this long plus stalledMs.
+   */
+  lockMs?: number;
+  /** How often a worker looks for runs whose process stopped renewing their lock. */
+  stalledMs?: number;
+}
+
+const DEFAULT_NAME = "fedimove-jobs";
+
+/** The BullMQ job id of one run of a job: the job's id and its due time. */
+const runId = (id: string, at: number) => `${id}@${at}`;
+
+export class BullJobQueue extends JobRunner {
+  private readonly queue: Queue;
+  private worker?: Worker;
+  /** Runs being queued, so a test or a stop can wait for them. */
+  private readonly adding = new Set<Promise<unknown>>();
+
+  constructor(
+    store: Store,
+    private readonly connection: QueueConnection,
+    private readonly bull: BullQueueOptions = {},
+  ) {
+    super(store, { leaseMs: bull.leaseMs, sweepMs: bull.sweepMs, pendingMs: bull.pendingMs });
+    this.queue = new Queue(bull.name ?? DEFAULT_NAME, { connection: connection.client });
+    this.queue.on("error", (err) => log.warn("job queue error", { err }));
+  }
+
+  /** Takes runs from the shared queue, any process's, and keeps sweeping the store for orphans. */
+  override async startSweeping(): Promise<number> {
+    this.startWorker();
+    return super.startSweeping();
+  }
+
+  /** Takes runs from the shared queue (startSweeping does this too). */
+  startWorker(): void {
+    if (this.worker || this.stopping) return;
+    this.worker = new Worker(this.bull.name ?? DEFAULT_NAME, (job) => this.take(job.data), {
+      connection: this.connection.client,
+      concurrency: this.bull.concurrency ?? 200,
+      lockDuration: this.bull.lockMs ?? 30_000,
+      stalledInterval: this.bull.stalledMs ?? 30_000,
+      // A run stalls each time its process dies; it is handed on, never failed for it.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    });
+    this.worker.on("error", (err) => log.warn("job worker error", { err }));
+  }
+
+  /** One BullMQ job: the run it names, if the record still wants it now. */
+  private async take(data: unknown): Promise<void> {
+    const id = (data as { id?: unknown } | undefined)?.id;
+    if (typeof id !== "string" || this.isRunningHere(id)) return;
+    const record = await this.records.get(id);
+    if (record?.status !== "running") return;
+    // Moved later by a run meanwhile: that run queued its own next one; this only makes sure.
+    if ((record.dueAt ?? 0) > Date.now()) return this.schedule(record);
+    await this.runHere(record);
+  }
+
+  protected override launch(record: JobRecord): void {
+    this.enqueue(record.id, runId(record.id, record.dueAt ?? 0), 0);
+  }
+
+  /**
+   * A due job the sweep found: its own id for this sweep period, never the one a
+   * stale run may still hold (active in a process that lost the lease but hasn't
+   * noticed), so a takeover doesn't wait for that run to end. Processes sweeping
+   * in the same period queue it once; a run finding the lease held does nothing.
+   */
+  protected override resume(record: JobRecord): void {
+    const period = Math.floor(Date.now() / (this.bull.sweepMs ?? 5_000));
+    this.enqueue(record.id, `${runId(record.id, record.dueAt ?? 0)}~${period}`, 0);
+  }
+
+  protected override wakeAt(id: string, at: number): void {
+    // BullMQ keeps the due time in Redis, and its worker never sets one timer for
+    // it: a run 40 days away waits like one a minute away.
+    this.enqueue(id, runId(id, at), Math.max(0, at - Date.now()));
+  }
+
+  private enqueue(id: string, jobId: string, delay: number): void {
+    if (this.stopping) return;
+    const added = this.queue
+      .add("run", { id }, { jobId, delay, removeOnComplete: true, removeOnFail: true })
+      .catch((err: unknown) =>
+        // The record is due in the store; the sweep queues it again.
+        log.warn("could not queue a job run; the sweep will", { job: id, err }),
+      )
+      .finally(() => this.adding.delete(added));
+    this.adding.add(added);
+  }
+
+  /** When the shared queue will hand the job's next run to a worker, any process's (tests). */
+  override async scheduledAt(id: string): Promise<number | undefined> {
+    const record = await this.records.get(id);
+    if (!record) return undefined;
+    const run = await this.queue.getJob(runId(id, record.dueAt ?? 0));
+    return run ? run.timestamp + (run.delay ?? 0) : undefined;
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await Promise.allSettled([...this.adding]);
+    // Runs that were cut short here are handed on by the stalled check, or queued again by a sweep.
+    await this.worker?.close();
+    await this.queue.close();
+  }
+
+  override async idle(opts: { scheduled?: boolean } = {}): Promise<void> {
+    await Promise.allSettled([...this.adding]);
+    await super.idle(opts);
+  }
+}

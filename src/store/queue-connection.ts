@@ -1,0 +1,42 @@
+/**
+ * The Redis connection a shared job queue (BullMQ, src/jobs/bullmq-queue.ts) runs
+ * on: node-redis, as the store's, which BullMQ 6 takes as it is (it wraps a client
+ * with `sendCommand` and `isOpen` itself, and duplicates it for its blocking reads).
+ * Opened here so that no driver is imported outside src/store.
+ */
+import { createClient } from "@keyv/redis";
+
+/** An open connection, for BullMQ only; close() ends it. */
+export interface QueueConnection {
+  /** What BullMQ's `connection` option is given. */
+  readonly client: object;
+  close(): Promise<void>;
+}
+
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export async function openQueueConnection(url: string): Promise<QueueConnection> {
+  if (!/^rediss?:\/\//i.test(url)) {
+    throw new Error("QUEUE_URL must be a redis:// or rediss:// URL (BullMQ runs on Redis)");
+  }
+  let connected = false;
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      // As the store's: retry forever once connected; before that, say the server isn't there.
+      reconnectStrategy: (retries, cause) =>
+        connected ? Math.min(100 * 2 ** retries, 2_000) : cause,
+    },
+  });
+  // Failures reach BullMQ's calls; without a listener an "error" event would crash the process.
+  client.on("error", () => {});
+  await client.connect();
+  connected = true;
+  return {
+    client,
+    close: async () => {
+      if (client.isOpen) await client.close();
+    },
+  };
+}
