@@ -15,6 +15,7 @@ import KeyvRedis, { createClient } from "@keyv/redis";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { CALL_TIMEOUT_MS, KeyvStore } from "./keyv-store.js";
+import { RedisLimits } from "./limits-redis.js";
 import { createIfMissing, PG_FENCE_HOLDS, PostgresLocks } from "./locks-postgres.js";
 import { REDIS_FENCED_SET, RedisLocks, redisFenceKey } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
@@ -132,6 +133,7 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
     {
       kind: "redis",
       locks: new RedisLocks(client),
+      limits: new RedisLimits(client),
       isolates: true,
       adapter: (namespace) => {
         // Keys are "<namespace>::<key>"; throwOnErrors, or a failed read is "not found".
