@@ -76,10 +76,10 @@ export interface Core {
 
 export function createCore(opts: CoreOptions): Core {
   const { store, sealer, network } = opts;
-  const dispatcher = new GuardedDispatcher(
-    network.pacer ?? new Pacer(network.pacerMarginMs),
-    network.allowPrivateNetwork,
-  );
+  const pacer = network.pacer ?? new Pacer(network.pacerMarginMs);
+  // Every process on the store's Redis paces against the same limits.
+  if (store.limits) pacer.share(store.limits);
+  const dispatcher = new GuardedDispatcher(pacer, network.allowPrivateNetwork);
   const http = new Http(dispatcher, network.timeoutMs, network.backoffMs);
   const oauth = new MastodonOAuth(http);
   const signIn = new SignIn(network.instrument?.(oauth) ?? oauth, store, sealer, {

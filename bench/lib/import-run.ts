@@ -18,7 +18,7 @@ import { type RequestLogEntry, startMicroblogSandbox } from "../../sandbox/micro
 import type { UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
 import { MICROBLOG_LIMIT } from "../../src/clients/microblog.js";
-import { createCore } from "../../src/core.js";
+import { type Core, createCore } from "../../src/core.js";
 import { emptySnapshot } from "../../src/model/snapshot.js";
 import { type FollowRow, Saved, STATE_VERSION } from "../../src/model/state.js";
 import { Pacer } from "../../src/net/pacer.js";
@@ -26,7 +26,7 @@ import { openStore } from "../../src/store/open-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import { snapshots } from "../../src/store/user-data.js";
 
-const DOMAIN = "mb.example";
+export const DOMAIN = "mb.example";
 
 export interface ImportRunOptions {
   users: number;
@@ -113,7 +113,6 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
     const now = Date.now();
     const people: ImportRun["people"] = [];
     const users: UserKey[] = [];
-    const savedStates = store.namespace("users");
     for (let k = 0; k < opts.users; k++) {
       const username = `user${k}`;
       const token = mb.addUser(username);
@@ -122,51 +121,9 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
         (_, i) => `u${k}f${i}@host${i % 25}.example`,
       );
       for (const h of handles) mb.addRemote(h, { exists: true });
-      const rows: FollowRow[] = handles.map((acct) => ({
-        acct,
-        reblogs: true,
-        notify: false,
-        languages: null,
-      }));
       const user: UserKey = `tg:${k + 1}`;
       usernameOf.set(user, username);
-      await snapshots(store).set(user, { ...emptySnapshot(now), follows: rows });
-      const saved = Saved.parse({
-        v: STATE_VERSION,
-        seq: 1,
-        state: {
-          step: "import-preview",
-          source: {
-            kind: "file",
-            instance: {
-              origin: "https://old.example",
-              host: "old.example",
-              domain: "old.example",
-              version: "4.3.0",
-            },
-            name: "following_accounts.csv",
-          },
-          follows: rows.length,
-          snapshotAt: now,
-          target: {
-            kind: "microblog",
-            domain: DOMAIN,
-            username,
-            handle: `${username}@${DOMAIN}`,
-            token: core.sealer.seal(token),
-          },
-          preview: {
-            toFollow: rows.length,
-            already: 0,
-            unreachable: 0,
-            unreachableServers: [],
-            dailyLimit: null,
-          },
-        },
-        history: [],
-        updatedAt: now,
-      });
-      await savedStates.set(user, saved);
+      await seedPreview(core, user, username, token, handles, now);
       people.push({ username, handles });
       users.push(user);
     }
@@ -210,4 +167,61 @@ export async function runImport(opts: ImportRunOptions): Promise<ImportRun> {
     await mb.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A user at the import preview: their follows in the store as a snapshot, micro.blog
+ * connected with `token`, and the saved state with its "Start following" button (seq 1).
+ */
+export async function seedPreview(
+  core: Core,
+  user: UserKey,
+  username: string,
+  token: string,
+  handles: readonly string[],
+  now: number,
+): Promise<void> {
+  const rows: FollowRow[] = handles.map((acct) => ({
+    acct,
+    reblogs: true,
+    notify: false,
+    languages: null,
+  }));
+  await snapshots(core.store).set(user, { ...emptySnapshot(now), follows: rows });
+  const saved = Saved.parse({
+    v: STATE_VERSION,
+    seq: 1,
+    state: {
+      step: "import-preview",
+      source: {
+        kind: "file",
+        instance: {
+          origin: "https://old.example",
+          host: "old.example",
+          domain: "old.example",
+          version: "4.3.0",
+        },
+        name: "following_accounts.csv",
+      },
+      follows: rows.length,
+      snapshotAt: now,
+      target: {
+        kind: "microblog",
+        domain: DOMAIN,
+        username,
+        handle: `${username}@${DOMAIN}`,
+        token: core.sealer.seal(token),
+      },
+      preview: {
+        toFollow: rows.length,
+        already: 0,
+        unreachable: 0,
+        unreachableServers: [],
+        dailyLimit: null,
+      },
+    },
+    history: [],
+    updatedAt: now,
+  });
+  await core.store.namespace("users").set(user, saved);
 }

@@ -55,6 +55,10 @@ export class MicroblogAccount implements NewAccount {
     );
   }
 
+  lanes(): number {
+    return this.client.lanes() + 1;
+  }
+
   isFollowing(acct: string): Promise<boolean> {
     return this.client.isFollowing(this.token, apiName(acct, this.deps.domain));
   }

@@ -112,6 +112,11 @@ export class MicroblogClient {
     if (!pacer.ruleOf(this.origin)) pacer.rule(this.origin, MICROBLOG_LIMIT);
   }
 
+  /** How many requests the pacer keeps in flight to micro.blog now (⌈R·c⌉). */
+  lanes(): number {
+    return this.http.dispatcher.pacer.lanes(this.origin);
+  }
+
   /**
    * Who the app token belongs to. Call it once: micro.blog turns tokens that are verified
    * regularly into expiring ones. An invalid token is a RejectedError: a 200 with

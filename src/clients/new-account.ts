@@ -37,6 +37,11 @@ export interface NewAccount {
   following(): Promise<Followed>;
   follow(row: FollowRow): Promise<FollowResult>;
   isFollowing(acct: string): Promise<boolean>;
+  /**
+   * How many follows may be on their way at once (a server that limits per address and
+   * refuses after the fact: its pacer's ⌈R·c⌉ lanes, and one waiting); absent, one.
+   */
+  lanes?(): number;
   /** Where the user uploads following_accounts.csv on the web, for the import they do themselves. */
   readonly webImport: { where: string; url?: string };
 }

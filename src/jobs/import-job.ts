@@ -15,7 +15,7 @@ import type { World } from "../clients/world.js";
 import { log } from "../log.js";
 import { normalHandle } from "../model/handle.js";
 import { type ImportFailure, JobData, type JobDataOf, type JobEvents } from "../model/jobs.js";
-import { ImportReport, importReport } from "../model/state.js";
+import { type FollowRow, ImportReport, importReport } from "../model/state.js";
 import { RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";
 import { reportWaits } from "../net/pacer.js";
 import { explainRemote } from "../steps/lib/explain.js";
@@ -28,8 +28,16 @@ import type { JobHandler } from "./queue.js";
 export const ImportCursor = z.object({
   /** The next row of the snapshot's follows. */
   i: z.number(),
-  /** The account whose follow request may have gone out when the process stopped. */
+  /**
+   * The account whose follow request may have gone out when the process stopped, at row `i`
+   * (cursors saved before follows went out side by side).
+   */
   inflight: z.string().optional(),
+  /**
+   * Accounts of rows before `i` whose follow may have gone out and isn't recorded yet: as many
+   * as the new account takes side by side (`NewAccount.lanes`).
+   */
+  inflights: z.array(z.string()).default([]),
   counts: ImportReport,
   failures: z.array(
     z.object({
@@ -48,6 +56,8 @@ export const ImportCursor = z.object({
 export type ImportCursor = z.infer<typeof ImportCursor>;
 
 const PROGRESS_EVERY_MS = 3000;
+/** Follows on their way at once, at most, whatever the account allows. */
+const MAX_LANES = 32;
 
 type Failed = { kind: "failed"; reason: string };
 
@@ -75,6 +85,7 @@ export function importJob(deps: {
       try {
         cursor = job.cursor ?? {
           i: 0,
+          inflights: [],
           counts: importReport(),
           failures: [],
           already: await followedRows(rows, account),
@@ -103,28 +114,34 @@ export function importJob(deps: {
         await reportWaits(
           (until) => void control.report({ event: "waiting", until: until.getTime() }),
           async () => {
-            while (cursor.i < rows.length) {
-              control.signal.throwIfAborted();
-              const row = rows[cursor.i]!;
-              const acct = normalHandle(row.acct);
-              if (already.has(acct)) {
-                cursor = {
-                  ...cursor,
-                  i: cursor.i + 1,
-                  counts: { ...cursor.counts, already: cursor.counts.already + 1 },
-                };
-                continue;
-              }
+            cursor = { ...cursor, inflights: cursor.inflights ?? [] };
+            // A cursor from before lanes: its follow in flight is that of row i.
+            const legacy = cursor.inflight;
+            if (legacy !== undefined && normalHandle(rows[cursor.i]?.acct ?? "") === legacy)
+              cursor = {
+                ...cursor,
+                i: cursor.i + 1,
+                inflight: undefined,
+                inflights: [...cursor.inflights, legacy],
+              };
+            let saving: Promise<void> = Promise.resolve();
+            // Saves one after another, each the cursor as it is when asked.
+            const persist = () => {
+              const c = cursor;
+              saving = saving.then(() => save(c));
+              return saving;
+            };
+            const one = async (row: FollowRow, acct: string, landed: boolean) => {
               let result: FollowResult | Failed;
-              if (cursor.inflight === acct && (await account.isFollowing(acct))) {
+              if (landed && (await account.isFollowing(acct))) {
                 result = { kind: "followed" }; // it landed before the restart: don't send it twice
               } else {
-                cursor = { ...cursor, inflight: acct };
-                await save(cursor);
                 result = await followOnce(() => account.follow(row), control.signal, host);
               }
-              cursor = { ...record(cursor, acct, result), i: cursor.i + 1, inflight: undefined };
-              await save(cursor);
+              const inflights = [...cursor.inflights];
+              inflights.splice(inflights.indexOf(acct), 1);
+              cursor = { ...record(cursor, acct, result), inflights };
+              await persist();
               if (Date.now() - lastProgress > PROGRESS_EVERY_MS && cursor.i < rows.length) {
                 lastProgress = Date.now();
                 const done = processed(cursor.counts) - cursor.counts.already;
@@ -136,7 +153,43 @@ export function importJob(deps: {
                   etaMs: rate > 0 ? (total - done) / rate : null,
                 });
               }
+            };
+            const running = new Set<Promise<void>>();
+            let failure: { err: unknown } | undefined;
+            const start = (work: Promise<void>) => {
+              const lane: Promise<void> = work
+                .catch((err: unknown) => {
+                  failure ??= { err };
+                })
+                .finally(() => running.delete(lane));
+              running.add(lane);
+            };
+            const rowOf = (acct: string) =>
+              rows.find((r) => normalHandle(r.acct) === acct) ?? { ...rows[0]!, acct };
+            for (const acct of cursor.inflights) start(one(rowOf(acct), acct, true));
+            while (cursor.i < rows.length && !failure) {
+              control.signal.throwIfAborted();
+              const row = rows[cursor.i]!;
+              const acct = normalHandle(row.acct);
+              if (already.has(acct)) {
+                cursor = {
+                  ...cursor,
+                  i: cursor.i + 1,
+                  counts: { ...cursor.counts, already: cursor.counts.already + 1 },
+                };
+                continue;
+              }
+              const lanes = Math.min(MAX_LANES, account.lanes?.() ?? 1);
+              while (running.size >= lanes && !failure) await Promise.race(running);
+              if (failure) break;
+              // Written down before the request goes out: a restart asks whether it landed.
+              cursor = { ...cursor, i: cursor.i + 1, inflights: [...cursor.inflights, acct] };
+              await persist();
+              start(one(row, acct, false));
             }
+            await Promise.all(running);
+            await saving;
+            if (failure) throw failure.err;
           },
         );
       } catch (err) {
@@ -144,7 +197,9 @@ export function importJob(deps: {
         log.warn("import stopped", { job: job.id, err });
         await control.report({
           event: "stopped",
-          left: rows.slice(cursor.i).filter((r) => !already.has(normalHandle(r.acct))).length,
+          left:
+            rows.slice(cursor.i).filter((r) => !already.has(normalHandle(r.acct))).length +
+            cursor.inflights.length,
           already: already.size,
           started: true,
           error: err,

@@ -22,10 +22,11 @@ import {
 } from "../model/jobs.js";
 import type { TransferResult } from "../model/state.js";
 import { RemoteError } from "../net/errors.js";
+import { chargeRetries } from "../net/http.js";
 import type { Store } from "../store/store.js";
 import { snapshots } from "../store/user-data.js";
 
-import { HostBudget } from "./host-budget.js";
+import { type Budget, hostBudget } from "./host-budget.js";
 import type { JobControl, JobHandler } from "./queue.js";
 
 export interface WatchOptions {
@@ -113,10 +114,13 @@ export function watchJob(deps: {
   world: World;
   store: Store;
   options?: Partial<WatchOptions>;
-  budget?: HostBudget;
+  budget?: Budget;
 }): JobHandler<JobDataOf<"watch">, WatchCursor, JobEvents["watch"], WatchProgress> {
   const o = { ...DEFAULT_WATCH, ...deps.options };
-  const budget = deps.budget ?? new HostBudget(o.budgetPerHour);
+  const budget = deps.budget ?? hostBudget(deps.store, o.budgetPerHour);
+  /** Requests to the host, each retry charged to its budget too. */
+  const charged = <T>(host: string, fn: () => Promise<T>) =>
+    chargeRetries(() => void budget.charge(host), fn);
   const save = (control: Control, c: WatchCursor) => control.save(c, progressOf(c));
 
   /** Who stayed and what their servers are, then the one report of the end. */
@@ -132,10 +136,15 @@ export function watchJob(deps: {
     let stayed: string[] | null = null;
     if (!cursor.hidden && count > 0) {
       // Once per watch, so it goes even over budget; it is still counted.
-      budget.tryTake(new URL(data.origin).host, Math.ceil(count / 80) + 2);
+      const host = new URL(data.origin).host;
+      await budget.charge(host, Math.ceil(count / 80) + 2);
       try {
-        const account = await deps.world.mastodon(data.origin, "").lookup(data.username);
-        const accts = await remainingFollowers(deps.world, data.origin, account.id);
+        const account = await charged(host, () =>
+          deps.world.mastodon(data.origin, "").lookup(data.username),
+        );
+        const accts = await charged(host, () =>
+          remainingFollowers(deps.world, data.origin, account.id),
+        );
         stayed = accts.map((a) => withDomain(a, domain));
       } catch {
         stayed = null;
@@ -180,8 +189,8 @@ export function watchJob(deps: {
       const host = new URL(data.origin).host;
       // The budget is charged per request (the lookup here, list pages below). A poll put off
       // waits for room, spread over one poll interval so the put-off ones don't wake at once.
-      if (!budget.tryTake(host))
-        return { again: budget.nextAt(host) + Math.random() * o.pollLateMs };
+      if (!(await budget.tryTake(host)))
+        return { again: (await budget.nextAt(host)) + Math.random() * o.pollLateMs };
       const domain = data.domain ?? host;
       const nextPoll = () =>
         now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
@@ -189,7 +198,9 @@ export function watchJob(deps: {
       let count: number;
       let accountId: string;
       try {
-        const account = await deps.world.mastodon(data.origin, "").lookup(data.username);
+        const account = await charged(host, () =>
+          deps.world.mastodon(data.origin, "").lookup(data.username),
+        );
         count = account.followers_count ?? 0;
         accountId = account.id;
       } catch (err) {
@@ -217,9 +228,11 @@ export function watchJob(deps: {
       const countMoved = changed || cursor.remaining === undefined;
       const pages = Math.ceil(count / 80) + 1;
       const listDue = count <= o.listEveryPollUpTo || cursor.polls % 6 === 0;
-      if (!next.hidden && countMoved && listDue && budget.tryTake(host, pages)) {
+      if (!next.hidden && countMoved && listDue && (await budget.tryTake(host, pages))) {
         try {
-          const accts = await remainingFollowers(deps.world, data.origin, accountId);
+          const accts = await charged(host, () =>
+            remainingFollowers(deps.world, data.origin, accountId),
+          );
           if (accts.length === 0 && count > 0) next = { ...next, hidden: true };
           else
             next = {

@@ -13,6 +13,7 @@
  * and with the statuses a client branches on (`allow`) handed back rather than
  * thrown. `request` is for answers that aren't JSON, or aren't read.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 // undici's own fetch, the version package.json pins, never Node's global one (which bundles its
 // own undici): the dispatcher below is an undici 6.29 Agent, and its fixes are the ones we chose.
@@ -108,6 +109,16 @@ export interface Refusal {
   detail: string;
   headers: Headers;
   where: Where;
+}
+
+const attemptListeners = new AsyncLocalStorage<() => void>();
+
+/**
+ * Runs `fn`, calling `listener` for every request Http sends in it past each call's first:
+ * its retries and redirect hops, which a budget counted per call must be charged too.
+ */
+export function chargeRetries<T>(listener: () => void, fn: () => Promise<T>): Promise<T> {
+  return attemptListeners.run(listener, fn);
 }
 
 const RETRIES_ON_FAILURE = 3;
@@ -377,8 +388,9 @@ export class Http {
     let limited = 0;
     let refused = 0;
     const pacer = this.dispatcher.pacer;
-    for (;;) {
+    for (let sent = 0; ; sent++) {
       opts.signal?.throwIfAborted();
+      if (sent > 0) attemptListeners.getStore()?.();
       const target = hop.url;
       const bucket = pacer.bucketOf(target.origin, hop.headers.authorization);
       const rule = pacer.ruleOf(target.origin);
@@ -391,7 +403,7 @@ export class Http {
         timeout,
         ...(opts.signal ? [opts.signal] : []),
       ]);
-      let res: Response;
+      let res: Response | undefined;
       try {
         res = await fetch(target, {
           method: hop.method,
@@ -413,8 +425,9 @@ export class Http {
         }
         throw translated;
       } finally {
-        // The dispatcher has seen the status by now (and blocked the bucket on a limit).
-        release();
+        // The dispatcher has seen the status by now (and blocked the bucket on a limit);
+        // the pacer judges a status its rule calls ambiguous.
+        release(res?.status);
       }
       if (REDIRECTS.has(res.status)) {
         attempt.abort();

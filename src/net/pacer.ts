@@ -21,6 +21,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { log } from "../log.js";
+import type { SharedLimits } from "../store/store.js";
 
 interface Window {
   limit: number;
@@ -81,10 +83,14 @@ export interface Rule {
 
 interface RuleState {
   readonly rule: Rule;
-  /** When the latest requests left, oldest first (at most `limit` of them). */
+  /** When the latest requests were booked to leave, oldest first (at most `limit` of them). */
   sent: number[];
-  /** The end of the queue of requests waiting for their turn. */
-  tail: Promise<void>;
+  /** Requests sent and not yet answered, under a rule whose refusal comes after the fact. */
+  inFlight: number;
+  /** Who waits for one of them to be answered. */
+  waiting: (() => void)[];
+  /** How long a request takes from sending to its answer, averaged (the c of R·c). */
+  cycleMs: number | undefined;
 }
 
 /** Spacing waits shorter than this are not worth telling a user about. */
@@ -126,6 +132,7 @@ export class Pacer {
   private readonly rules = new Map<string, RuleState>();
   /** Who sleeps on a bucket's block, to wake when it is lifted early (`unblock`). */
   private readonly sleepers = new Map<string, Set<() => void>>();
+  private shared?: SharedLimits;
   /** Waits this much past a reset, because clocks differ a little. */
   constructor(private readonly slackMs = 250) {}
 
@@ -142,8 +149,30 @@ export class Pacer {
         tries: rule.tries ?? 3,
       },
       sent: [],
-      tail: Promise.resolve(),
+      inFlight: 0,
+      waiting: [],
+      cycleMs: undefined,
     });
+  }
+
+  /**
+   * Keeps the rules' spacing and blocks and the servers' announced windows in the store
+   * (Redis), where every process on it sees them: together they send what one may.
+   */
+  share(limits: SharedLimits): void {
+    this.shared = limits;
+  }
+
+  /**
+   * How many requests of a rule whose refusal comes after the fact may be in flight: ⌈R·c⌉,
+   * R the rule's rate and c a request's time, so that the limit is reached at any latency
+   * with no more on their way than that when a refusal comes; one until c is known.
+   */
+  lanes(origin: string): number {
+    const state = this.rules.get(origin);
+    if (!state) return Number.POSITIVE_INFINITY;
+    const { limit, windowMs } = state.rule;
+    return Math.max(1, Math.ceil((limit / windowMs) * (state.cycleMs ?? 0)));
   }
 
   /** The rule for this origin, if one was registered. */
@@ -178,53 +207,110 @@ export class Pacer {
   }
 
   /**
-   * Http's turn to send: `ready`, and under a rule also the spacing and, where the rule
-   * has a `limitStatus`, the queue. Call the returned function once the answer's status
-   * is known (the dispatcher has seen it by then), or the request failed.
+   * Http's turn to send: `ready`, and under a rule also the spacing and, where the rule's
+   * refusal comes after the fact, a lane (`lanes`). Call the returned function with the
+   * answer's status once it is known, or without one when the request failed: it frees the
+   * lane, and judges an ambiguous status by whether the request came after a quiet window.
    */
-  async turn(bucket: string, host: string, signal?: AbortSignal): Promise<() => void> {
+  async turn(
+    bucket: string,
+    host: string,
+    signal?: AbortSignal,
+  ): Promise<(status?: number) => void> {
     const state = this.rules.get(bucket);
     if (!state) {
       await this.ready(bucket, host, signal);
       return () => {};
     }
-    let release!: () => void;
-    const done = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const before = state.tail;
-    state.tail = before.then(() => done);
+    const laned = afterTheFact(state.rule);
+    if (laned) await this.lane(bucket, state, signal);
+    let gap: number;
     try {
-      await abortable(before, signal);
       await this.ready(bucket, host, signal);
-      await this.spaced(state, host, signal);
+      gap = await this.spaced(bucket, state, host, signal);
     } catch (err) {
-      release();
+      if (laned) this.free(state);
       throw err;
     }
-    if (!oneAtATime(state.rule)) release();
-    return release;
+    if (!laned) return () => {};
+    const sentAt = Date.now();
+    let done = false;
+    return (status) => {
+      if (done) return;
+      done = true;
+      this.free(state);
+      const took = Date.now() - sentAt;
+      state.cycleMs = state.cycleMs === undefined ? took : 0.8 * state.cycleMs + 0.2 * took;
+      const { rule } = state;
+      // The limit is per window: one refused after a quiet window (nothing sent in the window
+      // before it) is another refusal, and blocks nothing.
+      if (status === rule.ambiguousStatus && gap >= 0 && gap < rule.windowMs)
+        this.block(bucket, new Date(Date.now() + rule.blockMs));
+    };
+  }
+
+  /** Waits for a free lane of the rule. */
+  private async lane(bucket: string, state: RuleState, signal?: AbortSignal): Promise<void> {
+    while (state.inFlight >= this.lanes(bucket)) {
+      signal?.throwIfAborted();
+      await abortable(new Promise<void>((resolve) => state.waiting.push(resolve)), signal);
+    }
+    state.inFlight += 1;
+  }
+
+  private free(state: RuleState): void {
+    state.inFlight -= 1;
+    for (const wake of state.waiting.splice(0)) wake();
   }
 
   /**
-   * Waits until sending one more keeps any stretch of the rule's window at or under its
-   * limit, then counts the send. Runs in the rule's queue, so the times are in order.
+   * Books the next send that keeps any stretch of the rule's window (and the slack) at or
+   * under its limit and comes after any block, in the store when it is shared, and waits for
+   * it. Answers how long after the send booked before it this one goes (-1: none known).
    */
-  private async spaced(state: RuleState, host: string, signal?: AbortSignal): Promise<void> {
+  private async spaced(
+    bucket: string,
+    state: RuleState,
+    host: string,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const { limit, windowMs } = state.rule;
+    let booked: { waitMs: number; gapMs: number } | undefined;
+    if (this.shared) {
+      booked = await this.shared.book(bucket, limit, windowMs, this.slackMs).catch((err) => {
+        log.warn("pacer: the shared limit is unreachable; pacing in this process", { err });
+        return undefined;
+      });
+    }
+    booked ??= this.bookHere(state);
+    const { waitMs, gapMs } = booked;
+    if (waitMs > ANNOUNCE_SPACING_MS) announce(new Date(Date.now() + waitMs), host);
+    if (waitMs > 0) await pause(waitMs, signal);
+    return gapMs;
+  }
+
+  /** `spaced`'s booking in this process alone. */
+  private bookHere(state: RuleState): { waitMs: number; gapMs: number } {
     const { sent } = state;
     const { limit, windowMs } = state.rule;
-    if (sent.length >= limit) {
-      const oldest = sent[sent.length - limit]!;
-      const wait = oldest + windowMs + this.slackMs - Date.now();
-      if (wait > ANNOUNCE_SPACING_MS) announce(new Date(Date.now() + wait), host);
-      if (wait > 0) await pause(wait, signal);
-    }
-    sent.push(Date.now());
+    const now = Date.now();
+    let at = now;
+    if (sent.length >= limit)
+      at = Math.max(at, sent[sent.length - limit]! + windowMs + this.slackMs);
+    const last = sent.at(-1);
+    if (last !== undefined) at = Math.max(at, last);
+    sent.push(at);
     if (sent.length > limit) sent.splice(0, sent.length - limit);
+    return { waitMs: at - now, gapMs: last === undefined ? -1 : at - last };
   }
 
   /** Resolves when a request in this bucket may go, and counts it. */
   async take(bucket: string, host: string): Promise<void> {
+    if (this.shared && !this.rules.has(bucket)) return this.takeShared(this.shared, bucket, host);
+    return this.takeHere(bucket, host);
+  }
+
+  private async takeHere(bucket: string, host: string): Promise<void> {
     for (;;) {
       const w = this.windows.get(bucket);
       const now = Date.now();
@@ -242,32 +328,53 @@ export class Pacer {
     }
   }
 
-  /** What the server said after a request: its limit headers, or its rule's limit status. */
+  /** `take` from the window every process takes from (the server counts them all). */
+  private async takeShared(shared: SharedLimits, bucket: string, host: string): Promise<void> {
+    for (;;) {
+      const wait = await shared.takeWindow(bucket).catch((err) => {
+        log.warn("pacer: the shared limit is unreachable; pacing in this process", { err });
+        return undefined;
+      });
+      if (wait === undefined) return this.takeHere(bucket, host);
+      if (wait <= 0) return;
+      announce(new Date(Date.now() + wait + this.slackMs), host);
+      await this.waitOn(bucket, wait + this.slackMs);
+    }
+  }
+
+  /**
+   * What the server said after a request: its limit headers, or its rule's limit status (an
+   * ambiguous status is judged when Http hands it to the function `turn` gave).
+   */
   observe(bucket: string, h: LimitHeaders, status: number): void {
-    const state = this.rules.get(bucket);
-    const rule = state?.rule;
+    const rule = this.rules.get(bucket)?.rule;
     if (rule && rule.limitStatus === status) {
       this.block(bucket, new Date(Date.now() + rule.blockMs));
       return;
     }
-    if (state && rule?.ambiguousStatus === status) {
-      if (!cameAfterQuiet(state)) this.block(bucket, new Date(Date.now() + rule.blockMs));
-      return;
-    }
+    if (rule?.ambiguousStatus === status) return;
     if (!h.reset) return;
     const resetAt = h.reset.getTime();
     const prev = this.windows.get(bucket);
     let remaining = h.remaining ?? prev?.remaining ?? 1;
     if (status === 429) remaining = 0;
+    if (this.shared && !rule) {
+      this.shared
+        .observeWindow(bucket, remaining, resetAt - Date.now(), status === 429)
+        .catch((err) => log.warn("pacer: could not share a server's limit", { err }));
+    }
     // Same window: keep the lower count, since requests in flight were already taken from it.
     if (prev && Math.abs(prev.resetAt - resetAt) < 1000)
       remaining = Math.min(prev.remaining, remaining);
     this.windows.set(bucket, { limit: h.limit ?? prev?.limit ?? remaining, remaining, resetAt });
   }
 
-  /** Nothing leaves for this bucket until then. */
+  /** Nothing leaves for this bucket until then (in every process, when the limits are shared). */
   block(bucket: string, until: Date): void {
     this.windows.set(bucket, { limit: 0, remaining: 0, resetAt: until.getTime() });
+    this.shared
+      ?.block(bucket, until.getTime() - Date.now())
+      .catch((err) => log.warn("pacer: could not share a block", { err }));
   }
 
   /** When the block on this bucket ends, while one is on (a limit was met); else undefined. */
@@ -284,6 +391,9 @@ export class Pacer {
   unblock(bucket: string): void {
     if (!this.blockedUntil(bucket)) return;
     this.windows.delete(bucket);
+    this.shared
+      ?.unblock(bucket)
+      .catch((err) => log.warn("pacer: could not lift a shared block", { err }));
     for (const wake of this.sleepers.get(bucket) ?? []) wake();
   }
 
@@ -312,20 +422,12 @@ export class Pacer {
   }
 }
 
-/** A rule whose status may say "limit" keeps one request in flight: none is on its way when it comes. */
-function oneAtATime(rule: Rule): boolean {
-  return rule.limitStatus !== undefined || rule.ambiguousStatus !== undefined;
-}
-
 /**
- * Whether the request just answered (the latest sent: the rule's queue holds one at a time)
- * left after a quiet window: nothing else went to the origin in the window before it.
+ * A rule whose status may say "limit" (after the fact, without headers) keeps at most
+ * `lanes` requests in flight: no more are on their way when it comes.
  */
-function cameAfterQuiet(state: RuleState): boolean {
-  const { sent } = state;
-  const latest = sent.at(-1);
-  const before = sent.at(-2);
-  return latest === undefined || before === undefined || latest - before >= state.rule.windowMs;
+function afterTheFact(rule: Rule): boolean {
+  return rule.limitStatus !== undefined || rule.ambiguousStatus !== undefined;
 }
 
 /** Sleeps, or throws the signal's reason (as fetch would) when it aborts first. */

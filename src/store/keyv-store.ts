@@ -11,7 +11,7 @@
  */
 import { Keyv } from "keyv";
 import { bounded, FencedOutError } from "./errors.js";
-import type { Fence, KeyValue, Locks, ScoredSets, Store } from "./store.js";
+import type { Fence, KeyValue, Locks, ScoredSets, SharedLimits, Store } from "./store.js";
 
 /** A namespace as Keyv serves it. clear() is for tests and maintenance only. */
 export interface Namespace<T> extends KeyValue<T> {
@@ -31,6 +31,8 @@ export interface Adapter {
 export interface Backend {
   kind: string;
   locks: Locks;
+  /** Rate limits shared through the backend, where it can keep them (Redis). */
+  limits?: SharedLimits;
   /** A fresh adapter for one namespace; never handed out twice. */
   adapter(namespace: string): Adapter;
   /**
@@ -57,6 +59,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/;
 export class KeyvStore implements Store {
   readonly kind: string;
   readonly locks: Locks;
+  readonly limits?: SharedLimits;
   readonly #backend: Backend;
   readonly #callMs: number;
   readonly #namespaces = new Map<string, { keyv: Keyv; adapter: Adapter }>();
@@ -73,6 +76,17 @@ export class KeyvStore implements Store {
       release: (name, token) => this.#call(() => locks.release(name, token)),
       seize: (name, ttlMs) => this.#call(() => locks.seize(name, ttlMs)),
     };
+    const limits = backend.limits;
+    if (limits) {
+      this.limits = {
+        book: (...a) => this.#call(() => limits.book(...a)),
+        block: (...a) => this.#call(() => limits.block(...a)),
+        unblock: (...a) => this.#call(() => limits.unblock(...a)),
+        observeWindow: (...a) => this.#call(() => limits.observeWindow(...a)),
+        takeWindow: (...a) => this.#call(() => limits.takeWindow(...a)),
+        takeTokens: (...a) => this.#call(() => limits.takeTokens(...a)),
+      };
+    }
   }
 
   namespace(name: string): Namespace<unknown> {

@@ -15,6 +15,7 @@ import KeyvRedis, { createClient } from "@keyv/redis";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { CALL_TIMEOUT_MS, KeyvStore } from "./keyv-store.js";
+import { RedisLimits } from "./limits-redis.js";
 import { createIfMissing, PG_FENCE_HOLDS, PostgresLocks } from "./locks-postgres.js";
 import { REDIS_FENCED_SET, RedisLocks, redisFenceKey } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
@@ -134,6 +135,7 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
     {
       kind: "redis",
       locks: new RedisLocks(client),
+      limits: new RedisLimits(client),
       isolates: true,
       scored: redisScoredSets(client),
       adapter: (namespace) => {

@@ -91,7 +91,54 @@ export interface Store {
   readonly locks: Locks;
   /** The scored sets of one name (named like namespaces). */
   scored(name: string): ScoredSets;
+  /** Limits shared by every process on this backend (Redis); absent, each process keeps its own. */
+  readonly limits?: SharedLimits;
   /** "sqlite" | "redis" | "postgres" | "memory", for logs and benchmarks. */
   readonly kind: string;
   close(): Promise<void>;
+}
+
+/**
+ * Rate limits kept where every process sharing the backend sees them (Redis), so that
+ * processes behind one address together never send more than one may. Each call is
+ * one atomic script on the backend's own clock; waits come back in ms from now.
+ */
+export interface SharedLimits {
+  /**
+   * Books the earliest send that keeps every stretch of `windowMs + slackMs` at or under
+   * `limit` sends and comes after any block: how long to wait for it, and how long after
+   * the send booked before it (-1 when none is remembered).
+   */
+  book(
+    key: string,
+    limit: number,
+    windowMs: number,
+    slackMs: number,
+  ): Promise<{ waitMs: number; gapMs: number }>;
+  /** Nothing under this key is booked before `ms` from now (a longer block already set stays). */
+  block(key: string, ms: number): Promise<void>;
+  unblock(key: string): Promise<void>;
+  /**
+   * A window a server announced (its remaining count and reset): kept at the lower count
+   * when it is the same window. `exhausted` (a 429) sets the count to none.
+   */
+  observeWindow(
+    key: string,
+    remaining: number,
+    resetInMs: number,
+    exhausted: boolean,
+  ): Promise<void>;
+  /** Takes one from the announced window: 0 when taken (or none is known), else ms to its reset. */
+  takeWindow(key: string): Promise<number>;
+  /**
+   * A token bucket refilled at `perMs`, holding at most `capacity`: takes `n` and answers 0, or
+   * answers the ms until `n` fit. `force` takes them anyway (a debt repaid by the refill).
+   */
+  takeTokens(
+    key: string,
+    n: number,
+    perMs: number,
+    capacity: number,
+    force?: boolean,
+  ): Promise<number>;
 }

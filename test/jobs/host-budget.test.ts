@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HostBudget } from "../../src/jobs/host-budget.js";
+import { HostBudget, SharedHostBudget } from "../../src/jobs/host-budget.js";
+import { openStore } from "../../src/store/open-store.js";
 
 describe("HostBudget", () => {
   it("never grants more than the budget in any rolling hour, per host", () => {
@@ -24,5 +26,31 @@ describe("HostBudget", () => {
     expect(budget.nextAt("h", 5)).toBe(60_000);
     t = 60_000;
     expect(budget.tryTake("h", 5)).toBe(true);
+  });
+});
+
+describe("SharedHostBudget, in Redis", () => {
+  it("two processes on one Redis together take what one may, and a charge beyond it is owed", async () => {
+    const stores = await Promise.all([1, 2].map(() => openStore("redis://127.0.0.1:6379")));
+    try {
+      const host = `h${randomUUID()}.example`;
+      // 3,600 an hour: 1 a second, 600 at most at once; two processes share it.
+      const [a, b] = stores.map((s) => new SharedHostBudget(s.limits!, 3600));
+      const granted = await Promise.all(
+        Array.from({ length: 800 }, (_, k) => (k % 2 ? a : b)!.tryTake(host) as Promise<boolean>),
+      );
+      const taken = granted.filter(Boolean).length;
+      // 600 at once, and what refilled while asking (a second or two: 1 a second).
+      expect(taken).toBeGreaterThanOrEqual(600);
+      expect(taken).toBeLessThan(620);
+      expect(await b!.tryTake(host)).toBe(false);
+      expect(await b!.nextAt(host)).toBeGreaterThan(Date.now());
+      await a!.charge(host, 30);
+      // The debt is paid back first: 30 more seconds before one fits.
+      expect((await a!.tryTake(host)) || (await b!.tryTake(host))).toBe(false);
+      expect(await a!.nextAt(host)).toBeGreaterThan(Date.now() + 25_000);
+    } finally {
+      for (const s of stores) await s.close();
+    }
   });
 });

@@ -59,10 +59,11 @@ describe("Pacer rules for an origin", () => {
     }
   });
 
-  it("with a limit status: one request in flight, and that status blocks every user for blockMs", async () => {
+  it("with a limit status: one request in flight while R·c < 1, and that status blocks every user for blockMs", async () => {
     const { url, seen } = await counting((n) => (n === 3 ? 403 : 200));
     const pacer = new Pacer(20);
-    pacer.rule(url, { limit: 100, windowMs: 1000, limitStatus: 403, blockMs: 300 });
+    // R·c: 6 per 5 s, at 10 ms (or, on a busy machine, 800 ms) a request, is under 1: one lane.
+    pacer.rule(url, { limit: 6, windowMs: 5000, limitStatus: 403, blockMs: 300 });
     const { http } = client({ pacer });
     const waits: Date[] = [];
     await reportWaits(
@@ -77,6 +78,30 @@ describe("Pacer rules for an origin", () => {
     expect(Math.max(...seen.map((s) => s.inFlight))).toBe(1);
     expect(seen[3]!.at - seen[2]!.at).toBeGreaterThanOrEqual(290);
     expect(waits.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps ⌈R·c⌉ requests in flight where a refusal comes after the fact, so slow answers don't slow the rate", async () => {
+    const seen: number[] = [];
+    let inFlight = 0;
+    const url = await serve((_req, res) => {
+      inFlight += 1;
+      seen.push(inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        res.end("{}");
+      }, 60);
+    });
+    const pacer = new Pacer(10);
+    // R = 0.1 a ms; c ≈ 60 ms: R·c ≈ 6.
+    pacer.rule(url, { limit: 1000, windowMs: 10_000, ambiguousStatus: 403 });
+    const { http } = client({ pacer });
+    await Promise.all(Array.from({ length: 40 }, (_, k) => http.request(`${url}/x${k}`)));
+    const most = Math.max(...seen);
+    expect(most).toBeGreaterThan(1);
+    // Bounded by R·c, not by the callers: 40 waited at once (c ≤ 200 ms here, the first
+    // request's connection included).
+    expect(most).toBeLessThanOrEqual(20);
+    expect(pacer.lanes(new URL(url).origin)).toBeGreaterThanOrEqual(6);
   });
 
   it("gives up with RateLimitedError after `tries` refusals, saying when the block ends", async () => {
@@ -133,7 +158,8 @@ describe("Pacer rules with an ambiguous status (micro.blog's 403: its limit, or 
   it("one in a busy window blocks every user; the first after the block is judged quiet", async () => {
     const { url, seen } = await counting((n) => (n === 3 || n === 4 ? 403 : 200));
     const pacer = new Pacer(20);
-    pacer.rule(url, { limit: 100, windowMs: 300, ambiguousStatus: 403, blockMs: 300 });
+    // R·c: 4 per 2 s, at 10 ms (or, on a busy machine, 400 ms) a request, is under 1: one lane.
+    pacer.rule(url, { limit: 4, windowMs: 2000, ambiguousStatus: 403, blockMs: 2000 });
     const { http } = client({ pacer });
     const origin = new URL(url).origin;
     const results = await Promise.all(
@@ -149,7 +175,7 @@ describe("Pacer rules with an ambiguous status (micro.blog's 403: its limit, or 
       403,
       403,
     ]);
-    expect(seen[3]!.at - seen[2]!.at).toBeGreaterThanOrEqual(290);
+    expect(seen[3]!.at - seen[2]!.at).toBeGreaterThanOrEqual(1990);
     // The fourth came after the block, a quiet window: a refusal that blocks nothing.
     expect(pacer.blockedUntil(origin)).toBeUndefined();
   });

@@ -13,9 +13,9 @@ describe("random input at every step", () => {
     const f = await runFuzz({ perStep: 10, seed: 3 });
     expect(f.notes).toEqual([]);
     expect(f).toMatchObject({ crashes: 0, unhandledRejections: 0, silent: 0, stateChanged: 0 });
-    // Every step the whole journey passes through was fuzzed.
-    expect(f.stepsFuzzed.length).toBeGreaterThanOrEqual(15);
+    // Every step the whole journey passes through was fuzzed (the shortened journey passes 12).
+    expect(f.stepsFuzzed.length).toBeGreaterThanOrEqual(12);
     expect(f.stepsFuzzed.every((s) => JOURNEY.includes(s))).toBe(true);
-    expect(f.inputsTried).toBeGreaterThanOrEqual(10 * 15);
+    expect(f.inputsTried).toBeGreaterThanOrEqual(10 * f.stepsFuzzed.length);
   });
 });

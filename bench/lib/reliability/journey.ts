@@ -21,7 +21,8 @@ type Act =
   | { type: (p: Person, town: Town) => string };
 
 const ACTS: Partial<Record<StepName, Act>> = {
-  welcome: { press: ["Let's go"] },
+  // The welcome asks for the server at once.
+  welcome: { type: (_p, town) => town.world.old.domain },
   "old-server": { type: (_p, town) => town.world.old.domain },
   "old-sign-in": { press: ["Paste a token instead"] },
   "old-token": { type: (p) => p.oldToken },
@@ -29,11 +30,10 @@ const ACTS: Partial<Record<StepName, Act>> = {
   "new-microblog": { type: (p) => p.appToken },
   // micro.blog's answers were lost on the way, so the bot asks which handle is theirs.
   "new-microblog-handle": { press: (p, town) => [`@${p.username}@${town.world.mb.domain}`] },
-  "import-preview": { press: ["Start following"] },
+  "import-preview": { press: ["Follow them, then move"] },
   "import-done": { press: ["Move now"] },
   trying: { press: ["Move now"] },
-  alias: { press: ["Done", "Check again"] },
-  crosspost: { press: ["Done", "I never cross-posted"] },
+  alias: { press: ["Both done", "Done", "Check again"] },
   preflight: { press: ["I understand — move"] },
   move: { press: ["I've moved"] },
 };
