@@ -153,6 +153,24 @@ describe("connect micro.blog and import", () => {
   });
 });
 
+describe("nothing left to follow", () => {
+  it("offers the move at once, or a trial first", async () => {
+    const { chat, token, mb } = await uploaded(["a@one.example"]);
+    mb.addRemote("a@one.example", { exists: true });
+    mb.follow("ada", "a@one.example");
+    const preview = await chat.send(token);
+    expect(preview.lines[1]).toBe(
+      "@ada@mb.example already follows that account. Nothing to import.",
+    );
+    expect(preview.replies[1]).toMatchObject({
+      choices: [{ label: "Move now" }, { label: "Try it first" }],
+    });
+    const move = await chat.press("Move now");
+    expect(move.text).toMatch(/^What.s the handle of the account you.re moving from\?/);
+    expect((await chat.state())?.step).toBe("old-handle");
+  });
+});
+
 describe("follow them, then move, signed in", () => {
   it("asks for the alias and cross-posting while the follows go out; confirmed then, the report leads to the pre-flight", async () => {
     const world = await openWorld();
