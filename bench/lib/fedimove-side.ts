@@ -66,8 +66,8 @@ export async function fedimoveSide(opts: { users: number; follows: number }): Pr
         samples?.add(t.wallMs - t.remoteMs, t.remoteMs);
         return t.result;
       };
-      const start = await send({ kind: "command", name: "start", args: "" });
-      await send({ kind: "choice", id: "go", seq: start.seq });
+      // The welcome asks for the server at once.
+      await send({ kind: "command", name: "start", args: "" });
       const server = await send({ kind: "text", text: sandbox.url });
       await send({ kind: "choice", id: "token", seq: server.seq }); // "Paste a token instead"
       const delivered = new Promise<boolean>((resolve) => waiting.set(user, resolve));

@@ -55,15 +55,13 @@ function bareGrammyBot(): Bot<Ctx> {
     return { ok: true, result: fakeResultFor(method, payload as Record<string, unknown>) } as never;
   });
   bot.use(session({ initial: (): Session => ({ step: "welcome" }) }));
-  bot.command("start", (ctx) =>
-    ctx.reply("Hi! I'll move your Mastodon account. Ready?", {
-      reply_markup: { inline_keyboard: [[{ text: "Let's go", callback_data: "go" }]] },
-    }),
-  );
-  bot.callbackQuery("go", async (ctx) => {
+  bot.command("start", async (ctx) => {
     ctx.session.step = "old-server";
-    await ctx.answerCallbackQuery();
-    await ctx.reply("Which Mastodon server is your account on?");
+    await ctx.reply("Hi! I'll move your Mastodon account. Which Mastodon server is it on?", {
+      reply_markup: {
+        inline_keyboard: [[{ text: "What changes exactly?", callback_data: "changes" }]],
+      },
+    });
   });
   bot.callbackQuery("token", async (ctx) => {
     ctx.session.step = "old-token";
@@ -113,7 +111,6 @@ function updatesFor(id: number): Update[] {
   });
   return [
     message("/start", true),
-    press("go"),
     message("mastodon.social"),
     press("token"),
     message("0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"),

@@ -135,8 +135,8 @@ export async function runSnapshot(opts: SnapshotRunOptions): Promise<SnapshotRun
 
   try {
     const send = (input: Input): Promise<Turn> => engine.receive(user, input, async () => {});
-    const start = await send({ kind: "command", name: "start", args: "" });
-    await send({ kind: "choice", id: "go", seq: start.seq });
+    // The welcome asks for the server at once.
+    await send({ kind: "command", name: "start", args: "" });
     const server = await send({ kind: "text", text: sandbox.url });
     await send({ kind: "choice", id: "token", seq: server.seq }); // "Paste a token instead"
     if (opts.startWithMsLeft !== undefined) {

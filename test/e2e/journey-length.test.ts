@@ -2,13 +2,15 @@
  * How many messages a person sends from /start to the confirmed Move, signing in by
  * OAuth and moving to micro.blog with nothing going wrong: nine at most, /start
  * included, on every channel — each one a round trip, and on Mastodon DMs a slow one.
- * Telegram (the real process, against the Telegram stand-in) and the terminal (the
- * console channel of the real app) are counted here, with a pasted token too; the
+ * Telegram (the real process, against the Telegram stand-in: the code pasted, the
+ * bot's callback page with PUBLIC_URL, or a pasted token) and the terminal (the
+ * console channel of the real app) are counted here; the
  * Mastodon DM channel in demo-dm.test.ts, the terminal with a pasted token in
  * demo-journey.test.ts. No check is skipped on the way: the alias is verified, the
  * pre-flight checks are shown, and the warning is confirmed.
  */
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
@@ -52,17 +54,37 @@ async function moveWorld(): Promise<{ w: MoveWorld; env: Record<string, string> 
   return { w, env };
 }
 
+const textOf = (m: { text?: string }) => m.text ?? "";
+
+/** A free port for the bot's web side (the OAuth callback). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
 const AUTHORIZE = /https?:\/\/[^\s"<>]+\/oauth\/authorize[^\s"<>]*/;
 
 describe("Telegram: the journey's length", () => {
-  for (const via of ["code", "token"] as const) {
-    it(`from /start to the confirmed Move in at most 9 messages (signing in by ${via === "code" ? "OAuth, pasting the code" : "a pasted token"})`, {
+  const how = {
+    code: "OAuth, pasting the code",
+    callback: "OAuth, the bot's callback page finishing it (PUBLIC_URL)",
+    token: "a pasted token",
+  };
+  for (const via of ["code", "callback", "token"] as const) {
+    it(`from /start to the confirmed Move in at most 9 messages (signing in by ${how[via]})`, {
       timeout: 90_000,
     }, async () => {
       const { w, env } = await moveWorld();
       tg = await startTelegramSandbox();
+      const port = await freePort();
+      const web: Record<string, string> =
+        via === "callback" ? { PUBLIC_URL: `http://127.0.0.1:${port}`, PORT: `${port}` } : {};
       const bot = startProcess("src/main.ts", {
         ...env,
+        ...web,
         TELEGRAM_BOT_TOKEN: tg.token,
         TELEGRAM_API_ROOT: tg.url,
         DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-length-")),
@@ -104,9 +126,14 @@ describe("Telegram: the journey's length", () => {
       await botSays(/Which Mastodon server is your account on\?/);
       send("old.example");
       const signIn = await botSays(/^Tap to let me read your account/);
+      const url = AUTHORIZE.exec(signIn.html ?? "")?.[0].replaceAll("&amp;", "&");
       if (via === "code") {
-        const url = AUTHORIZE.exec(signIn.html ?? "")![0].replaceAll("&amp;", "&");
-        send(w.old.authorize("ada", url).code, "<code>");
+        send(w.old.authorize("ada", url!).code, "<code>");
+      } else if (via === "callback") {
+        // She approves in her browser, which goes back to the bot's page: nothing to paste.
+        expect(textOf(signIn)).toMatch(/I'll carry on by myself once you approve/);
+        const page = await fetch(w.old.authorize("ada", url!).redirectTo);
+        expect(page.status).toBe(200);
       } else {
         press(signIn, "Paste a token instead");
         await botSays(/access token/);
@@ -135,7 +162,11 @@ describe("Telegram: the journey's length", () => {
       );
 
       console.info(`Telegram, ${via}: ${sent.length} messages:`, sent);
-      const signingIn = via === "code" ? ["<code>"] : ["[Paste a token instead]", "<token>"];
+      const signingIn = {
+        code: ["<code>"],
+        callback: [],
+        token: ["[Paste a token instead]", "<token>"],
+      }[via];
       expect(sent).toEqual([
         "/start",
         "old.example",

@@ -9,6 +9,14 @@ const old = {
   token: "s1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB.CCCC",
 };
 
+const target = {
+  kind: "microblog",
+  domain: "micro.blog",
+  username: "ada",
+  handle: "ada@micro.blog",
+  token: old.token,
+};
+
 describe("saved state from an earlier version", () => {
   it("v1's connect-new is brought up to date and keeps the user's place", () => {
     const v1 = {
@@ -62,13 +70,7 @@ describe("saved state from an earlier version", () => {
       },
       follows: 12,
       snapshotAt: 1,
-      target: {
-        kind: "microblog",
-        domain: "micro.blog",
-        username: "ada",
-        handle: "ada@micro.blog",
-        token: old.token,
-      },
+      target,
       oldHandle: "ada@hachyderm.io",
     };
     const v3 = {
@@ -96,13 +98,7 @@ describe("saved state from an earlier version", () => {
         source: { kind: "account", old },
         follows: 12,
         snapshotAt: 1,
-        target: {
-          kind: "microblog",
-          domain: "micro.blog",
-          username: "ada",
-          handle: "ada@micro.blog",
-          token: old.token,
-        },
+        target,
         jobId: "job-1",
         startedAt: 1,
       },

@@ -8,7 +8,7 @@ import { say } from "../../chat/conversation.js";
 import { b, count, n } from "../../chat/text.js";
 import { importReport, type StateOf } from "../../model/state.js";
 import { journeyOf } from "../lib/journey.js";
-import { newHost } from "../lib/moving.js";
+import { newHost, toAlias } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
 
 function describe(state: StateOf<"import-preview">) {
@@ -17,10 +17,13 @@ function describe(state: StateOf<"import-preview">) {
   if (p.toFollow === 0) {
     return say(
       [
-        `@${state.target.handle} already follows all ${n(state.follows)} accounts. Nothing to import.`,
+        `@${state.target.handle} already follows ${state.follows === 1 ? "that account" : `all ${n(state.follows)} accounts`}. Nothing to import.`,
       ],
       {
-        choices: [{ id: "skip", label: "Continue" }],
+        choices: [
+          { id: "move", label: "Move now" },
+          { id: "skip", label: "Try it first" },
+        ],
       },
     );
   }
@@ -67,6 +70,8 @@ export const importPreview: Step<"import-preview"> = {
         replies: [],
       };
     }
+    if (input.id === "move" && state.preview.toFollow === 0)
+      return { state: toAlias(base), replies: [] };
     if (input.id === "web")
       return { state: { step: "import-web", ...base, sentAt: ctx.now() }, replies: [] };
     if (input.id === "start" || input.id === "start-move") {

@@ -107,7 +107,7 @@ export const move: Step<"move"> = {
     const next = afterVerdict(state, verdict, ctx.now());
     if (next) return next;
     const reply = say([
-      `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking for half an hour and tell you. If its form showed an error, tell me what it said.`,
+      `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking and tell you as soon as it shows. If its form showed an error, tell me what it said.`,
     ]);
     if (state.pollJobId) return { state, replies: [reply] };
     const pollJobId = randomUUID();

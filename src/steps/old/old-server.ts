@@ -1,12 +1,19 @@
 /** Which server the old account lives on. */
 import { say } from "../../chat/conversation.js";
-import { code } from "../../chat/text.js";
+import { code, type Text } from "../../chat/text.js";
 import { log } from "../../log.js";
 import type { State } from "../../model/state.js";
 import { askServer } from "../lib/ask-server.js";
 import { type Outcome, type Step, type StepContext, type StepInput, stay } from "../step.js";
 
-const ask = say(["Which Mastodon server is your account on? (e.g. ", code("mastodon.social"), ")"]);
+/** The first question of the journey; the welcome asks it too. */
+export const SERVER_QUESTION: Text = [
+  "Which Mastodon server is your account on? (e.g. ",
+  code("mastodon.social"),
+  ")",
+];
+
+const ask = say(SERVER_QUESTION);
 
 /** The server the user named, asked and ready to sign in to; or why not, staying at `state`. */
 export async function signInTo(state: State, input: StepInput, ctx: StepContext): Promise<Outcome> {

@@ -3,17 +3,11 @@
  * A server name is also "let's go", so the journey starts one message sooner.
  */
 import { say } from "../../chat/conversation.js";
-import { b, code } from "../../chat/text.js";
+import { b } from "../../chat/text.js";
 import { type Step, stay } from "../step.js";
-import { signInTo } from "./old-server.js";
+import { SERVER_QUESTION, signInTo } from "./old-server.js";
 
 const CHANGES = { id: "changes", label: "What changes exactly?" };
-
-const question = [
-  "Which Mastodon server is your account on? (e.g. ",
-  code("mastodon.social"),
-  ")",
-] as const;
 
 const intro = say(
   [
@@ -23,7 +17,7 @@ const intro = say(
     b("What stays:"),
     " your posts, likes, boosts and bookmarks stay on the old server.\n\n",
     "It takes a few minutes of your time and a day or two of waiting. ",
-    ...question,
+    ...SERVER_QUESTION,
   ],
   { choices: [CHANGES] },
 );
@@ -38,7 +32,7 @@ const details = say([
   b("micro.blog is different:"),
   " no follower counts, no boosts, no trending. It is a blog with a timeline; your Fediverse handle will be @you@micro.blog unless you use your own domain.\n\n",
   "Ready? ",
-  ...question,
+  ...SERVER_QUESTION,
 ]);
 
 export const welcome: Step<"welcome"> = {
