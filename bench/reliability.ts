@@ -11,6 +11,7 @@
  */
 import { runFaults } from "./lib/reliability/faults.js";
 import { runFuzz } from "./lib/reliability/fuzz.js";
+import { runSecrets } from "./lib/reliability/secrets.js";
 import { emptyRow, passes, type Row, table } from "./lib/reliability/table.js";
 
 const seed = Number(process.env.RELIABILITY_SEED ?? 20261203);
@@ -42,6 +43,24 @@ const PARTS: Record<string, () => Promise<Row>> = {
         ...f.notes,
       ],
     };
+  },
+  async secrets() {
+    const row = emptyRow("secrets (SQLite, Redis, PostgreSQL)");
+    for (const backend of ["sqlite", "redis", "postgres"] as const) {
+      const f = await runSecrets(backend, 10);
+      row.journeys += f.journeys;
+      row.lost += f.journeys - f.finished;
+      row.secretsFound += f.found.length;
+      if (!f.handlesSeen) row.problems += 1;
+      row.notes.push(
+        `${backend}: ${f.finished} of ${f.journeys} journeys finished, ${f.secretsUsed} tokens and codes looked for in ${Object.entries(
+          f.searched,
+        )
+          .map(([k, v]) => `${k} (${v} chars)`)
+          .join(", ")}: ${f.found.length === 0 ? "none found" : f.found.join("; ")}`,
+      );
+    }
+    return row;
   },
 };
 
