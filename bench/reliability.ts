@@ -9,6 +9,7 @@
  *   npm run reliability -- faults fuzz  only these parts
  *   RELIABILITY_SEED=7 npm run reliability
  */
+import { runCrashes } from "./lib/reliability/crash.js";
 import { runFaults } from "./lib/reliability/faults.js";
 import { runFuzz } from "./lib/reliability/fuzz.js";
 import { runSecrets } from "./lib/reliability/secrets.js";
@@ -18,7 +19,7 @@ const seed = Number(process.env.RELIABILITY_SEED ?? 20261203);
 
 const PARTS: Record<string, () => Promise<Row>> = {
   async faults() {
-    const f = await runFaults({ people: 100, rate: 0.1, seed, deadlineMs: 240_000 });
+    const f = await runFaults({ people: 100, rate: 0.1, seed, deadlineMs: 900_000 });
     return {
       ...emptyRow("faults (10% of requests)"),
       journeys: f.journeys,
@@ -61,6 +62,27 @@ const PARTS: Record<string, () => Promise<Row>> = {
       );
     }
     return row;
+  },
+  async crashes() {
+    const f = await runCrashes({
+      people: 4,
+      kills: 20,
+      seed,
+      maxLifeMs: 5000,
+      deadlineMs: 600_000,
+    });
+    return {
+      ...emptyRow("crashes (SIGKILL, restart)"),
+      journeys: f.journeys,
+      crashesSurvived: f.crashesSurvived,
+      lost: f.lost,
+      // A reply sent twice is a duplicate too (the reply outbox is what prevents it).
+      duplicates: f.duplicates + f.repeatedReplies,
+      notes: [
+        `${f.finished} of ${f.journeys} journeys finished; ${f.repeatedReplies} bot messages sent twice in a row`,
+        ...f.notes,
+      ],
+    };
   },
 };
 

@@ -37,7 +37,7 @@ export interface TownOptions {
   people: number;
   follows?: number;
   followers?: number;
-  /** Every other person signs in by OAuth. */
+  /** Every other person (the first among them) signs in by OAuth. */
   oauth?: boolean;
 }
 
@@ -62,8 +62,9 @@ export async function startTown(opts: TownOptions): Promise<Town> {
       appToken,
       follows,
       followers: opts.followers ?? 8,
-      oauth: Boolean(opts.oauth) && i % 2 === 1,
-      secrets: [oldToken, appToken],
+      oauth: Boolean(opts.oauth) && i % 2 === 0,
+      // What the person hands the bot: the app token, and the old token or (OAuth) the code.
+      secrets: opts.oauth && i % 2 === 0 ? [appToken] : [oldToken, appToken],
     });
   }
   return {
