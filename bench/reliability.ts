@@ -9,15 +9,17 @@
  *   npm run reliability -- faults fuzz  only these parts
  *   RELIABILITY_SEED=7 npm run reliability
  */
+import { runCrashes } from "./lib/reliability/crash.js";
 import { runFaults } from "./lib/reliability/faults.js";
 import { runFuzz } from "./lib/reliability/fuzz.js";
+import { runSecrets } from "./lib/reliability/secrets.js";
 import { emptyRow, passes, type Row, table } from "./lib/reliability/table.js";
 
 const seed = Number(process.env.RELIABILITY_SEED ?? 20261203);
 
 const PARTS: Record<string, () => Promise<Row>> = {
   async faults() {
-    const f = await runFaults({ people: 100, rate: 0.1, seed, deadlineMs: 240_000 });
+    const f = await runFaults({ people: 100, rate: 0.1, seed, deadlineMs: 900_000 });
     return {
       ...emptyRow("faults (10% of requests)"),
       journeys: f.journeys,
@@ -39,6 +41,45 @@ const PARTS: Record<string, () => Promise<Row>> = {
         `${f.crashes} threw, ${f.unhandledRejections} unhandled rejections, ${f.silent} without a reply, ${f.stateChanged} changed the state`,
         `steps fuzzed (${f.stepsFuzzed.length} of ${f.stepsFuzzed.length + f.stepsNotReached.length}): ${f.stepsFuzzed.join(", ")}`,
         `not reached by this journey: ${f.stepsNotReached.join(", ") || "none"}`,
+        ...f.notes,
+      ],
+    };
+  },
+  async secrets() {
+    const row = emptyRow("secrets (SQLite, Redis, PostgreSQL)");
+    for (const backend of ["sqlite", "redis", "postgres"] as const) {
+      const f = await runSecrets(backend, 10);
+      row.journeys += f.journeys;
+      row.lost += f.journeys - f.finished;
+      row.secretsFound += f.found.length;
+      if (!f.handlesSeen) row.problems += 1;
+      row.notes.push(
+        `${backend}: ${f.finished} of ${f.journeys} journeys finished, ${f.secretsUsed} tokens and codes looked for in ${Object.entries(
+          f.searched,
+        )
+          .map(([k, v]) => `${k} (${v} chars)`)
+          .join(", ")}: ${f.found.length === 0 ? "none found" : f.found.join("; ")}`,
+      );
+    }
+    return row;
+  },
+  async crashes() {
+    const f = await runCrashes({
+      people: 4,
+      kills: 20,
+      seed,
+      maxLifeMs: 5000,
+      deadlineMs: 600_000,
+    });
+    return {
+      ...emptyRow("crashes (SIGKILL, restart)"),
+      journeys: f.journeys,
+      crashesSurvived: f.crashesSurvived,
+      lost: f.lost,
+      // A reply sent twice is a duplicate too (the reply outbox is what prevents it).
+      duplicates: f.duplicates + f.repeatedReplies,
+      notes: [
+        `${f.finished} of ${f.journeys} journeys finished; ${f.repeatedReplies} bot messages sent twice in a row`,
         ...f.notes,
       ],
     };

@@ -18,6 +18,7 @@
  * so a second 403 is a refusal). A 403 on /account/verify is never the limit: it is about the
  * token, and any block it caused is lifted at once.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 // micro.blog names Fediverse accounts user@host, and official apps never send a leading @.
 import { bareHandle } from "../model/handle.js";
@@ -173,6 +174,8 @@ export class MicroblogClient {
         if (err instanceof RejectedError && err.status === FORBIDDEN)
           return { kind: "refused", status: err.status, detail: err.detail };
         if (!answerLost(err) || attempt >= FOLLOW_ATTEMPTS - 1) throw err;
+        // A request given up on may still be on its way in: let it land before asking.
+        await sleep(LANDING_PAUSE_MS);
         const landed = await this.landed(token, name);
         if (landed === undefined) throw err; // can't tell: better reported than sent twice
         if (landed) return { kind: "followed" };
@@ -291,6 +294,9 @@ function meansNoSuchUser(err: RejectedError): boolean {
   if (err.status === 404 || err.status === 410) return true;
   return (err.status === 400 || err.status === 422) && NO_SUCH_USER.test(err.detail);
 }
+
+/** The wait before asking whether a follow whose answer was lost landed. */
+const LANDING_PAUSE_MS = 1000;
 
 /** How many times one follow is sent at most, each after micro.blog said it hadn't landed. */
 const FOLLOW_ATTEMPTS = 4;

@@ -19,6 +19,7 @@ import { RejectedError } from "../net/errors.js";
 import { collection } from "../store/collection.js";
 import type { Sealer } from "../store/seal.js";
 import type { KeyValue, Store } from "../store/store.js";
+import { withLock } from "../store/with-lock.js";
 import {
   atLeast,
   BOOKMARKS,
@@ -117,7 +118,7 @@ export class SignIn {
 
   constructor(
     private readonly oauth: MastodonOAuth,
-    store: Store,
+    private readonly store: Store,
     private readonly sealer: Sealer,
     private readonly opts: { publicUrl?: string; appName?: string; now?: () => number },
   ) {
@@ -248,7 +249,19 @@ export class SignIn {
     }
   }
 
+  /**
+   * The app for this server, registered once: two sign-ins beginning together (two people, or
+   * two processes) take turns here, so the second finds the first one's app. Each registering
+   * on its own, the app stored last would be the only one kept, and whoever was sent with the
+   * other could never trade their code ("belongs to another sign-in").
+   */
   private async app(origin: string, scopes: string, purpose: Purpose): Promise<OAuthApp> {
+    return withLock(this.store.locks, `oauth-app:${this.key(origin, purpose)}`, () =>
+      this.appOnce(origin, scopes, purpose),
+    );
+  }
+
+  private async appOnce(origin: string, scopes: string, purpose: Purpose): Promise<OAuthApp> {
     const cached = await this.storedApp(origin, purpose);
     if (cached && cached.scopes === scopes) {
       // Old enough to be vacuumed before this sign-in's code is traded: check it is still there.

@@ -119,3 +119,34 @@ describe("an app the server has deleted", () => {
     expect(registered()).toBe(1);
   });
 });
+
+describe("two sign-ins beginning together", () => {
+  const closing = closedAfterEach<MastodonSandbox>();
+
+  it("share one app, so both codes can be traded (found by the reliability harness)", async () => {
+    const sb = closing(await startMastodonSandbox({ domain: "old.example", rateLimit: null }));
+    sb.addAccount({ username: "ada" });
+    sb.addAccount({ username: "bob" });
+    const http = new Http(new GuardedDispatcher(new Pacer(50), true), 5000, 20);
+    const store = openMemoryStore();
+    const sealer = new Sealer(randomBytes(32));
+    // Two processes on one store: each its own SignIn.
+    const one = new SignIn(new MastodonOAuth(http), store, sealer, {});
+    const two = new SignIn(new MastodonOAuth(http), store, sealer, {});
+    const instance = { origin: sb.url, version: "4.3.2" };
+    const [ada, bob] = await Promise.all([
+      one.begin("tg:1", instance),
+      two.begin("tg:2", instance),
+    ]);
+    const apps = sb.requests.filter((q) => q.method === "POST" && q.path === "/api/v1/apps");
+    expect(apps).toHaveLength(1);
+    const adaCode = sb.authorize("ada", ada.url).code;
+    const bobCode = sb.authorize("bob", bob.url).code;
+    await expect(one.finish(sb.url, ada.verifier, adaCode)).resolves.toMatchObject({
+      token: expect.any(String),
+    });
+    await expect(two.finish(sb.url, bob.verifier, bobCode)).resolves.toMatchObject({
+      token: expect.any(String),
+    });
+  });
+});

@@ -117,6 +117,10 @@ export async function walk(
         .catch(() => undefined);
       if (old.migrationsOf(person.username).length === 0) continue;
     }
+    if (step === "old-sign-in" && person.oauth) {
+      await attempt(() => signInByOAuth(chat, person, town));
+      continue;
+    }
     const act = ACTS[step];
     if (!act) {
       result.stuck = `no way on at ${step}`;
@@ -133,4 +137,16 @@ export async function walk(
   }
   result.stuck = `still at ${previous} when time ran out`;
   return result;
+}
+
+/** Opens the sign-in link the bot gave, approves it on the old server, pastes the code. */
+async function signInByOAuth(chat: Chat, person: Person, town: Town): Promise<void> {
+  const said = await chat.send("/status");
+  const link = said.replies
+    .flatMap((r) => (r.kind === "say" ? (r.links ?? []) : []))
+    .find((l) => l.url.includes("/oauth/authorize"));
+  if (!link) throw new Error("no sign-in link at old-sign-in");
+  const { code } = town.world.old.authorize(person.username, link.url);
+  person.secrets.push(code);
+  await chat.send(code);
 }

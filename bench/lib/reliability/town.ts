@@ -17,6 +17,10 @@ export interface Person {
   /** The accounts this person follows on the old server. */
   follows: string[];
   followers: number;
+  /** Signs in to the old server by OAuth (pasting the code) rather than with the token. */
+  oauth: boolean;
+  /** Every token and code this person handed the bot (the secrets part looks for them). */
+  secrets: string[];
 }
 
 export interface Town {
@@ -33,6 +37,8 @@ export interface TownOptions {
   people: number;
   follows?: number;
   followers?: number;
+  /** Every other person (the first among them) signs in by OAuth. */
+  oauth?: boolean;
 }
 
 export async function startTown(opts: TownOptions): Promise<Town> {
@@ -48,12 +54,17 @@ export async function startTown(opts: TownOptions): Promise<Town> {
       .map((f) => f.targetAcct);
     for (const acct of follows) mb.addRemote(acct, { exists: true });
     old.seedFollowers(username, opts.followers ?? 8, { domains: ["a.example", "b.example"] });
+    const oldToken = old.issueToken(username);
+    const appToken = mb.addUser(username);
     people.push({
       username,
-      oldToken: old.issueToken(username),
-      appToken: mb.addUser(username),
+      oldToken,
+      appToken,
       follows,
       followers: opts.followers ?? 8,
+      oauth: Boolean(opts.oauth) && i % 2 === 0,
+      // What the person hands the bot: the app token, and the old token or (OAuth) the code.
+      secrets: opts.oauth && i % 2 === 0 ? [appToken] : [oldToken, appToken],
     });
   }
   return {
