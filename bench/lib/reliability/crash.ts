@@ -48,8 +48,8 @@ export interface CrashFigures {
 function actionAt(step: StepName, p: Person, town: Town): { press: string[] } | { type: string } {
   const { old, mb } = town.world;
   switch (step) {
+    // The welcome asks for the server at once.
     case "welcome":
-      return { press: ["Let's go"] };
     case "old-server":
       return { type: old.domain };
     case "old-sign-in":
@@ -63,14 +63,12 @@ function actionAt(step: StepName, p: Person, town: Town): { press: string[] } | 
     case "new-microblog-handle":
       return { press: [`@${p.username}@${mb.domain}`] };
     case "import-preview":
-      return { press: ["Start following"] };
+      return { press: ["Follow them, then move"] };
     case "import-done":
     case "trying":
       return { press: ["Move now"] };
     case "alias":
-      return { press: ["Done", "Check again"] };
-    case "crosspost":
-      return { press: ["Done", "I never cross-posted"] };
+      return { press: ["Both done", "Done", "Check again"] };
     case "preflight":
       return { press: ["I understand — move"] };
     case "move":
