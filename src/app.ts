@@ -36,14 +36,14 @@ function notifierRouter(
   byPrefix: Partial<Record<"tg" | "console" | "mastodon", Notifier>>,
 ): Notifier {
   return {
-    async notify(user: UserKey, replies: readonly Reply[], seq?: number) {
+    async notify(user: UserKey, replies: readonly Reply[], seq?: number, id?: string) {
       const prefix = user.slice(0, user.indexOf(":")) as keyof typeof byPrefix;
       const channel = byPrefix[prefix];
       if (!channel) {
         log.warn("no channel for this user; reply dropped", { user });
         return;
       }
-      await channel.notify(user, replies, seq);
+      await channel.notify(user, replies, seq, id);
     },
   };
 }
@@ -106,6 +106,7 @@ export async function createApp(
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    engine.stop();
     for (const c of channels) await c.stop();
     await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await core.close();
@@ -128,7 +129,12 @@ export async function createApp(
         web = started.server;
         log.info("web: listening", { at: started.url, public: config.web.publicUrl });
       }
-      await Promise.all(channels.map((c) => c.start()));
+      // The terminal's start lasts as long as the terminal; the others' end once they're up.
+      const terminalRun = terminal?.start();
+      await Promise.all(channels.filter((c) => c !== terminal).map((c) => c.start()));
+      // What a killed process saved but never sent goes out now that the channels can send it.
+      engine.startOutbox();
+      await terminalRun;
     },
     stop,
   };

@@ -74,7 +74,12 @@ export class ConsoleChannel implements Notifier {
     this.closed?.();
   }
 
-  async notify(_user: UserKey, replies: readonly Reply[], seq?: number): Promise<void> {
+  async notify(
+    _user: UserKey,
+    replies: readonly Reply[],
+    seq?: number,
+    _id?: string,
+  ): Promise<void> {
     await this.render(replies, seq ?? this.choices.seq);
   }
 

@@ -97,6 +97,8 @@ export class TelegramChannel implements Notifier {
   /** Progress messages to edit, per chat and key. Lost on restart: a new one is sent then. */
   private readonly progress = new Map<string, number>();
   private readonly files: Http;
+  /** Replies (message id and place) this process has delivered, bounded: a retry skips them. */
+  private readonly delivered = new Set<string>();
   /** Aborts calls that may retry for minutes (the command menu) when the channel stops. */
   private readonly stopping = new AbortController();
 
@@ -140,14 +142,16 @@ export class TelegramChannel implements Notifier {
     await this.files.dispatcher.close();
   }
 
-  async notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void> {
+  /** Throws when it couldn't deliver: the engine keeps the replies in its outbox and tries again. */
+  async notify(user: UserKey, replies: readonly Reply[], seq?: number, id?: string): Promise<void> {
     const chatId = Number(user.slice("tg:".length));
     try {
-      await this.render(chatId, replies, seq ?? 0);
+      await this.renderOnce(chatId, replies, seq ?? 0, id);
     } catch (err) {
       if (recipientGone(err))
         throw new RecipientGoneError(`${user} can no longer be reached: ${err.description}`);
       log.warn("telegram: could not notify", { user, err });
+      throw err;
     }
   }
 
@@ -215,7 +219,7 @@ export class TelegramChannel implements Notifier {
             .deleteMessage(chatId, messageId)
             .catch((err) => log.warn("telegram: could not delete a secret", { err }));
         }
-        await this.render(chatId, turn.replies, turn.seq);
+        await this.renderOnce(chatId, turn.replies, turn.seq, turn.id);
       });
     } catch (err) {
       log.error("turn failed", { user, err });
@@ -234,25 +238,47 @@ export class TelegramChannel implements Notifier {
   /**
    * Each reply on its own: one Telegram refuses (or that still fails after the retries) doesn't
    * hold back the ones after it, so the next question always arrives. A file that can't be sent
-   * becomes a message saying so and how to get it again. Only a person who can't be reached at
-   * all (blocked, chat gone) stops the rest.
+   * becomes a message saying so and how to get it again; a message Telegram refuses outright
+   * (a 4xx) is logged, as sending it again would be refused again. A message that failed on
+   * Telegram's side (a 5xx, the network) makes the whole call throw once the rest are out, so
+   * the engine keeps the replies in its outbox: delivered again, the replies this process
+   * already sent under that message id are skipped. Telegram takes no idempotency key, so
+   * across a crash only the reply being sent at the moment of the kill can go out twice.
+   * A person who can't be reached at all (blocked, chat gone) stops the rest at once.
    */
-  private async render(chatId: number, replies: readonly Reply[], seq: number): Promise<void> {
-    for (const reply of replies) {
+  private async renderOnce(
+    chatId: number,
+    replies: readonly Reply[],
+    seq: number,
+    id: string | undefined,
+  ): Promise<void> {
+    let failed: unknown;
+    for (const [k, reply] of replies.entries()) {
+      const key = id === undefined ? undefined : `${id}:${k}`;
+      if (key !== undefined && this.delivered.has(key)) continue;
       try {
         await this.renderOne(chatId, reply, seq);
       } catch (err) {
         if (recipientGone(err)) throw err;
         log.warn("telegram: a reply was not delivered", { chat: chatId, kind: reply.kind, err });
-        if (reply.kind !== "file") continue;
-        await this.bot.api
-          .sendMessage(chatId, html(fileRefused(reply, err)), { parse_mode: "HTML" })
-          .catch((e: unknown) => {
-            if (recipientGone(e)) throw e;
-            log.warn("telegram: could not say a file was refused", { chat: chatId, err: e });
-          });
+        if (reply.kind === "file") {
+          await this.bot.api
+            .sendMessage(chatId, html(fileRefused(reply, err)), { parse_mode: "HTML" })
+            .catch((e: unknown) => {
+              if (recipientGone(e)) throw e;
+              log.warn("telegram: could not say a file was refused", { chat: chatId, err: e });
+            });
+        } else if (!(err instanceof GrammyError && err.error_code < 500)) {
+          failed ??= err;
+          continue;
+        }
       }
+      if (key === undefined) continue;
+      this.delivered.add(key);
+      if (this.delivered.size > 10_000)
+        this.delivered.delete(this.delivered.values().next().value!);
     }
+    if (failed !== undefined) throw failed;
   }
 
   private async renderOne(chatId: number, reply: Reply, seq: number): Promise<void> {

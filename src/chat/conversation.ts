@@ -86,7 +86,11 @@ export const UserKeySchema = z.custom<UserKey>(
  * again (blocked the bot, deleted their account), so the job can stop and forget.
  */
 export interface Notifier {
-  notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void>;
+  /**
+   * `id`: the message id from the engine's outbox; the same id may come again after a crash or
+   * a failed send, and a channel that can tell delivers it at most once.
+   */
+  notify(user: UserKey, replies: readonly Reply[], seq?: number, id?: string): Promise<void>;
 }
 
 export class RecipientGoneError extends Error {}

@@ -4,6 +4,12 @@
  * save, so a second message from the same user waits for the first to be fully
  * answered, and nothing said to a user is ever ahead of what is stored.
  *
+ * The replies are saved in the same fenced write as the state (the outbox) and
+ * taken out once the channel has them: a process killed in between, or a send
+ * that failed, leaves them to be delivered before the user's next turn or by the
+ * sweep (deliverPending) — under their message id, so a channel that can tell
+ * delivers each at most once. A failed send never fails the turn it answers.
+ *
  * Jobs report here too (JobReporter): a report is input for the step the user
  * is at, run under the same lock, so every state change and every sentence is
  * a step's. A report for a job the state no longer waits for is stale: it
@@ -15,6 +21,7 @@
  * before anything is saved, and the user is told so.
  */
 
+import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { type ChannelsOf, FULL_CHANNEL } from "../chat/channel.js";
 import {
@@ -32,6 +39,7 @@ import type { World } from "../clients/world.js";
 import type { JobQueue, JobReporter, ReportAck } from "../jobs/queue.js";
 import { log } from "../log.js";
 import { Counted, DROPPABLE_EVENTS, type JobInput, WatchProgress } from "../model/jobs.js";
+import { OUTBOX_MAX, type OutboxEntry } from "../model/outbox.js";
 import { awaiting, Moving, type Saved, STATE_VERSION, type State } from "../model/state.js";
 import { stepOf } from "../steps/index.js";
 import type { StepContext, StepInput } from "../steps/step.js";
@@ -42,6 +50,7 @@ import type { Fence, KeyValue, Store } from "../store/store.js";
 import { savedStates, snapshots, USER_NAMESPACES } from "../store/user-data.js";
 import { LockTimeoutError, withLock } from "../store/with-lock.js";
 import { type Change, command } from "./commands.js";
+import { fromStored, OutboxIndex, toStored } from "./outbox.js";
 
 /** Longer than anything a step asks for; past this a message is junk, not an answer. */
 export const MAX_TEXT = 2000;
@@ -76,6 +85,8 @@ function misplacedSecret(kind: Credential, deletable: boolean): string {
 }
 
 export interface Turn {
+  /** The message id these replies are delivered under, at most once where the channel can tell. */
+  id?: string;
   replies: readonly Reply[];
   /** The saved state's stamp, for the buttons in these replies. */
   seq: number;
@@ -83,6 +94,8 @@ export interface Turn {
   secret: boolean;
   /** For input from outside the chat: done, failed, or stale (nobody waited for it). */
   ack: "done" | "failed" | "stale";
+  /** False: the channel failed to deliver them; they wait in the outbox and go out later. */
+  delivered?: boolean;
 }
 
 export interface EngineDeps {
@@ -109,12 +122,15 @@ function parsedOrNone<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
 export class Engine implements JobReporter {
   private readonly saved: KeyValue<Saved>;
   private readonly now: () => number;
+  private readonly outboxIndex: OutboxIndex;
+  private sweeper?: NodeJS.Timeout;
   notifier?: Notifier;
   /** The traits of each user's channel (set by the app); Telegram's and the terminal's by default. */
   channels: ChannelsOf = () => FULL_CHANNEL;
 
   constructor(private readonly deps: EngineDeps) {
     this.saved = savedStates(deps.store);
+    this.outboxIndex = new OutboxIndex(deps.store);
     this.now = deps.now ?? Date.now;
     this.notifier = deps.notifier;
   }
@@ -263,31 +279,124 @@ export class Engine implements JobReporter {
 
   private notify(user: UserKey) {
     return async (turn: Turn) => {
-      if (turn.replies.length > 0) await this.notifier?.notify(user, turn.replies, turn.seq);
+      if (turn.replies.length > 0)
+        await this.notifier?.notify(user, turn.replies, turn.seq, turn.id);
     };
   }
 
-  /** Under the user's lock: load, run the step, save, deliver. */
+  /**
+   * Under the user's lock: deliver what still waits in the outbox, load, run the step, save the
+   * state and its replies in one fenced write, deliver them, and take them out of the outbox.
+   * A delivery that fails leaves them there (delivered later); the turn itself stands.
+   */
   private async run(
     user: UserKey,
     input: StepInput,
     deliver: (turn: Turn) => Promise<void>,
     fence: Fence,
   ): Promise<Turn> {
-    const before = await this.saved.get(user);
+    let before = await this.saved.get(user);
+    if (before?.outbox?.length) before = await this.flush(user, before, fence);
     const ctx = this.context(user);
     const change = await this.turn(before, input, ctx);
     if (change === "stale")
       return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "stale" };
-    const after = await this.commit(user, before, change, input.kind === "job", fence);
+    const id = change.replies.length > 0 ? randomUUID() : undefined;
+    if (id && !change.forget) await this.outboxIndex.mark(user);
+    const after = await this.commit(user, before, change, input.kind === "job", fence, id);
     const turn: Turn = {
+      ...(id ? { id } : {}),
       replies: change.replies,
       seq: after?.seq ?? 0,
       secret: change.secret === true,
       ack: change.ack ?? "done",
     };
-    await deliver(turn);
+    const kept = after?.outbox?.some((e) => e.id === id) === true;
+    if (!kept) {
+      await deliver(turn);
+      return turn;
+    }
+    try {
+      await deliver(turn);
+    } catch (err) {
+      if (err instanceof RecipientGoneError) throw err;
+      log.warn("replies not delivered; they wait in the outbox", { user, err });
+      return { ...turn, delivered: false };
+    }
+    // Delivered: an acknowledgement that can't be saved now leaves the entry for the sweep,
+    // which a channel that can tell (this process's Telegram, the DM channel's keys) skips.
+    await this.acknowledge(user, after!, [id!], fence).catch((err: unknown) =>
+      log.warn("outbox: delivered, but the acknowledgement wasn't saved", { user, err }),
+    );
     return turn;
+  }
+
+  /** The outbox's entries, oldest first, through the notifier; stops at the first that fails. */
+  private async flush(user: UserKey, saved: Saved, fence: Fence): Promise<Saved> {
+    const sent: string[] = [];
+    for (const entry of saved.outbox ?? []) {
+      try {
+        await this.notifier?.notify(user, entry.replies.map(fromStored), entry.seq, entry.id);
+      } catch (err) {
+        if (err instanceof RecipientGoneError) throw err;
+        log.warn("outbox: still not delivered", { user, id: entry.id, err });
+        break;
+      }
+      sent.push(entry.id);
+    }
+    return sent.length > 0 ? this.acknowledge(user, saved, sent, fence) : saved;
+  }
+
+  private async acknowledge(
+    user: UserKey,
+    saved: Saved,
+    ids: readonly string[],
+    fence: Fence,
+  ): Promise<Saved> {
+    const outbox = (saved.outbox ?? []).filter((e) => !ids.includes(e.id));
+    const next: Saved = { ...saved, outbox };
+    await this.saved.setFenced(user, next, fence);
+    return next;
+  }
+
+  /**
+   * Delivers what waits in every indexed user's outbox (a process killed between a save and its
+   * send), and takes users with nothing waiting out of the index. Run at start and now and then.
+   */
+  async deliverPending(): Promise<number> {
+    let delivered = 0;
+    for (const user of await this.outboxIndex.users()) {
+      try {
+        await this.locked(user as UserKey, async (fence) => {
+          const saved = await this.saved.get(user);
+          const waiting = saved?.outbox?.length ?? 0;
+          const after =
+            saved && waiting > 0 ? await this.flush(user as UserKey, saved, fence) : saved;
+          delivered += waiting - (after?.outbox?.length ?? 0);
+          if ((after?.outbox?.length ?? 0) === 0) await this.outboxIndex.unmark(user);
+        });
+      } catch (err) {
+        if (err instanceof RecipientGoneError) {
+          void this.forget(user as UserKey).catch((e: unknown) =>
+            log.error("forget failed", { user, err: e }),
+          );
+        } else log.warn("outbox: sweep skipped a user", { user, err });
+      }
+    }
+    return delivered;
+  }
+
+  /** Sweeps the outboxes now and every `everyMs` until stop(). */
+  startOutbox(everyMs = 30_000): void {
+    const sweep = () =>
+      this.deliverPending().catch((err: unknown) => log.warn("outbox sweep failed", { err }));
+    void sweep();
+    this.sweeper = setInterval(sweep, everyMs);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
   }
 
   private context(user: UserKey): StepContext {
@@ -407,6 +516,7 @@ export class Engine implements JobReporter {
     change: Change,
     fromJob: boolean,
     fence: Fence,
+    replyId?: string,
   ): Promise<Saved | undefined> {
     if (change.forget) {
       // Still ours? Rewriting the record as it was says so, or refuses.
@@ -423,8 +533,20 @@ export class Engine implements JobReporter {
       }
       return undefined;
     }
-    if (before && !change.history && JSON.stringify(before.state) === JSON.stringify(change.state))
-      return before;
+    const entry = (seq: number): OutboxEntry[] =>
+      replyId ? [{ id: replyId, seq, replies: change.replies.map(toStored) }] : [];
+    const outbox = (seq: number) => [...(before?.outbox ?? []), ...entry(seq)].slice(-OUTBOX_MAX);
+    if (
+      before &&
+      !change.history &&
+      JSON.stringify(before.state) === JSON.stringify(change.state)
+    ) {
+      if (!replyId) return before;
+      // Nothing changed but what is said: the replies are saved, the buttons keep their stamp.
+      const same: Saved = { ...before, outbox: outbox(before.seq) };
+      await this.saved.setFenced(user, same, fence);
+      return same;
+    }
     const pushed =
       before && before.state.step !== change.state.step
         ? [...before.history, before.state]
@@ -435,6 +557,7 @@ export class Engine implements JobReporter {
       state: change.state,
       history: (change.history ?? pushed).slice(-HISTORY),
       updatedAt: this.now(),
+      outbox: outbox((before?.seq ?? 0) + 1),
     };
     const jobs = change.jobs ?? [];
     for (const job of jobs) await this.deps.jobs.prepare(user, job);

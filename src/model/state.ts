@@ -4,6 +4,7 @@
  * be written down, and saved data that no longer fits is caught on load.
  */
 import { z } from "zod";
+import { OUTBOX_MAX, OutboxEntry } from "./outbox.js";
 import { SealedSchema } from "./sealed.js";
 
 export const Instance = z.object({
@@ -243,5 +244,7 @@ export const Saved = z.object({
   /** Earlier states, newest last, for /back. Bounded. */
   history: z.array(State).max(20),
   updatedAt: z.number(),
+  /** Replies saved with this state and not yet acknowledged by the channel (outbox.ts). */
+  outbox: z.array(OutboxEntry).max(OUTBOX_MAX).optional(),
 });
 export type Saved = z.infer<typeof Saved>;

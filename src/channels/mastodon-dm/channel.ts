@@ -373,7 +373,12 @@ export class MastodonDmChannel implements Notifier {
   }
 
   /** Replies outside a turn (a job's report, a reminder): queued, then posted in order. */
-  async notify(user: UserKey, replies: readonly Reply[], seq?: number): Promise<void> {
+  async notify(
+    user: UserKey,
+    replies: readonly Reply[],
+    seq?: number,
+    messageId?: string,
+  ): Promise<void> {
     const person = await this.people.get(user);
     if (!person) {
       log.warn("mastodon-dm: nobody to notify (forgotten?)", { user });
@@ -390,7 +395,9 @@ export class MastodonDmChannel implements Notifier {
     if (kept.length === 0) return;
     if (seq !== undefined) await this.remember(user, kept, seq, person);
     const { text } = await render(kept, this.files(user));
-    const id = `n:${randomUUID()}`;
+    // The engine's message id, when it has one: handed over again after a crash, it makes the
+    // same inbox item and the same Idempotency-Keys, so the server returns what it posted.
+    const id = `n:${messageId ?? randomUUID()}`;
     await this.inbox.add({
       id,
       user,
