@@ -10,6 +10,7 @@ import { TelegramChannel } from "./channels/telegram.js";
 import { oauthCallback } from "./channels/web/oauth-callback.js";
 import { OneTimePages } from "./channels/web/one-time.js";
 import { oneTimeRoutes } from "./channels/web/one-time-routes.js";
+import { opsRoutes } from "./channels/web/ops-routes.js";
 import { startWeb } from "./channels/web/server.js";
 import { type ChannelTraits, FULL_CHANNEL } from "./chat/channel.js";
 import type { Notifier, Reply, UserKey } from "./chat/conversation.js";
@@ -117,8 +118,16 @@ export async function createApp(
       if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });
       if (config.web) {
         const callback = oauthCallback({ signIn: core.signIn, engine });
+        const ops = opsRoutes({
+          store: () => store.namespace("health").get("ping"),
+          queue: () => jobs.get("healthz"),
+        });
         const started = await startWeb(
-          { callback, ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}) },
+          {
+            callback,
+            ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}),
+            raw: [ops],
+          },
           config.web,
         );
         web = started.server;

@@ -18,7 +18,7 @@ import {
 } from "../chat/conversation.js";
 import { html } from "../chat/text.js";
 import type { Engine, Turn } from "../engine/engine.js";
-import { log } from "../log.js";
+import { log, logContext } from "../log.js";
 import { GuardedDispatcher } from "../net/dispatcher.js";
 import { Http } from "../net/http.js";
 import { Pacer } from "../net/pacer.js";
@@ -78,6 +78,8 @@ export class TelegramChannel implements Notifier {
     this.files = downloader(opts.apiRoot);
     this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot } });
     this.bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
+    // Every line logged while an update is handled names it.
+    this.bot.use((ctx, next) => logContext({ update: ctx.update.update_id }, next));
     this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
     this.bot.on("callback_query:data", (ctx) => this.onButton(ctx));
     this.bot.on("message", (ctx) => this.onMessage(ctx));

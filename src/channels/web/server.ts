@@ -6,9 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { escapeHtml } from "../../chat/text.js";
-import { log } from "../../log.js";
+import { log, logContext, newRequestId } from "../../log.js";
 import type { Page } from "./oauth-callback.js";
 import { type OneTimeRequest, UPLOAD_LIMIT } from "./one-time-routes.js";
+import type { RawRoute } from "./ops-routes.js";
 
 /** A page, maybe with a one-field form that posts back to the same address, or a download. */
 export type WebAnswer =
@@ -18,6 +19,8 @@ export type WebAnswer =
 export interface WebRoutes {
   callback(url: URL): Promise<Page>;
   oneTime?(r: OneTimeRequest): Promise<WebAnswer>;
+  /** Routes that answer requests themselves (ops-routes.ts, the Telegram webhook), asked first. */
+  raw?: readonly RawRoute[];
 }
 
 function render(p: Extract<WebAnswer, Page>): string {
@@ -78,7 +81,10 @@ export async function startWeb(
   routes: WebRoutes,
   opts: { host: string; port: number },
 ): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
+  const server = createServer((req, res) =>
+    logContext({ request: newRequestId() }, () => serve(req, res)),
+  );
+  function serve(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://localhost");
     const failed = (err: unknown) => {
       log.error("web: page failed", { err });
@@ -88,6 +94,7 @@ export async function startWeb(
         body: "Nothing changed. Go back to the chat and try again.",
       });
     };
+    for (const route of routes.raw ?? []) if (route(req, url, res)) return;
     if (req.method === "GET" && url.pathname === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
       return;
@@ -122,7 +129,7 @@ export async function startWeb(
       return;
     }
     send(res, { status: 404, title: "Not found", body: "There's nothing here." });
-  });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, resolve);
