@@ -52,6 +52,7 @@ function methodTable(state: TelegramState): Record<string, [string, Handler]> {
       has_main_web_app: false,
     }),
     getUpdates: (c) => state.updates.getUpdates(c.args, c.signal),
+    setWebhook: (c) => state.updates.setWebhook(c.args),
     deleteWebhook: (c) => state.updates.deleteWebhook(c.args),
     getWebhookInfo: () => state.updates.webhookInfo(),
     sendMessage: (c) => sendMessage(state, c.args),
@@ -177,6 +178,7 @@ export class BotApiServer {
       record.ok = true;
       const payload: Record<string, unknown> = { ok: true, result };
       if (method === "deleteWebhook") payload.description = "Webhook is already deleted";
+      if (method === "setWebhook") payload.description = "Webhook was set";
       if (!res.destroyed) sendJson(res, 200, payload);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;

@@ -7,6 +7,7 @@ import path from "node:path";
 import { ConsoleChannel, type ConsoleOptions } from "./channels/console.js";
 import { MastodonDmChannel } from "./channels/mastodon-dm/channel.js";
 import { TelegramChannel } from "./channels/telegram.js";
+import { TelegramWebhook } from "./channels/telegram-webhook.js";
 import { oauthCallback } from "./channels/web/oauth-callback.js";
 import { OneTimePages } from "./channels/web/one-time.js";
 import { oneTimeRoutes } from "./channels/web/one-time-routes.js";
@@ -76,6 +77,17 @@ export async function createApp(
     config.channel === "telegram" && config.telegram
       ? new TelegramChannel({ ...config.telegram, engine })
       : undefined;
+  // With a public address, Telegram comes by webhook to any process; else by polling.
+  const webhook =
+    telegram && config.web
+      ? new TelegramWebhook({
+          channel: telegram,
+          store,
+          publicUrl: config.web.publicUrl,
+          secret,
+          leaseMs: config.jobLeaseMs,
+        })
+      : undefined;
   const terminal =
     config.channel === "console"
       ? new ConsoleChannel({ engine, filesDir: path.join(config.dataDir, "files"), ...consoleOpts })
@@ -104,6 +116,7 @@ export async function createApp(
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    await webhook?.stop();
     for (const c of channels) await c.stop();
     await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await core.close();
@@ -126,14 +139,16 @@ export async function createApp(
           {
             callback,
             ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}),
-            raw: [ops],
+            raw: webhook ? [ops, webhook.route] : [ops],
           },
           config.web,
         );
         web = started.server;
         log.info("web: listening", { at: started.url, public: config.web.publicUrl });
       }
-      await Promise.all(channels.map((c) => c.start()));
+      await Promise.all(
+        channels.map((c) => (webhook && c === telegram ? webhook.start() : c.start())),
+      );
     },
     stop,
   };

@@ -86,11 +86,16 @@ export class TelegramChannel implements Notifier {
     this.bot.catch((err) => log.error("telegram update failed", { err: err.error }));
   }
 
-  async start(): Promise<void> {
+  /** Ready to handle updates, however they come (telegram-webhook.ts, or polling in start). */
+  async prepare(): Promise<void> {
     await this.bot.init();
     await this.bot.api.setMyCommands(
       COMMANDS.map((command) => ({ command, description: DESCRIPTIONS[command] })),
     );
+  }
+
+  async start(): Promise<void> {
+    await this.prepare();
     this.runner = run(this.bot, {
       runner: { fetch: { allowed_updates: ["message", "callback_query"] } },
     });
