@@ -129,7 +129,8 @@ export class MastodonDmChannel implements Notifier {
     this.leased = withLock(
       this.opts.store.locks,
       `mastodon-dm:${this.api.origin}`,
-      async (lost) => {
+      async (lost, fence) => {
+        this.inbox.fence = fence;
         await this.serve();
         started();
         await new Promise<void>((resolve) => {
