@@ -9,6 +9,11 @@
  * answered per second ÷ R (target ≥ 0.9), follows answered twice (target 0), requests that
  * arrived after a 403 and before its window's end (target 0).
  *
+ * Part 2 — one process against two on the same Redis, the same load: 400 users × 10 messages
+ * (commands: real turns through the engine, the store and the per-user lock; nothing remote),
+ * 50 users at once in all (one process: 50; two: 25 each). Prints messages per second and the
+ * turns' p99, and two ÷ one (goal ≥ 1.8 for the rate on a 2-core machine).
+ *
  * Why 5 s and a 100 ms slack rather than bench/import.ts's 1 s and 4 ms: the pacer books
  * sends on the clock, and a process on this busy 2-core machine sends some of them tens of ms
  * late (timers and the event loop don't scale down with the window). A late send lands in
@@ -16,6 +21,7 @@
  * (0.4%); here 100 ms against 5 s (2%) costs at most 0.02 of the rate.
  */
 import { randomUUID } from "node:crypto";
+import { availableParallelism, loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startMicroblogSandbox } from "../sandbox/microblog.js";
 import { startChild } from "./lib/child.js";
@@ -127,7 +133,7 @@ const rows: string[][] = [
   ["latency", "follows/s ÷ R", "duplicates", "after a 403", "403s / requests", "complete", "wall"],
 ];
 let met = true;
-for (const latencyMs of LATENCIES) {
+for (const latencyMs of process.env.SKIP_IMPORT ? [] : LATENCIES) {
   const f = await importRound(latencyMs);
   met &&= f.followRatio >= TARGET && f.duplicates === 0 && f.afterRefusal === 0;
   rows.push([
@@ -140,8 +146,62 @@ for (const latencyMs of LATENCIES) {
     `${(f.wallMs / 1000).toFixed(1)} s`,
   ]);
 }
-const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-for (const r of rows) out(r.map((cell, c) => cell.padStart(widths[c]!)).join("  "));
-out(
-  `Targets (rate ≥ ${TARGET}, 0 duplicates, 0 requests into a refused window): ${met ? "met" : "NOT met"}.`,
-);
+if (!process.env.SKIP_IMPORT) {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) out(r.map((cell, c) => cell.padStart(widths[c]!)).join("  "));
+  out(
+    `Targets (rate ≥ ${TARGET}, 0 duplicates, 0 requests into a refused window): ${met ? "met" : "NOT met"}.`,
+  );
+}
+
+// ---- part 2 ------------------------------------------------------------------------------
+
+const TURN_USERS = 400;
+const TURN_MESSAGES = 10;
+const TURN_CONCURRENCY = 50;
+
+async function turnsRound(processes: number) {
+  const run = randomUUID().slice(0, 8);
+  const users = Array.from({ length: TURN_USERS }, (_, k) => `tg:${run}${k}`);
+  const workers = Array.from({ length: processes }, (_, p) =>
+    startChild("bench/lib/turns-worker.ts", {
+      STORE_URL,
+      USERS: JSON.stringify(users.filter((_, k) => k % processes === p)),
+      MESSAGES: String(TURN_MESSAGES),
+      CONCURRENCY: String(TURN_CONCURRENCY / processes),
+    }),
+  );
+  try {
+    for (const w of workers) await w.line(/^ready$/);
+    const started = Date.now();
+    for (const w of workers) w.send("go");
+    const results = await Promise.all(
+      workers.map(async (w) => JSON.parse(await w.line(/^\{/)) as { times: number[] }),
+    );
+    const wallMs = Date.now() - started;
+    const times = results.flatMap((r) => r.times).sort((a, b) => a - b);
+    return {
+      perSecond: times.length / (wallMs / 1000),
+      p99: times[Math.floor(times.length * 0.99)]!,
+    };
+  } finally {
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill("SIGKILL");
+  }
+}
+
+if (!process.env.SKIP_TURNS) {
+  out();
+  out(
+    `Part 2: ${TURN_USERS} users × ${TURN_MESSAGES} messages (real turns, nothing remote), ` +
+      `${TURN_CONCURRENCY} users at once in all, on one Redis.`,
+  );
+  const one = await turnsRound(1);
+  const two = await turnsRound(2);
+  out(`one process:   ${one.perSecond.toFixed(0)} messages/s, p99 ${one.p99.toFixed(1)} ms`);
+  out(`two processes: ${two.perSecond.toFixed(0)} messages/s, p99 ${two.p99.toFixed(1)} ms`);
+  out(
+    `two ÷ one: messages/s ${x(two.perSecond / one.perSecond)} (goal ≥ 1.8), ` +
+      `p99 ${x(two.p99 / one.p99)}; this machine: ${availableParallelism()} cores, ` +
+      `load ${loadavg()[0]!.toFixed(1)} (shared with other work).`,
+  );
+}

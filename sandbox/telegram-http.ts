@@ -53,6 +53,7 @@ function methodTable(state: TelegramState): Record<string, [string, Handler]> {
       has_main_web_app: false,
     }),
     getUpdates: (c) => state.updates.getUpdates(c.args, c.signal),
+    setWebhook: (c) => state.updates.setWebhook(c.args),
     deleteWebhook: (c) => state.updates.deleteWebhook(c.args),
     getWebhookInfo: () => state.updates.webhookInfo(),
     sendMessage: (c) => sendMessage(state, c.args),
@@ -201,6 +202,7 @@ export class BotApiServer {
       record.ok = true;
       const payload: Record<string, unknown> = { ok: true, result };
       if (method === "deleteWebhook") payload.description = "Webhook is already deleted";
+      if (method === "setWebhook") payload.description = "Webhook was set";
       if (chaos && kind === "slow") await sleep(chaos.slowMs);
       if (res.destroyed) return;
       if (kind) {

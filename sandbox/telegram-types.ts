@@ -163,6 +163,8 @@ export interface TelegramSandbox {
   calls(): CallRecord[];
   callbackAnswer(queryId: string): CallbackAnswer | undefined;
   pendingUpdates(): Record<string, unknown>[];
+  /** Webhook deliveries answered so far: update id and the bot's status (0: no answer). */
+  webhookDeliveries(): readonly { updateId: number; status: number }[];
 
   // faults
   failNext(method: string, fault: FaultSpec): void;

@@ -1,8 +1,13 @@
 /**
  * Updates in the Telegram stand-in: the queue of updates for the bot (filtered by
  * allowed_updates), getUpdates with offsets and long polling (one poller at a time: a second
- * one ends the first with 409 Conflict, as Telegram does), and the webhook methods a polling
- * bot calls.
+ * one ends the first with 409 Conflict, as Telegram does), and the webhook
+ * (core.telegram.org/bots/api#setwebhook): setWebhook with secret_token and max_connections,
+ * deleteWebhook, getWebhookInfo, and delivery — each update POSTed as JSON to the URL with the
+ * header X-Telegram-Bot-Api-Secret-Token, in order, at most max_connections at once (default
+ * 40), an update taken off the queue only by a 2xx and tried again otherwise; getUpdates
+ * refused with 409 while a webhook is set. One liberty: Telegram wants https on ports 443, 80,
+ * 88 or 8443; the stand-in also takes http on loopback, where no certificate can be had.
  */
 
 import { randomInt } from "node:crypto";
@@ -47,11 +52,21 @@ export class Updates {
   private allowed = new Set(DEFAULT_UPDATES);
   private poller?: Poller;
   private closed = false;
+  private webhook?: { url: string; secret?: string; maxConnections: number };
+  /** Updates being POSTed now, by id. */
+  private readonly delivering = new Set<number>();
+  private retry?: NodeJS.Timeout;
+  /** Deliveries answered, in the order they were answered (tests read it). */
+  readonly delivered: { updateId: number; status: number }[] = [];
 
   /** Queues an update of that kind (unless allowed_updates leaves it out) and wakes a poller. */
   enqueue(kind: string, payload: Record<string, unknown>): void {
     if (!this.allowed.has(kind)) return;
     this.queue.push({ update_id: this.nextUpdateId++, [kind]: payload });
+    if (this.webhook) {
+      this.pump();
+      return;
+    }
     const poller = this.poller;
     if (poller) {
       this.poller = undefined;
@@ -67,6 +82,8 @@ export class Updates {
   /** The sandbox is closing: a waiting poller gets no updates, later ones don't wait. */
   close(): void {
     this.closed = true;
+    this.webhook = undefined;
+    clearTimeout(this.retry);
     const poller = this.poller;
     this.poller = undefined;
     if (poller) {
@@ -76,6 +93,11 @@ export class Updates {
   }
 
   getUpdates(args: Record<string, string>, signal: AbortSignal): unknown {
+    if (this.webhook)
+      throw new ApiError(
+        409,
+        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+      );
     const offset = toInt(args.offset);
     const limit = Math.min(100, Math.max(1, toInt(args.limit, 100)));
     const timeout = Math.min(MAX_LONG_POLL, Math.max(0, toInt(args.timeout)));
@@ -129,12 +151,103 @@ export class Updates {
     });
   }
 
+  setWebhook(args: Record<string, string>): boolean {
+    const raw = args.url ?? "";
+    if (raw === "") return this.deleteWebhook(args);
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ApiError(400, "Bad Request: invalid webhook URL specified");
+    }
+    const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost";
+    if (url.protocol !== "https:" && !(loopback && url.protocol === "http:"))
+      throw new ApiError(
+        400,
+        "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+      );
+    const secret = args.secret_token;
+    // "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
+    if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secret))
+      throw new ApiError(400, "Bad Request: secret token contains unallowed characters");
+    const maxConnections = toInt(args.max_connections, 40);
+    if (maxConnections < 1 || maxConnections > 100)
+      throw new ApiError(400, "Bad Request: max_connections must be between 1 and 100");
+    if (args.allowed_updates !== undefined) {
+      try {
+        const list = JSON.parse(args.allowed_updates);
+        if (Array.isArray(list)) {
+          const names = list.filter((x): x is string => typeof x === "string");
+          this.allowed = new Set(names.length > 0 ? names : DEFAULT_UPDATES);
+        }
+      } catch {
+        // ignored, like the Bot API does
+      }
+    }
+    if (toBool(args.drop_pending_updates)) this.queue = [];
+    this.webhook = { url: url.href, secret, maxConnections };
+    this.pump();
+    return true;
+  }
+
   deleteWebhook(args: Record<string, string>): boolean {
+    this.webhook = undefined;
     if (toBool(args.drop_pending_updates)) this.queue = [];
     return true;
   }
 
   webhookInfo() {
-    return { url: "", has_custom_certificate: false, pending_update_count: this.queue.length };
+    return {
+      url: this.webhook?.url ?? "",
+      has_custom_certificate: false,
+      pending_update_count: this.queue.length,
+      ...(this.webhook ? { max_connections: this.webhook.maxConnections } : {}),
+    };
+  }
+
+  /** Sends what is queued, in order, as many at once as max_connections allows. */
+  private pump(): void {
+    const hook = this.webhook;
+    if (!hook || this.closed) return;
+    for (const update of this.queue) {
+      if (this.delivering.size >= hook.maxConnections) return;
+      const id = update.update_id as number;
+      if (this.delivering.has(id)) continue;
+      this.delivering.add(id);
+      void this.deliver(hook, update).then((ok) => {
+        this.delivering.delete(id);
+        if (ok) this.queue = this.queue.filter((u) => u.update_id !== id);
+        if (ok) this.pump();
+        else {
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.pump(), 500);
+          this.retry.unref();
+        }
+      });
+    }
+  }
+
+  private async deliver(
+    hook: { url: string; secret?: string },
+    update: Record<string, unknown>,
+  ): Promise<boolean> {
+    let status = 0;
+    try {
+      const res = await fetch(hook.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(hook.secret ? { "x-telegram-bot-api-secret-token": hook.secret } : {}),
+        },
+        body: JSON.stringify(update),
+        signal: AbortSignal.timeout(60_000),
+      });
+      status = res.status;
+      await res.arrayBuffer();
+    } catch {
+      status = 0;
+    }
+    this.delivered.push({ updateId: update.update_id as number, status });
+    return status >= 200 && status < 300;
   }
 }

@@ -178,6 +178,11 @@ class Sandbox implements TelegramSandbox {
     return callbackAnswer(this.state, queryId);
   }
 
+  /** Webhook deliveries answered so far: update id and the bot's status (0: no answer). */
+  webhookDeliveries(): readonly { updateId: number; status: number }[] {
+    return [...this.state.updates.delivered];
+  }
+
   pendingUpdates(): Record<string, unknown>[] {
     return this.state.updates.pending();
   }

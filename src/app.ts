@@ -7,9 +7,11 @@ import path from "node:path";
 import { ConsoleChannel, type ConsoleOptions } from "./channels/console.js";
 import { MastodonDmChannel } from "./channels/mastodon-dm/channel.js";
 import { TelegramChannel } from "./channels/telegram.js";
+import { TelegramWebhook } from "./channels/telegram-webhook.js";
 import { oauthCallback } from "./channels/web/oauth-callback.js";
 import { OneTimePages } from "./channels/web/one-time.js";
 import { oneTimeRoutes } from "./channels/web/one-time-routes.js";
+import { opsRoutes } from "./channels/web/ops-routes.js";
 import { startWeb } from "./channels/web/server.js";
 import { type ChannelTraits, FULL_CHANNEL } from "./chat/channel.js";
 import type { Notifier, Reply, UserKey } from "./chat/conversation.js";
@@ -78,6 +80,17 @@ export async function createApp(
     config.channel === "telegram" && config.telegram
       ? new TelegramChannel({ ...config.telegram, engine })
       : undefined;
+  // With a public address, Telegram comes by webhook to any process; else by polling.
+  const webhook =
+    telegram && config.web
+      ? new TelegramWebhook({
+          channel: telegram,
+          store,
+          publicUrl: config.web.publicUrl,
+          secret,
+          leaseMs: config.jobLeaseMs,
+        })
+      : undefined;
   const terminal =
     config.channel === "console"
       ? new ConsoleChannel({ engine, filesDir: path.join(config.dataDir, "files"), ...consoleOpts })
@@ -107,6 +120,7 @@ export async function createApp(
     if (stopped) return;
     stopped = true;
     engine.stop();
+    await webhook?.stop();
     for (const c of channels) await c.stop();
     await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await core.close();
@@ -122,8 +136,16 @@ export async function createApp(
       if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });
       if (config.web) {
         const callback = oauthCallback({ signIn: core.signIn, engine });
+        const ops = opsRoutes({
+          store: () => store.namespace("health").get("ping"),
+          queue: () => jobs.get("healthz"),
+        });
         const started = await startWeb(
-          { callback, ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}) },
+          {
+            callback,
+            ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}),
+            raw: webhook ? [ops, webhook.route] : [ops],
+          },
           config.web,
         );
         web = started.server;
@@ -131,7 +153,11 @@ export async function createApp(
       }
       // The terminal's start lasts as long as the terminal; the others' end once they're up.
       const terminalRun = terminal?.start();
-      await Promise.all(channels.filter((c) => c !== terminal).map((c) => c.start()));
+      await Promise.all(
+        channels
+          .filter((c) => c !== terminal)
+          .map((c) => (webhook && c === telegram ? webhook.start() : c.start())),
+      );
       // What a killed process saved but never sent goes out now that the channels can send it.
       engine.startOutbox();
       await terminalRun;

@@ -11,9 +11,12 @@ import { SignIn } from "./clients/sign-in.js";
 import { realWorld, type World } from "./clients/world.js";
 import { Engine } from "./engine/engine.js";
 import { BullJobQueue } from "./jobs/bullmq-queue.js";
+import type { AnyJobHandler } from "./jobs/queue.js";
 import { type JobDeps, type JobHandlers, jobHandlers, registerJobs } from "./jobs/registry.js";
 import { JobRunner } from "./jobs/runner.js";
 import type { WatchOptions } from "./jobs/watch-job.js";
+import { log, logContext } from "./log.js";
+import { metrics } from "./metrics.js";
 import { GuardedDispatcher } from "./net/dispatcher.js";
 import { Http } from "./net/http.js";
 import { Pacer } from "./net/pacer.js";
@@ -111,7 +114,7 @@ export function createCore(opts: CoreOptions): Core {
   });
   const deps: JobDeps = { world, sealer, store, pollMs: opts.pollMs, watch: opts.watch };
   const handlers = jobHandlers(deps);
-  registerJobs(jobs, { ...handlers, ...opts.handlers?.(handlers, deps) });
+  registerJobs(jobs, observed({ ...handlers, ...opts.handlers?.(handlers, deps) }));
   jobs.reporter = engine;
   return {
     store,
@@ -126,4 +129,34 @@ export function createCore(opts: CoreOptions): Core {
       await dispatcher.close();
     },
   };
+}
+
+/**
+ * Each job's runs counted by kind and how they ended, and logged with the job's id on
+ * every line they write.
+ */
+function observed(handlers: JobHandlers): JobHandlers {
+  const wrapped: Record<string, AnyJobHandler> = {};
+  for (const [name, handler] of Object.entries(handlers) as [string, AnyJobHandler][]) {
+    const { kind } = handler;
+    wrapped[name] = {
+      ...handler,
+      run: (job, control) =>
+        logContext({ job: job.id, kind }, async () => {
+          metrics.jobsRunning.inc({ kind });
+          try {
+            const result = await handler.run(job, control);
+            metrics.jobRuns.inc({ kind, state: result ? "again" : "done" });
+            return result;
+          } catch (err) {
+            metrics.jobRuns.inc({ kind, state: "failed" });
+            log.debug("job run ended with an error", { err });
+            throw err;
+          } finally {
+            metrics.jobsRunning.dec({ kind });
+          }
+        }),
+    };
+  }
+  return wrapped as unknown as JobHandlers;
 }

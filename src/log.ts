@@ -1,8 +1,26 @@
 /**
  * A tiny structured logger. It takes a message and plain fields; callers pass
  * ids and counts, never tokens, and `redact` scrubs anything that looks like one
- * in case an error message from a library carries it.
+ * in case an error message from a library carries it. Every line also carries the
+ * ids of what it happens in (`logContext`: a web request, a chat update, a job),
+ * carried through async calls, so one request's or job's lines can be found among
+ * those of many processes.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+
+const context = new AsyncLocalStorage<Record<string, string | number>>();
+
+/** Runs `fn` with these ids on every line it logs (added to those of the context around it). */
+export function logContext<T>(ids: Record<string, string | number>, fn: () => T): T {
+  return context.run({ ...context.getStore(), ...ids }, fn);
+}
+
+/** A short id for a request or an update that has none of its own. */
+export function newRequestId(): string {
+  return randomUUID().slice(0, 8);
+}
+
 type Level = "debug" | "info" | "warn" | "error" | "silent";
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -31,8 +49,10 @@ export function redact(text: string): string {
 
 function write(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (order[level] < order[threshold]) return;
-  const line = JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }, (_k, v) =>
-    v instanceof Error ? redact(`${v.name}: ${v.message}`) : v,
+  const ids = context.getStore();
+  const line = JSON.stringify(
+    { t: new Date().toISOString(), level, msg, ...ids, ...fields },
+    (_k, v) => (v instanceof Error ? redact(`${v.name}: ${v.message}`) : v),
   );
   process.stderr.write(`${redact(line)}\n`);
 }

@@ -18,7 +18,7 @@ import {
 } from "../chat/conversation.js";
 import { b, elide, html, REMOTE_TEXT_MAX, type Text } from "../chat/text.js";
 import type { Engine, Turn } from "../engine/engine.js";
-import { log } from "../log.js";
+import { log, logContext } from "../log.js";
 import { GuardedDispatcher } from "../net/dispatcher.js";
 import { Http } from "../net/http.js";
 import { Pacer } from "../net/pacer.js";
@@ -108,13 +108,16 @@ export class TelegramChannel implements Notifier {
     this.bot.api.config.use(
       autoRetry({ maxRetryAttempts: opts.retries ?? 5, maxDelaySeconds: 120 }),
     );
+    // Every line logged while an update is handled names it.
+    this.bot.use((ctx, next) => logContext({ update: ctx.update.update_id }, next));
     this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
     this.bot.on("callback_query:data", (ctx) => this.onButton(ctx));
     this.bot.on("message", (ctx) => this.onMessage(ctx));
     this.bot.catch((err) => log.error("telegram update failed", { err: err.error }));
   }
 
-  async start(): Promise<void> {
+  /** Ready to handle updates, however they come (telegram-webhook.ts, or polling in start). */
+  async prepare(): Promise<void> {
     await this.bot.init();
     // The command menu is a convenience: the commands work typed without it. Refused (a 400) or
     // retried out (a lasting 5xx), it is logged and the bot answers anyway; a supervisor would
@@ -130,6 +133,10 @@ export class TelegramChannel implements Notifier {
         if (!this.stopping.signal.aborted)
           log.warn("telegram: the command menu was not set; commands still work typed", { err });
       });
+  }
+
+  async start(): Promise<void> {
+    await this.prepare();
     this.runner = run(this.bot, {
       runner: { fetch: { allowed_updates: ["message", "callback_query"] } },
     });

@@ -38,6 +38,7 @@ import { PENDING_SIGN_INS } from "../clients/sign-in.js";
 import type { World } from "../clients/world.js";
 import type { JobQueue, JobReporter, ReportAck } from "../jobs/queue.js";
 import { log } from "../log.js";
+import { metrics } from "../metrics.js";
 import { Counted, DROPPABLE_EVENTS, type JobInput, WatchProgress } from "../model/jobs.js";
 import { OUTBOX_MAX, type OutboxEntry } from "../model/outbox.js";
 import { awaiting, Moving, type Saved, STATE_VERSION, type State } from "../model/state.js";
@@ -146,9 +147,13 @@ export class Engine implements JobReporter {
     deliver?: (turn: Turn) => Promise<void>,
   ): Promise<Turn> {
     const send = deliver ?? this.notify(user);
+    const timer = metrics.turnSeconds.startTimer();
     try {
-      return await this.locked(user, (fence) => this.run(user, input, send, fence));
+      const turn = await this.locked(user, (fence) => this.run(user, input, send, fence));
+      metrics.turns.inc({ outcome: turn.ack });
+      return turn;
     } catch (err) {
+      metrics.turns.inc({ outcome: err instanceof StoreUnavailableError ? "store-down" : "error" });
       if (!(err instanceof StoreUnavailableError)) throw err;
       log.warn("turn stopped: the store is unavailable", { user, err });
       // A message may have held a secret; unsure, the channel deletes it.
@@ -160,6 +165,8 @@ export class Engine implements JobReporter {
       };
       await send(turn);
       return turn;
+    } finally {
+      timer();
     }
   }
 
@@ -182,6 +189,7 @@ export class Engine implements JobReporter {
         log.warn("report's turn lost the user's lease; taking it again", { user });
         return turn();
       });
+      if (input.event === "finished" && taken.ack !== "stale") metrics.migrations.inc();
       return taken.ack === "stale" ? "stale" : "taken";
     } catch (err) {
       if (droppable && err instanceof LockTimeoutError) return "taken";

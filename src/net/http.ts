@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 // own undici): the dispatcher below is an undici 6.29 Agent, and its fixes are the ones we chose.
 import { fetch, type Headers, type Response } from "undici";
 import { z } from "zod";
+import { metrics, statusClass } from "../metrics.js";
 import { readBody } from "./body.js";
 import { BODY_LIMITS, sizeOf } from "./body-limits.js";
 import type { GuardedDispatcher } from "./dispatcher.js";
@@ -428,6 +429,7 @@ export class Http {
         // The dispatcher has seen the status by now (and blocked the bucket on a limit);
         // the pacer judges a status its rule calls ambiguous.
         release(res?.status);
+        metrics.requests.inc({ host, status: statusClass(res?.status) });
       }
       if (REDIRECTS.has(res.status)) {
         attempt.abort();

@@ -22,6 +22,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { log } from "../log.js";
+import { metrics } from "../metrics.js";
 import type { SharedLimits } from "../store/store.js";
 
 interface Window {
@@ -38,6 +39,7 @@ export function reportWaits<T>(listener: WaitListener, fn: () => Promise<T>): Pr
 }
 
 function announce(until: Date, host: string): void {
+  metrics.waits.inc({ host });
   waitListeners.getStore()?.(until, host);
 }
 
@@ -244,8 +246,10 @@ export class Pacer {
       const { rule } = state;
       // The limit is per window: one refused after a quiet window (nothing sent in the window
       // before it) is another refusal, and blocks nothing.
-      if (status === rule.ambiguousStatus && gap >= 0 && gap < rule.windowMs)
+      if (status === rule.ambiguousStatus && gap >= 0 && gap < rule.windowMs) {
+        metrics.refusals.inc({ host });
         this.block(bucket, new Date(Date.now() + rule.blockMs));
+      }
     };
   }
 
@@ -348,6 +352,8 @@ export class Pacer {
    */
   observe(bucket: string, h: LimitHeaders, status: number): void {
     const rule = this.rules.get(bucket)?.rule;
+    if (status === 429 || (rule && rule.limitStatus === status))
+      metrics.refusals.inc({ host: new URL(bucket.split("#")[0]!).host });
     if (rule && rule.limitStatus === status) {
       this.block(bucket, new Date(Date.now() + rule.blockMs));
       return;

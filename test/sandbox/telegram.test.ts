@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { autoRetry } from "@grammyjs/auto-retry";
 import { type RunnerHandle, run } from "@grammyjs/runner";
@@ -579,6 +580,55 @@ describe("driving the sandbox over HTTP", () => {
       child.kill("SIGTERM");
       const [code] = await once(child, "exit");
       expect(code).toBe(0);
+    }
+  });
+});
+
+describe("webhook (core.telegram.org/bots/api#setwebhook)", () => {
+  it("POSTs each update with the secret header, in order, and refuses getUpdates while set", async () => {
+    const got: { secret: string | undefined; update: { update_id: number } }[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => {
+        body += d;
+      });
+      req.on("end", () => {
+        got.push({
+          secret: req.headers["x-telegram-bot-api-secret-token"] as string | undefined,
+          update: JSON.parse(body),
+        });
+        // The first answer fails: that update is sent again.
+        res.statusCode = got.length === 1 ? 500 : 200;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const bot = newBot();
+      await expect(
+        bot.api.setWebhook(`http://127.0.0.1:${port}/hook`, { secret_token: "bad token!" }),
+      ).rejects.toThrow(/unallowed characters/);
+      await bot.api.setWebhook(`http://127.0.0.1:${port}/hook`, {
+        secret_token: "s3cret_-",
+        max_connections: 1,
+      });
+      expect((await bot.api.getWebhookInfo()).url).toBe(`http://127.0.0.1:${port}/hook`);
+      await expect(bot.api.getUpdates()).rejects.toThrow(/webhook is active/);
+      sandbox.sendText(USER, "one");
+      sandbox.sendText(USER, "two");
+      for (let k = 0; k < 100 && sandbox.webhookDeliveries().length < 3; k++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(got.map((g) => g.secret)).toEqual(["s3cret_-", "s3cret_-", "s3cret_-"]);
+      const ids = got.map((g) => g.update.update_id);
+      expect(ids[0]).toBe(ids[1]);
+      expect(ids[2]).toBe(ids[1]! + 1);
+      expect(sandbox.pendingUpdates()).toEqual([]);
+      await bot.api.deleteWebhook();
+      sandbox.sendText(USER, "three");
+      expect(await bot.api.getUpdates()).toHaveLength(1);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });

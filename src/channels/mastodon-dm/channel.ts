@@ -20,7 +20,7 @@ import type { ChannelTraits } from "../../chat/channel.js";
 import type { Input, Notifier, Reply, UserKey } from "../../chat/conversation.js";
 import { credentialIn } from "../../chat/credentials.js";
 import type { Engine, Turn } from "../../engine/engine.js";
-import { log } from "../../log.js";
+import { log, logContext } from "../../log.js";
 import type { Http } from "../../net/http.js";
 import type { Store } from "../../store/store.js";
 import { withLock } from "../../store/with-lock.js";
@@ -129,7 +129,8 @@ export class MastodonDmChannel implements Notifier {
     this.leased = withLock(
       this.opts.store.locks,
       `mastodon-dm:${this.api.origin}`,
-      async (lost) => {
+      async (lost, fence) => {
+        this.inbox.fence = fence;
         await this.serve();
         started();
         await new Promise<void>((resolve) => {
@@ -272,10 +273,13 @@ export class MastodonDmChannel implements Notifier {
         item = this.inbox.itemsOf(user)[0]
       ) {
         try {
-          if (item.phase === "received") {
-            await this.limit.wait(user);
-            await this.turn(item);
-          } else await this.delivery.deliver(item);
+          const current = item;
+          await logContext({ notification: current.id }, async () => {
+            if (current.phase === "received") {
+              await this.limit.wait(user);
+              await this.turn(current);
+            } else await this.delivery.deliver(current);
+          });
         } catch (err) {
           log.error("mastodon-dm: could not answer; trying again soon", { user, err });
           await new Promise((r) => setTimeout(r, this.opts.backoffMs ?? 1000));

@@ -7,12 +7,13 @@
  * is read again from the server when a restart finds it unanswered.
  *
  * One record, written whole under one in-process queue: the channel runs in one process per
- * bot account (the channel holds a lease on it while it runs).
+ * bot account (the channel holds a lease on it while it runs), and every write is fenced by
+ * that lease, so a process that lost it (paused, cut off) can't write over its successor's.
  */
 import { z } from "zod";
 import { type UserKey, UserKeySchema } from "../../chat/conversation.js";
 import { collection } from "../../store/collection.js";
-import type { KeyValue, Store } from "../../store/store.js";
+import type { Fence, KeyValue, Store } from "../../store/store.js";
 import { compareIds } from "./api.js";
 
 const Post = z.object({ text: z.string(), key: z.string() });
@@ -43,6 +44,8 @@ export class Inbox {
   private readonly kv: KeyValue<InboxRecord>;
   private record: InboxRecord = { cursor: null, seen: [], items: [] };
   private writes: Promise<void> = Promise.resolve();
+  /** The channel's lease: writes are refused once another process holds it. */
+  fence?: Fence;
 
   constructor(
     store: Store,
@@ -80,7 +83,8 @@ export class Inbox {
   private change(fn: (r: InboxRecord) => void): Promise<void> {
     const run = this.writes.then(async () => {
       fn(this.record);
-      await this.kv.set(this.key, this.record);
+      if (this.fence) await this.kv.setFenced(this.key, this.record, this.fence);
+      else await this.kv.set(this.key, this.record);
     });
     this.writes = run.catch(() => undefined);
     return run;

@@ -6,9 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { escapeHtml } from "../../chat/text.js";
-import { log } from "../../log.js";
+import { log, logContext, newRequestId } from "../../log.js";
 import type { Page } from "./oauth-callback.js";
 import { type OneTimeRequest, UPLOAD_LIMIT } from "./one-time-routes.js";
+import type { RawRoute } from "./ops-routes.js";
 
 /** A page, maybe with a one-field form that posts back to the same address, or a download. */
 export type WebAnswer =
@@ -18,6 +19,8 @@ export type WebAnswer =
 export interface WebRoutes {
   callback(url: URL): Promise<Page>;
   oneTime?(r: OneTimeRequest): Promise<WebAnswer>;
+  /** Routes that answer requests themselves (ops-routes.ts, the Telegram webhook), asked first. */
+  raw?: readonly RawRoute[];
 }
 
 function render(p: Extract<WebAnswer, Page>): string {
@@ -94,6 +97,7 @@ async function answer(routes: WebRoutes, req: IncomingMessage, res: ServerRespon
     send(res, { status: 400, title: "Bad request", body: "That address isn't one I know." });
     return;
   }
+  for (const route of routes.raw ?? []) if (route(req, url, res)) return;
   if (req.method === "GET" && url.pathname === "/healthz") {
     res.writeHead(200, { "content-type": "text/plain" }).end("ok");
     return;
@@ -166,19 +170,21 @@ export async function startWeb(
       // How often Node looks for requests past those timeouts (its default is 30 s).
       connectionsCheckingInterval: Math.min(limits.headersTimeoutMs, 5_000),
     },
-    (req, res) => {
-      // Whatever arrives, the answer is a page or a closed socket: never a throw out of here.
-      answer(routes, req, res).catch((err: unknown) => {
-        log.error("web: page failed", { err });
-        if (res.headersSent) res.destroy();
-        else
-          send(res, {
-            status: 500,
-            title: "Something went wrong",
-            body: "Nothing changed. Go back to the chat and try again.",
-          });
-      });
-    },
+    (req, res) =>
+      // Every line logged while a request is answered names it.
+      logContext({ request: newRequestId() }, () => {
+        // Whatever arrives, the answer is a page or a closed socket: never a throw out of here.
+        answer(routes, req, res).catch((err: unknown) => {
+          log.error("web: page failed", { err });
+          if (res.headersSent) res.destroy();
+          else
+            send(res, {
+              status: 500,
+              title: "Something went wrong",
+              body: "Nothing changed. Go back to the chat and try again.",
+            });
+        });
+      }),
   );
   server.maxConnections = limits.maxConnections;
   server.timeout = limits.idleTimeoutMs;

@@ -1,0 +1,104 @@
+/**
+ * The DM intake in exactly one process: two real bot processes on one Redis, the bot account
+ * read by the lease's holder alone; the holder SIGKILLed, the other takes the intake over
+ * within 30 s (the default lease, 15 s), from the last handled notification, and answers what
+ * came meanwhile once.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { BOT_SCOPES, botSaid, plainOf, until } from "../channels/dm-helpers.js";
+import { type Proc, startProcess } from "./process.js";
+
+let sb: MastodonSandbox | undefined;
+const procs: Proc[] = [];
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.child.kill("SIGKILL");
+    await p.exited;
+  }
+  await sb?.close();
+});
+
+describe("the DM intake with two processes", () => {
+  it("runs in the lease's holder only; after a SIGKILL the other takes over and loses nothing", async () => {
+    sb = await startMastodonSandbox({ domain: "bots.example", rateLimit: null });
+    sb.addAccount({ username: "movebot" });
+    sb.addAccount({ username: "ada" });
+    const token = sb.issueToken("movebot", BOT_SCOPES);
+    const secret = randomBytes(24).toString("base64url");
+    const start = () => {
+      const p = startProcess("src/main.ts", {
+        MASTODON_BOT_URL: sb!.url,
+        MASTODON_BOT_TOKEN: token,
+        STORE_URL: "redis://127.0.0.1:6379",
+        FEDIMOVE_SECRET: secret,
+        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-dm-lease-")),
+        ALLOW_PRIVATE_NETWORK: "true",
+        LOG_LEVEL: "info",
+        HTTP_TIMEOUT_MS: "5000",
+        MASTODON_POLL_MS: "300",
+        SANDBOX_ORIGINS: JSON.stringify({ "bots.example": sb!.url }),
+      });
+      procs.push(p);
+      return p;
+    };
+    const bots = [start(), start()];
+    const listening = (p: Proc) => p.stderr().includes("mastodon-dm: listening");
+    const holder = await until(
+      () => bots.filter(listening),
+      (h) => h.length >= 1,
+      30_000,
+    );
+    expect(holder).toHaveLength(1);
+    await until(
+      () => sb!.streamConnections(),
+      (n) => n === 1,
+      20_000,
+    );
+    const survivor = bots.find((b) => b !== holder[0])!;
+
+    const send = (text: string) => {
+      const last = botSaid(sb!, "ada").at(-1)?.id;
+      return sb!.postAs("ada", `@movebot ${text}`, {
+        visibility: "direct",
+        ...(last ? { inReplyToId: last } : {}),
+      }).id;
+    };
+    const answersTo = (id: string) => botSaid(sb!, "ada").filter((s) => s.in_reply_to_id === id);
+    const hello = send("hello");
+    await until(
+      () => answersTo(hello).length,
+      (n) => n >= 1,
+      20_000,
+    );
+
+    holder[0]!.child.kill("SIGKILL");
+    await holder[0]!.exited;
+    const killedAt = Date.now();
+    const meanwhile = [send("/help"), send("/status")];
+    await until(
+      () => listening(survivor),
+      (ok) => ok,
+      30_000,
+    );
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+    await until(
+      () => meanwhile.map((id) => answersTo(id).length),
+      (n) => n.every((k) => k >= 1),
+      30_000,
+    );
+    // A moment for anything answered twice to show.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([hello, ...meanwhile].map((id) => answersTo(id).length)).toEqual([1, 1, 1]);
+    expect(plainOf(answersTo(meanwhile[0]!)[0]!.content)).toMatch(/Commands/);
+    expect(BigInt(answersTo(meanwhile[0]!)[0]!.id)).toBeLessThan(
+      BigInt(answersTo(meanwhile[1]!)[0]!.id),
+    );
+    expect(sb.streamConnections()).toBe(1);
+  }, 120_000);
+});

@@ -1,0 +1,139 @@
+/**
+ * Two real bot processes on one Redis, Telegram by webhook through a round-robin balancer: a
+ * person's messages reach the two processes in turn, and the conversation stays in order.
+ */
+import { randomBytes, randomInt } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { type Proc, startProcess } from "./process.js";
+
+let tg: TelegramSandbox | undefined;
+let balancer: Server | undefined;
+const procs: Proc[] = [];
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.child.kill("SIGKILL");
+    await p.exited;
+  }
+  await tg?.close();
+  if (balancer) await new Promise((r) => balancer!.close(r));
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Forwards each request to the next port in turn; counts what each got. */
+async function roundRobin(ports: number[]): Promise<{ url: string; served: number[] }> {
+  const served = ports.map(() => 0);
+  let next = 0;
+  balancer = createServer(async (req, res) => {
+    const k = next++ % ports.length;
+    served[k]! += 1;
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    try {
+      const answer = await fetch(`http://127.0.0.1:${ports[k]}${req.url}`, {
+        method: req.method,
+        headers: req.headers as Record<string, string>,
+        body: req.method === "POST" ? Buffer.concat(chunks) : undefined,
+      });
+      res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
+    } catch {
+      res.writeHead(502).end();
+    }
+  });
+  await new Promise<void>((r) => balancer!.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`, served };
+}
+
+describe("Telegram by webhook, two processes", () => {
+  it("a person's messages alternate between the processes and are answered in order", async () => {
+    tg = await startTelegramSandbox();
+    const user = randomInt(100_000_000, 900_000_000);
+    const ports = [await freePort(), await freePort()];
+    const lb = await roundRobin(ports);
+    const secret = randomBytes(24).toString("base64url");
+    for (const port of ports) {
+      const bot = startProcess("src/main.ts", {
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.url,
+        STORE_URL: "redis://127.0.0.1:6379",
+        FEDIMOVE_SECRET: secret,
+        PUBLIC_URL: lb.url,
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-webhook-")),
+        ALLOW_PRIVATE_NETWORK: "true",
+        LOG_LEVEL: "warn",
+      });
+      procs.push(bot);
+    }
+    // Both have set the webhook once both listen (each sets the same one).
+    for (let k = 0; k < 200; k++) {
+      const ok = await Promise.all(
+        ports.map((p) =>
+          fetch(`http://127.0.0.1:${p}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        ),
+      );
+      if (ok.every(Boolean) && tg.callsTo("setWebhook").filter((c) => c.ok).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const forged = await fetch(
+      `${lb.url}${new URL(tg.callsTo("setWebhook")[0]!.args.url as string).pathname}`,
+      { method: "POST", body: JSON.stringify({ update_id: 1, message: { text: "x" } }) },
+    );
+    expect(forged.status).toBe(401);
+
+    tg.sendText(user, "/start");
+    await tg.waitFor(user, (m) => m.from === "bot" && /^Hi!/.test(m.text ?? ""), 30_000);
+    const before = tg.chat(user).messages.filter((m) => m.from === "bot").length;
+    const sent = ["/help", "/status", "/help", "/status", "/help", "/status"];
+    for (const text of sent) tg.sendText(user, text);
+    // Each /help is one message ("Commands…"), each /status the same few: wait for the last.
+    await tg.waitFor(
+      user,
+      () => {
+        const replies = tg!
+          .chat(user)
+          .messages.filter((m) => m.from === "bot")
+          .slice(before);
+        const helps = replies.filter((m) => /^Commands/.test(m.text ?? "")).length;
+        const firstStatus = replies.findIndex((m) => !/^Commands/.test(m.text ?? ""));
+        const perStatus = replies
+          .slice(firstStatus)
+          .findIndex((m) => /^Commands/.test(m.text ?? ""));
+        return helps === 3 && perStatus > 0 && replies.length >= 3 + 3 * perStatus;
+      },
+      60_000,
+    );
+    const replies = tg
+      .chat(user)
+      .messages.filter((m) => m.from === "bot")
+      .slice(before);
+    const isHelp = replies.map((m) => /^Commands/.test(m.text ?? ""));
+    const perStatus = isHelp.indexOf(true, 1) - 1;
+    expect(perStatus).toBeGreaterThan(0);
+    // help, status…, help, status…, help, status…: in the order sent.
+    expect(isHelp).toEqual(
+      [0, 1, 2].flatMap(() => [true, ...Array<boolean>(perStatus).fill(false)]),
+    );
+    // Both processes took the person's updates, and every one was answered 2xx.
+    expect(lb.served.every((n) => n >= 3)).toBe(true);
+    expect(tg.webhookDeliveries().every((d) => d.status === 200)).toBe(true);
+  }, 120_000);
+});
