@@ -472,18 +472,11 @@ export class JobRunner implements JobQueue {
     given: JobRecord,
     abort: AbortController,
   ): Promise<void> {
-    let record = given;
+    const record = given;
     const limit = handler.concurrency;
     const turn = limit === undefined ? "now" : await this.turn(handler.kind, limit, abort.signal);
     if (turn === "aborted") return;
     try {
-      if (turn === "waited") {
-        // It waited its turn: another process may have run it meanwhile.
-        const now = await this.records.get(record.id);
-        if (now?.status !== "running") return;
-        if ((now.dueAt ?? 0) > Date.now()) return this.schedule(now);
-        record = now;
-      }
       const outcome = await withLock(
         this.store.locks,
         `job:${record.id}`,
@@ -565,11 +558,16 @@ export class JobRunner implements JobQueue {
 
   private async runOnce(
     handler: JobHandler,
-    record: JobRecord,
+    given: JobRecord,
     abort: AbortController,
     leaseLost: AbortSignal,
     fence: Fence,
   ): Promise<RunOutcome> {
+    // Read again under the lease: what was read before it (a wake, a sweep, a turn waited
+    // for) may be stale, run meanwhile or cancelled. From here on a cancel fences us out.
+    const record = await this.records.get(given.id);
+    if (record?.status !== "running") return "kept";
+    if ((record.dueAt ?? 0) > Date.now()) return { again: record };
     const job = await this.open(handler, record, fence);
     if (!job) return "ended";
     const signal = AbortSignal.any([abort.signal, leaseLost]);

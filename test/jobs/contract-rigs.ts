@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { Queue } from "bullmq";
 import { z } from "zod";
 import { BullJobQueue } from "../../src/jobs/bullmq-queue.js";
 import type { JobControl } from "../../src/jobs/queue.js";
@@ -54,6 +55,10 @@ export const rigs: Record<string, Rig> = {
         jobs,
         close: async () => {
           await jobs.stop();
+          // The test's queue leaves nothing behind in the shared Redis.
+          const queue = new Queue(`contract-${shared}`, { connection: connection.client });
+          await queue.obliterate({ force: true });
+          await queue.close();
           await connection.close();
         },
       };
