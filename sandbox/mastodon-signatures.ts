@@ -10,7 +10,9 @@
  * hs2019; the Date within its window (created + 5 minutes, with an hour of clock skew either
  * way); `date` and `(request-target)` signed, and `host` on a GET; a signed `digest` must
  * match the body; the key is fetched from its keyId (the actor document that holds it,
- * FetchRemoteKeyService) and the signing string checked with RSA-SHA256, with the query
+ * FetchRemoteKeyService; a new actor must have a supported type, a preferredUsername and an
+ * inbox, and its WebFinger must loop back to it: FetchRemoteActorService#check_webfinger!,
+ * ProcessAccountService) and the signing string checked with RSA-SHA256, with the query
  * string and then, for older senders, without it. A failure is 401 with `{"error": reason}`
  * (`fail_with!`). Keys are cached per keyId and fetched again once when a signature fails
  * (`actor_refresh_key!`), as Mastodon refreshes a possibly stale key.
@@ -31,8 +33,19 @@ const AP_ACCEPT =
 
 export type Verdict = { ok: true; actor: string } | { ok: false; error: string };
 
+/** ActivityPub::FetchRemoteActorService::SUPPORTED_TYPES */
+const ACTOR_TYPES = new Set(["Application", "Group", "Organization", "Person", "Service"]);
+
+const JrdSchema = z.object({
+  subject: z.string(),
+  links: z.array(z.object({ rel: z.string(), href: z.string().optional() })).default([]),
+});
+
 const KeyOwnerSchema = z.object({
   id: z.string(),
+  type: z.string().optional(),
+  preferredUsername: z.string().optional(),
+  inbox: z.string().optional(),
   publicKey: z
     .union([
       z.object({ id: z.string(), owner: z.string().optional(), publicKeyPem: z.string() }),
@@ -124,18 +137,7 @@ export class SignatureVerifier {
   private async fetchKey(keyId: string): Promise<{ owner: string; key: KeyObject } | undefined> {
     const url = this.mapped(keyId);
     if (!url) return undefined;
-    let json: unknown;
-    try {
-      const res = await fetch(url, {
-        headers: { Accept: AP_ACCEPT },
-        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-      });
-      if (!res.ok) return undefined;
-      json = await res.json();
-    } catch {
-      return undefined;
-    }
-    const doc = KeyOwnerSchema.safeParse(json);
+    const doc = KeyOwnerSchema.safeParse(await this.fetchJson(url, AP_ACCEPT));
     if (!doc.success) return undefined;
     const keys = [doc.data.publicKey ?? []].flat();
     const found =
@@ -147,10 +149,47 @@ export class SignatureVerifier {
     // The key must belong to the actor that serves it (`owner` is that actor's id).
     const owner = found.owner ?? doc.data.id;
     if (keys.length > 0 && owner !== doc.data.id) return undefined;
+    if (keys.length > 0 && !(await this.isAccount(doc.data))) return undefined;
     try {
       const entry = { owner, key: createPublicKey(found.publicKeyPem) };
       this.keys.set(keyId, entry);
       return entry;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * What Mastodon needs to make an account of an actor: a supported type, a preferredUsername,
+   * an inbox (ProcessAccountService returns without one), and WebFinger for
+   * preferredUsername@host whose `self` link is the actor (check_webfinger!). The host keeps its
+   * port here (Mastodon uses normalized_host, without it): the stand-ins all live on loopback ports.
+   */
+  private async isAccount(actor: z.infer<typeof KeyOwnerSchema>): Promise<boolean> {
+    if (!actor.type || !ACTOR_TYPES.has(actor.type) || !actor.preferredUsername || !actor.inbox) {
+      return false;
+    }
+    let host: string;
+    try {
+      host = new URL(actor.id).host;
+    } catch {
+      return false;
+    }
+    const acct = `${actor.preferredUsername}@${host}`;
+    const url = this.mapped(`https://${host}/.well-known/webfinger?resource=acct:${acct}`);
+    const jrd = url ? JrdSchema.safeParse(await this.fetchJson(url, "application/jrd+json")) : null;
+    if (!jrd?.success) return false;
+    if (jrd.data.subject.replace(/^acct:/, "").toLowerCase() !== acct.toLowerCase()) return false;
+    return jrd.data.links.some((l) => l.rel === "self" && l.href === actor.id);
+  }
+
+  private async fetchJson(url: string, accept: string): Promise<unknown> {
+    try {
+      const res = await fetch(url, {
+        headers: { Accept: accept },
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
+      return res.ok ? await res.json() : undefined;
     } catch {
       return undefined;
     }

@@ -32,12 +32,32 @@ function keyPair() {
   return generateKeyPairSync("rsa", { modulusLength: 2048 });
 }
 
-/** Another server's Application actor at /actor, holding `publicKey`: what keyIds point at. */
-async function keyHost(publicKey: KeyObject): Promise<{ keyId: string; served: () => number }> {
+/**
+ * Another server's Application actor at /actor, holding `publicKey`: what keyIds point at, with
+ * the WebFinger record that loops back to it (or, with `webfinger: false`, none).
+ */
+async function keyHost(
+  publicKey: KeyObject,
+  opts: { webfinger?: boolean } = {},
+): Promise<{ keyId: string; served: () => number }> {
   let served = 0;
   const server = http.createServer((req, res) => {
-    served += 1;
     const base = `http://${req.headers.host}`;
+    if (req.url?.startsWith("/.well-known/webfinger")) {
+      if (opts.webfinger === false) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/jrd+json" });
+      res.end(
+        JSON.stringify({
+          subject: `acct:signer@${req.headers.host}`,
+          links: [{ rel: "self", type: "application/activity+json", href: `${base}/actor` }],
+        }),
+      );
+      return;
+    }
+    served += 1;
     res.writeHead(200, { "content-type": "application/activity+json" });
     res.end(
       JSON.stringify({
@@ -45,6 +65,7 @@ async function keyHost(publicKey: KeyObject): Promise<{ keyId: string; served: (
         id: `${base}/actor`,
         type: "Application",
         preferredUsername: "signer",
+        inbox: `${base}/actor/inbox`,
         publicKey: {
           id: `${base}/actor#main-key`,
           owner: `${base}/actor`,
@@ -153,6 +174,15 @@ describe("secure mode (authorizedFetch)", () => {
     const r = await signedGet(`${m.url}/users/ada`, host.keyId, other.privateKey);
     expect(r.status).toBe(401);
     expect((r.body as { error: string }).error).toMatch(/^Verification failed for /);
+  });
+
+  it("refuses a signer whose WebFinger doesn't loop back to its actor", async () => {
+    const m = await start({ authorizedFetch: true });
+    const { publicKey, privateKey } = keyPair();
+    const host = await keyHost(publicKey, { webfinger: false });
+    const r = await signedGet(`${m.url}/users/ada`, host.keyId, privateKey);
+    expect(r.status).toBe(401);
+    expect(r.body).toEqual({ error: `Public key not found for key ${host.keyId}` });
   });
 
   it("refuses a keyId whose key can't be found", async () => {
