@@ -6,11 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
-import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-check.js";
+import { describeMove, type MoveVerdict } from "../../clients/alias-check.js";
 import { splitHandle } from "../../model/handle.js";
 import type { JobInput, WatchRequest } from "../../model/jobs.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldOrigin } from "../lib/moving.js";
+import { handles, movingOf, oldAccountMoved, oldOrigin, uncheckedMove } from "../lib/moving.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
 function ask(state: StateOf<"move">) {
@@ -79,11 +79,7 @@ async function polled(
       ],
     };
   }
-  const next = afterVerdict(
-    state,
-    await checkMoved(ctx.world.fediverse, handles(state)),
-    ctx.now(),
-  );
+  const next = afterVerdict(state, await oldAccountMoved(state, ctx), ctx.now());
   return next ?? { state, replies: [] };
 }
 
@@ -93,15 +89,42 @@ export const move: Step<"move"> = {
   enter: (state) => ask(state),
   async handle(state, input, ctx) {
     if (input.kind === "job" && input.job === "move-poll") return polled(state, input, ctx);
+    if (input.kind === "choice" && input.id === "moved-unchecked") {
+      // The user saw the move page succeed; nothing public can confirm it (see below).
+      const next = afterVerdict(state, { kind: "moved", to: state.target.handle }, ctx.now())!;
+      return {
+        ...next,
+        replies: [say(["Going by what the move page told you: your account has moved."])],
+      };
+    }
     if (
       !(input.kind === "choice" && input.id === "moved") &&
       !(input.kind === "text" && /moved|done/i.test(input.text))
     ) {
       return { state, replies: ask(state) };
     }
-    const verdict = await checkMoved(ctx.world.fediverse, handles(state));
+    const verdict = await oldAccountMoved(state, ctx);
     const next = afterVerdict(state, verdict, ctx.now());
     if (next) return next;
+    if (verdict.kind === "unchecked") {
+      // Never a dead end: the user saw the move page's answer; I take their word for it.
+      return {
+        state,
+        replies: [
+          say(
+            [
+              `${uncheckedMove(verdict, ctx)}. If the move page said your account is now redirected to @${state.target.handle}, tell me and I'll start watching your followers move.`,
+            ],
+            {
+              choices: [
+                { id: "moved-unchecked", label: "The page said it's moved" },
+                { id: "moved", label: "Check again" },
+              ],
+            },
+          ),
+        ],
+      };
+    }
     const reply = say([
       `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking for 15 minutes and tell you. If its form showed an error, tell me what it said.`,
     ]);

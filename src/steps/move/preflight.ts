@@ -5,10 +5,10 @@
  */
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
-import { checkAlias, checkMoved, describeAlias, describeMove } from "../../clients/alias-check.js";
+import { checkAlias, describeAlias, describeMove } from "../../clients/alias-check.js";
 import { domainOf, splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldOrigin } from "../lib/moving.js";
+import { handles, movingOf, oldAccountMoved, oldOrigin, uncheckedMove } from "../lib/moving.js";
 import type { Step, StepContext } from "../step.js";
 
 /** A check's mark: passed, a warning that doesn't block, a failure that does, or plain information. */
@@ -30,7 +30,7 @@ export async function preflightChecks(
   const checks: Check[] = [];
   const [alias, moved] = await Promise.all([
     checkAlias(ctx.world.fediverse, h),
-    checkMoved(ctx.world.fediverse, h),
+    oldAccountMoved(state, ctx),
   ]);
   checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
   if (alias.kind === "ok") {
@@ -56,11 +56,19 @@ export async function preflightChecks(
       ? `Both accounts are on ${domainOf(h.newHandle)}. Mastodon allows a move within one server; check that @${h.newHandle} is the account you mean.`
       : "The accounts are on different servers.",
   });
-  checks.push({
-    ok: moved.kind === "not-yet",
-    text:
-      moved.kind === "not-yet" ? `@${h.oldHandle} hasn't moved before.` : describeMove(moved, h),
-  });
+  if (moved.kind === "unchecked") {
+    // Not a dead end: the move page itself refuses an account that has moved in the last 30 days.
+    checks.push({
+      ok: "warn",
+      text: `I couldn't check whether @${h.oldHandle} has moved before: ${uncheckedMove(moved, ctx)}. If it has moved in the last 30 days, the move page will say so.`,
+    });
+  } else {
+    checks.push({
+      ok: moved.kind === "not-yet",
+      text:
+        moved.kind === "not-yet" ? `@${h.oldHandle} hasn't moved before.` : describeMove(moved, h),
+    });
+  }
   const age = ctx.now() - state.snapshotAt;
   checks.push({
     ok: age < DAY ? true : "warn",
