@@ -34,6 +34,8 @@ export type AliasVerdict =
   | { kind: "missing"; newActor: Actor; oldActor: string; aliases: string[] }
   | { kind: "near"; newActor: Actor; oldActor: string; aliases: string[]; alias: string }
   | { kind: "elsewhere"; newActor: Actor; oldActor: string; aliases: string[]; shown: string[] }
+  /** The new server shows its actor only to signed requests, and refused ours or got none. */
+  | { kind: "unchecked"; host: string; reason: string }
   | LookupFailure;
 
 /**
@@ -179,7 +181,15 @@ export async function checkAlias(client: FediverseClient, h: Handles): Promise<A
     lookupActor(client, "new", h.newHandle),
     lookupUri(client, "old", h.oldHandle),
   ]);
-  if (!fresh.ok) return fresh.failure;
+  if (!fresh.ok) {
+    const f = fresh.failure;
+    // GoToSocial, and Mastodon in secure mode: no public API names a Mastodon account's aliases
+    // either (REST::AccountSerializer has no also_known_as), so there is nothing else to read.
+    if (f.kind === "unreachable" && closed(f.status)) {
+      return { kind: "unchecked", host: f.host, reason: f.reason };
+    }
+    return f;
+  }
   if (!old.ok) return old.failure;
   const newActor = fresh.value;
   const oldActor = old.value;
@@ -292,6 +302,8 @@ export function describeAlias(v: AliasVerdict, h: Handles): string {
       return `${fresh} lists ${v.alias} as an alias, but Mastodon needs exactly ${v.oldActor}: it compares the addresses letter for letter, so a capital letter or a trailing slash makes another one. Remove that alias and add ${old} again.`;
     case "elsewhere":
       return `${fresh} doesn't list ${old} as an alias: it lists ${listed(v.shown)} instead — check the spelling, or add ${old} as well.`;
+    case "unchecked":
+      return `I can't read ${fresh}'s aliases: ${v.host} shows its accounts only to signed requests.`;
     default:
       return describeFailure(v, h);
   }

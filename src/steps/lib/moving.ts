@@ -53,3 +53,12 @@ export function uncheckedMove(
     : "shows your profile only to requests signed by a server";
   return `${v.host} ${profile}, and its API only to signed-in apps, so I can't see the move from here`;
 }
+
+/** Why the alias can't be read from here, and why going on is still safe. */
+export function uncheckedAlias(s: Moving, ctx: StepContext): string {
+  const host = newHost(s.target);
+  const why = ctx.world.fediverse.signs
+    ? `${host} refused my signed request for @${s.target.handle}`
+    : `${host} shows its accounts only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL)`;
+  return `I couldn't check the alias: ${why}. The move page checks it too: if it says "not an alias of this account", the alias for @${s.oldHandle} is missing or not yet seen.`;
+}

@@ -7,7 +7,7 @@ import { say } from "../../chat/conversation.js";
 import { b, code } from "../../chat/text.js";
 import { checkAlias, describeAlias } from "../../clients/alias-check.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf } from "../lib/moving.js";
+import { handles, movingOf, uncheckedAlias } from "../lib/moving.js";
 import { type Step, stay } from "../step.js";
 
 function ask(state: StateOf<"alias">) {
@@ -54,8 +54,28 @@ export const alias: Step<"alias"> = {
     const done =
       (input.kind === "choice" && input.id === "done") ||
       (input.kind === "text" && /^(done|ok|added)\b/i.test(input.text.trim()));
+    const next =
+      state.target.kind === "microblog" ? ("crosspost" as const) : ("preflight" as const);
+    if (input.kind === "choice" && input.id === "alias-unchecked") {
+      return {
+        state: { step: next, ...movingOf(state) },
+        replies: [say(["Going on without the check; the move page will have the last word."])],
+      };
+    }
     if (!done) return stay(state, ask(state));
     const verdict = await checkAlias(ctx.world.fediverse, handles(state));
+    if (verdict.kind === "unchecked") {
+      // Never a dead end: the Move form checks the alias itself.
+      return stay(
+        state,
+        say([uncheckedAlias(state, ctx)], {
+          choices: [
+            { id: "alias-unchecked", label: "Go on without the check" },
+            { id: "done", label: "Check again" },
+          ],
+        }),
+      );
+    }
     if (verdict.kind !== "ok") {
       return stay(
         state,
@@ -64,8 +84,6 @@ export const alias: Step<"alias"> = {
         }),
       );
     }
-    const next =
-      state.target.kind === "microblog" ? ("crosspost" as const) : ("preflight" as const);
     return {
       state: { step: next, ...movingOf(state) },
       replies: [say([`✅ ${describeAlias(verdict, handles(state))}`])],

@@ -8,7 +8,14 @@ import { n, type Text } from "../../chat/text.js";
 import { checkAlias, describeAlias, describeMove } from "../../clients/alias-check.js";
 import { domainOf, splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldAccountMoved, oldOrigin, uncheckedMove } from "../lib/moving.js";
+import {
+  handles,
+  movingOf,
+  oldAccountMoved,
+  oldOrigin,
+  uncheckedAlias,
+  uncheckedMove,
+} from "../lib/moving.js";
 import type { Step, StepContext } from "../step.js";
 
 /** A check's mark: passed, a warning that doesn't block, a failure that does, or plain information. */
@@ -32,7 +39,13 @@ export async function preflightChecks(
     checkAlias(ctx.world.fediverse, h),
     oldAccountMoved(state, ctx),
   ]);
-  checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
+  if (alias.kind === "unchecked") {
+    checks.push({ ok: "warn", text: uncheckedAlias(state, ctx) });
+    checks.push({
+      ok: "warn",
+      text: `Nor can I see whether @${h.newHandle} approves followers by hand: if it does, switch that off until the move is over, or your moved followers pile up as follow requests.`,
+    });
+  } else checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
   if (alias.kind === "ok") {
     checks.push({
       ok: "warn",

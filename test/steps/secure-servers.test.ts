@@ -3,16 +3,21 @@
  * anonymous REST reads): the Move is confirmed from whatever can be read, the pre-flight and
  * the Move say exactly what couldn't be checked and let the user go on, and the watch counts
  * from the followers collection — signed, where the bot has a public address to sign from —
- * and never claims a percentage of a total it never read.
+ * and never claims a percentage of a total it never read. A new server in secure mode: the
+ * alias can't be read without a signature, said so, and never a dead end.
  */
 import type { Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { startWeb } from "../../src/channels/web/server.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
+import type { State } from "../../src/model/state.js";
 import { makeChat, render } from "../helpers/chat.js";
+import { closedAfterEach } from "../helpers/closing.js";
 import { type MoveWorldOptions, moveWorlds } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
+const closing = closedAfterEach<MastodonSandbox>();
 const webs: Server[] = [];
 afterEach(async () => {
   for (const w of webs.splice(0)) {
@@ -171,5 +176,63 @@ describe("an old server with a closed API only", () => {
     expect(says(chat).filter((s) => s.startsWith("Your move is finished"))).toEqual([
       "Your move is finished: 30 of 30 followers moved (100%).",
     ]);
+  });
+});
+
+describe("a new server in secure mode (GoToSocial always is)", () => {
+  /** Ada's new account on new.example, a Mastodon stand-in in secure mode, alias set. */
+  async function secureTarget(step: "alias" | "preflight") {
+    const world = await openWorld({ alias: true });
+    const fresh = await startMastodonSandbox({
+      domain: "new.example",
+      rateLimit: null,
+      authorizedFetch: true,
+      originOf: (h) => world.origins[h] ?? null,
+    });
+    closing(fresh);
+    world.origins["new.example"] = fresh.url;
+    fresh.addAccount({ username: "ada" });
+    await fresh.addAlias("ada", world.old.actorUri("ada"));
+    const chat = await makeChat(world.loopback, { pollMs: 30 });
+    await chat.store.namespace("snapshots").set(chat.user, world.snapshot(30));
+    await chat.placeAt({
+      ...world.stateAt(step, chat.sealer),
+      target: {
+        kind: "mastodon",
+        instance: {
+          origin: fresh.url,
+          host: "new.example",
+          domain: "new.example",
+          version: "4.3.2",
+        },
+        id: fresh.getAccount("ada")!.id,
+        handle: "ada@new.example",
+        token: chat.sealer.seal("unused"),
+      },
+    } as State);
+    return chat;
+  }
+
+  const WHY =
+    'I couldn\'t check the alias: new.example shows its accounts only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL). The move page checks it too: if it says "not an alias of this account", the alias for @ada@old.example is missing or not yet seen.';
+
+  it("the alias step says what it couldn't check and lets the user go on", async () => {
+    const chat = await secureTarget("alias");
+    const r = await chat.send("done");
+    expect(r.text).toBe(WHY);
+    expect((await chat.state())?.step).toBe("alias");
+    const on = await chat.press("Go on without the check");
+    expect(on.lines[0]).toBe("Going on without the check; the move page will have the last word.");
+    expect((await chat.state())?.step).toBe("preflight");
+  });
+
+  it("pre-flight warns instead of blocking", async () => {
+    const chat = await secureTarget("preflight");
+    const r = await chat.send("/status");
+    expect(r.lines[0]).toMatch(/^Before the move — all clear:\n/);
+    expect(r.lines[0]).toContain(`⚠️ ${WHY}`);
+    expect(r.lines[0]).toContain(
+      "⚠️ Nor can I see whether @ada@new.example approves followers by hand",
+    );
   });
 });
