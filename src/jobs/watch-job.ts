@@ -244,6 +244,7 @@ export function watchJob(deps: {
           : { again: nextPoll() };
       }
       if (!read.ok) {
+        budget.tryTake(host, 3);
         if (!cursor.unreadableReported) {
           const ack = await control.report({
             event: "unreadable",
@@ -263,6 +264,8 @@ export function watchJob(deps: {
           : { again: nextPoll() };
       }
       const { count, accountId } = read;
+      // Counted from the actor instead (WebFinger, the actor, its collection): charge those too.
+      if (!accountId) budget.tryTake(host, 3);
 
       const initial =
         cursor.initial ??
