@@ -122,7 +122,11 @@ export async function createApp(
       if (config.web) {
         const callback = oauthCallback({ signIn: core.signIn, engine });
         const started = await startWeb(
-          { callback, ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}) },
+          {
+            callback,
+            ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}),
+            ...(core.instanceActor ? { actor: core.instanceActor } : {}),
+          },
           config.web,
         );
         web = started.server;
