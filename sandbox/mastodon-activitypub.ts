@@ -17,6 +17,7 @@ import { escapeHtml } from "./html.js";
 import { html, JSON_TYPE, type Reply, redirect, wantsJson } from "./mastodon-http.js";
 import { MASTODON_404_HTML } from "./mastodon-pages.js";
 import type { AccountRow } from "./mastodon-rows.js";
+import type { SignatureVerifier } from "./mastodon-signatures.js";
 import type { Store } from "./mastodon-store.js";
 
 /** FollowerAccountsController::FOLLOW_PER_PAGE */
@@ -25,6 +26,9 @@ const AP_TYPE = "application/activity+json; charset=utf-8";
 
 export class ActivityPubRoutes {
   private readonly keys = new Map<string, string>();
+
+  /** Secure mode: set, actors and collections are served as JSON to signed requests only. */
+  secure: SignatureVerifier | undefined;
 
   constructor(private readonly store: Store) {}
 
@@ -117,7 +121,29 @@ export class ActivityPubRoutes {
   }
 
   /** The federation routes (GET only); null when the path is not one of them. */
-  route(req: IncomingMessage, path: string, query: URLSearchParams): Reply | null {
+  route(req: IncomingMessage, path: string, query: URLSearchParams): Reply | Promise<Reply> | null {
+    const open = this.routeOpen(req, path, query);
+    if (!open || !this.secure || !wantsActivityJson(req) || open.status === 404) return open;
+    // WebFinger (and HTML) stay open; an actor or a collection as JSON needs a signature. The
+    // account is looked up first (set_account runs before require_account_signature!).
+    if (path === "/.well-known/webfinger") return open;
+    return this.secure.verify(req, Buffer.alloc(0)).then((v) =>
+      v.ok
+        ? {
+            ...open,
+            headers: { ...open.headers, Vary: "Accept, Accept-Language, Cookie, Signature" },
+          }
+        : {
+            status: 401,
+            body: JSON.stringify({ error: v.error }),
+            contentType: JSON_TYPE,
+            headers: { Vary: "Accept, Accept-Language, Cookie, Signature" },
+            api: false,
+          },
+    );
+  }
+
+  private routeOpen(req: IncomingMessage, path: string, query: URLSearchParams): Reply | null {
     if (path === "/.well-known/webfinger") return this.webfinger(query);
     const users = /^\/users\/([^/]+)(?:\/(followers|following))?$/.exec(path);
     if (users) {

@@ -12,6 +12,7 @@ import { OAuthProvider } from "./mastodon-oauth.js";
 import { Posting } from "./mastodon-posting.js";
 import type { OriginOf, ResolveActor } from "./mastodon-resolve.js";
 import { parseVersion } from "./mastodon-rows.js";
+import { SignatureVerifier } from "./mastodon-signatures.js";
 import { Store } from "./mastodon-store.js";
 import { type FollowLimitConfig, FollowTarget } from "./mastodon-target.js";
 import { DEFAULT_RATE_LIMIT, RackAttack, type RateLimitConfig } from "./mastodon-throttle.js";
@@ -36,6 +37,8 @@ export interface MastodonContext {
   readonly rack: RackAttack;
   /** Vacuum::ApplicationsVacuum runs (4.2.0–4.2.8 by default). */
   readonly applicationsVacuum: boolean;
+  /** DISALLOW_UNAUTHENTICATED_API_ACCESS, or limited federation mode: the API wants a user. */
+  readonly closedApi: false | "unauthenticated" | "limited-federation";
   /** Mention notifications and the 4.3 policy (mastodon-notifications.ts). */
   readonly notifications: Notifications;
   /** Posting statuses (mastodon-posting.ts). */
@@ -58,6 +61,8 @@ export interface ContextOptions {
   followLimit: FollowLimitConfig | null | undefined;
   autoAcceptFollowsMs: number | null | undefined;
   applicationsVacuum: boolean | undefined;
+  authorizedFetch: boolean | undefined;
+  closedApi: false | "unauthenticated" | "limited-federation" | undefined;
 }
 
 export function createMastodonContext(o: ContextOptions): MastodonContext {
@@ -76,6 +81,10 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
   if (o.followLimit !== undefined) target.setFollowLimit(o.followLimit);
   if (o.autoAcceptFollowsMs !== undefined) target.setAutoAccept(o.autoAcceptFollowsMs);
   const notifications = new Notifications(store, o.clock);
+  const activityPub = new ActivityPubRoutes(store);
+  if (o.authorizedFetch) {
+    activityPub.secure = new SignatureVerifier((host) => fed.originFor(host), o.clock);
+  }
   return {
     url: o.url,
     port: o.port,
@@ -88,11 +97,12 @@ export function createMastodonContext(o: ContextOptions): MastodonContext {
     fed,
     moves: new Migrations(store, fed, o.clock),
     target,
-    activityPub: new ActivityPubRoutes(store),
+    activityPub,
     rack: new RackAttack(o.rateLimit === undefined ? DEFAULT_RATE_LIMIT : o.rateLimit),
     // Scheduler::VacuumScheduler ran Vacuum::ApplicationsVacuum from 4.2.0 until 4.2.9 removed
     // it ("remove broken OAuth Application vacuuming", mastodon/mastodon#30316).
     applicationsVacuum: o.applicationsVacuum ?? (store.atLeast(4, 2) && !store.atLeast(4, 2, 9)),
+    closedApi: o.closedApi ?? false,
     notifications,
     posting: new Posting(store, notifications, o.clock, o.maxCharacters),
     seedSeq: 0,

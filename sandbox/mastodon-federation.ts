@@ -86,15 +86,19 @@ export class Federation {
   /** setOrigin() mappings, consulted before the originOf option. */
   private readonly origins = new Map<string, string>();
   private readonly resolver: ResolveActor;
+  private readonly originOf: OriginOf;
 
   constructor(
     private readonly store: Store,
     opts: FederationOptions,
   ) {
-    const originOf = opts.originOf ?? loopbackOriginOf;
-    this.resolver =
-      opts.resolveActor ??
-      httpResolveActor((host) => this.origins.get(host.toLowerCase()) ?? originOf(host));
+    this.originOf = opts.originOf ?? loopbackOriginOf;
+    this.resolver = opts.resolveActor ?? httpResolveActor((host) => this.originFor(host));
+  }
+
+  /** Where https://HOST/… is fetched from: a setOrigin() mapping, else the originOf option. */
+  originFor(host: string): string | null | undefined {
+    return this.origins.get(host.toLowerCase()) ?? this.originOf(host);
   }
 
   /** Fetch https://HOST/… from `origin` (e.g. another sandbox's url); null removes the mapping. */

@@ -60,9 +60,35 @@ function routeOAuthRead(ctx: MastodonContext, r: ApiRequest): Reply | null {
   return null;
 }
 
+/**
+ * Api::BaseController's `before_action :require_authenticated_user!, if:
+ * :disallow_unauthenticated_api_access?` (DISALLOW_UNAUTHENTICATED_API_ACCESS, or limited
+ * federation mode): before any controller's own checks, an API call without a user's live token
+ * is 401. In limited federation mode Api::BaseController also keeps ApplicationController's
+ * `require_functional!` (`skip_before_action :require_functional!, unless:
+ * :limited_federation_mode?`), which runs first: a signed-in user who isn't functional — a
+ * moved account (User#functional?) — gets 403 on every call. `require_not_suspended!` checks
+ * only suspension, so with DISALLOW_UNAUTHENTICATED_API_ACCESS alone a moved account's token
+ * still reads public data. InstancesController and the app registration skip these
+ * (apis.md, "Harsh modes" 8).
+ */
+function closedApiRefusal(ctx: MastodonContext, r: ApiRequest, method: string): Reply | null {
+  if (ctx.closedApi === false || !r.path.startsWith("/api/")) return null;
+  if (/^\/api\/v[12]\/instance(\/|$)/.test(r.path)) return null;
+  if (method === "POST" && r.path === "/api/v1/apps") return null;
+  const me = currentAccount(ctx.store, r);
+  if (ctx.closedApi === "limited-federation" && me && me.movedToAccountId !== null) {
+    return apiJson(403, { error: "Your login is currently disabled" });
+  }
+  if (me) return null;
+  return apiJson(401, { error: "This API requires an authenticated user" });
+}
+
 export function route(ctx: MastodonContext, r: ApiRequest, method: string): Reply | Promise<Reply> {
   const { store } = ctx;
   const { path, query } = r;
+  const closed = closedApiRefusal(ctx, r, method);
+  if (closed) return closed;
   const targetReply = ctx.target.route(
     {
       req: r.req,

@@ -86,6 +86,10 @@ export const OptionsSchema = z.object({
   rateLimit: RateLimitSchema.nullable().optional(),
   maxCharacters: z.number().int().positive().optional(),
   applicationsVacuum: z.boolean().optional(),
+  authorizedFetch: z.boolean().optional(),
+  closedApi: z
+    .union([z.literal(false), z.enum(["unauthenticated", "limited-federation"])])
+    .optional(),
 });
 
 export const DomainName = z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+(:\d+)?$/i, "not a domain");

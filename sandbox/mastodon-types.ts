@@ -50,6 +50,21 @@ export interface MastodonSandboxOptions {
    * Default: on for those versions, off for the rest.
    */
   applicationsVacuum?: boolean;
+  /**
+   * Secure mode (AUTHORIZED_FETCH=true; GoToSocial always): actors and their followers/following
+   * collections are served as JSON only to requests with a valid HTTP Signature, else 401
+   * (mastodon-signatures.ts). WebFinger, HTML and the REST API still answer. Default off, as
+   * Mastodon's default.
+   */
+  authorizedFetch?: boolean;
+  /**
+   * "unauthenticated" (DISALLOW_UNAUTHENTICATED_API_ACCESS=true): every API call without a user's
+   * token gets 401 {"error":"This API requires an authenticated user"}; the instance documents
+   * and app registration stay open. "limited-federation" (LIMITED_FEDERATION_MODE=true): the same,
+   * and a moved account's token gets 403 {"error":"Your login is currently disabled"} on every
+   * call. Default false.
+   */
+  closedApi?: false | "unauthenticated" | "limited-federation";
 }
 
 export interface AddAccountOptions {

@@ -164,6 +164,8 @@ export async function startMastodonSandbox(
     followLimit,
     autoAcceptFollowsMs,
     applicationsVacuum: options.applicationsVacuum,
+    authorizedFetch: options.authorizedFetch,
+    closedApi: options.closedApi,
   });
   const { store, fed, moves, target } = ctx;
 

@@ -145,6 +145,7 @@ export async function createApp(
             callback,
             ...(pages ? { oneTime: oneTimeRoutes({ pages, engine }) } : {}),
             raw: webhook ? [ops, webhook.route] : [ops],
+            ...(core.instanceActor ? { actor: core.instanceActor } : {}),
           },
           config.web,
         );

@@ -5,6 +5,7 @@
  * benchmarks use it as it is, so they run the same wiring the app runs.
  */
 import type { Notifier } from "./chat/conversation.js";
+import { InstanceActor } from "./clients/instance-actor.js";
 import { MicroblogClient } from "./clients/microblog.js";
 import { MastodonOAuth } from "./clients/oauth.js";
 import { SignIn } from "./clients/sign-in.js";
@@ -71,6 +72,8 @@ export interface Core {
   readonly world: World;
   readonly http: Http;
   readonly signIn: SignIn;
+  /** The bot's ActivityPub actor that signs its reads (with PUBLIC_URL, where it is served). */
+  readonly instanceActor?: InstanceActor;
   readonly jobs: JobRunner;
   readonly engine: Engine;
   /** Stops the jobs and closes the network; the store belongs to the caller. */
@@ -89,6 +92,9 @@ export function createCore(opts: CoreOptions): Core {
     publicUrl: network.publicUrl,
     now: opts.now,
   });
+  const instanceActor = network.publicUrl
+    ? new InstanceActor(store, sealer, network.publicUrl, opts.now)
+    : undefined;
   const built = realWorld({
     http,
     signIn,
@@ -97,6 +103,7 @@ export function createCore(opts: CoreOptions): Core {
     allowPrivateNetwork: network.allowPrivateNetwork,
     timeoutMs: network.timeoutMs,
     originOf: network.originOf,
+    ...(instanceActor ? { signer: () => instanceActor.signer() } : {}),
   });
   const world = opts.world ? opts.world(built) : built;
   const jobs = opts.queue
@@ -122,6 +129,7 @@ export function createCore(opts: CoreOptions): Core {
     world,
     http,
     signIn,
+    ...(instanceActor ? { instanceActor } : {}),
     jobs,
     engine,
     async close() {

@@ -6,6 +6,11 @@
  * the demo's own commands, !alias and !move. Nothing real is touched; the state
  * lives in a throwaway folder.
  *
+ * `npm run demo -- --secure`: the same journey from a stricter old server, in secure mode
+ * (AUTHORIZED_FETCH: its actors only to signed requests) with a closed API (no anonymous
+ * reads), to a micro.blog account whose Fediverse handle is on its own domain (@ada@ada.demo);
+ * the bot serves its instance actor on a local port and signs what it reads.
+ *
  * `npm run demo -- --dm`: the same journey by direct message to the bot's own account,
  * @fedimove@demo.social. What you type, Ada sends as a DM; what the bot posts to her is
  * printed. The pages she'd open in a browser are !signin (approve the sign-in link) and
@@ -24,14 +29,19 @@ import { readConfig } from "./config.js";
 import { setLogLevel } from "./log.js";
 
 const FOLLOW_DOMAINS = ["hachyderm.demo", "fosstodon.demo", "social.demo"];
+const secure = process.argv.includes("--secure");
 const origins: Record<string, string> = {};
 const micro = await startMicroblogSandbox({ domain: "mb.demo", rateLimit: null });
 const masto = await startMastodonSandbox({
   domain: "demo.social",
   rateLimit: null,
   originOf: (h) => origins[h] ?? null,
+  ...(secure ? { authorizedFetch: true, closedApi: "unauthenticated" as const } : {}),
 });
 Object.assign(origins, { "mb.demo": micro.url, "demo.social": masto.url });
+// With --secure, Ada's micro.blog blog is ada.demo, and her Fediverse handle lives there.
+if (secure) origins["ada.demo"] = micro.url;
+const newHandle = secure ? "ada@ada.demo" : "ada@mb.demo";
 // The servers of the people Ada follows answer (played by the Mastodon stand-in); quiet.demo never does.
 for (const d of FOLLOW_DOMAINS) origins[d] = masto.url;
 origins["quiet.demo"] = "http://127.0.0.1:9";
@@ -43,7 +53,10 @@ for (const [k, f] of follows.entries()) micro.addRemote(f.targetAcct, { exists: 
 masto.seedFollowers("ada", 570, { domains: FOLLOW_DOMAINS });
 masto.seedFollowers("ada", 30, { domains: ["quiet.demo"] });
 const oldToken = masto.issueToken("ada", ["read"]);
-const appToken = micro.addUser("ada");
+const appToken = micro.addUser(
+  "ada",
+  secure ? { site: "ada.demo", fediverse: "ada@ada.demo" } : undefined,
+);
 
 const dm = process.argv.includes("--dm");
 /** A free port for the bot's web side (the one-time pages of the DM demo). */
@@ -54,8 +67,11 @@ async function freePort(): Promise<number> {
   await new Promise((r) => server.close(r));
   return port;
 }
-const webPort = dm ? await freePort() : 0;
+const web = dm || secure;
+const webPort = web ? await freePort() : 0;
 const publicUrl = `http://127.0.0.1:${webPort}`;
+// The old server fetches the bot's key from its public address.
+if (secure) origins[`127.0.0.1:${webPort}`] = publicUrl;
 if (dm) masto.addAccount({ username: "fedimove", displayName: "fedimove (demo)" });
 const botToken = dm
   ? masto.issueToken("fedimove", [
@@ -81,6 +97,7 @@ const config = readConfig({
         PORT: String(webPort),
       }
     : {}),
+  ...(secure && !dm ? { PUBLIC_URL: publicUrl, PORT: String(webPort) } : {}),
   DATA_DIR: dataDir,
   STORE_URL: `sqlite:${path.join(dataDir, "demo.sqlite")}`,
   ALLOW_PRIVATE_NETWORK: "true",
@@ -106,7 +123,12 @@ if (dm) {
 
 process.stdout.write(
   [
-    "Demo: the old account is @ada@demo.social (240 follows, 600 followers); the new one is @ada@mb.demo.",
+    `Demo: the old account is @ada@demo.social (240 follows, 600 followers); the new one is @${newHandle}.`,
+    ...(secure
+      ? [
+          "  demo.social is in secure mode with a closed API; the bot signs its reads as its own actor.",
+        ]
+      : []),
     `  Its address:          ${masto.url}`,
     `  Its access token:     ${oldToken}        (choose "Paste a token instead")`,
     `  micro.blog app token: ${appToken}`,
@@ -121,13 +143,13 @@ const app = await createApp(config, {
   hooks: {
     async alias() {
       micro.addAlias("ada", masto.actorUri("ada"));
-      return "(micro.blog's web page: @ada@demo.social added as an alias of @ada@mb.demo)";
+      return `(micro.blog's web page: @ada@demo.social added as an alias of @${newHandle})`;
     },
     async move() {
-      await masto.performMove("ada", "ada@mb.demo", {
+      await masto.performMove("ada", newHandle, {
         transfer: { perTick: 60, tickMs: 1500, stragglers: ["quiet.demo"] },
       });
-      return "(demo.social's move page: the account now points to @ada@mb.demo; followers start moving)";
+      return `(demo.social's move page: the account now points to @${newHandle}; followers start moving)`;
     },
   },
 });
@@ -210,13 +232,13 @@ async function runDm(): Promise<void> {
     },
     async alias() {
       micro.addAlias("ada", masto.actorUri("ada"));
-      return "(micro.blog's web page: @ada@demo.social added as an alias of @ada@mb.demo)";
+      return `(micro.blog's web page: @ada@demo.social added as an alias of @${newHandle})`;
     },
     async move() {
-      await masto.performMove("ada", "ada@mb.demo", {
+      await masto.performMove("ada", newHandle, {
         transfer: { perTick: 60, tickMs: 1500, stragglers: ["quiet.demo"] },
       });
-      return "(demo.social's move page: the account now points to @ada@mb.demo; followers start moving)";
+      return `(demo.social's move page: the account now points to @${newHandle}; followers start moving)`;
     },
   };
   function send(line: string): void {

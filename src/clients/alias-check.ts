@@ -8,16 +8,17 @@
  * `describeMove` phrase it as one sentence for the chat.
  */
 
-import { canonicalHandle, domainOf, sameHandle, splitHandle } from "../model/handle.js";
+import { canonicalHandle, domainOf, sameHandle, splitHandle, withDomain } from "../model/handle.js";
 import { RejectedError, RemoteError } from "../net/errors.js";
 import type { Actor, FediverseClient } from "./fediverse.js";
+import type { Account } from "./mastodon.js";
 
 export type Which = "new" | "old";
 
-/** The handle's account could not be read. `handle` is `user@host`. */
+/** The handle's account could not be read. `handle` is `user@host`; `status`, a refusal's. */
 export type LookupFailure =
   | { kind: "no-account"; which: Which; handle: string }
-  | { kind: "unreachable"; which: Which; host: string; reason: string };
+  | { kind: "unreachable"; which: Which; host: string; reason: string; status?: number };
 
 /**
  * `oldActor` is the old account's actor URI: the one Mastodon compares. It is
@@ -33,13 +34,20 @@ export type AliasVerdict =
   | { kind: "missing"; newActor: Actor; oldActor: string; aliases: string[] }
   | { kind: "near"; newActor: Actor; oldActor: string; aliases: string[]; alias: string }
   | { kind: "elsewhere"; newActor: Actor; oldActor: string; aliases: string[]; shown: string[] }
+  /** The new server shows its actor only to signed requests, and refused ours or got none. */
+  | { kind: "unchecked"; host: string; reason: string }
   | LookupFailure;
 
-/** `elsewhere`: moved, but not to the new account; `shown` as for aliases. */
+/**
+ * `elsewhere`: moved, but not to the new account; `shown` as for aliases. `unchecked`: the old
+ * server shows its actor only to signed requests (`activitypub` says how it refused) and its
+ * API only to signed-in apps (`api`), so nothing public says whether it moved.
+ */
 export type MoveVerdict =
   | { kind: "moved"; to: string }
   | { kind: "not-yet" }
   | { kind: "elsewhere"; to: string; shown: string }
+  | { kind: "unchecked"; host: string; activitypub: string; api: string }
   | LookupFailure;
 
 export interface Handles {
@@ -99,8 +107,12 @@ function failure(err: unknown, which: Which, handle: string): LookupFailure {
     which,
     host: err.host || splitHandle(handle).host,
     reason: err.message,
+    ...(err instanceof RejectedError ? { status: err.status } : {}),
   };
 }
+
+/** Refused for want of a signature or a signed-in app, not failing for a while. */
+const closed = (status: number | undefined) => status === 401 || status === 403;
 
 type Lookup<T> = { ok: true; value: T } | { ok: false; failure: LookupFailure };
 
@@ -169,7 +181,15 @@ export async function checkAlias(client: FediverseClient, h: Handles): Promise<A
     lookupActor(client, "new", h.newHandle),
     lookupUri(client, "old", h.oldHandle),
   ]);
-  if (!fresh.ok) return fresh.failure;
+  if (!fresh.ok) {
+    const f = fresh.failure;
+    // GoToSocial, and Mastodon in secure mode: no public API names a Mastodon account's aliases
+    // either (REST::AccountSerializer has no also_known_as), so there is nothing else to read.
+    if (f.kind === "unreachable" && closed(f.status)) {
+      return { kind: "unchecked", host: f.host, reason: f.reason };
+    }
+    return f;
+  }
   if (!old.ok) return old.failure;
   const newActor = fresh.value;
   const oldActor = old.value;
@@ -191,9 +211,23 @@ export async function checkAlias(client: FediverseClient, h: Handles): Promise<A
   return { kind: "elsewhere", newActor, oldActor, aliases, shown };
 }
 
-export async function checkMoved(client: FediverseClient, h: Handles): Promise<MoveVerdict> {
+/**
+ * Has the old account moved, and to the new one? Read from the old actor's `movedTo`; when the
+ * old server shows its actor only to signed requests (secure mode, and the bot can't sign or was
+ * refused), from its public REST profile instead (`lookup`: GET /api/v1/accounts/lookup, whose
+ * `moved` names the new account as the old server knows it).
+ */
+export async function checkMoved(
+  client: FediverseClient,
+  h: Handles,
+  lookup?: () => Promise<Account>,
+): Promise<MoveVerdict> {
   const old = await lookupActor(client, "old", h.oldHandle);
-  if (!old.ok) return old.failure;
+  if (!old.ok) {
+    const f = old.failure;
+    if (f.kind !== "unreachable" || !closed(f.status) || !lookup) return f;
+    return movedFromProfile(lookup, h, f);
+  }
   const to = old.value.movedTo;
   if (!to) return { kind: "not-yet" };
   // Cheap first: WebFinger's self link is the actor's id on every server we know.
@@ -207,6 +241,29 @@ export async function checkMoved(client: FediverseClient, h: Handles): Promise<M
   if (!fresh.ok) return fresh.failure;
   if (samePlace(fresh.value.id, to)) return { kind: "moved", to };
   return { kind: "elsewhere", to, shown: await nameOf(client, to) };
+}
+
+async function movedFromProfile(
+  lookup: () => Promise<Account>,
+  h: Handles,
+  refused: Extract<LookupFailure, { kind: "unreachable" }>,
+): Promise<MoveVerdict> {
+  const { host } = splitHandle(h.oldHandle);
+  let account: Account;
+  try {
+    account = await lookup();
+  } catch (err) {
+    if (err instanceof RejectedError && closed(err.status)) {
+      return { kind: "unchecked", host, activitypub: refused.reason, api: err.message };
+    }
+    return failure(err, "old", h.oldHandle);
+  }
+  if (!account.moved) return { kind: "not-yet" };
+  // A remote account's acct is user@host; a local one's is the bare username.
+  const acct = withDomain(account.moved.acct, host);
+  const to = account.moved.url ?? acct;
+  if (sameHandle(acct, h.newHandle)) return { kind: "moved", to };
+  return { kind: "elsewhere", to, shown: `@${acct}` };
 }
 
 // ——— Sentences ——————————————————————————————————————————————————————————
@@ -245,6 +302,8 @@ export function describeAlias(v: AliasVerdict, h: Handles): string {
       return `${fresh} lists ${v.alias} as an alias, but Mastodon needs exactly ${v.oldActor}: it compares the addresses letter for letter, so a capital letter or a trailing slash makes another one. Remove that alias and add ${old} again.`;
     case "elsewhere":
       return `${fresh} doesn't list ${old} as an alias: it lists ${listed(v.shown)} instead — check the spelling, or add ${old} as well.`;
+    case "unchecked":
+      return `I can't read ${fresh}'s aliases: ${v.host} shows its accounts only to signed requests.`;
     default:
       return describeFailure(v, h);
   }
@@ -260,6 +319,8 @@ export function describeMove(v: MoveVerdict, h: Handles): string {
       return `${old} hasn't moved yet: its profile doesn't point to a new account.`;
     case "elsewhere":
       return `${old} has moved, but to ${v.shown}, not to ${fresh}.`;
+    case "unchecked":
+      return `I can't see whether ${old} has moved: ${v.host} shows it only to signed requests and signed-in apps.`;
     default:
       return describeFailure(v, h);
   }

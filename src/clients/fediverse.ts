@@ -15,6 +15,7 @@ import { splitHandle } from "../model/handle.js";
 import { BODY_LIMITS } from "../net/body-limits.js";
 import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http, JsonOptions } from "../net/http.js";
+import type { RequestSigner } from "../net/signatures.js";
 
 const AS_PROFILE = "https://www.w3.org/ns/activitystreams";
 export const ACTIVITY_ACCEPT = `application/activity+json, application/ld+json; profile="${AS_PROFILE}"`;
@@ -141,11 +142,26 @@ function aliasesOf(value: unknown): string[] {
   return refs(value, "id").filter((s) => s.length > 0);
 }
 
+const CollectionSchema = z.object({
+  type: z.string().optional(),
+  totalItems: z.number().int().min(0).nullish(),
+});
+
 export class FediverseClient {
+  /**
+   * `signer`: the bot's instance actor (with PUBLIC_URL), so that actors and collections on
+   * servers in secure mode answer; without it, reads are unsigned and such a server says 401.
+   */
   constructor(
     private readonly http: Http,
     private readonly originOf: (host: string) => string = (h) => `https://${h}`,
+    private readonly signer?: () => Promise<RequestSigner>,
   ) {}
+
+  /** Whether actor and collection reads are signed (the bot has an instance actor). */
+  get signs(): boolean {
+    return this.signer !== undefined;
+  }
 
   /**
    * The handle's WebFinger record, or null when its server says there is no such
@@ -193,6 +209,7 @@ export class FediverseClient {
     const at = new URL(url);
     const res = await this.http.json(this.target(at), ActorSchema, {
       ...this.asked(at, opts.signal),
+      ...(await this.signing()),
       accept: ACTIVITY_ACCEPT,
       maxBytes: BODY_LIMITS.account,
       what: { data: "ActivityPub data", item: "an ActivityPub actor" },
@@ -200,7 +217,9 @@ export class FediverseClient {
     });
     if (!res.ok) {
       throw new RejectedError(
-        `${at.host} only shows its accounts to signed requests (secure mode)`,
+        this.signer
+          ? `${at.host} refused my signed request for the account (${res.detail})`
+          : `${at.host} only shows its accounts to signed requests (secure mode)`,
         at.host,
         401,
         res.detail,
@@ -264,6 +283,27 @@ export class FediverseClient {
     }
   }
 
+  /**
+   * A collection's `totalItems` (an actor's followers), signed where the bot can sign; undefined
+   * when the server doesn't say (a hidden count, or no number). A 401 (secure mode, unsigned or
+   * refused) is a RejectedError.
+   */
+  async collectionTotal(
+    url: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<number | undefined> {
+    if (!isWebUrl(url)) return undefined;
+    const at = new URL(url);
+    const res = await this.http.json(this.target(at), CollectionSchema, {
+      ...this.asked(at, opts.signal),
+      ...(await this.signing()),
+      accept: ACTIVITY_ACCEPT,
+      maxBytes: BODY_LIMITS.account,
+      what: { data: "ActivityPub data", item: "a collection" },
+    });
+    return res.data.totalItems ?? undefined;
+  }
+
   /** The server's NodeInfo, from the highest 2.x schema it links to. Software names are lower-case. */
   async nodeinfo(host: string, opts: { signal?: AbortSignal } = {}): Promise<NodeInfo> {
     const index = new URL(`https://${host}/.well-known/nodeinfo`);
@@ -309,6 +349,10 @@ export class FediverseClient {
     const origin = new URL(this.originOf(url.host)).origin;
     // Concatenated, not resolved: a path like `//elsewhere/x` must stay a path.
     return new URL(`${origin}${url.pathname}${url.search}`);
+  }
+
+  private async signing(): Promise<Pick<JsonOptions, "sign">> {
+    return this.signer ? { sign: await this.signer() } : {};
   }
 
   /** Errors name the host the user knows; the signal, if any. */

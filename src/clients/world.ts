@@ -7,6 +7,7 @@ import type { Moving, Target } from "../model/state.js";
 import { BODY_LIMITS } from "../net/body-limits.js";
 import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http } from "../net/http.js";
+import type { RequestSigner } from "../net/signatures.js";
 import type { Sealer } from "../store/seal.js";
 import { FediverseClient } from "./fediverse.js";
 import { MastodonAccountClient } from "./mastodon.js";
@@ -72,6 +73,8 @@ export interface WorldDeps {
   timeoutMs: number;
   /** Where a domain is reached; https://domain, but tests map domains to loopback stand-ins. */
   originOf?: (host: string) => string;
+  /** Signs ActivityPub reads as the bot's instance actor (with PUBLIC_URL). */
+  signer?: () => Promise<RequestSigner>;
 }
 
 /** How long the preview waits for each server before counting it as not answering. */
@@ -83,10 +86,13 @@ export function realWorld(deps: WorldDeps): World {
   const microblogDomain = deps.microblogDomain ?? "micro.blog";
   // micro.blog's domain is reached where its API is (MICROBLOG_URL): WebFinger and actors too.
   const microblogOrigin = microblog?.origin;
-  const fediverse = new FediverseClient(http, (host) =>
-    microblogOrigin && host.toLowerCase() === microblogDomain.toLowerCase()
-      ? microblogOrigin
-      : originOf(host),
+  const fediverse = new FediverseClient(
+    http,
+    (host) =>
+      microblogOrigin && host.toLowerCase() === microblogDomain.toLowerCase()
+        ? microblogOrigin
+        : originOf(host),
+    deps.signer,
   );
   return {
     allowPrivateNetwork,

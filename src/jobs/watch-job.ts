@@ -2,6 +2,10 @@
  * The transfer watch: after the Move, the old account's public follower count
  * (and, unless hidden, its public followers list) is read without a token —
  * the old token stops working after a Move — and compared with the snapshot.
+ * A server whose API wants a user (DISALLOW_UNAUTHENTICATED_API_ACCESS) is
+ * counted from its ActivityPub followers collection's `totalItems` instead,
+ * signed where the bot can sign; when neither can be read, that is reported at
+ * once, and an end without any count says so instead of claiming a percentage.
  * Often at first, less often later, within a request budget per host. Crossing
  * 50% and 90% is reported; when the count reaches zero, stops changing for the
  * settle period, or the cap is hit, the job gathers who stayed and what their
@@ -21,7 +25,7 @@ import {
   WatchProgress,
 } from "../model/jobs.js";
 import type { TransferResult } from "../model/state.js";
-import { RemoteError } from "../net/errors.js";
+import { RejectedError, RemoteError } from "../net/errors.js";
 import { chargeRetries } from "../net/http.js";
 import type { Store } from "../store/store.js";
 import { snapshots } from "../store/user-data.js";
@@ -59,6 +63,8 @@ export const WatchCursor = WatchProgress.partial().extend({
   milestones: z.array(z.number()),
   /** The end was reported (or nobody waits any more): nothing more to do. */
   done: z.boolean().optional(),
+  /** That nothing could be read to count was reported. */
+  unreadableReported: z.boolean().optional(),
 });
 export type WatchCursor = z.infer<typeof WatchCursor>;
 
@@ -67,6 +73,44 @@ type Control = JobControl<WatchCursor, JobEvents["watch"], WatchProgress>;
 const MILESTONES = [50, 90];
 const LIST_PAGES_AT_MOST = 250;
 const REASONS_FOR_HOSTS = 20;
+
+/** A refusal that only a user's token or a signature would get past, not a passing failure. */
+function closedTo(err: unknown): err is RejectedError {
+  return err instanceof RejectedError && (err.status === 401 || err.status === 403);
+}
+
+type Count =
+  | { ok: true; count: number; accountId?: string }
+  | { ok: false; api: string; activitypub: string };
+
+/**
+ * The old account's follower count: its public profile over the API, or, when the API wants a
+ * user, its followers collection's `totalItems` (the figure Mastodon's own API copies for a
+ * remote account). A passing failure (timeout, 5xx, unreachable) is thrown as it came.
+ */
+async function readCount(world: World, data: JobDataOf<"watch">, domain: string): Promise<Count> {
+  let api: string;
+  try {
+    const account = await world.mastodon(data.origin, "").lookup(data.username);
+    return { ok: true, count: account.followers_count ?? 0, accountId: account.id };
+  } catch (err) {
+    if (!closedTo(err)) throw err;
+    api = err.message;
+  }
+  let activitypub: string;
+  try {
+    const actor = await world.fediverse.actorOf(`${data.username}@${domain}`);
+    const total = actor?.followers
+      ? await world.fediverse.collectionTotal(actor.followers)
+      : undefined;
+    if (total !== undefined) return { ok: true, count: total };
+    activitypub = `${domain} doesn't show how many follow the account`;
+  } catch (err) {
+    if (!closedTo(err)) throw err;
+    activitypub = err.message;
+  }
+  return { ok: false, api, activitypub };
+}
 
 /** Followers still on the old account, from its public list. */
 async function remainingFollowers(
@@ -125,16 +169,18 @@ export function watchJob(deps: {
 
   /** Who stayed and what their servers are, then the one report of the end. */
   async function finish(
+    user: string,
     data: JobDataOf<"watch">,
     control: Control,
     cursor: WatchCursor,
     ended: TransferResult["ended"],
   ): Promise<undefined> {
-    const initial = cursor.initial ?? 0;
+    const counted = cursor.last !== undefined;
+    const initial = cursor.initial ?? (await snapshots(deps.store).get(user))?.followers.count ?? 0;
     const count = cursor.last?.count ?? initial;
     const domain = data.domain ?? new URL(data.origin).host;
     let stayed: string[] | null = null;
-    if (!cursor.hidden && count > 0) {
+    if (counted && !cursor.hidden && count > 0) {
       // Once per watch, so it goes even over budget; it is still counted.
       const host = new URL(data.origin).host;
       await budget.charge(host, Math.ceil(count / 80) + 2);
@@ -152,8 +198,9 @@ export function watchJob(deps: {
     }
     const result: TransferResult = {
       initial,
-      moved: Math.max(0, initial - count),
-      stayed: count,
+      moved: counted ? Math.max(0, initial - count) : 0,
+      stayed: counted ? count : 0,
+      counted,
       ended,
       at: Date.now(),
     };
@@ -195,21 +242,42 @@ export function watchJob(deps: {
       const nextPoll = () =>
         now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
 
-      let count: number;
-      let accountId: string;
+      let read: Count;
       try {
-        const account = await charged(host, () =>
-          deps.world.mastodon(data.origin, "").lookup(data.username),
-        );
-        count = account.followers_count ?? 0;
-        accountId = account.id;
+        // The lookup took its token above; retries are charged as they go, and the reads past
+        // a closed API (WebFinger, the actor, its collection) below.
+        read = await charged(host, () => readCount(deps.world, data, domain));
       } catch (err) {
         if (!(err instanceof RemoteError)) throw err;
         log.warn("watch: old account not readable now", { job: job.id, err });
         return now - data.startedAt >= o.capMs
-          ? finish(data, control, cursor, "cap")
+          ? finish(job.user, data, control, cursor, "cap")
           : { again: nextPoll() };
       }
+      if (!read.ok) {
+        // Made already (WebFinger, the actor, perhaps its collection): charged, not asked for.
+        await budget.charge(host, 3);
+        if (!cursor.unreadableReported) {
+          const ack = await control.report({
+            event: "unreadable",
+            api: read.api,
+            activitypub: read.activitypub,
+            signs: deps.world.fediverse.signs,
+          });
+          if (ack === "stale") {
+            await save(control, { ...cursor, done: true });
+            return undefined;
+          }
+          await save(control, { ...cursor, unreadableReported: true });
+        }
+        const reported = { ...cursor, unreadableReported: true };
+        return now - data.startedAt >= o.capMs
+          ? finish(job.user, data, control, reported, "cap")
+          : { again: nextPoll() };
+      }
+      const { count, accountId } = read;
+      // Counted from the actor instead (WebFinger, the actor, its collection): charge those too.
+      if (!accountId) await budget.charge(host, 3);
 
       const initial =
         cursor.initial ??
@@ -228,7 +296,13 @@ export function watchJob(deps: {
       const countMoved = changed || cursor.remaining === undefined;
       const pages = Math.ceil(count / 80) + 1;
       const listDue = count <= o.listEveryPollUpTo || cursor.polls % 6 === 0;
-      if (!next.hidden && countMoved && listDue && (await budget.tryTake(host, pages))) {
+      if (
+        accountId &&
+        !next.hidden &&
+        countMoved &&
+        listDue &&
+        (await budget.tryTake(host, pages))
+      ) {
         try {
           const accts = await charged(host, () =>
             remainingFollowers(deps.world, data.origin, accountId),
@@ -264,10 +338,10 @@ export function watchJob(deps: {
       }
       await save(control, next);
 
-      if (count === 0) return finish(data, control, next, "zero");
+      if (count === 0) return finish(job.user, data, control, next, "zero");
       if (now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
-        return finish(data, control, next, "settled");
-      if (now - data.startedAt >= o.capMs) return finish(data, control, next, "cap");
+        return finish(job.user, data, control, next, "settled");
+      if (now - data.startedAt >= o.capMs) return finish(job.user, data, control, next, "cap");
       return { again: nextPoll() };
     },
   };

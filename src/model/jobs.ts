@@ -116,6 +116,12 @@ export interface JobEvents {
   "move-poll": { event: "tick" } | { event: "ended" };
   watch:
     | { event: "milestone"; percent: number; moved: number; initial: number }
+    /**
+     * Nothing on the old server can be read to count the followers: its API wants a user
+     * (`api`) and its ActivityPub actor or followers collection wants a signature the bot can't
+     * make, or refuses it (`activitypub`). Reported once; the watch goes on trying.
+     */
+    | { event: "unreadable"; api: string; activitypub: string; signs: boolean }
     | {
         event: "finished";
         result: TransferResult;

@@ -97,7 +97,13 @@ export const TransferResult = z.object({
   initial: z.number(),
   moved: z.number(),
   stayed: z.number(),
-  ended: z.enum(["zero", "settled", "cap"]),
+  /**
+   * False when the old account's followers could never be counted (a closed API and an actor
+   * shown only to signed requests): `moved` and `stayed` are then unknown, never 0 of 0.
+   */
+  counted: z.boolean().default(true),
+  /** `asked`: the user ended an uncounted watch. */
+  ended: z.enum(["zero", "settled", "cap", "asked"]),
   at: z.number(),
 });
 export type TransferResult = z.infer<typeof TransferResult>;

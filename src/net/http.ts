@@ -36,6 +36,7 @@ import {
 } from "./errors.js";
 import { readLimitHeaders } from "./pacer.js";
 import { type Hop, REDIRECTS, redirected } from "./redirects.js";
+import { type RequestSigner, signatureHeaders } from "./signatures.js";
 
 export interface RequestOptions {
   method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
@@ -68,6 +69,11 @@ export interface RequestOptions {
    * credential follows only on its own origin, and fails rather than send them elsewhere.
    */
   redirect?: "error";
+  /**
+   * Sign the request (HTTP Signatures, signatures.ts) as this actor: each hop anew, for its own
+   * path and host, with a fresh Date. For ActivityPub reads from servers in secure mode.
+   */
+  sign?: RequestSigner;
   /**
    * Secrets the request carries where Http can't see them (a bot token in the URL's path):
    * taken out of every error, like the token and secret form fields.
@@ -408,7 +414,12 @@ export class Http {
       try {
         res = await fetch(target, {
           method: hop.method,
-          headers: hop.headers,
+          headers: opts.sign
+            ? {
+                ...hop.headers,
+                ...signatureHeaders(opts.sign, { method: hop.method, url: target, body: hop.body }),
+              }
+            : hop.headers,
           body: hop.body,
           // Every hop is ours to judge (see `redirected`); undici would re-send the body anywhere.
           redirect: "manual",

@@ -4,7 +4,11 @@
  * loopback that resolves the other's domain. Every test of the alias, the Move,
  * the watch and the whole journey starts from here, and leaves it closed.
  */
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import {
+  type MastodonSandbox,
+  type MastodonSandboxOptions,
+  startMastodonSandbox,
+} from "../../sandbox/mastodon.js";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
 import { emptySnapshot, type Snapshot } from "../../src/model/snapshot.js";
 import type { State, StateOf } from "../../src/model/state.js";
@@ -47,6 +51,8 @@ export interface MoveWorldOptions {
   alias?: boolean;
   /** Domains that never answer (their followers never move). */
   silent?: string[];
+  /** The old server's harsh modes: secure mode, a closed API. */
+  oldModes?: Pick<MastodonSandboxOptions, "authorizedFetch" | "closedApi">;
 }
 
 export async function startMoveWorld(opts: MoveWorldOptions = {}): Promise<MoveWorld> {
@@ -57,6 +63,7 @@ export async function startMoveWorld(opts: MoveWorldOptions = {}): Promise<MoveW
     rateLimit: null,
     originOf: (h) => origins[h] ?? null,
     version: opts.oldVersion,
+    ...opts.oldModes,
   });
   origins[OLD] = old.url;
   for (const d of opts.silent ?? []) origins[d] = "http://127.0.0.1:9";

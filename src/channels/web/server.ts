@@ -1,7 +1,8 @@
 /**
  * The bot's small web side, started only when PUBLIC_URL is set: the OAuth callback, the
- * one-time pages of channels that can't carry files or secrets (one-time-routes.ts), and a
- * health check. Pages are plain HTML with every string escaped.
+ * one-time pages of channels that can't carry files or secrets (one-time-routes.ts), the
+ * bot's instance actor and its WebFinger record (the key servers in secure mode check its
+ * signed reads against), and a health check. Pages are plain HTML with every string escaped.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,6 +22,21 @@ export interface WebRoutes {
   oneTime?(r: OneTimeRequest): Promise<WebAnswer>;
   /** Routes that answer requests themselves (ops-routes.ts, the Telegram webhook), asked first. */
   raw?: readonly RawRoute[];
+  /** The bot's instance actor: its document at /actor and its WebFinger record. */
+  actor?: {
+    document(): Promise<Record<string, unknown>>;
+    webfinger(resource: string): Record<string, unknown> | undefined;
+  };
+}
+
+/** JSON for other servers (the instance actor, its WebFinger), cacheable like Mastodon's. */
+function sendJson(res: ServerResponse, type: string, body: unknown): void {
+  res.writeHead(200, {
+    "content-type": `${type}; charset=utf-8`,
+    "cache-control": "max-age=180, public",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(JSON.stringify(body));
 }
 
 function render(p: Extract<WebAnswer, Page>): string {
@@ -100,6 +116,17 @@ async function answer(routes: WebRoutes, req: IncomingMessage, res: ServerRespon
   for (const route of routes.raw ?? []) if (route(req, url, res)) return;
   if (req.method === "GET" && url.pathname === "/healthz") {
     res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+    return;
+  }
+  const actor = routes.actor;
+  if (actor && req.method === "GET" && url.pathname === "/actor") {
+    sendJson(res, "application/activity+json", await actor.document());
+    return;
+  }
+  if (actor && req.method === "GET" && url.pathname === "/.well-known/webfinger") {
+    const jrd = actor.webfinger(url.searchParams.get("resource") ?? "");
+    if (jrd) sendJson(res, "application/jrd+json", jrd);
+    else res.writeHead(404, HEADERS).end();
     return;
   }
   if (req.method === "GET" && url.pathname === "/oauth/callback") {

@@ -14,7 +14,7 @@ import { count, n, type Text } from "../../chat/text.js";
 import { notFollowedCsv } from "../../formats/report-csv.js";
 import type { JobInput } from "../../model/jobs.js";
 import type { ImportReport, StateOf } from "../../model/state.js";
-import { aliasChecked, askAlias, saysDone } from "../lib/alias-ask.js";
+import { aliasChecked, askAlias, goesOnUnchecked, saysDone, unchecked } from "../lib/alias-ask.js";
 import { explainRemote } from "../lib/explain.js";
 import { journeyOf } from "../lib/journey.js";
 import { newHost, toAlias } from "../lib/moving.js";
@@ -51,6 +51,16 @@ export const importing: Step<"importing"> = {
   async handle(state, input, ctx) {
     if (input.kind === "job" && input.job === "import-follows") return reported(state, input);
     const a = aliasNow(state);
+    if (a && goesOnUnchecked(input)) {
+      // The pre-flight after the report checks again, and blocks on anything it can read that is wrong.
+      return {
+        state: { ...state, aliasDone: true },
+        replies: [
+          unchecked(),
+          say(["I'll show the last checks before the move as soon as the follows are done."]),
+        ],
+      };
+    }
     if (a && saysDone(input)) {
       const checked = await aliasChecked(a, ctx);
       if (!checked.ok) return stay(state, checked.reply);

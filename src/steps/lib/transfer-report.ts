@@ -7,7 +7,7 @@ import { elide, n, REMOTE_TEXT_MAX, type Text } from "../../chat/text.js";
 import { stayedCsv } from "../../formats/report-csv.js";
 import { domainOf } from "../../model/handle.js";
 import type { JobEvents, StayedReason } from "../../model/jobs.js";
-import type { Moving } from "../../model/state.js";
+import type { Moving, TransferResult } from "../../model/state.js";
 import { oldOrigin } from "./moving.js";
 
 type Finished = Extract<JobEvents["watch"], { event: "finished" }>;
@@ -29,12 +29,23 @@ function reasonText(reason: StayedReason): string {
   }
 }
 
+/**
+ * The first line of the end: N of M with a percentage only when both are known. A watch that
+ * never read a count says so, and an account with no followers had none to move.
+ */
+export function finishedLine(r: TransferResult): string {
+  if (!r.counted) {
+    const had = r.initial > 0 ? ` of your ${n(r.initial)} followers` : " of your followers";
+    return `Your move is finished as far as I can tell, but your old server never let me count its followers, so I can't say how many${had} moved.`;
+  }
+  if (r.initial === 0) return "Your move is finished: your old account had no followers to move.";
+  const pct = Math.round((r.moved / r.initial) * 100);
+  return `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved (${pct}%).`;
+}
+
 export function finishedReplies(report: Finished, state: Moving): Reply[] {
   const r = report.result;
-  const pct = r.initial > 0 ? Math.round((r.moved / r.initial) * 100) : 100;
-  const text: Text[number][] = [
-    `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved (${pct}%).`,
-  ];
+  const text: Text[number][] = [finishedLine(r)];
   const files: Reply[] = [];
   const stayed = report.stayed;
   if (r.stayed > 0 && stayed && stayed.length > 0) {
@@ -63,6 +74,11 @@ export function finishedReplies(report: Finished, state: Moving): Reply[] {
   }
   if (r.ended === "settled") text.push("\nThe count has stopped changing, so I'm calling it done.");
   if (r.ended === "cap") text.push("\nIt's been two weeks, so I've stopped watching.");
+  if (!r.counted) {
+    text.push(
+      "\nThe followers' own servers move them all the same; the follower count on your new account shows how many arrived.",
+    );
+  }
   return [
     say(text),
     ...files,

@@ -7,11 +7,18 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { code } from "../../chat/text.js";
-import { checkMoved, describeMove, type MoveVerdict } from "../../clients/alias-check.js";
+import { describeMove, type MoveVerdict } from "../../clients/alias-check.js";
 import { splitHandle } from "../../model/handle.js";
 import type { JobInput, WatchRequest } from "../../model/jobs.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldOrigin, WATCH_FOR_MOVE_MS } from "../lib/moving.js";
+import {
+  handles,
+  movingOf,
+  oldAccountMoved,
+  oldOrigin,
+  uncheckedMove,
+  WATCH_FOR_MOVE_MS,
+} from "../lib/moving.js";
 import type { Outcome, Step, StepContext } from "../step.js";
 
 function ask(state: StateOf<"move">) {
@@ -83,12 +90,39 @@ async function polled(
       ],
     };
   }
-  const next = afterVerdict(
-    state,
-    await checkMoved(ctx.world.fediverse, handles(state)),
-    ctx.now(),
-  );
-  return next ?? { state, replies: [] };
+  const verdict = await oldAccountMoved(state, ctx);
+  const next = afterVerdict(state, verdict, ctx.now());
+  if (next) return next;
+  // Looking again can't show what the old server won't show: say so now, not in half an hour.
+  if (verdict.kind === "unchecked") return unseen(state, verdict, ctx);
+  return { state, replies: [] };
+}
+
+/**
+ * Nothing public shows the Move (secure mode, closed API): never a dead end — the user saw
+ * the move page's answer, and their word is taken for it. Any poll stops: it can't see it either.
+ */
+function unseen(
+  state: StateOf<"move">,
+  verdict: Extract<MoveVerdict, { kind: "unchecked" }>,
+  ctx: StepContext,
+): Outcome {
+  return {
+    state: { ...state, pollJobId: undefined },
+    replies: [
+      say(
+        [
+          `${uncheckedMove(verdict, ctx)}. If the move page said your account is now redirected to @${state.target.handle}, tell me and I'll start watching your followers move.`,
+        ],
+        {
+          choices: [
+            { id: "moved-unchecked", label: "The page said it's moved" },
+            { id: "moved", label: "Check again" },
+          ],
+        },
+      ),
+    ],
+  };
 }
 
 export const move: Step<"move"> = {
@@ -97,15 +131,24 @@ export const move: Step<"move"> = {
   enter: (state) => ask(state),
   async handle(state, input, ctx) {
     if (input.kind === "job" && input.job === "move-poll") return polled(state, input, ctx);
+    if (input.kind === "choice" && input.id === "moved-unchecked") {
+      // The user saw the move page succeed; nothing public can confirm it (see below).
+      const next = afterVerdict(state, { kind: "moved", to: state.target.handle }, ctx.now())!;
+      return {
+        ...next,
+        replies: [say(["Going by what the move page told you: your account has moved."])],
+      };
+    }
     if (
       !(input.kind === "choice" && input.id === "moved") &&
       !(input.kind === "text" && /moved|done/i.test(input.text))
     ) {
       return { state, replies: ask(state) };
     }
-    const verdict = await checkMoved(ctx.world.fediverse, handles(state));
+    const verdict = await oldAccountMoved(state, ctx);
     const next = afterVerdict(state, verdict, ctx.now());
     if (next) return next;
+    if (verdict.kind === "unchecked") return unseen(state, verdict, ctx);
     const reply = say([
       `Not yet: ${describeMove(verdict, handles(state))} The old server can take a minute; I'll keep checking and tell you as soon as it shows. If its form showed an error, tell me what it said.`,
     ]);

@@ -7,14 +7,25 @@
 import { randomUUID } from "node:crypto";
 import { type Reply, say } from "../../chat/conversation.js";
 import { n, type Text } from "../../chat/text.js";
-import { checkAlias, checkMoved, describeAlias, describeMove } from "../../clients/alias-check.js";
+import { checkAlias, describeAlias, describeMove } from "../../clients/alias-check.js";
 import { domainOf, splitHandle } from "../../model/handle.js";
 import type { StateOf } from "../../model/state.js";
-import { handles, movingOf, oldOrigin, WATCH_FOR_MOVE_MS } from "../lib/moving.js";
+import {
+  handles,
+  movingOf,
+  oldAccountMoved,
+  oldOrigin,
+  uncheckedAlias,
+  uncheckedMove,
+  WATCH_FOR_MOVE_MS,
+} from "../lib/moving.js";
 import type { Step, StepContext } from "../step.js";
 
-/** A check's mark: passed, a warning that doesn't block, a failure that does, or plain information. */
-type Check = { ok: boolean | "warn" | "info"; text: string };
+/**
+ * A check's mark: passed, a warning that doesn't block, a failure that does, or plain information.
+ * `unseen`: the Move can't be seen from here at all, so no poll could see it either.
+ */
+type Check = { ok: boolean | "warn" | "info"; text: string; unseen?: true };
 const DAY = 24 * 60 * 60_000;
 
 /**
@@ -32,9 +43,15 @@ export async function preflightChecks(
   const checks: Check[] = [];
   const [alias, moved] = await Promise.all([
     checkAlias(ctx.world.fediverse, h),
-    checkMoved(ctx.world.fediverse, h),
+    oldAccountMoved(state, ctx),
   ]);
-  checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
+  if (alias.kind === "unchecked") {
+    checks.push({ ok: "warn", text: uncheckedAlias(state, ctx) });
+    checks.push({
+      ok: "warn",
+      text: `Nor can I see whether @${h.newHandle} approves followers by hand: if it does, switch that off until the move is over, or your moved followers pile up as follow requests.`,
+    });
+  } else checks.push({ ok: alias.kind === "ok", text: describeAlias(alias, h) });
   if (alias.kind === "ok") {
     checks.push({
       ok: "warn",
@@ -58,11 +75,20 @@ export async function preflightChecks(
       ? `Both accounts are on ${domainOf(h.newHandle)}. Mastodon allows a move within one server; check that @${h.newHandle} is the account you mean.`
       : "The accounts are on different servers.",
   });
-  checks.push({
-    ok: moved.kind === "not-yet",
-    text:
-      moved.kind === "not-yet" ? `@${h.oldHandle} hasn't moved before.` : describeMove(moved, h),
-  });
+  if (moved.kind === "unchecked") {
+    // Not a dead end: the move page itself refuses an account that has moved in the last 30 days.
+    checks.push({
+      ok: "warn",
+      unseen: true,
+      text: `I couldn't check whether @${h.oldHandle} has moved before: ${uncheckedMove(moved, ctx)}. If it has moved in the last 30 days, the move page will say so.`,
+    });
+  } else {
+    checks.push({
+      ok: moved.kind === "not-yet",
+      text:
+        moved.kind === "not-yet" ? `@${h.oldHandle} hasn't moved before.` : describeMove(moved, h),
+    });
+  }
   const age = ctx.now() - state.snapshotAt;
   checks.push({
     ok: age < DAY ? true : "warn",
@@ -137,6 +163,11 @@ export const preflight: Step<"preflight"> = {
       if (checks.some((c) => c.ok === false))
         return { state, replies: await preflight.enter(state, ctx) };
       await rememberFollowerCount(state, ctx);
+      // Where nothing public shows the Move, no poll can see it: the move step then asks to be
+      // told ("I've moved"), and takes the move page's word for it.
+      if (checks.some((c) => c.unseen)) {
+        return { state: { step: "move", ...movingOf(state), confirmedAt: ctx.now() }, replies: [] };
+      }
       // The bot watches for the Move itself from now on: nobody needs to say they've moved.
       const pollJobId = randomUUID();
       return {

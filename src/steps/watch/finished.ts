@@ -12,7 +12,12 @@ function summary(state: StateOf<"finished">) {
   const when = state.forgetAt
     ? `I'll forget everything on ${new Date(state.forgetAt).toUTCString().slice(0, 16)}.`
     : "You asked me to keep your data; /forget deletes it.";
-  return say([`Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved. ${when}`], {
+  const line = r.counted
+    ? r.initial > 0
+      ? `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved.`
+      : "Your move is finished: your old account had no followers to move."
+    : "Your move is finished; your old server never let me count its followers.";
+  return say([`${line} ${when}`], {
     choices: [
       ...(state.revoked ? [] : [{ id: "revoke", label: "Revoke my access" }]),
       { id: "/forget", label: "Forget now" },

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { say } from "../../chat/conversation.js";
 import { b, n } from "../../chat/text.js";
+import { splitHandle } from "../../model/handle.js";
 import type { JobInput } from "../../model/jobs.js";
 import type { StateOf } from "../../model/state.js";
 import { movingOf } from "../lib/moving.js";
@@ -19,7 +20,8 @@ export async function watchStatus(state: StateOf<"watching">, ctx: StepContext):
   if (!data) return "I'm watching your followers move; the first count comes within minutes.";
   const { initial, last, first } = data;
   const moved = Math.max(0, initial - last.count);
-  const pct = initial > 0 ? Math.round((moved / initial) * 100) : 100;
+  if (initial === 0) return "Your old account had no followers to move.";
+  const pct = Math.round((moved / initial) * 100);
   const lines = [`Moved ${n(moved)} of ${n(initial)} followers ${bar(pct, 100)} ${pct}%`];
   if (last.at > first.at && first.count > last.count) {
     const perHour = ((first.count - last.count) / (last.at - first.at)) * 3_600_000;
@@ -52,6 +54,15 @@ export const watching: Step<"watching"> = {
   status: async (state, ctx) => [say([await watchStatus(state, ctx)])],
   async handle(state, input, ctx) {
     if (input.kind === "job" && input.job === "watch") return reported(state, input, ctx);
+    if (input.kind === "choice" && input.id === "finish-uncounted") {
+      return finishUncounted(state, ctx);
+    }
+    if (input.kind === "choice" && input.id === "keep-watching") {
+      return {
+        state,
+        replies: [say(["I'll keep trying, and tell you when it's over; /status any time."])],
+      };
+    }
     if (input.kind === "choice" && input.id === "quiet") {
       return {
         state: { ...state, quiet: true },
@@ -62,11 +73,66 @@ export const watching: Step<"watching"> = {
   },
 };
 
+/** Why nothing on the old server can be counted, in the user's terms, and what can be done. */
+function unreadable(
+  state: StateOf<"watching">,
+  input: Extract<JobInput, { job: "watch"; event: "unreadable" }>,
+): Outcome {
+  const host = splitHandle(state.oldHandle).host;
+  const profile = input.signs
+    ? `and it refused even my signed request for your profile (${input.activitypub.replace(/^.*\((.*)\)$/, "$1")})`
+    : "and it shows your profile only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL)";
+  return {
+    state,
+    replies: [
+      say(
+        [
+          `I can't count your followers on ${host}: its API answers only signed-in apps, ${profile}. `,
+          "Your followers are moving all the same; only my count is missing. I'll keep trying in case that changes and tell you when the watch ends. ",
+          "Or I can finish now without a count: then the follower count on your new account is the one to watch.",
+        ],
+        {
+          choices: [
+            { id: "keep-watching", label: "Keep trying" },
+            { id: "finish-uncounted", label: "Finish without a count" },
+          ],
+        },
+      ),
+    ],
+  };
+}
+
+async function finishUncounted(state: StateOf<"watching">, ctx: StepContext): Promise<Outcome> {
+  const initial = (await ctx.snapshots.get(ctx.user))?.followers.count ?? 0;
+  const result = {
+    initial,
+    moved: 0,
+    stayed: 0,
+    counted: false,
+    ended: "asked" as const,
+    at: ctx.now(),
+  };
+  return reported(
+    state,
+    {
+      kind: "job",
+      job: "watch",
+      id: state.watchJobId,
+      event: "finished",
+      result,
+      stayed: null,
+      servers: [],
+    },
+    ctx,
+  );
+}
+
 function reported(
   state: StateOf<"watching">,
   input: Extract<JobInput, { job: "watch" }>,
   ctx: StepContext,
 ): Outcome {
+  if (input.event === "unreadable") return unreadable(state, input);
   if (input.event === "milestone") {
     if (state.quiet) return { state, replies: [] };
     const text =
