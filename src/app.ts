@@ -80,9 +80,9 @@ export async function createApp(
     config.channel === "telegram" && config.telegram
       ? new TelegramChannel({ ...config.telegram, engine })
       : undefined;
-  // With a public address, Telegram comes by webhook to any process; else by polling.
+  // With a public address, Telegram comes by webhook to any process (unless turned off); else by polling.
   const webhook =
-    telegram && config.web
+    telegram && config.web && config.telegram?.webhook
       ? new TelegramWebhook({
           channel: telegram,
           store,

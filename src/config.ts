@@ -22,6 +22,9 @@ const schema = z.object({
     .regex(/^\d+:[\w-]{20,}$/, "a token from @BotFather, like 123456:ABC-DEF…")
     .optional(),
   TELEGRAM_API_ROOT: z.url({ protocol: /^https?$/ }).default("https://api.telegram.org"),
+  // With PUBLIC_URL, updates come by webhook unless this is off (one process that serves only
+  // the OAuth callback and one-time pages can keep polling).
+  TELEGRAM_WEBHOOK: flag.default(true),
   STORE_URL: z
     .string()
     .regex(
@@ -85,7 +88,7 @@ const schema = z.object({
 });
 
 export type Config = {
-  telegram?: { token: string; apiRoot: string };
+  telegram?: { token: string; apiRoot: string; webhook: boolean };
   storeUrl: string;
   /**
    * The Redis that jobs are shared through (BullMQ), so any process runs any job:
@@ -170,7 +173,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     telegram: e.TELEGRAM_BOT_TOKEN
-      ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, "") }
+      ? {
+          token: e.TELEGRAM_BOT_TOKEN,
+          apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, ""),
+          webhook: e.TELEGRAM_WEBHOOK,
+        }
       : undefined,
     mastodonDm: dm
       ? {

@@ -28,7 +28,14 @@ describe("config", () => {
     expect(c.telegram).toEqual({
       token: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
       apiRoot: "http://127.0.0.1:9",
+      webhook: true,
     });
+    // A process with PUBLIC_URL may keep polling.
+    const polling = readConfig({
+      TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+      TELEGRAM_WEBHOOK: "false",
+    });
+    expect(polling.telegram?.webhook).toBe(false);
   });
 
   it("runs the Mastodon DM channel alone when only the bot account is set, or beside Telegram", () => {

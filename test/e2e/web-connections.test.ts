@@ -65,6 +65,8 @@ describe("the web side under 1,100 idle sockets", () => {
         ALLOW_PRIVATE_NETWORK: "true",
         LOG_LEVEL: "info",
         PUBLIC_URL: "https://bot.example",
+        // Polling: this is about the bot's file descriptors, not how updates arrive.
+        TELEGRAM_WEBHOOK: "false",
         HOST: "127.0.0.1",
         PORT: "0",
       },

@@ -11,8 +11,13 @@
 import type { Engine } from "../../engine/engine.js";
 import { MAX_FILE_BYTES } from "../../formats/follows-import.js";
 import { log } from "../../log.js";
+import type { Page } from "./oauth-callback.js";
 import type { OneTimePages } from "./one-time.js";
-import type { WebAnswer } from "./server.js";
+
+/** A page, maybe with a one-field form that posts back to the same address, or a download. */
+export type WebAnswer =
+  | (Page & { form?: { field: "token" | "file" | "none"; submit: string } })
+  | { download: { name: string; bytes: Uint8Array } };
 
 const gone: WebAnswer = {
   status: 410,

@@ -9,13 +9,8 @@ import type { AddressInfo } from "node:net";
 import { escapeHtml } from "../../chat/text.js";
 import { log, logContext, newRequestId } from "../../log.js";
 import type { Page } from "./oauth-callback.js";
-import { type OneTimeRequest, UPLOAD_LIMIT } from "./one-time-routes.js";
+import { type OneTimeRequest, UPLOAD_LIMIT, type WebAnswer } from "./one-time-routes.js";
 import type { RawRoute } from "./ops-routes.js";
-
-/** A page, maybe with a one-field form that posts back to the same address, or a download. */
-export type WebAnswer =
-  | (Page & { form?: { field: "token" | "file" | "none"; submit: string } })
-  | { download: { name: string; bytes: Uint8Array } };
 
 export interface WebRoutes {
   callback(url: URL): Promise<Page>;
