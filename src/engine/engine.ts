@@ -141,15 +141,23 @@ export class Engine implements JobReporter {
    * called with the replies once the new state is saved, still under the user's
    * lock; without it they go out through the notifier.
    */
+  /**
+   * `messageId`: the channel's own id for this message, when it may hand the same message over
+   * again after a crash (the DM channel). The turn's replies are kept under it, so a message
+   * whose turn was saved but not acknowledged is answered from the outbox, not run twice.
+   */
   async receive(
     user: UserKey,
     input: Input,
     deliver?: (turn: Turn) => Promise<void>,
+    messageId?: string,
   ): Promise<Turn> {
     const send = deliver ?? this.notify(user);
     const timer = metrics.turnSeconds.startTimer();
     try {
-      const turn = await this.locked(user, (fence) => this.run(user, input, send, fence));
+      const turn = await this.locked(user, (fence) =>
+        this.run(user, input, send, fence, messageId),
+      );
       metrics.turns.inc({ outcome: turn.ack });
       return turn;
     } catch (err) {
@@ -302,14 +310,19 @@ export class Engine implements JobReporter {
     input: StepInput,
     deliver: (turn: Turn) => Promise<void>,
     fence: Fence,
+    messageId?: string,
   ): Promise<Turn> {
     let before = await this.saved.get(user);
+    const answered = messageId !== undefined && before?.outbox?.some((e) => e.id === messageId);
     if (before?.outbox?.length) before = await this.flush(user, before, fence);
+    // This message's turn was saved by a process that died before delivering it: the flush
+    // just delivered its replies; running the step again would answer it twice.
+    if (answered) return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "done" };
     const ctx = this.context(user);
     const change = await this.turn(before, input, ctx);
     if (change === "stale")
       return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "stale" };
-    const id = change.replies.length > 0 ? randomUUID() : undefined;
+    const id = change.replies.length > 0 ? (messageId ?? randomUUID()) : undefined;
     if (id && !change.forget) await this.outboxIndex.mark(user);
     const after = await this.commit(user, before, change, input.kind === "job", fence, id);
     const turn: Turn = {

@@ -323,15 +323,22 @@ export class MastodonDmChannel implements Notifier {
         ? ({ kind: "command", name: "start", args: "" } as const)
         : toInput(text, person?.shown ?? undefined);
     try {
-      await this.opts.engine.receive(item.user, input, async (t: Turn) => {
-        await this.remember(item.user, t.replies, t.seq, {
-          acct: item.acct,
-          lastStatusId: status.id,
-          shown: null,
-        });
-        const { text: said } = await render(t.replies, this.files(item.user));
-        await this.answer(item, said, key);
-      });
+      await this.opts.engine.receive(
+        item.user,
+        input,
+        async (t: Turn) => {
+          await this.remember(item.user, t.replies, t.seq, {
+            acct: item.acct,
+            lastStatusId: status.id,
+            shown: null,
+          });
+          const { text: said } = await render(t.replies, this.files(item.user));
+          await this.answer(item, said, key);
+          // The status id: a turn saved but not delivered before a crash is posted again by the
+          // outbox under the same Idempotency-Keys (notify's `fedimove-<id>`), never run twice.
+        },
+        status.id,
+      );
     } catch (err) {
       log.error("mastodon-dm: turn failed", { user: item.user, err });
       await this.answer(item, SORRY, key);
