@@ -300,6 +300,12 @@ export function watchJob(deps: {
       if (!read.ok) {
         // Made already (WebFinger, the actor, perhaps its collection): charged, not asked for.
         await budget.charge(host, 3);
+        // Nothing more is reported until the end, two weeks on: a user who finished without a
+        // count (the watching step ends the wait itself) stops the polling here.
+        if (cursor.unreadableReported && !(await control.wanted())) {
+          await save(control, { ...cursor, done: true });
+          return undefined;
+        }
         const newCount =
           cursor.newAtStart === undefined
             ? undefined

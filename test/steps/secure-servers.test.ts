@@ -125,6 +125,7 @@ describe("an old server in secure mode", () => {
     expect(chat.notified.at(-1)).toMatchObject({
       choices: [{ label: "Keep trying" }, { label: "Finish without a count" }],
     });
+    const watchJobId = ((await chat.state()) as { watchJobId: string }).watchJobId;
     const end = await chat.press("Finish without a count");
     const finished = end.lines.find((s) => s.startsWith("Your move is finished"));
     expect(finished).toBe(
@@ -134,8 +135,13 @@ describe("an old server in secure mode", () => {
       step: "finished",
       result: { counted: false, ended: "asked" },
     });
-    // The watch itself goes on until it next reports (and finds nobody waiting); stop it here.
-    await chat.jobs.cancelAll(chat.user);
+    // The watch stops at its next poll: nobody waits for it any more.
+    for (let tries = 0; (await chat.jobs.scheduledAt(watchJobId)) !== undefined; tries++) {
+      if (tries > 500) throw new Error("the watch is still polling");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await chat.jobs.idle();
+    expect(await chat.jobs.scheduledAt(watchJobId)).toBeUndefined();
   });
 
   it("never counted and no followers known: the end claims no percentage (not '0 of 0 (100%)')", async () => {
