@@ -36,6 +36,16 @@ export class MastodonTarget implements NewAccount {
     return this.me.handle;
   }
 
+  /** GET /api/v1/accounts/verify_credentials: followers_count, as the owner sees it. */
+  async followersCount(): Promise<number> {
+    const res = await this.http.json(
+      `${this.origin}/api/v1/accounts/verify_credentials`,
+      AccountSchema,
+      { token: this.token, maxBytes: BODY_LIMITS.account },
+    );
+    return res.data.followers_count ?? 0;
+  }
+
   async following(): Promise<Set<string>> {
     const out = new Set<string>();
     let url: string | undefined = `${this.origin}/api/v1/accounts/${this.me.id}/following?limit=80`;

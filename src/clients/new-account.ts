@@ -42,6 +42,11 @@ export interface NewAccount {
    * refuses after the fact: its pacer's ⌈R·c⌉ lanes, and one waiting); absent, one.
    */
   lanes?(): number;
+  /**
+   * The account's own follower count, read with its token (a closed API doesn't matter);
+   * absent where the server's API offers none (micro.blog's shows no follower count).
+   */
+  followersCount?(): Promise<number>;
   /** Where the user uploads following_accounts.csv on the web, for the import they do themselves. */
   readonly webImport: { where: string; url?: string };
 }

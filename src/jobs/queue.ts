@@ -61,6 +61,11 @@ export interface JobControl<C, E, P> {
   save(cursor: C, progress?: P): Promise<void>;
   /** Tells the user's step what happened. Progress and waits may be dropped while the user is busy. */
   report(event: E): Promise<ReportAck>;
+  /**
+   * Does the user's saved state still wait for this job? For a job with nothing to report for
+   * a long time, to stop once the user has moved on (a step can end a wait without it).
+   */
+  wanted(): Promise<boolean>;
 }
 
 export interface JobHandler<D = unknown, C = unknown, E = unknown, P = unknown> {

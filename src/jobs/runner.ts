@@ -590,6 +590,10 @@ export class JobRunner implements JobQueue {
         const input = { kind: "job", job: record.kind, id: record.id, ...(event as object) };
         return this.reporter.report(record.user, input as JobInput);
       },
+      wanted: async () => {
+        if (!this.reporter) throw new Error("jobs have no reporter");
+        return this.reporter.wants(record.user, record.id);
+      },
     };
     try {
       // A lease the job waited for inside its work (a user's, the index) is a failure of

@@ -5,7 +5,9 @@
  * A server whose API wants a user (DISALLOW_UNAUTHENTICATED_API_ACCESS) is
  * counted from its ActivityPub followers collection's `totalItems` instead,
  * signed where the bot can sign; when neither can be read, that is reported at
- * once, and an end without any count says so instead of claiming a percentage.
+ * once, and a Mastodon-API new account is counted instead: what its own follower
+ * count (read with its token) gained since the watch began. An end without any
+ * count says so instead of claiming a percentage.
  * Often at first, less often later, within a request budget per host. Crossing
  * 50% and 90% is reported; when the count reaches zero, stops changing for the
  * settle period, or the cap is hit, the job gathers who stayed and what their
@@ -27,6 +29,7 @@ import {
 import type { TransferResult } from "../model/state.js";
 import { RejectedError, RemoteError } from "../net/errors.js";
 import { chargeRetries } from "../net/http.js";
+import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
 import { snapshots } from "../store/user-data.js";
 
@@ -65,6 +68,10 @@ export const WatchCursor = WatchProgress.partial().extend({
   done: z.boolean().optional(),
   /** That nothing could be read to count was reported. */
   unreadableReported: z.boolean().optional(),
+  /** The new account's own follower count when the watch began (Mastodon-API targets). */
+  newAtStart: z.number().optional(),
+  /** Counting from the new side: what its follower count last was, and when it last changed. */
+  newLast: z.object({ at: z.number(), count: z.number() }).optional(),
 });
 export type WatchCursor = z.infer<typeof WatchCursor>;
 
@@ -154,9 +161,27 @@ function progressOf(c: WatchCursor): WatchProgress | undefined {
   };
 }
 
+/** The new account's own follower count, where its API offers one and its token still works. */
+async function newSideCount(
+  world: World,
+  sealer: Sealer | undefined,
+  data: JobDataOf<"watch">,
+): Promise<number | undefined> {
+  if (!data.target || !sealer) return undefined;
+  const account = world.newAccount(data.target, sealer.unseal(data.target.token));
+  if (!account.followersCount) return undefined;
+  try {
+    return await account.followersCount();
+  } catch (err) {
+    if (err instanceof RemoteError) return undefined;
+    throw err;
+  }
+}
+
 export function watchJob(deps: {
   world: World;
   store: Store;
+  sealer?: Sealer;
   options?: Partial<WatchOptions>;
   budget?: Budget;
 }): JobHandler<JobDataOf<"watch">, WatchCursor, JobEvents["watch"], WatchProgress> {
@@ -196,14 +221,25 @@ export function watchJob(deps: {
         stayed = null;
       }
     }
-    const result: TransferResult = {
-      initial,
-      moved: counted ? Math.max(0, initial - count) : 0,
-      stayed: counted ? count : 0,
-      counted,
-      ended,
-      at: Date.now(),
-    };
+    const fromNew = !counted && cursor.newLast && cursor.newAtStart !== undefined;
+    const result: TransferResult = fromNew
+      ? {
+          initial,
+          moved: Math.max(0, cursor.newLast!.count - cursor.newAtStart!),
+          stayed: 0,
+          counted: true,
+          from: "new",
+          ended,
+          at: Date.now(),
+        }
+      : {
+          initial,
+          moved: counted ? Math.max(0, initial - count) : 0,
+          stayed: counted ? count : 0,
+          counted,
+          ended,
+          at: Date.now(),
+        };
     const servers = stayed ? byServer(stayed, domain) : [];
     const reasons = await Promise.all(
       servers.slice(0, REASONS_FOR_HOSTS).map(([host]) => reasonFor(deps.world, host, domain)),
@@ -230,8 +266,8 @@ export function watchJob(deps: {
     retryAfterErrorMs: o.pollLateMs,
     async run(job, control) {
       const data = job.data;
-      const cursor: WatchCursor = job.cursor ?? { polls: 0, milestones: [] };
-      if (cursor.done) return undefined;
+      const started: WatchCursor = job.cursor ?? { polls: 0, milestones: [] };
+      if (started.done) return undefined;
       const now = Date.now();
       const host = new URL(data.origin).host;
       // The budget is charged per request (the lookup here, list pages below). A poll put off
@@ -239,6 +275,13 @@ export function watchJob(deps: {
       if (!(await budget.tryTake(host)))
         return { again: (await budget.nextAt(host)) + Math.random() * o.pollLateMs };
       const domain = data.domain ?? host;
+      // Taken when the watch starts: the new side's growth from here is what moved, should the
+      // old side never be readable. Asked again next poll if the new server didn't answer.
+      let cursor: WatchCursor = started;
+      if (cursor.newAtStart === undefined) {
+        const at = await newSideCount(deps.world, deps.sealer, data);
+        if (at !== undefined) cursor = { ...cursor, newAtStart: at };
+      }
       const nextPoll = () =>
         now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
 
@@ -257,20 +300,46 @@ export function watchJob(deps: {
       if (!read.ok) {
         // Made already (WebFinger, the actor, perhaps its collection): charged, not asked for.
         await budget.charge(host, 3);
+        // Nothing more is reported until the end, two weeks on: a user who finished without a
+        // count (the watching step ends the wait itself) stops the polling here.
+        if (cursor.unreadableReported && !(await control.wanted())) {
+          await save(control, { ...cursor, done: true });
+          return undefined;
+        }
+        const newCount =
+          cursor.newAtStart === undefined
+            ? undefined
+            : await newSideCount(deps.world, deps.sealer, data);
         if (!cursor.unreadableReported) {
           const ack = await control.report({
             event: "unreadable",
             api: read.api,
             activitypub: read.activitypub,
             signs: deps.world.fediverse.signs,
+            newSide: newCount !== undefined,
           });
           if (ack === "stale") {
             await save(control, { ...cursor, done: true });
             return undefined;
           }
-          await save(control, { ...cursor, unreadableReported: true });
         }
-        const reported = { ...cursor, unreadableReported: true };
+        let reported: WatchCursor = { ...cursor, unreadableReported: true };
+        if (newCount !== undefined) {
+          const changed = reported.newLast?.count !== newCount;
+          reported = {
+            ...reported,
+            polls: reported.polls + 1,
+            newLast: { at: now, count: newCount },
+            lastChangeAt: changed ? now : (reported.lastChangeAt ?? now),
+          };
+        }
+        await save(control, reported);
+        if (
+          reported.newLast &&
+          now - (reported.lastChangeAt ?? now) >= o.settleMs &&
+          reported.polls >= 2
+        )
+          return finish(job.user, data, control, reported, "settled");
         return now - data.startedAt >= o.capMs
           ? finish(job.user, data, control, reported, "cap")
           : { again: nextPoll() };

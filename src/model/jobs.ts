@@ -16,6 +16,11 @@ export const WatchRequest = z.object({
   /** The old account's domain, as in its handle (old.example). */
   domain: z.string().optional(),
   startedAt: z.number(),
+  /**
+   * The new account (its token sealed), to count from there when the old server can't be
+   * read. Absent in watches started before it was kept.
+   */
+  target: Target.optional(),
 });
 export type WatchRequest = z.infer<typeof WatchRequest>;
 
@@ -121,7 +126,14 @@ export interface JobEvents {
      * (`api`) and its ActivityPub actor or followers collection wants a signature the bot can't
      * make, or refuses it (`activitypub`). Reported once; the watch goes on trying.
      */
-    | { event: "unreadable"; api: string; activitypub: string; signs: boolean }
+    | {
+        event: "unreadable";
+        api: string;
+        activitypub: string;
+        signs: boolean;
+        /** The new account's own follower count can be read: the watch counts from there. */
+        newSide?: boolean;
+      }
     | {
         event: "finished";
         result: TransferResult;

@@ -102,6 +102,11 @@ export const TransferResult = z.object({
    * shown only to signed requests): `moved` and `stayed` are then unknown, never 0 of 0.
    */
   counted: z.boolean().default(true),
+  /**
+   * `new`: the old server could never be read, so `moved` is what the new account's own
+   * follower count gained since the watch began, and `stayed` is unknown (0).
+   */
+  from: z.enum(["old", "new"]).optional(),
   /** `asked`: the user ended an uncounted watch. */
   ended: z.enum(["zero", "settled", "cap", "asked"]),
   at: z.number(),

@@ -119,8 +119,13 @@ describe("an old server in secure mode", () => {
     );
     const told = says(chat).find((s) => s.startsWith("I can't count"));
     expect(told).toBe(
-      "I can't count your followers on old.example: its API answers only signed-in apps, and it shows your profile only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL). Your followers are moving all the same; only my count is missing. I'll keep trying in case that changes and tell you when the watch ends. Or I can finish now without a count: then the follower count on your new account is the one to watch.",
+      "I can't count your followers on old.example: its API answers only signed-in apps, and it shows your profile only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL). micro.blog's API doesn't show how many follow you there, so I can't count from your new account either. Your followers are moving all the same; only my count is missing. I'll keep trying in case that changes and tell you when the watch ends. Or I can finish now without a count: then the follower count on your new account is the one to watch.",
     );
+    // micro.blog offers no follower count: nothing to count from the new side.
+    expect(chat.notified.at(-1)).toMatchObject({
+      choices: [{ label: "Keep trying" }, { label: "Finish without a count" }],
+    });
+    const watchJobId = ((await chat.state()) as { watchJobId: string }).watchJobId;
     const end = await chat.press("Finish without a count");
     const finished = end.lines.find((s) => s.startsWith("Your move is finished"));
     expect(finished).toBe(
@@ -130,8 +135,13 @@ describe("an old server in secure mode", () => {
       step: "finished",
       result: { counted: false, ended: "asked" },
     });
-    // The watch itself goes on until it next reports (and finds nobody waiting); stop it here.
-    await chat.jobs.cancelAll(chat.user);
+    // The watch stops at its next poll: nobody waits for it any more.
+    for (let tries = 0; (await chat.jobs.scheduledAt(watchJobId)) !== undefined; tries++) {
+      if (tries > 500) throw new Error("the watch is still polling");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await chat.jobs.idle();
+    expect(await chat.jobs.scheduledAt(watchJobId)).toBeUndefined();
   });
 
   it("never counted and no followers known: the end claims no percentage (not '0 of 0 (100%)')", async () => {
@@ -205,6 +215,67 @@ describe("an old server with a closed API only", () => {
     expect(says(chat).filter((s) => s.startsWith("Your move is finished"))).toEqual([
       "Your move is finished: 30 of 30 followers moved (100%).",
     ]);
+  });
+});
+
+describe("an old server that can't be read at all, and a Mastodon new account", () => {
+  it("counts from the new account's own follower count, and the end says so truthfully", async () => {
+    // A settle period long enough that the count can't settle before the followers leave.
+    const { chat, old, world } = await atMove(
+      { authorizedFetch: true, closedApi: "unauthenticated" },
+      { watch: { settleMs: 2_000 } },
+    );
+    const neu = closing(
+      await startMastodonSandbox({
+        domain: "new.example",
+        rateLimit: null,
+        originOf: (h) => world.origins[h] ?? null,
+      }),
+    );
+    world.origins["new.example"] = neu.url;
+    neu.addAccount({ username: "ada" });
+    await neu.addAlias("ada", old.actorUri("ada"));
+    // Two followers before the Move: not moved ones, so not counted.
+    neu.seedFollowers("ada", 2, { domains: ["c.example"] });
+    await chat.placeAt({
+      ...world.stateAt("move", chat.sealer),
+      target: {
+        kind: "mastodon",
+        instance: { origin: neu.url, host: "new.example", domain: "new.example", version: "4.3.2" },
+        id: neu.getAccount("ada")!.id,
+        handle: "ada@new.example",
+        token: chat.sealer.seal(neu.issueToken("ada", ["read"])),
+      },
+    } as State);
+    await chat.send("/status");
+    // Nothing leaves by itself (an hour a tick); each follower who leaves follows the new account.
+    await old.performMove("ada", "ada@new.example", {
+      transfer: { perTick: 1, tickMs: 3_600_000, onLeave: (f) => void neu.follow(f.acct, "ada") },
+    });
+    await chat.press("I've moved");
+    await chat.press("The page said it's moved");
+    await chat.until(() => says(chat).some((s) => s.startsWith("I can't count")));
+    expect(says(chat).find((s) => s.startsWith("I can't count"))).toBe(
+      "I can't count your followers on old.example: its API answers only signed-in apps, and it shows your profile only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL). Your followers are moving all the same. I can count them from your new account instead: how many followers @ada@new.example gains from the move on. Or I can finish now without a count.",
+    );
+    expect(chat.notified.at(-1)).toMatchObject({
+      choices: [{ label: "Count from the new account" }, { label: "Finish without a count" }],
+    });
+    const counting = await chat.press("Count from the new account");
+    expect(counting.lines[0]).toBe(
+      "Counting from @ada@new.example: I'll tell you how many followers it gained when the count stops changing; /status any time.",
+    );
+    expect(old.transferNow("ada", 12)).toBe(12);
+    await chat.until((s) => s?.step === "finished");
+    const finished = says(chat).filter((s) => s.startsWith("Your move is finished"));
+    expect(finished).toEqual([
+      "Your move is finished: counted from your new account, since your old server never let me count there, it gained 12 followers since the move; your old account had 30.\nThe count has stopped changing, so I'm calling it done.",
+    ]);
+    expect(finished[0]).not.toMatch(/%/);
+    expect(await chat.state()).toMatchObject({
+      step: "finished",
+      result: { counted: true, from: "new", moved: 12, initial: 30 },
+    });
   });
 });
 

@@ -38,6 +38,11 @@ export function finishedLine(r: TransferResult): string {
     const had = r.initial > 0 ? ` of your ${n(r.initial)} followers` : " of your followers";
     return `Your move is finished as far as I can tell, but your old server never let me count its followers, so I can't say how many${had} moved.`;
   }
+  if (r.from === "new") {
+    // Counted on the new side only: a gain, against the snapshot's total where one was taken.
+    const of = r.initial > 0 ? `; your old account had ${n(r.initial)}` : "";
+    return `Your move is finished: counted from your new account, since your old server never let me count there, it gained ${n(r.moved)} followers since the move${of}.`;
+  }
   if (r.initial === 0) return "Your move is finished: your old account had no followers to move.";
   const pct = Math.round((r.moved / r.initial) * 100);
   return `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved (${pct}%).`;

@@ -68,7 +68,13 @@ function afterVerdict(state: StateOf<"move">, v: MoveVerdict, now: number): Outc
 /** What the transfer watch needs: where the old account is, and from when. */
 function watchRequest(state: StateOf<"move">, now: number): WatchRequest {
   const { user, host } = splitHandle(state.oldHandle);
-  return { origin: oldOrigin(state), username: user, domain: host, startedAt: now };
+  return {
+    origin: oldOrigin(state),
+    username: user,
+    domain: host,
+    startedAt: now,
+    target: state.target,
+  };
 }
 
 /** The poll job: look again; or, when it has looked long enough, say so. */

@@ -13,9 +13,11 @@ function summary(state: StateOf<"finished">) {
     ? `I'll forget everything on ${new Date(state.forgetAt).toUTCString().slice(0, 16)}.`
     : "You asked me to keep your data; /forget deletes it.";
   const line = r.counted
-    ? r.initial > 0
-      ? `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved.`
-      : "Your move is finished: your old account had no followers to move."
+    ? r.from === "new"
+      ? `Your move is finished: your new account gained ${n(r.moved)} followers since the move (counted there; your old server never let me count).`
+      : r.initial > 0
+        ? `Your move is finished: ${n(r.moved)} of ${n(r.initial)} followers moved.`
+        : "Your move is finished: your old account had no followers to move."
     : "Your move is finished; your old server never let me count its followers.";
   return say([`${line} ${when}`], {
     choices: [

@@ -57,6 +57,18 @@ export const watching: Step<"watching"> = {
     if (input.kind === "choice" && input.id === "finish-uncounted") {
       return finishUncounted(state, ctx);
     }
+    if (input.kind === "choice" && input.id === "count-new") {
+      return {
+        state,
+        replies: [
+          say([
+            "Counting from ",
+            b(`@${state.target.handle}`),
+            ": I'll tell you how many followers it gained when the count stops changing; /status any time.",
+          ]),
+        ],
+      };
+    }
     if (input.kind === "choice" && input.id === "keep-watching") {
       return {
         state,
@@ -82,12 +94,41 @@ function unreadable(
   const profile = input.signs
     ? `and it refused even my signed request for your profile (${input.activitypub.replace(/^.*\((.*)\)$/, "$1")})`
     : "and it shows your profile only to requests signed by a server, which I can only make when I run with a public address (PUBLIC_URL)";
+  const cant = `I can't count your followers on ${host}: its API answers only signed-in apps, ${profile}. `;
+  if (input.newSide) {
+    return {
+      state,
+      replies: [
+        say(
+          [
+            cant,
+            "Your followers are moving all the same. I can count them from your new account instead: how many followers ",
+            b(`@${state.target.handle}`),
+            " gains from the move on. Or I can finish now without a count.",
+          ],
+          {
+            choices: [
+              { id: "count-new", label: "Count from the new account" },
+              { id: "finish-uncounted", label: "Finish without a count" },
+            ],
+          },
+        ),
+      ],
+    };
+  }
+  // micro.blog has no follower API and no follower count by design (shared/reference/apis.md;
+  // https://manton.org/2023/01/24/ivory-and-microblog.html): nothing to count there either.
+  const newSide =
+    state.target.kind === "microblog"
+      ? "micro.blog's API doesn't show how many follow you there, so I can't count from your new account either. "
+      : "";
   return {
     state,
     replies: [
       say(
         [
-          `I can't count your followers on ${host}: its API answers only signed-in apps, ${profile}. `,
+          cant,
+          newSide,
           "Your followers are moving all the same; only my count is missing. I'll keep trying in case that changes and tell you when the watch ends. ",
           "Or I can finish now without a count: then the follower count on your new account is the one to watch.",
         ],
