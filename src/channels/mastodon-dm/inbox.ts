@@ -93,7 +93,10 @@ export class Inbox {
   /** Takes a notification in (or just marks it seen, when there's nothing to do). */
   take(id: string, item: Item | null): Promise<void> {
     return this.change((r) => {
-      if (!r.seen.includes(id)) r.seen.push(id);
+      // Checked again here, where changes apply one at a time: the stream and the catch-up
+      // may both have asked known() before either's change was applied.
+      if (r.seen.includes(id) || (r.cursor !== null && compareIds(id, r.cursor) <= 0)) return;
+      r.seen.push(id);
       if (item) r.items.push(item);
     });
   }
