@@ -67,6 +67,12 @@ const PG_NOT_NOW = new Set(["57P01", "57P02", "57P03", "57014", "55P03", "53300"
 const PG_DRIVER =
   /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error)/;
 
+/** better-sqlite3: another process holds the file's lock (past the busy timeout, or at once). */
+export function isSqliteBusy(error: unknown): boolean {
+  const code = error instanceof Error && "code" in error ? String(error.code) : "";
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+}
+
 /** Does this error from a driver mean "the store can't be reached right now"? */
 export function isUnavailable(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error) || depth > 3) return false;
@@ -76,8 +82,7 @@ export function isUnavailable(error: unknown, depth = 0): boolean {
   if (REDIS_ERRORS.has(error.constructor.name) || REDIS_ERRORS.has(error.name)) return true;
   if (error.constructor.name === "SimpleError" && REDIS_NOT_NOW.test(error.message)) return true;
   if (code.startsWith("08") || PG_NOT_NOW.has(code) || PG_DRIVER.test(error.message)) return true;
-  // better-sqlite3: another process held the file's write lock past the busy timeout.
-  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return true;
+  if (isSqliteBusy(error)) return true;
   if (error instanceof AggregateError && error.errors.some((e) => isUnavailable(e, depth + 1)))
     return true;
   return isUnavailable(error.cause, depth + 1);

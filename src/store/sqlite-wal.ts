@@ -9,7 +9,7 @@
  * See https://sqlite.org/pragma.html#pragma_journal_mode and wal.html §"Persistence of WAL mode".
  */
 import type Database from "better-sqlite3";
-import { StoreUnavailableError } from "./errors.js";
+import { isSqliteBusy, StoreUnavailableError } from "./errors.js";
 
 const PAUSE_MS = 10;
 
@@ -20,7 +20,7 @@ export function enterWal(db: Database.Database, budgetMs: number): void {
       if (journalMode(db) === "wal") return;
       if (String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase() === "wal") return;
     } catch (error) {
-      if (!isBusy(error)) throw error;
+      if (!isSqliteBusy(error)) throw error;
     }
     if (Date.now() >= until) {
       throw new StoreUnavailableError(
@@ -34,11 +34,6 @@ export function enterWal(db: Database.Database, budgetMs: number): void {
 
 function journalMode(db: Database.Database): string {
   return String(db.pragma("journal_mode", { simple: true })).toLowerCase();
-}
-
-function isBusy(error: unknown): boolean {
-  const code = error instanceof Error && "code" in error ? String(error.code) : "";
-  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
 }
 
 /** Opening is synchronous (better-sqlite3), so the wait between tries is too; it lasts milliseconds, once per start. */

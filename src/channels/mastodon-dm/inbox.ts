@@ -40,6 +40,10 @@ const Record_ = z.object({
 });
 type InboxRecord = z.infer<typeof Record_>;
 
+function knownIn(r: InboxRecord, id: string): boolean {
+  return (r.cursor !== null && compareIds(id, r.cursor) <= 0) || r.seen.includes(id);
+}
+
 export class Inbox {
   private readonly kv: KeyValue<InboxRecord>;
   private record: InboxRecord = { cursor: null, seen: [], items: [] };
@@ -67,8 +71,7 @@ export class Inbox {
 
   /** Whether this notification was taken in already. */
   known(id: string): boolean {
-    const c = this.record.cursor;
-    return (c !== null && compareIds(id, c) <= 0) || this.record.seen.includes(id);
+    return knownIn(this.record, id);
   }
 
   itemsOf(user: UserKey): Item[] {
@@ -95,7 +98,7 @@ export class Inbox {
     return this.change((r) => {
       // Checked again here, where changes apply one at a time: the stream and the catch-up
       // may both have asked known() before either's change was applied.
-      if (r.seen.includes(id) || (r.cursor !== null && compareIds(id, r.cursor) <= 0)) return;
+      if (knownIn(r, id)) return;
       r.seen.push(id);
       if (item) r.items.push(item);
     });
