@@ -220,14 +220,22 @@ export class TelegramChannel implements Notifier {
     const chatId = ctx.chat!.id;
     const user: UserKey = `tg:${ctx.from!.id}`;
     try {
-      await this.opts.engine.receive(user, input, async (turn: Turn) => {
-        if (turn.secret && messageId !== undefined) {
-          await ctx.api
-            .deleteMessage(chatId, messageId)
-            .catch((err) => log.warn("telegram: could not delete a secret", { err }));
-        }
-        await this.renderOnce(chatId, turn.replies, turn.seq, turn.id);
-      });
+      // The update's id, however it came (polling or the webhook): Telegram hands an update
+      // over again when its offset wasn't confirmed before a kill, or a webhook call failed.
+      const source = `tg-update:${ctx.update.update_id}`;
+      await this.opts.engine.receive(
+        user,
+        input,
+        async (turn: Turn) => {
+          if (turn.secret && messageId !== undefined) {
+            await ctx.api
+              .deleteMessage(chatId, messageId)
+              .catch((err) => log.warn("telegram: could not delete a secret", { err }));
+          }
+          await this.renderOnce(chatId, turn.replies, turn.seq, turn.id);
+        },
+        source,
+      );
     } catch (err) {
       log.error("turn failed", { user, err });
       if (messageId !== undefined && input.kind === "text") {

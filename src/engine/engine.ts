@@ -41,7 +41,14 @@ import { log } from "../log.js";
 import { metrics } from "../metrics.js";
 import { Counted, DROPPABLE_EVENTS, type JobInput, WatchProgress } from "../model/jobs.js";
 import { OUTBOX_MAX, type OutboxEntry } from "../model/outbox.js";
-import { awaiting, Moving, type Saved, STATE_VERSION, type State } from "../model/state.js";
+import {
+  awaiting,
+  HANDLED_MAX,
+  Moving,
+  type Saved,
+  STATE_VERSION,
+  type State,
+} from "../model/state.js";
 import { stepOf } from "../steps/index.js";
 import type { StepContext, StepInput } from "../steps/step.js";
 import { UNREADABLE } from "../store/collection.js";
@@ -114,6 +121,15 @@ export interface EngineDeps {
   userLeaseMs?: number;
 }
 
+/** Whether the input with this source id had its turn saved already (its replies may still wait). */
+function wasHandled(saved: Saved | undefined, source: string): boolean {
+  return (
+    saved !== undefined &&
+    (saved.handled?.includes(source) === true ||
+      saved.outbox?.some((e) => e.id === source) === true)
+  );
+}
+
 /** A job's progress when it has the shape its kind saves; nothing otherwise. */
 function parsedOrNone<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
   const parsed = schema.safeParse(value);
@@ -140,24 +156,24 @@ export class Engine implements JobReporter {
    * One message (or a return from a sign-in page) from one user. `deliver` is
    * called with the replies once the new state is saved, still under the user's
    * lock; without it they go out through the notifier.
-   */
-  /**
-   * `messageId`: the channel's own id for this message, when it may hand the same message over
-   * again after a crash (the DM channel). The turn's replies are kept under it, so a message
-   * whose turn was saved but not acknowledged is answered from the outbox, not run twice.
+   *
+   * `source`: the channel's own id for this input (Telegram's update_id, a DM's status id),
+   * wherever the channel may hand the same input over again — a Telegram update whose offset
+   * wasn't confirmed before a kill, a webhook retried, a notification read again. The ids
+   * handled lately are saved with the state, in the same fenced write, and the turn's replies
+   * are kept under it: an input handed over again is answered from the outbox while its
+   * replies wait there, and otherwise dropped — never run twice.
    */
   async receive(
     user: UserKey,
     input: Input,
     deliver?: (turn: Turn) => Promise<void>,
-    messageId?: string,
+    source?: string,
   ): Promise<Turn> {
     const send = deliver ?? this.notify(user);
     const timer = metrics.turnSeconds.startTimer();
     try {
-      const turn = await this.locked(user, (fence) =>
-        this.run(user, input, send, fence, messageId),
-      );
+      const turn = await this.locked(user, (fence) => this.run(user, input, send, fence, source));
       metrics.turns.inc({ outcome: turn.ack });
       return turn;
     } catch (err) {
@@ -310,21 +326,24 @@ export class Engine implements JobReporter {
     input: StepInput,
     deliver: (turn: Turn) => Promise<void>,
     fence: Fence,
-    messageId?: string,
+    source?: string,
   ): Promise<Turn> {
     let before = await this.saved.get(user);
-    const answered = messageId !== undefined && before?.outbox?.some((e) => e.id === messageId);
+    const handled = source !== undefined && wasHandled(before, source);
     if (before?.outbox?.length) before = await this.flush(user, before, fence);
-    // This message's turn was saved by a process that died before delivering it: the flush
-    // just delivered its replies; running the step again would answer it twice.
-    if (answered) return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "done" };
+    // This input's turn was saved already: the flush just delivered what of it still waited
+    // (a process that died before delivering it); running the step again would answer twice.
+    if (handled) {
+      log.info("input handed over again; already handled", { user, source });
+      return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "done" };
+    }
     const ctx = this.context(user);
     const change = await this.turn(before, input, ctx);
     if (change === "stale")
       return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "stale" };
-    const id = change.replies.length > 0 ? (messageId ?? randomUUID()) : undefined;
+    const id = change.replies.length > 0 ? (source ?? randomUUID()) : undefined;
     if (id && !change.forget) await this.outboxIndex.mark(user);
-    const after = await this.commit(user, before, change, input.kind === "job", fence, id);
+    const after = await this.commit(user, before, change, input.kind === "job", fence, id, source);
     const turn: Turn = {
       ...(id ? { id } : {}),
       replies: change.replies,
@@ -538,6 +557,7 @@ export class Engine implements JobReporter {
     fromJob: boolean,
     fence: Fence,
     replyId?: string,
+    source?: string,
   ): Promise<Saved | undefined> {
     if (change.forget) {
       // Still ours? Rewriting the record as it was says so, or refuses.
@@ -557,14 +577,19 @@ export class Engine implements JobReporter {
     const entry = (seq: number): OutboxEntry[] =>
       replyId ? [{ id: replyId, seq, replies: change.replies.map(toStored) }] : [];
     const outbox = (seq: number) => [...(before?.outbox ?? []), ...entry(seq)].slice(-OUTBOX_MAX);
+    const handled =
+      source === undefined
+        ? before?.handled
+        : [...(before?.handled ?? []), source].slice(-HANDLED_MAX);
+    const withHandled = handled ? { handled } : {};
     if (
       before &&
       !change.history &&
       JSON.stringify(before.state) === JSON.stringify(change.state)
     ) {
-      if (!replyId) return before;
+      if (!replyId && source === undefined) return before;
       // Nothing changed but what is said: the replies are saved, the buttons keep their stamp.
-      const same: Saved = { ...before, outbox: outbox(before.seq) };
+      const same: Saved = { ...before, outbox: outbox(before.seq), ...withHandled };
       await this.saved.setFenced(user, same, fence);
       return same;
     }
@@ -579,6 +604,7 @@ export class Engine implements JobReporter {
       history: (change.history ?? pushed).slice(-HISTORY),
       updatedAt: this.now(),
       outbox: outbox((before?.seq ?? 0) + 1),
+      ...withHandled,
     };
     const jobs = change.jobs ?? [];
     for (const job of jobs) await this.deps.jobs.prepare(user, job);

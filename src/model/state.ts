@@ -248,6 +248,9 @@ export function awaiting(state: State): { jobs: readonly string[]; signIn?: stri
 
 /** What is saved per user. `v` lets a changed step upgrade saved state; `seq` stamps buttons. */
 export const STATE_VERSION = 4;
+/** How many handled input ids are kept: far more than a channel ever hands over again. */
+export const HANDLED_MAX = 50;
+
 export const Saved = z.object({
   v: z.literal(STATE_VERSION),
   seq: z.number().int().nonnegative(),
@@ -257,5 +260,10 @@ export const Saved = z.object({
   updatedAt: z.number(),
   /** Replies saved with this state and not yet acknowledged by the channel (outbox.ts). */
   outbox: z.array(OutboxEntry).max(OUTBOX_MAX).optional(),
+  /**
+   * The channel's ids of the inputs handled lately (Telegram update ids, DM status ids), newest
+   * last, saved with the turn: one handed over again after a crash or a retry isn't run twice.
+   */
+  handled: z.array(z.string()).max(HANDLED_MAX).optional(),
 });
 export type Saved = z.infer<typeof Saved>;

@@ -101,3 +101,86 @@ describe("the outbox on Telegram", () => {
     await chat.core.close();
   });
 });
+
+describe("an input handed over again", () => {
+  const start = { kind: "command", name: "start", args: "" } as const;
+
+  it("after its replies were delivered and acknowledged, is dropped: the step doesn't run again", async () => {
+    const store = openMemoryStore(`outbox-${randomUUID()}`);
+    const chat = await makeChat(fakeWorld(), { store, user: "tg:9" });
+    const got: string[][] = [];
+    const deliver = async (t: { replies: readonly { kind: string; text?: unknown }[] }) => {
+      got.push(said(t.replies));
+    };
+    await chat.engine.receive("tg:9", start, deliver, "tg-update:1");
+    await chat.engine.receive("tg:9", { kind: "text", text: "ok" }, deliver, "tg-update:2");
+    const seq = (await store.namespace("users").get("tg:9")) as { seq: number };
+    // Telegram hands both updates over again (their offset wasn't confirmed before a kill).
+    const again = await chat.engine.receive(
+      "tg:9",
+      { kind: "text", text: "ok" },
+      deliver,
+      "tg-update:2",
+    );
+    await chat.engine.receive("tg:9", start, deliver, "tg-update:1");
+    expect(again.replies).toEqual([]);
+    expect(got).toHaveLength(2);
+    expect(await store.namespace("users").get("tg:9")).toMatchObject({ seq: seq.seq });
+    expect(chat.notified).toEqual([]);
+    // A new update is a new turn.
+    await chat.engine.receive(
+      "tg:9",
+      { kind: "text", text: "mastodon.social" },
+      deliver,
+      "tg-update:3",
+    );
+    expect(got).toHaveLength(3);
+    await chat.core.close();
+  });
+
+  it("while its replies still wait in the outbox, is answered from there once", async () => {
+    const store = openMemoryStore(`outbox-${randomUUID()}`);
+    const before = await makeChat(fakeWorld(), { store, user: "tg:10" });
+    await before.engine.receive(
+      "tg:10",
+      start,
+      async () => {
+        throw new Killed("SIGKILL");
+      },
+      "tg-update:5",
+    );
+    await before.core.close();
+
+    const after = await makeChat(fakeWorld(), { store, user: "tg:10" });
+    let ran = 0;
+    const turn = await after.engine.receive(
+      "tg:10",
+      start,
+      async () => {
+        ran += 1;
+      },
+      "tg-update:5",
+    );
+    expect(turn.replies).toEqual([]);
+    expect(ran).toBe(0);
+    expect(said(after.notified)).toEqual([expect.stringMatching(/^Hi! I'll move your Mastodon/)]);
+    expect(await after.engine.deliverPending()).toBe(0);
+    await after.core.close();
+  });
+
+  it("keeps only the latest ids, in the same write as the state", async () => {
+    const store = openMemoryStore(`outbox-${randomUUID()}`);
+    const chat = await makeChat(fakeWorld(), { store, user: "tg:11" });
+    for (let k = 0; k < 60; k++)
+      await chat.engine.receive(
+        "tg:11",
+        { kind: "command", name: "status", args: "" },
+        async () => undefined,
+        `tg-update:${k}`,
+      );
+    const saved = (await store.namespace("users").get("tg:11")) as { handled: string[] };
+    expect(saved.handled).toHaveLength(50);
+    expect(saved.handled.at(-1)).toBe("tg-update:59");
+    await chat.core.close();
+  });
+});
