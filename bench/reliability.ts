@@ -78,8 +78,10 @@ const PARTS: Record<string, () => Promise<Row>> = {
       lost: f.lost,
       // A reply sent twice is a duplicate too (the reply outbox is what prevents it).
       duplicates: f.duplicates + f.repeatedReplies,
+      secretsFound: f.secretsFound,
+      problems: f.problems,
       notes: [
-        `${f.finished} of ${f.journeys} journeys finished; ${f.repeatedReplies} bot messages sent twice in a row`,
+        `${f.finished} of ${f.journeys} journeys finished; ${f.repeatedReplies} bot messages sent twice in a row; ${f.logChars} characters of the bot processes' output searched`,
         ...f.notes,
       ],
     };

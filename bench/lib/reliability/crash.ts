@@ -4,7 +4,10 @@
  * reading the bot's messages and pressing its buttons — while the bot is SIGKILLed at random
  * moments and started again at once. Afterwards: every journey finished, every follow made
  * once, every follower moved, exactly one finished message each, and no bot message sent twice
- * in a row (the same text again with nothing from the person between: a reply repeated).
+ * in a row (the same text again with nothing from the person between: a reply repeated). And
+ * every bot process's output, the killed ones' too: no unhandled rejection or uncaught exception
+ * (Node prints one and exits), no process that ended by itself, and none of the tokens the bot
+ * was given or handed (its Telegram token, its secret, each person's tokens) anywhere in it.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,8 +44,18 @@ export interface CrashFigures {
   duplicates: number;
   /** Bot messages sent again with nothing from the person between (a repeated reply). */
   repeatedReplies: number;
+  /** Unhandled rejections and uncaught exceptions in the bot processes' output, and exits of their own. */
+  problems: number;
+  /** Tokens found in the bot processes' output. */
+  secretsFound: number;
+  /** How much output was searched, across every process. */
+  logChars: number;
   notes: string[];
 }
+
+/** What Node prints when a rejection or an exception nobody handled ends the process. */
+const FATAL =
+  /UnhandledPromiseRejection|unhandledRejection|uncaughtException|triggerUncaughtException|^Node\.js v\d+/gm;
 
 /** What the person does at each step, on Telegram: the button to press or what to type. */
 function actionAt(step: StepName, p: Person, town: Town): { press: string[] } | { type: string } {
@@ -89,7 +102,8 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
     DATA_DIR: dataDir,
     FEDIMOVE_SECRET: SECRET,
     ...town.world.env,
-    LOG_LEVEL: "error",
+    // Everything logged is searched for secrets, so the more the better.
+    LOG_LEVEL: "info",
     JOB_LEASE_MS: "1500",
     WATCH_POLL_EARLY_MS: "150",
     WATCH_EARLY_FOR_MS: "0",
@@ -104,9 +118,18 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
     lost: 0,
     duplicates: 0,
     repeatedReplies: 0,
+    problems: 0,
+    secretsFound: 0,
+    logChars: 0,
     notes: [],
   };
-  let bot: Proc = startProcess("src/main.ts", env);
+  const bots: Proc[] = [];
+  const begin = () => {
+    const p = startProcess("src/main.ts", env);
+    bots.push(p);
+    return p;
+  };
+  let bot: Proc = begin();
   let store: Store | undefined;
   const ids = town.people.map((_, i) => 4200 + i);
   try {
@@ -132,10 +155,14 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
       const steps = await Promise.all(ids.map(stepOf));
       if (steps.every((s) => s === "finished") && figures.crashesSurvived >= run.kills) break;
       if (figures.crashesSurvived < run.kills && Date.now() >= nextKill) {
+        if (bot.child.exitCode !== null) {
+          figures.problems += 1;
+          figures.notes.push(`the bot ended by itself (exit code ${bot.child.exitCode})`);
+        }
         bot.child.kill("SIGKILL");
         await bot.exited;
         figures.crashesSurvived += 1;
-        bot = startProcess("src/main.ts", env);
+        bot = begin();
         nextKill = Date.now() + maxLife * (0.2 + 0.8 * random());
       }
       for (const [k, id] of ids.entries()) {
@@ -205,6 +232,30 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
       figures.repeatedReplies += repeated.length;
       for (const r of repeated.slice(0, 3))
         figures.notes.push(`${person.username}: sent twice: ${JSON.stringify(r.slice(0, 80))}`);
+    }
+    if (bot.child.exitCode !== null) {
+      figures.problems += 1;
+      figures.notes.push(`the bot ended by itself (exit code ${bot.child.exitCode})`);
+    }
+    const secrets = [tg.token, SECRET, ...town.people.flatMap((p) => [p.oldToken, p.appToken])];
+    for (const [k, p] of bots.entries()) {
+      const output = `${p.stdout()}\n${p.stderr()}`;
+      figures.logChars += output.length;
+      const fatal = output.match(FATAL) ?? [];
+      // One crash prints its stack and then "Node.js v20…": counted once.
+      const crashes = fatal.filter((m) => m.startsWith("Node.js")).length || fatal.length;
+      if (crashes > 0) {
+        figures.problems += crashes;
+        const at = output.search(FATAL);
+        figures.notes.push(
+          `bot process ${k + 1}: ${JSON.stringify(output.slice(Math.max(0, at - 300), at + 100))}`,
+        );
+      }
+      for (const secret of secrets) {
+        if (!output.includes(secret)) continue;
+        figures.secretsFound += 1;
+        figures.notes.push(`bot process ${k + 1}: a token in its output (${secret.slice(0, 4)}…)`);
+      }
     }
     return figures;
   } finally {
