@@ -10,6 +10,7 @@ import type { Message } from "grammy/types";
 import {
   COMMANDS,
   type CommandName,
+  type DeliveryProgress,
   type Input,
   type Notifier,
   RecipientGoneError,
@@ -150,10 +151,16 @@ export class TelegramChannel implements Notifier {
   }
 
   /** Throws when it couldn't deliver: the engine keeps the replies in its outbox and tries again. */
-  async notify(user: UserKey, replies: readonly Reply[], seq?: number, id?: string): Promise<void> {
+  async notify(
+    user: UserKey,
+    replies: readonly Reply[],
+    seq?: number,
+    id?: string,
+    progress?: DeliveryProgress,
+  ): Promise<void> {
     const chatId = Number(user.slice("tg:".length));
     try {
-      await this.renderOnce(chatId, replies, seq ?? 0, id);
+      await this.renderOnce(chatId, replies, seq ?? 0, id, progress);
     } catch (err) {
       if (recipientGone(err))
         throw new RecipientGoneError(`${user} can no longer be reached: ${err.description}`);
@@ -232,7 +239,7 @@ export class TelegramChannel implements Notifier {
               .deleteMessage(chatId, messageId)
               .catch((err) => log.warn("telegram: could not delete a secret", { err }));
           }
-          await this.renderOnce(chatId, turn.replies, turn.seq, turn.id);
+          await this.renderOnce(chatId, turn.replies, turn.seq, turn.id, turn.progress);
         },
         source,
       );
@@ -257,8 +264,11 @@ export class TelegramChannel implements Notifier {
    * (a 4xx) is logged, as sending it again would be refused again. A message that failed on
    * Telegram's side (a 5xx, the network) makes the whole call throw once the rest are out, so
    * the engine keeps the replies in its outbox: delivered again, the replies this process
-   * already sent under that message id are skipped. Telegram takes no idempotency key, so
-   * across a crash only the reply being sent at the moment of the kill can go out twice.
+   * already sent under that message id are skipped, and so are those the outbox says went out
+   * (`progress`, saved after each reply that has another after it, so it holds across a kill).
+   * Telegram takes no idempotency key: what remains is the reply being sent at the moment of
+   * the kill — accepted by Telegram, but the kill came before the save that follows it (the
+   * progress, or the turn's acknowledgement after its last reply) — which goes out again.
    * A person who can't be reached at all (blocked, chat gone) stops the rest at once.
    */
   private async renderOnce(
@@ -266,9 +276,11 @@ export class TelegramChannel implements Notifier {
     replies: readonly Reply[],
     seq: number,
     id: string | undefined,
+    progress?: DeliveryProgress,
   ): Promise<void> {
     let failed: unknown;
     for (const [k, reply] of replies.entries()) {
+      if (k < (progress?.from ?? 0)) continue;
       const key = id === undefined ? undefined : `${id}:${k}`;
       if (key !== undefined && this.delivered.has(key)) continue;
       try {
@@ -288,6 +300,9 @@ export class TelegramChannel implements Notifier {
           continue;
         }
       }
+      // Every reply so far out: saved, so a restart doesn't send them again. (The last is
+      // followed by the turn's acknowledgement.)
+      if (failed === undefined && k < replies.length - 1) await progress?.sent(k + 1);
       if (key === undefined) continue;
       this.delivered.add(key);
       if (this.delivered.size > 10_000)

@@ -88,9 +88,26 @@ export const UserKeySchema = z.custom<UserKey>(
 export interface Notifier {
   /**
    * `id`: the message id from the engine's outbox; the same id may come again after a crash or
-   * a failed send, and a channel that can tell delivers it at most once.
+   * a failed send, and a channel that can tell delivers it at most once. `progress`: how far an
+   * earlier delivery of it got, for a channel with no idempotency key of its own (Telegram).
    */
-  notify(user: UserKey, replies: readonly Reply[], seq?: number, id?: string): Promise<void>;
+  notify(
+    user: UserKey,
+    replies: readonly Reply[],
+    seq?: number,
+    id?: string,
+    progress?: DeliveryProgress,
+  ): Promise<void>;
+}
+
+/**
+ * How far the delivery of an outbox entry got, saved with it: the replies before `from` went out
+ * already (skipped when it is delivered again); `sent(k)` saves that the first k have, so that
+ * a process killed between two replies of one turn doesn't send the first again.
+ */
+export interface DeliveryProgress {
+  readonly from: number;
+  sent(count: number): Promise<void>;
 }
 
 export class RecipientGoneError extends Error {}

@@ -25,6 +25,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { type ChannelsOf, FULL_CHANNEL } from "../chat/channel.js";
 import {
+  type DeliveryProgress,
   type Input,
   type Notifier,
   RecipientGoneError,
@@ -104,6 +105,8 @@ export interface Turn {
   ack: "done" | "failed" | "stale";
   /** False: the channel failed to deliver them; they wait in the outbox and go out later. */
   delivered?: boolean;
+  /** Saves how many of the replies went out (kept in the outbox), for a channel that sends them one by one. */
+  progress?: DeliveryProgress;
 }
 
 export interface EngineDeps {
@@ -356,8 +359,19 @@ export class Engine implements JobReporter {
       await deliver(turn);
       return turn;
     }
+    let saved = after!;
+    const progress = this.progress(
+      user,
+      id!,
+      0,
+      fence,
+      () => saved,
+      (next) => {
+        saved = next;
+      },
+    );
     try {
-      await deliver(turn);
+      await deliver({ ...turn, progress });
     } catch (err) {
       if (err instanceof RecipientGoneError) throw err;
       log.warn("replies not delivered; they wait in the outbox", { user, err });
@@ -365,18 +379,35 @@ export class Engine implements JobReporter {
     }
     // Delivered: an acknowledgement that can't be saved now leaves the entry for the sweep,
     // which a channel that can tell (this process's Telegram, the DM channel's keys) skips.
-    await this.acknowledge(user, after!, [id!], fence).catch((err: unknown) =>
+    await this.acknowledge(user, saved, [id!], fence).catch((err: unknown) =>
       log.warn("outbox: delivered, but the acknowledgement wasn't saved", { user, err }),
     );
     return turn;
   }
 
   /** The outbox's entries, oldest first, through the notifier; stops at the first that fails. */
-  private async flush(user: UserKey, saved: Saved, fence: Fence): Promise<Saved> {
+  private async flush(user: UserKey, from: Saved, fence: Fence): Promise<Saved> {
+    let saved = from;
     const sent: string[] = [];
-    for (const entry of saved.outbox ?? []) {
+    for (const entry of from.outbox ?? []) {
+      const progress = this.progress(
+        user,
+        entry.id,
+        entry.sent ?? 0,
+        fence,
+        () => saved,
+        (next) => {
+          saved = next;
+        },
+      );
       try {
-        await this.notifier?.notify(user, entry.replies.map(fromStored), entry.seq, entry.id);
+        await this.notifier?.notify(
+          user,
+          entry.replies.map(fromStored),
+          entry.seq,
+          entry.id,
+          progress,
+        );
       } catch (err) {
         if (err instanceof RecipientGoneError) throw err;
         log.warn("outbox: still not delivered", { user, id: entry.id, err });
@@ -385,6 +416,37 @@ export class Engine implements JobReporter {
       sent.push(entry.id);
     }
     return sent.length > 0 ? this.acknowledge(user, saved, sent, fence) : saved;
+  }
+
+  /**
+   * An outbox entry's delivery progress: `sent(k)` saves, in a fenced write, that its first k
+   * replies went out. Unsaved (the store unreachable, the user taken over), it is only logged:
+   * the delivery goes on, and at worst a restart sends those replies again.
+   */
+  private progress(
+    user: UserKey,
+    id: string,
+    from: number,
+    fence: Fence,
+    current: () => Saved,
+    update: (next: Saved) => void,
+  ): DeliveryProgress {
+    return {
+      from,
+      sent: async (count) => {
+        const saved = current();
+        const next: Saved = {
+          ...saved,
+          outbox: (saved.outbox ?? []).map((e) => (e.id === id ? { ...e, sent: count } : e)),
+        };
+        try {
+          await this.saved.setFenced(user, next, fence);
+          update(next);
+        } catch (err) {
+          log.warn("outbox: what went out wasn't saved", { user, id, err });
+        }
+      },
+    };
   }
 
   private async acknowledge(

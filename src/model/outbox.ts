@@ -41,6 +41,8 @@ export const OutboxEntry = z.object({
   /** The state's stamp the replies' buttons carry. */
   seq: z.number().int().nonnegative(),
   replies: z.array(StoredReply),
+  /** How many of the replies, from the first, went out already (Telegram: not sent again). */
+  sent: z.number().int().nonnegative().optional(),
 });
 export type OutboxEntry = z.infer<typeof OutboxEntry>;
 

@@ -184,3 +184,53 @@ describe("an input handed over again", () => {
     await chat.core.close();
   });
 });
+
+describe("a turn's replies on Telegram across a kill between two of them", () => {
+  let tg: TelegramSandbox | undefined;
+  afterEach(async () => {
+    await tg?.close();
+  });
+
+  it("the reply that went out before the kill isn't sent again; the rest is, once", async () => {
+    tg = await startTelegramSandbox();
+    const store = openMemoryStore(`outbox-${randomUUID()}`);
+    const user = "tg:4343" as const;
+    const before = await makeChat(fakeWorld(), { store, user });
+    const first = new TelegramChannel({ token: tg.token, apiRoot: tg.url, engine: before.engine });
+    tg.sendText(4343, "/start"); // the chat exists once the person wrote (nobody polls here)
+    await before.engine.receive(user, { kind: "command", name: "start", args: "" });
+    // A token pasted at the welcome: two replies (what happened to it, then the question).
+    const token = "0123456789ABCDEF0123456789ABCDEF";
+    const turn = await before.engine.receive(
+      user,
+      { kind: "text", text: token },
+      async (t) => {
+        await first.notify(user, t.replies, t.seq, t.id, {
+          from: 0,
+          sent: async (count) => {
+            await t.progress!.sent(count);
+            // The process dies as soon as the first reply is out and that is saved.
+            throw new Killed("SIGKILL");
+          },
+        });
+      },
+      "tg-update:77",
+    );
+    expect(turn.replies).toHaveLength(2);
+    expect(turn.delivered).toBe(false);
+    await before.core.close();
+
+    const after = await makeChat(fakeWorld(), { store, user });
+    const second = new TelegramChannel({ token: tg.token, apiRoot: tg.url, engine: after.engine });
+    after.engine.notifier = second;
+    expect(await after.engine.deliverPending()).toBe(1);
+    // Telegram hands the update over again: not run again.
+    await after.engine.receive(user, { kind: "text", text: token }, undefined, "tg-update:77");
+    const texts = tg.chat(4343).bot.map((m) => m.text ?? "");
+    expect(texts.filter((t) => /^That looks like/.test(t))).toHaveLength(1);
+    const [, question] = said(turn.replies);
+    expect(texts.filter((t) => t === question)).toHaveLength(1);
+    expect(texts.at(-1)).toBe(question);
+    await after.core.close();
+  });
+});
