@@ -127,6 +127,17 @@ export class BullJobQueue extends JobRunner {
   }
 
   /**
+   * The shared queue answers: BullMQ's own Redis connection (QUEUE_URL may name another
+   * Redis than the store's), and this process's worker, when it takes work, still runs.
+   */
+  override async check(): Promise<void> {
+    await this.connection.ping();
+    if (this.worker && !this.stopping && !this.worker.isRunning()) {
+      throw new Error("the job worker has stopped");
+    }
+  }
+
+  /**
    * A cancelled job's runs still queued, removed from the shared queue: the delayed one
    * for its due time, and those the sweeps of the last few periods queued (any process's).
    * A run under way is locked and stays; it finds the record cancelled, or its save refused.

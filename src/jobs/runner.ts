@@ -313,6 +313,11 @@ export class JobRunner implements JobQueue {
     else this.launch(record);
   }
 
+  /** Resolves when the jobs can be reached (here: their records, in the store); throws why not. */
+  async check(): Promise<void> {
+    await this.records.get("healthz");
+  }
+
   /** The job's saved record, for tests and benchmarks. */
   get(id: string): Promise<JobRecord | undefined> {
     return this.records.get(id);
