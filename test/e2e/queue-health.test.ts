@@ -11,7 +11,7 @@ import { freePort, health, killAll, startBot, until } from "./bots.js";
 import type { Proc } from "./process.js";
 
 /** This test's own Redis database: nothing else runs jobs there. */
-const QUEUE_DB = 13;
+const QUEUE_DB = 14;
 
 const procs: Proc[] = [];
 let tg: TelegramSandbox | undefined;
