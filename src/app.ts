@@ -144,7 +144,8 @@ export async function createApp(
         const callback = oauthCallback({ signIn: core.signIn, engine });
         const ops = opsRoutes({
           store: () => store.namespace("health").get("ping"),
-          queue: () => jobs.get("healthz"),
+          // BullMQ's own Redis when jobs are shared, else the job records in the store.
+          queue: () => jobs.check(),
         });
         const started = await startWeb(
           {

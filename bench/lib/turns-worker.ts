@@ -2,7 +2,8 @@
  * One bot process of bench/scale.ts's part 2: the real core on the Redis store, no channel.
  * Prints "ready", and on a line on stdin sends MESSAGES messages for each user in USERS (JSON
  * list of keys), CONCURRENCY users at once, each message a real turn (commands and the first
- * steps, nothing remote), then prints one JSON line: the turns' times in ms and the wall time.
+ * steps, nothing remote), then prints one JSON line: the turns' times in ms, the wall time and
+ * the CPU time this process spent meanwhile.
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -26,24 +27,41 @@ const script: Input[] = [
   { kind: "command", name: "help", args: "" },
   { kind: "command", name: "status", args: "" },
 ];
+
+/** Each of `people` sends `messages` messages, `concurrency` of them at once; each turn's time in ms. */
+async function converse(people: readonly UserKey[]): Promise<number[]> {
+  const times: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let k = next++; k < people.length; k = next++) {
+        for (let m = 0; m < messages; m++) {
+          const t = performance.now();
+          await core.engine.receive(people[k]!, script[m % script.length]!, async () => {});
+          times.push(performance.now() - t);
+        }
+      }
+    }),
+  );
+  return times;
+}
+
+// Warm first, as a bot that has been up a while is: code compiled and optimised, connections
+// open. Cold, each process pays that during the run, and two processes pay it twice.
+const warmUp = Number(process.env.WARMUP_USERS ?? 100);
+await converse(
+  Array.from({ length: warmUp }, (): UserKey => `tg:warm${randomBytes(6).toString("hex")}`),
+);
 process.stdout.write("ready\n");
 const lines = createInterface({ input: process.stdin });
 await new Promise<void>((resolve) => lines.once("line", () => resolve()));
-const times: number[] = [];
 const started = performance.now();
-let next = 0;
-await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    for (let k = next++; k < users.length; k = next++) {
-      for (let m = 0; m < messages; m++) {
-        const t = performance.now();
-        await core.engine.receive(users[k]!, script[m % script.length]!, async () => {});
-        times.push(performance.now() - t);
-      }
-    }
-  }),
-);
-process.stdout.write(`${JSON.stringify({ wallMs: performance.now() - started, times })}\n`);
+const cpuBefore = process.cpuUsage();
+const times = await converse(users);
+// This process's CPU for the run (the load it generates is in it: engine.receive called directly).
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMs = (cpu.user + cpu.system) / 1000;
+process.stdout.write(`${JSON.stringify({ wallMs: performance.now() - started, cpuMs, times })}\n`);
 lines.close();
 await core.close();
 await store.close();

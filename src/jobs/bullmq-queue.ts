@@ -10,7 +10,8 @@
  * (one that stalled while the job was taken over) can't save over the new one's
  * progress. The BullMQ job carries only the record's id: a run reads the record
  * and does nothing when it has been finished, cancelled or moved to a later time
- * meanwhile, so a run queued twice, or left behind by /cancel, is harmless.
+ * meanwhile, so a run queued twice is harmless. /cancel takes a job's queued runs back
+ * (dropRuns), so a cancelled watch leaves no delayed run waiting in Redis for weeks.
  *
  * BullMQ ids are `<job>@<due time>`, so every process that queues the same run (a
  * sweep that finds it due, the run before that asking for it) queues it once.
@@ -46,6 +47,7 @@ const runId = (id: string, at: number) => `${id}@${at}`;
 export class BullJobQueue extends JobRunner {
   private readonly queue: Queue;
   private worker?: Worker;
+  private readonly sweepMs: number;
   /** Runs being queued, so a test or a stop can wait for them. */
   private readonly adding = new Set<Promise<unknown>>();
 
@@ -55,6 +57,7 @@ export class BullJobQueue extends JobRunner {
     private readonly bull: BullQueueOptions = {},
   ) {
     super(store, { leaseMs: bull.leaseMs, sweepMs: bull.sweepMs, pendingMs: bull.pendingMs });
+    this.sweepMs = bull.sweepMs ?? 5_000;
     this.queue = new Queue(bull.name ?? DEFAULT_NAME, { connection: connection.client });
     this.queue.on("error", (err) => log.warn("job queue error", { err }));
   }
@@ -101,7 +104,7 @@ export class BullJobQueue extends JobRunner {
    * in the same period queue it once; a run finding the lease held does nothing.
    */
   protected override resume(record: JobRecord): void {
-    const period = Math.floor(Date.now() / (this.bull.sweepMs ?? 5_000));
+    const period = Math.floor(Date.now() / this.sweepMs);
     this.enqueue(record.id, `${runId(record.id, record.dueAt ?? 0)}~${period}`, 0);
   }
 
@@ -121,6 +124,48 @@ export class BullJobQueue extends JobRunner {
       )
       .finally(() => this.adding.delete(added));
     this.adding.add(added);
+  }
+
+  /**
+   * The shared queue answers: BullMQ's own Redis connection (QUEUE_URL may name another
+   * Redis than the store's), and this process's worker, when it takes work, still runs.
+   */
+  override async check(): Promise<void> {
+    await this.connection.ping();
+    if (this.worker && !this.stopping && !this.worker.isRunning()) {
+      throw new Error("the job worker has stopped");
+    }
+  }
+
+  /**
+   * A cancelled job's runs still queued, removed from the shared queue: the delayed one
+   * for its due time, and those the sweeps of the last few periods queued (any process's).
+   * A run under way is locked and stays; it finds the record cancelled, or its save refused.
+   */
+  protected override async dropRuns(record: JobRecord): Promise<void> {
+    const due = runId(record.id, record.dueAt ?? 0);
+    const period = Math.floor(Date.now() / this.sweepMs);
+    const ids = [due, ...[0, 1, 2, 3].map((back) => `${due}~${period - back}`)];
+    await Promise.all(
+      ids.map((jobId) =>
+        this.queue.remove(jobId).catch((err: unknown) =>
+          // Left behind, it finds the record cancelled and does nothing.
+          log.warn("could not remove a cancelled job's queued run", { job: record.id, err }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Runs of the job the shared queue holds, delayed or waiting, by when they are due, with
+   * the runner's own (tests: it reads every queued run).
+   */
+  override async queuedRuns(id: string): Promise<number[]> {
+    const queued = await this.queue.getJobs(["delayed", "waiting", "prioritized"]);
+    const ours = queued
+      .filter((run) => (run?.data as { id?: unknown } | undefined)?.id === id)
+      .map((run) => run.timestamp + (run.delay ?? 0));
+    return [...(await super.queuedRuns(id)), ...ours];
   }
 
   /** When the shared queue will hand the job's next run to a worker, any process's (tests). */

@@ -313,6 +313,11 @@ export class JobRunner implements JobQueue {
     else this.launch(record);
   }
 
+  /** Resolves when the jobs can be reached (here: their records, in the store); throws why not. */
+  async check(): Promise<void> {
+    await this.records.get("healthz");
+  }
+
   /** The job's saved record, for tests and benchmarks. */
   get(id: string): Promise<JobRecord | undefined> {
     return this.records.get(id);
@@ -331,16 +336,18 @@ export class JobRunner implements JobQueue {
     // A list from before the scored sets is moved into them first, so none is missed.
     await this.takeLegacyUserList(user);
     const ids = new Set(await this.sets.upTo(ofUser(user), Number.POSITIVE_INFINITY));
-    for (const [id, waiting] of this.timers) {
-      if (waiting.user === user) {
-        clearTimeout(waiting.timer);
-        this.timers.delete(id);
-      }
-    }
     for (const job of this.running.values()) {
       if (job.user === user) {
         job.abort.abort(new JobCancelledError("cancelled"));
         await job.done;
+      }
+    }
+    // After the runs here have ended: one that asked to run again has set its timer by now.
+    for (const [id, waiting] of this.timers) {
+      // A timer the sweep set doesn't know its user: it is found among the user's ids.
+      if (waiting.user === user || ids.has(id)) {
+        clearTimeout(waiting.timer);
+        this.timers.delete(id);
       }
     }
     const unreadable = this.store.namespace(UNREADABLE);
@@ -360,12 +367,30 @@ export class JobRunner implements JobQueue {
         }
       } else if (opts.forget) await this.records.delete(id);
       await this.sets.remove(DUE, id);
+      if (record) await this.dropRuns(record);
       if (opts.forget) await unreadable.delete(`jobs:${id}`);
     }
     if (opts.forget) {
       await this.sets.drop(ofUser(user));
       await unreadable.delete(`${LEGACY_BY_USER}:${user}`);
     }
+  }
+
+  /**
+   * A cancelled or forgotten job's runs queued for later, taken back (here: its timer,
+   * cleared above; a shared queue removes its delayed and waiting runs).
+   */
+  protected async dropRuns(_record: JobRecord): Promise<void> {}
+
+  /**
+   * When anything will next look at the job to run it: its place among the due jobs,
+   * and runs queued for it (here: a timer in this process). Empty when nothing will.
+   */
+  async queuedRuns(id: string): Promise<number[]> {
+    const due = await this.sets.scoresUpTo(DUE, Number.POSITIVE_INFINITY);
+    const at = due.filter((d) => d.member === id).map((d) => d.score);
+    const timer = this.timers.get(id);
+    return timer ? [...at, timer.at] : at;
   }
 
   /** Graceful shutdown: stop working, keep the records, so the next start resumes them. */

@@ -10,6 +10,8 @@ import { createClient } from "@keyv/redis";
 export interface QueueConnection {
   /** What BullMQ's `connection` option is given. */
   readonly client: object;
+  /** Resolves when Redis answers on this connection; throws at once while it is down. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,11 @@ export async function openQueueConnection(url: string): Promise<QueueConnection>
   connected = true;
   return {
     client,
+    ping: async () => {
+      // Reconnecting: commands would wait in node-redis's queue; say it's down instead.
+      if (!client.isReady) throw new Error("the queue's Redis is not connected");
+      await client.ping();
+    },
     close: async () => {
       if (client.isOpen) await client.close();
     },

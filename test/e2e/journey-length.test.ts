@@ -10,7 +10,6 @@
  * pre-flight checks are shown, and the warning is confirmed.
  */
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
@@ -20,6 +19,7 @@ import { type App, createApp } from "../../src/app.js";
 import { readConfig } from "../../src/config.js";
 import { setLogLevel } from "../../src/log.js";
 import { type MoveWorld, startMoveWorld } from "../helpers/worlds.js";
+import { freePort } from "./bots.js";
 import { type Proc, startProcess } from "./process.js";
 
 const USER = 5151;
@@ -55,15 +55,6 @@ async function moveWorld(): Promise<{ w: MoveWorld; env: Record<string, string> 
 }
 
 const textOf = (m: { text?: string }) => m.text ?? "";
-
-/** A free port for the bot's web side (the OAuth callback). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const AUTHORIZE = /https?:\/\/[^\s"<>]+\/oauth\/authorize[^\s"<>]*/;
 

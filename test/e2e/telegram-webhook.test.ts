@@ -3,59 +3,20 @@
  * person's messages reach the two processes in turn, and the conversation stays in order.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { type Proc, startProcess } from "./process.js";
+import { type Balancer, freePort, killAll, roundRobin, startBot } from "./bots.js";
+import type { Proc } from "./process.js";
 
 let tg: TelegramSandbox | undefined;
-let balancer: Server | undefined;
+let balancer: Balancer | undefined;
 const procs: Proc[] = [];
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
+  await killAll(procs);
   await tg?.close();
-  if (balancer) await new Promise((r) => balancer!.close(r));
+  await balancer?.close();
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** Forwards each request to the next port in turn; counts what each got. */
-async function roundRobin(ports: number[]): Promise<{ url: string; served: number[] }> {
-  const served = ports.map(() => 0);
-  let next = 0;
-  balancer = createServer(async (req, res) => {
-    const k = next++ % ports.length;
-    served[k]! += 1;
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    try {
-      const answer = await fetch(`http://127.0.0.1:${ports[k]}${req.url}`, {
-        method: req.method,
-        headers: req.headers as Record<string, string>,
-        body: req.method === "POST" ? Buffer.concat(chunks) : undefined,
-      });
-      res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
-    } catch {
-      res.writeHead(502).end();
-    }
-  });
-  await new Promise<void>((r) => balancer!.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`, served };
-}
 
 describe("Telegram by webhook, two processes", () => {
   it("a person's messages alternate between the processes and are answered in order", async () => {
@@ -63,19 +24,16 @@ describe("Telegram by webhook, two processes", () => {
     const user = randomInt(100_000_000, 900_000_000);
     const ports = [await freePort(), await freePort()];
     const lb = await roundRobin(ports);
+    balancer = lb;
     const secret = randomBytes(24).toString("base64url");
     for (const port of ports) {
-      const bot = startProcess("src/main.ts", {
+      const bot = await startBot({
         TELEGRAM_BOT_TOKEN: tg.token,
         TELEGRAM_API_ROOT: tg.url,
         STORE_URL: "redis://127.0.0.1:6379",
         FEDIMOVE_SECRET: secret,
         PUBLIC_URL: lb.url,
-        HOST: "127.0.0.1",
         PORT: String(port),
-        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-webhook-")),
-        ALLOW_PRIVATE_NETWORK: "true",
-        LOG_LEVEL: "warn",
       });
       procs.push(bot);
     }

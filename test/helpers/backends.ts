@@ -8,6 +8,11 @@ import { join } from "node:path";
 import type { Fence, Store } from "../../src/store/store.js";
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+/*
+ * Database 0 is shared (keys named uniquely). Those that empty or sweep a whole database
+ * have one of their own: 10 bench/scale.ts, 11 and 12 test/e2e/bullmq-journey.test.ts,
+ * 13 the reliability secrets part, 14 test/e2e/queue-health.test.ts.
+ */
 export const POSTGRES_URL =
   process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 

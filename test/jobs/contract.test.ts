@@ -241,6 +241,44 @@ for (const [name, rig] of Object.entries(rigs)) {
       expect(await recordOf(other, waiting)).toBeUndefined();
     });
 
+    /** A job that asks to run again in an hour, each time it runs. */
+    const hourly = {
+      kind: "later",
+      data: Units,
+      cursor: Next.nullable(),
+      run: async () => ({ again: Date.now() + 3_600_000 }),
+    };
+
+    it("a job cancelled while its next run waits for later leaves nothing due", async () => {
+      const jobs = await open(rig.storeUrl(dir), shared());
+      jobs.register(hourly);
+      jobs.reporter = reporter();
+      await jobs.startSweeping();
+      const user = newUser();
+      const id = randomUUID();
+      await jobs.start(user, { kind: "later", id, data: { units: 1 } });
+      await until("its next run queued for later", async () =>
+        (await jobs.queuedRuns(id)).some((at) => at > Date.now() + 3_000_000),
+      );
+      await jobs.cancelAll(user);
+      expect(await jobs.queuedRuns(id)).toEqual([]);
+      expect((await recordOf(jobs, id))?.status).toBe("cancelled");
+    });
+
+    it("a job cancelled before any process took its run leaves nothing due", async () => {
+      // No process takes work (none sweeps): the run waits in the queue, or here on a timer.
+      const jobs = await open(rig.storeUrl(dir), shared());
+      jobs.register(hourly);
+      jobs.reporter = reporter();
+      const user = newUser();
+      const id = randomUUID();
+      await jobs.start(user, { kind: "later", id, data: { units: 1 } });
+      await until("a run queued", async () => (await jobs.queuedRuns(id)).length > 0);
+      await jobs.cancelAll(user, { forget: true });
+      expect(await jobs.queuedRuns(id)).toEqual([]);
+      expect(await recordOf(jobs, id)).toBeUndefined();
+    });
+
     it("two processes taking work from one store run each unit of a job once", async () => {
       const url = rig.storeUrl(dir);
       const work = shared();
