@@ -67,9 +67,9 @@ export class ScaledBudget extends HostBudget {
     return ok;
   }
 
-  /** A run put off to its place in line (counted when it is a poll's), in wall-clock time. */
+  /** A run put off to its place in line, in wall-clock time. */
   override reserve(host: string, n: number, key: string): number {
-    if (n === 1) this.#denied += 1;
+    this.#denied += 1;
     return this.#wall(super.reserve(host, n, key));
   }
 
@@ -88,7 +88,7 @@ export class ScaledBudget extends HostBudget {
     return g;
   }
 
-  /** Polls that found no room in the hour and were put off to their place in line. */
+  /** Runs (polls, ends) that found no room in the hour and were put off to their place in line. */
   get denied(): number {
     return this.#denied;
   }

@@ -330,7 +330,17 @@ export function watchJob(deps: {
       const host = new URL(data.origin).host;
       // The budget is taken per request (the lookup here, list pages and retries below). A poll
       // put off takes its place in line and runs when its request fits.
-      if (!(await budget.tryTake(host, 1, job.id))) return later(host, 1, job.id);
+      if (!(await budget.tryTake(host, 1, job.id))) {
+        // A poll that may well be the one that ends the watch takes its place for the list of
+        // who stayed too, so that the end doesn't queue a second time; what the end doesn't
+        // need, the next polls use.
+        const count = started.last?.count ?? 0;
+        const mayEnd =
+          count > 0 &&
+          !started.hidden &&
+          now - (started.lastChangeAt ?? now) >= o.settleMs - o.pollLateMs;
+        return later(host, 1 + (mayEnd ? listCost(count, false) : 0), job.id);
+      }
       const domain = data.domain ?? host;
       // Taken when the watch starts: the new side's growth from here is what moved, should the
       // old side never be readable. Asked again next poll if the new server didn't answer.
@@ -419,7 +429,7 @@ export function watchJob(deps: {
 
       // The list costs a request per 80 followers: read it again only when the count moved.
       const countMoved = changed || cursor.remaining === undefined;
-      const pages = Math.ceil(count / 80) + 1;
+      const pages = listCost(count, false);
       const listDue = count <= o.listEveryPollUpTo || cursor.polls % 6 === 0;
       let stayed: string[] | undefined;
       if (
@@ -427,7 +437,7 @@ export function watchJob(deps: {
         !next.hidden &&
         countMoved &&
         listDue &&
-        (await budget.tryTake(host, pages))
+        (await budget.tryTake(host, pages, job.id))
       ) {
         try {
           const accts = await charged(host, () =>

@@ -99,14 +99,18 @@ describe("the watcher's budget per old server", () => {
     old.failNext(1_000, { status: 503 });
     const job = t.job(undefined);
     let putOff = 0;
+    let lastAgain = 0;
     for (let run = 0; run < 8; run++) {
       const outcome = await watch.run(job, control);
       if (outcome && outcome.again > Date.now()) putOff += 1;
+      lastAgain = outcome?.again ?? 0;
     }
     expect(t.sent()).toBe(10);
     expect(putOff).toBe(8);
-    // A poll put off keeps its place in line instead of taking another.
-    expect(budget.available(new URL(old.url).host)).toBe(-1);
+    // Nothing left to send, and the poll put off holds one place in line (asked again, the same).
+    const host = new URL(old.url).host;
+    expect(budget.available(host)).toBe(0);
+    expect(budget.reserve(host, 1, job.id)).toBe(lastAgain);
   });
 
   it("counts timed-out retries too: a server that never answers gets no more than the budget", async () => {
