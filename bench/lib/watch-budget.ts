@@ -57,17 +57,29 @@ export class ScaledBudget extends HostBudget {
     for (const h of hosts) this.#grants.set(h, new TimeLog(capacity));
   }
 
-  /** One grant logged per poll's lookup (n = 1); list pages (n > 1) are charged, not logged. */
-  override tryTake(host: string, n = 1): boolean {
-    const ok = super.tryTake(host, n);
-    if (ok && n === 1) this.#grants.get(host)?.add(Date.now());
-    else if (!ok && n === 1) this.#denied += 1;
+  /**
+   * One grant logged per poll's lookup (n = 1, taken under the watch's key); list pages
+   * (n > 1) and retries (no key) are taken, not logged.
+   */
+  override tryTake(host: string, n = 1, key?: string): boolean {
+    const ok = super.tryTake(host, n, key);
+    if (ok && n === 1 && key !== undefined) this.#grants.get(host)?.add(Date.now());
     return ok;
+  }
+
+  /** A run put off to its place in line, in wall-clock time. */
+  override reserve(host: string, n: number, key: string): number {
+    this.#denied += 1;
+    return this.#wall(super.reserve(host, n, key));
   }
 
   /** When n requests fit, in wall-clock time. */
   override nextAt(host: string, n = 1): number {
-    return this.#t0 + (super.nextAt(host, n) - this.#t0) / this.#scale;
+    return this.#wall(super.nextAt(host, n));
+  }
+
+  #wall(at: number): number {
+    return this.#t0 + (at - this.#t0) / this.#scale;
   }
 
   grantsOf(host: string): TimeLog {
@@ -76,7 +88,7 @@ export class ScaledBudget extends HostBudget {
     return g;
   }
 
-  /** Runs of the watch job that found the hour spent and were put off to its end. */
+  /** Runs (polls, ends) that found no room in the hour and were put off to their place in line. */
   get denied(): number {
     return this.#denied;
   }

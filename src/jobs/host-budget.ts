@@ -8,22 +8,99 @@
  * the hour, so a full bucket spent at once and an hour of refills add up to the
  * budget, never more, in any rolling hour. In this process (HostBudget), or in the
  * store's Redis for every process on it (SharedHostBudget, `hostBudget`).
+ *
+ * A request refused for now is given a place in line (`reserve`): its tokens are promised
+ * at once, in debt if need be, and it goes when the refill has paid that back, after every
+ * one put off before it. Put-off polls then wake one at a time, each to a request that
+ * fits, instead of all waking at the next token to be refused again.
  */
 import { log } from "../log.js";
 import type { SharedLimits, Store } from "../store/store.js";
 
 /** What the watcher asks of a budget, in this process or shared. */
 export interface Budget {
-  /** Takes `n` requests for this host if there is room now; false means try at nextAt(). */
-  tryTake(host: string, n?: number): boolean | Promise<boolean>;
+  /**
+   * Takes `n` requests for this host if there is room now; false means try at nextAt(), or
+   * reserve. With `key`, a place that key reserved for this host (and at least `n`) is used,
+   * and what it holds beyond `n` is kept for the key's next requests.
+   */
+  tryTake(host: string, n?: number, key?: string): boolean | Promise<boolean>;
+  /**
+   * Takes `n` requests for this host now, in debt if need be, for `key` to use by tryTake at
+   * the time this returns: when the refill has paid back this and every earlier reservation.
+   */
+  reserve(host: string, n: number, key: string): number | Promise<number>;
   /** When `n` requests will fit, at the earliest. */
   nextAt(host: string, n?: number): number | Promise<number>;
   /** Charges `n` requests made anyway (a retry, the one last list): the refill pays them back. */
   charge(host: string, n?: number): void | Promise<void>;
 }
 
+/** A place may be used this early (a timer's rounding, a clock a little behind another's). */
+const EARLY_MS = 1000;
+
+interface Place {
+  host: string;
+  n: number;
+  at: number;
+}
+
+/** Places in line, by key: a key's tryTake for the host uses its place once its time has come. */
+class Line {
+  private readonly places = new Map<string, Place>();
+
+  /** The key's place for `n` on this host, if it holds one (asked again, it is kept, not taken twice). */
+  held(key: string, host: string, n: number): number | undefined {
+    const place = this.places.get(key);
+    return place && place.host === host && place.n >= n ? place.at : undefined;
+  }
+
+  add(key: string, place: Place, now: number): void {
+    // A reserving job that was cancelled never comes back for its place: an hour later it goes.
+    if (this.places.size >= 1024 && this.places.size % 1024 === 0) {
+      for (const [k, p] of this.places) if (p.at < now - 3_600_000) this.places.delete(k);
+    }
+    this.places.set(key, place);
+  }
+
+  /**
+   * The key's place for `n` on this host once its time has come; "wait" before. A place for
+   * another host or fewer requests is given up (its requests stay taken).
+   */
+  due(key: string | undefined, host: string, n: number, now: number): Place | "wait" | undefined {
+    if (key === undefined) return undefined;
+    const place = this.places.get(key);
+    if (!place) return undefined;
+    if (place.host !== host || place.n < n) {
+      this.places.delete(key);
+      return undefined;
+    }
+    return place.at > now + EARLY_MS ? "wait" : place;
+  }
+
+  /** `n` of the place went; what it holds beyond them stays the key's for its next requests. */
+  spend(key: string, place: Place, n: number): void {
+    if (place.n > n) place.n -= n;
+    else this.places.delete(key);
+  }
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Two buckets per host, alike: `sent` counts requests when they go, `planned` when they are
+ * promised (a place in line takes from it at once, in debt if need be). A request without a
+ * place needs both, so it never jumps the line; one with a place needs `sent` alone, so that
+ * places that come due together — a process that stalled, then runs every late timer at once —
+ * still go no faster than the refill.
+ */
 export class HostBudget implements Budget {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly sent = new Map<string, Bucket>();
+  private readonly planned = new Map<string, Bucket>();
+  private readonly line = new Line();
   private readonly perMs: number;
   private readonly capacity: number;
 
@@ -36,58 +113,113 @@ export class HostBudget implements Budget {
     this.perMs = Math.max(0, perHour - this.capacity) / hourMs;
   }
 
-  private bucket(host: string) {
-    const t = this.now();
-    const b = this.buckets.get(host) ?? { tokens: this.capacity, at: t };
+  private bucket(of: Map<string, Bucket>, host: string, t: number): Bucket {
+    const b = of.get(host) ?? { tokens: this.capacity, at: t };
     b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.perMs);
     b.at = t;
-    this.buckets.set(host, b);
+    of.set(host, b);
     return b;
   }
 
-  tryTake(host: string, n = 1): boolean {
-    const b = this.bucket(host);
-    if (b.tokens < n) return false;
-    b.tokens -= n;
+  /** Ms until the bucket holds `n` (0 when it does). */
+  private waitFor(b: Bucket, n: number): number {
+    if (b.tokens >= n) return 0;
+    return this.perMs > 0 ? Math.ceil((n - b.tokens) / this.perMs) : 3_600_000;
+  }
+
+  tryTake(host: string, n = 1, key?: string): boolean {
+    const now = this.now();
+    const place = this.line.due(key, host, n, now);
+    if (place === "wait") return false;
+    const sent = this.bucket(this.sent, host, now);
+    if (place) {
+      if (sent.tokens < n) {
+        place.at = now + this.waitFor(sent, n);
+        return false;
+      }
+      sent.tokens -= n;
+      this.line.spend(key!, place, n);
+      return true;
+    }
+    const planned = this.bucket(this.planned, host, now);
+    if (planned.tokens < n || sent.tokens < n) return false;
+    planned.tokens -= n;
+    sent.tokens -= n;
     return true;
   }
 
+  reserve(host: string, n: number, key: string): number {
+    const held = this.line.held(key, host, n);
+    if (held !== undefined) return held;
+    const now = this.now();
+    const planned = this.bucket(this.planned, host, now);
+    planned.tokens -= n;
+    const at = now + this.waitFor(planned, 0);
+    this.line.add(key, { host, n, at }, now);
+    return at;
+  }
+
   nextAt(host: string, n = 1): number {
-    const b = this.bucket(host);
-    return b.tokens >= n ? this.now() : this.now() + Math.ceil((n - b.tokens) / this.perMs);
+    const now = this.now();
+    return (
+      now +
+      Math.max(
+        this.waitFor(this.bucket(this.sent, host, now), n),
+        this.waitFor(this.bucket(this.planned, host, now), n),
+      )
+    );
   }
 
   charge(host: string, n = 1): void {
-    this.bucket(host).tokens -= n;
+    const now = this.now();
+    this.bucket(this.sent, host, now).tokens -= n;
+    this.bucket(this.planned, host, now).tokens -= n;
   }
 
-  /** What is left for this host now (the bench reads it). */
+  /** What is left for this host now, by the requests sent (the bench and tests read it). */
   available(host: string): number {
-    return this.bucket(host).tokens;
+    return this.bucket(this.sent, host, this.now()).tokens;
   }
 }
 
 /**
- * The same bucket in the store's Redis: processes on it together take what one may. When
+ * The same buckets in the store's Redis: processes on it together take what one may. When
  * Redis can't be reached, a poll is put off (never sent over budget) and tried again soon.
+ * Places in line are kept in the process that took them (a job run elsewhere takes anew).
  */
 export class SharedHostBudget implements Budget {
   private readonly perMs: number;
   private readonly capacity: number;
+  private readonly line = new Line();
+  /** How long the latest refusal said to wait, per host and size. */
+  private readonly refused = new Map<string, number>();
 
   constructor(
     private readonly limits: SharedLimits,
     perHour: number,
   ) {
-    this.perMs = perHour / 3_600_000;
+    // As HostBudget: the refill is the budget less the burst, so no rolling hour holds more.
     this.capacity = Math.max(1, perHour / 6);
+    this.perMs = Math.max(0, perHour - this.capacity) / 3_600_000;
   }
 
-  /** How long the latest refusal said to wait, per host and size. */
-  private readonly refused = new Map<string, number>();
-
-  async tryTake(host: string, n = 1): Promise<boolean> {
-    const wait = await this.wait(host, n, false);
+  async tryTake(host: string, n = 1, key?: string): Promise<boolean> {
+    const place = this.line.due(key, host, n, Date.now());
+    if (place === "wait") return false;
+    if (place) {
+      const wait = await this.take(`budget:${host}`, n, false);
+      if (wait > 0) {
+        place.at = Date.now() + wait;
+        return false;
+      }
+      this.line.spend(key!, place, n);
+      return true;
+    }
+    // The line first (a refusal there costs nothing), then what goes now; a refusal there,
+    // after a stall, leaves the line's tokens taken: a little less sent, never more.
+    const wait =
+      (await this.take(`budget-line:${host}`, n, false)) ||
+      (await this.take(`budget:${host}`, n, false));
     if (wait > 0) this.refused.set(`${n}:${host}`, Date.now() + wait);
     return wait === 0;
   }
@@ -100,14 +232,35 @@ export class SharedHostBudget implements Budget {
   }
 
   async charge(host: string, n = 1): Promise<void> {
-    await this.wait(host, n, true);
+    await this.take(`budget:${host}`, n, true);
+    await this.take(`budget-line:${host}`, n, true);
   }
 
-  private async wait(host: string, n: number, force: boolean): Promise<number> {
+  async reserve(host: string, n: number, key: string): Promise<number> {
+    const held = this.line.held(key, host, n);
+    if (held !== undefined) return held;
     try {
-      return await this.limits.takeTokens(`budget:${host}`, n, this.perMs, this.capacity, force);
+      const wait = await this.limits.takeTokens(
+        `budget-line:${host}`,
+        n,
+        this.perMs,
+        this.capacity,
+        true,
+      );
+      const at = Date.now() + wait;
+      this.line.add(key, { host, n, at }, Date.now());
+      return at;
     } catch (err) {
       log.warn("watch: the shared budget is unreachable; putting the poll off", { host, err });
+      return Date.now() + 60_000;
+    }
+  }
+
+  private async take(name: string, n: number, force: boolean): Promise<number> {
+    try {
+      return await this.limits.takeTokens(name, n, this.perMs, this.capacity, force);
+    } catch (err) {
+      log.warn("watch: the shared budget is unreachable; putting the poll off", { name, err });
       return 60_000;
     }
   }

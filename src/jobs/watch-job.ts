@@ -14,25 +14,19 @@
  * servers are, and reports the end once. The watching step words all of it.
  */
 import { z } from "zod";
-import { moveSupport } from "../clients/fediverse.js";
 import { AccountSchema } from "../clients/mastodon.js";
 import type { World } from "../clients/world.js";
 import { log } from "../log.js";
 import { domainOf, withDomain } from "../model/handle.js";
-import {
-  JobData,
-  type JobDataOf,
-  type JobEvents,
-  type StayedReason,
-  WatchProgress,
-} from "../model/jobs.js";
+import { JobData, type JobDataOf, type JobEvents, WatchProgress } from "../model/jobs.js";
 import type { TransferResult } from "../model/state.js";
 import { RejectedError, RemoteError } from "../net/errors.js";
-import { chargeRetries } from "../net/http.js";
+import { chargeRetries, OverBudgetError } from "../net/http.js";
 import type { Sealer } from "../store/seal.js";
 import type { Store } from "../store/store.js";
 import { snapshots } from "../store/user-data.js";
 
+import { FollowerServers } from "./follower-servers.js";
 import { type Budget, hostBudget } from "./host-budget.js";
 import type { JobControl, JobHandler } from "./queue.js";
 
@@ -68,6 +62,12 @@ export const WatchCursor = WatchProgress.partial().extend({
   done: z.boolean().optional(),
   /** That nothing could be read to count was reported. */
   unreadableReported: z.boolean().optional(),
+  /**
+   * The end was decided but the hour had no room for reading who stayed: the next run reads
+   * them (the account's id saved with it, so no lookup again) and reports this end.
+   */
+  ending: z.enum(["zero", "settled", "cap"]).optional(),
+  accountId: z.string().optional(),
   /** The new account's own follower count when the watch began (Mastodon-API targets). */
   newAtStart: z.number().optional(),
   /** Counting from the new side: what its follower count last was, and when it last changed. */
@@ -95,7 +95,12 @@ type Count =
  * user, its followers collection's `totalItems` (the figure Mastodon's own API copies for a
  * remote account). A passing failure (timeout, 5xx, unreachable) is thrown as it came.
  */
-async function readCount(world: World, data: JobDataOf<"watch">, domain: string): Promise<Count> {
+async function readCount(
+  world: World,
+  data: JobDataOf<"watch">,
+  domain: string,
+  take: () => boolean | Promise<boolean>,
+): Promise<Count> {
   let api: string;
   try {
     const account = await world.mastodon(data.origin, "").lookup(data.username);
@@ -104,6 +109,8 @@ async function readCount(world: World, data: JobDataOf<"watch">, domain: string)
     if (!closedTo(err)) throw err;
     api = err.message;
   }
+  // WebFinger, the actor and its collection: taken from the budget before they go.
+  if (!(await take())) throw new OverBudgetError(new URL(data.origin).host);
   let activitypub: string;
   try {
     const actor = await world.fediverse.actorOf(`${data.username}@${domain}`);
@@ -184,43 +191,90 @@ export function watchJob(deps: {
   sealer?: Sealer;
   options?: Partial<WatchOptions>;
   budget?: Budget;
+  /** What the followers' servers run, shared by every watch in this process. */
+  servers?: FollowerServers;
 }): JobHandler<JobDataOf<"watch">, WatchCursor, JobEvents["watch"], WatchProgress> {
   const o = { ...DEFAULT_WATCH, ...deps.options };
   const budget = deps.budget ?? hostBudget(deps.store, o.budgetPerHour);
-  /** Requests to the host, each retry charged to its budget too. */
+  const servers = deps.servers ?? new FollowerServers(deps.world);
+  /** Requests to the host, each retry taken from its budget like the first: none goes over it. */
   const charged = <T>(host: string, fn: () => Promise<T>) =>
-    chargeRetries(() => void budget.charge(host), fn);
+    chargeRetries(() => budget.tryTake(host), fn);
   const save = (control: Control, c: WatchCursor) => control.save(c, progressOf(c));
+  /** A run put off for the budget: its place in line for `n` requests, taken now. */
+  const later = async (host: string, n: number, key: string) => ({
+    again: await budget.reserve(host, n, key),
+  });
+  /** Reading who stayed: a page per 80, one more for the page that says there are no more, and the lookup. */
+  const listCost = (count: number, lookup: boolean) => Math.ceil(count / 80) + 1 + (lookup ? 1 : 0);
 
-  /** Who stayed and what their servers are, then the one report of the end. */
+  /**
+   * Who is still on the old account, for the finished message: its public list, read within
+   * the hour's budget (the lookup too, when the account's id isn't known). "later" when the
+   * hour has no room for it now; null when there is no list to read, or it couldn't be read.
+   */
+  async function whoStayed(
+    key: string,
+    data: JobDataOf<"watch">,
+    cursor: WatchCursor,
+    accountId: string | undefined,
+  ): Promise<string[] | null | "later"> {
+    const count = cursor.last?.count ?? 0;
+    if (!cursor.last || cursor.hidden || count === 0) return null;
+    const host = new URL(data.origin).host;
+    const domain = data.domain ?? host;
+    if (!(await budget.tryTake(host, listCost(count, !accountId), key))) return "later";
+    try {
+      const id =
+        accountId ??
+        (await charged(host, () => deps.world.mastodon(data.origin, "").lookup(data.username))).id;
+      const accts = await charged(host, () => remainingFollowers(deps.world, data.origin, id));
+      return accts.map((a) => withDomain(a, domain));
+    } catch (err) {
+      if (err instanceof OverBudgetError) return "later";
+      if (!(err instanceof RemoteError)) throw err;
+      return null;
+    }
+  }
+
+  /**
+   * The end, decided: who stayed (the list this poll read, or read now within the budget),
+   * then the one report. When the hour has no room for the list, the end is saved as decided
+   * and reported at the next run that has it.
+   */
+  async function end(
+    job: { id: string; user: string; data: JobDataOf<"watch"> },
+    control: Control,
+    cursor: WatchCursor,
+    ended: "zero" | "settled" | "cap",
+    read: { accountId?: string; stayed?: string[] } = {},
+  ): Promise<undefined | { again: number }> {
+    const stayed = read.stayed ?? (await whoStayed(job.id, job.data, cursor, read.accountId));
+    if (stayed === "later") {
+      await save(control, {
+        ...cursor,
+        ending: ended,
+        ...(read.accountId ? { accountId: read.accountId } : {}),
+      });
+      const cost = listCost(cursor.last?.count ?? 0, !read.accountId);
+      return later(new URL(job.data.origin).host, cost, job.id);
+    }
+    return finish(job.user, job.data, control, cursor, ended, stayed);
+  }
+
+  /** The one report of the end, with what is known of the servers of those who stayed. */
   async function finish(
     user: string,
     data: JobDataOf<"watch">,
     control: Control,
     cursor: WatchCursor,
     ended: TransferResult["ended"],
+    stayed: string[] | null,
   ): Promise<undefined> {
     const counted = cursor.last !== undefined;
     const initial = cursor.initial ?? (await snapshots(deps.store).get(user))?.followers.count ?? 0;
     const count = cursor.last?.count ?? initial;
     const domain = data.domain ?? new URL(data.origin).host;
-    let stayed: string[] | null = null;
-    if (counted && !cursor.hidden && count > 0) {
-      // Once per watch, so it goes even over budget; it is still counted.
-      const host = new URL(data.origin).host;
-      await budget.charge(host, Math.ceil(count / 80) + 2);
-      try {
-        const account = await charged(host, () =>
-          deps.world.mastodon(data.origin, "").lookup(data.username),
-        );
-        const accts = await charged(host, () =>
-          remainingFollowers(deps.world, data.origin, account.id),
-        );
-        stayed = accts.map((a) => withDomain(a, domain));
-      } catch {
-        stayed = null;
-      }
-    }
     const fromNew = !counted && cursor.newLast && cursor.newAtStart !== undefined;
     const result: TransferResult = fromNew
       ? {
@@ -240,21 +294,22 @@ export function watchJob(deps: {
           ended,
           at: Date.now(),
         };
-    const servers = stayed ? byServer(stayed, domain) : [];
+    const hosts = stayed ? byServer(stayed, domain) : [];
     const reasons = await Promise.all(
-      servers.slice(0, REASONS_FOR_HOSTS).map(([host]) => reasonFor(deps.world, host, domain)),
+      hosts.slice(0, REASONS_FOR_HOSTS).map(([host]) => servers.reason(host, domain)),
     );
     await control.report({
       event: "finished",
       result,
       stayed,
-      servers: servers.map(([host, n], k) => ({
+      servers: hosts.map(([host, n], k) => ({
         host,
         count: n,
         reason: reasons[k] ?? { kind: "unknown" },
       })),
     });
-    await save(control, { ...cursor, done: true });
+    const { ending: _ending, accountId: _id, ...rest } = cursor;
+    await save(control, { ...rest, done: true });
     return undefined;
   }
 
@@ -268,12 +323,24 @@ export function watchJob(deps: {
       const data = job.data;
       const started: WatchCursor = job.cursor ?? { polls: 0, milestones: [] };
       if (started.done) return undefined;
+      // Decided at a poll the hour had no room to read who stayed after: that, and the end.
+      if (started.ending)
+        return end(job, control, started, started.ending, { accountId: started.accountId });
       const now = Date.now();
       const host = new URL(data.origin).host;
-      // The budget is charged per request (the lookup here, list pages below). A poll put off
-      // waits for room, spread over one poll interval so the put-off ones don't wake at once.
-      if (!(await budget.tryTake(host)))
-        return { again: (await budget.nextAt(host)) + Math.random() * o.pollLateMs };
+      // The budget is taken per request (the lookup here, list pages and retries below). A poll
+      // put off takes its place in line and runs when its request fits.
+      if (!(await budget.tryTake(host, 1, job.id))) {
+        // A poll that may well be the one that ends the watch takes its place for the list of
+        // who stayed too, so that the end doesn't queue a second time; what the end doesn't
+        // need, the next polls use.
+        const count = started.last?.count ?? 0;
+        const mayEnd =
+          count > 0 &&
+          !started.hidden &&
+          now - (started.lastChangeAt ?? now) >= o.settleMs - o.pollLateMs;
+        return later(host, 1 + (mayEnd ? listCost(count, false) : 0), job.id);
+      }
       const domain = data.domain ?? host;
       // Taken when the watch starts: the new side's growth from here is what moved, should the
       // old side never be readable. Asked again next poll if the new server didn't answer.
@@ -287,19 +354,20 @@ export function watchJob(deps: {
 
       let read: Count;
       try {
-        // The lookup took its token above; retries are charged as they go, and the reads past
-        // a closed API (WebFinger, the actor, its collection) below.
-        read = await charged(host, () => readCount(deps.world, data, domain));
+        // The lookup took its token above; retries take theirs as they go, and the reads past
+        // a closed API (WebFinger, the actor, its collection) theirs before they go.
+        read = await charged(host, () =>
+          readCount(deps.world, data, domain, () => budget.tryTake(host, 3)),
+        );
       } catch (err) {
+        if (err instanceof OverBudgetError) return later(host, 1, job.id);
         if (!(err instanceof RemoteError)) throw err;
         log.warn("watch: old account not readable now", { job: job.id, err });
         return now - data.startedAt >= o.capMs
-          ? finish(job.user, data, control, cursor, "cap")
+          ? end(job, control, cursor, "cap")
           : { again: nextPoll() };
       }
       if (!read.ok) {
-        // Made already (WebFinger, the actor, perhaps its collection): charged, not asked for.
-        await budget.charge(host, 3);
         // Nothing more is reported until the end, two weeks on: a user who finished without a
         // count (the watching step ends the wait itself) stops the polling here.
         if (cursor.unreadableReported && !(await control.wanted())) {
@@ -339,14 +407,12 @@ export function watchJob(deps: {
           now - (reported.lastChangeAt ?? now) >= o.settleMs &&
           reported.polls >= 2
         )
-          return finish(job.user, data, control, reported, "settled");
+          return end(job, control, reported, "settled");
         return now - data.startedAt >= o.capMs
-          ? finish(job.user, data, control, reported, "cap")
+          ? end(job, control, reported, "cap")
           : { again: nextPoll() };
       }
       const { count, accountId } = read;
-      // Counted from the actor instead (WebFinger, the actor, its collection): charge those too.
-      if (!accountId) await budget.charge(host, 3);
 
       const initial =
         cursor.initial ??
@@ -363,21 +429,23 @@ export function watchJob(deps: {
 
       // The list costs a request per 80 followers: read it again only when the count moved.
       const countMoved = changed || cursor.remaining === undefined;
-      const pages = Math.ceil(count / 80) + 1;
+      const pages = listCost(count, false);
       const listDue = count <= o.listEveryPollUpTo || cursor.polls % 6 === 0;
+      let stayed: string[] | undefined;
       if (
         accountId &&
         !next.hidden &&
         countMoved &&
         listDue &&
-        (await budget.tryTake(host, pages))
+        (await budget.tryTake(host, pages, job.id))
       ) {
         try {
           const accts = await charged(host, () =>
             remainingFollowers(deps.world, data.origin, accountId),
           );
           if (accts.length === 0 && count > 0) next = { ...next, hidden: true };
-          else
+          else {
+            stayed = accts.map((a) => withDomain(a, domain));
             next = {
               ...next,
               remaining: {
@@ -386,8 +454,9 @@ export function watchJob(deps: {
                 at: now,
               },
             };
+          }
         } catch (err) {
-          if (!(err instanceof RemoteError)) throw err;
+          if (!(err instanceof RemoteError) && !(err instanceof OverBudgetError)) throw err;
         }
       }
 
@@ -407,23 +476,13 @@ export function watchJob(deps: {
       }
       await save(control, next);
 
-      if (count === 0) return finish(job.user, data, control, next, "zero");
+      // The end reads who stayed: the list this poll read, or read now within the budget.
+      const known = { accountId, ...(stayed ? { stayed } : {}) };
+      if (count === 0) return end(job, control, next, "zero", known);
       if (now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
-        return finish(job.user, data, control, next, "settled");
-      if (now - data.startedAt >= o.capMs) return finish(job.user, data, control, next, "cap");
+        return end(job, control, next, "settled", known);
+      if (now - data.startedAt >= o.capMs) return end(job, control, next, "cap", known);
       return { again: nextPoll() };
     },
   };
-}
-
-/** What is known of a follower's server, for the finished message's likely reason. */
-async function reasonFor(world: World, host: string, oldDomain: string): Promise<StayedReason> {
-  if (host === oldDomain) return { kind: "old-server" };
-  try {
-    const info = await world.fediverse.nodeinfo(host);
-    const { support, note } = moveSupport(info.software.name, info.software.version);
-    return { kind: "software", name: info.software.name, support, note };
-  } catch {
-    return { kind: "not-answering" };
-  }
 }

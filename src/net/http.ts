@@ -118,14 +118,28 @@ export interface Refusal {
   where: Where;
 }
 
-const attemptListeners = new AsyncLocalStorage<() => void>();
+/** Asked before each further attempt: may it go? */
+export type AttemptGate = () => boolean | Promise<boolean>;
+const attemptGates = new AsyncLocalStorage<AttemptGate>();
 
 /**
- * Runs `fn`, calling `listener` for every request Http sends in it past each call's first:
- * its retries and redirect hops, which a budget counted per call must be charged too.
+ * A further attempt (a retry, a wait out of a 429, a redirect hop) that the caller's budget
+ * had no room for: the call ends here, unsent, instead of going over the budget.
  */
-export function chargeRetries<T>(listener: () => void, fn: () => Promise<T>): Promise<T> {
-  return attemptListeners.run(listener, fn);
+export class OverBudgetError extends Error {
+  constructor(readonly host: string) {
+    super(`the request budget for ${host} has no room for another try now`);
+    this.name = "OverBudgetError";
+  }
+}
+
+/**
+ * Runs `fn`, asking `gate` before every request Http sends in it past each call's first (its
+ * retries and redirect hops), which a budget counted per request must take like the first: a
+ * try the gate refuses is not sent, and the call fails with an OverBudgetError.
+ */
+export function chargeRetries<T>(gate: AttemptGate, fn: () => Promise<T>): Promise<T> {
+  return attemptGates.run(gate, fn);
 }
 
 const RETRIES_ON_FAILURE = 3;
@@ -397,7 +411,8 @@ export class Http {
     const pacer = this.dispatcher.pacer;
     for (let sent = 0; ; sent++) {
       opts.signal?.throwIfAborted();
-      if (sent > 0) attemptListeners.getStore()?.();
+      const gate = sent > 0 ? attemptGates.getStore() : undefined;
+      if (gate && !(await gate())) throw new OverBudgetError(host);
       const target = hop.url;
       const bucket = pacer.bucketOf(target.origin, hop.headers.authorization);
       const rule = pacer.ruleOf(target.origin);

@@ -82,8 +82,11 @@ if b[1] then
 end
 local taken = 0
 local wait = 0
-if tokens >= n or ARGV[4] == "1" then
+if tokens >= n then
   tokens = tokens - n
+elseif ARGV[4] == "1" then
+  tokens = tokens - n
+  wait = math.ceil(-tokens / perMs)
 else
   wait = math.ceil((n - tokens) / perMs)
 end

@@ -132,7 +132,8 @@ export interface SharedLimits {
   takeWindow(key: string): Promise<number>;
   /**
    * A token bucket refilled at `perMs`, holding at most `capacity`: takes `n` and answers 0, or
-   * answers the ms until `n` fit. `force` takes them anyway (a debt repaid by the refill).
+   * answers the ms until `n` fit. `force` takes them anyway (a debt repaid by the refill), and
+   * answers the ms until the refill has paid the debt back (0 when there was room).
    */
   takeTokens(
     key: string,

@@ -29,6 +29,51 @@ describe("HostBudget", () => {
   });
 });
 
+describe("HostBudget's line", () => {
+  it("gives refused requests places in turn, which no request without a place jumps", () => {
+    let t = 0;
+    const budget = new HostBudget(360, () => t); // 60 at once, then one every 12 s
+    expect(budget.tryTake("h", 60)).toBe(true);
+    const at = [0, 1, 2].map((k) => budget.reserve("h", 1, `k${k}`));
+    expect(at).toEqual([12_000, 24_000, 36_000]);
+    // Asked again, a place is kept, not taken twice.
+    expect(budget.reserve("h", 1, "k2")).toBe(36_000);
+    t = 12_000;
+    expect(budget.tryTake("h")).toBe(false);
+    expect(budget.tryTake("h", 1, "k1")).toBe(false);
+    expect(budget.tryTake("h", 1, "k0")).toBe(true);
+    t = 36_000;
+    expect(budget.tryTake("h", 1, "k1")).toBe(true);
+    expect(budget.tryTake("h", 1, "k2")).toBe(true);
+    expect(budget.tryTake("h")).toBe(false);
+  });
+
+  it("places that come due together, after the process stalled, go no faster than the budget", () => {
+    let t = 0;
+    const budget = new HostBudget(360, () => t);
+    expect(budget.tryTake("h", 60)).toBe(true);
+    for (let k = 0; k < 100; k++) budget.reserve("h", 1, `k${k}`);
+    // Twenty minutes without a turn of the event loop: all 100 are due, 100 refills promised;
+    // but at most 60 may go at once, and the hour from here holds 60 + 300.
+    t = 1_200_000;
+    const waiting = new Set(Array.from({ length: 100 }, (_, k) => `k${k}`));
+    const sent: number[] = [];
+    const turn = () => {
+      for (const key of waiting)
+        if (budget.tryTake("h", 1, key)) {
+          waiting.delete(key);
+          sent.push(t);
+        }
+    };
+    turn();
+    expect(sent).toHaveLength(60);
+    for (t = 1_200_000; t < 1_200_000 + 3_600_000; t += 1000) turn();
+    expect(sent).toHaveLength(100);
+    for (const from of sent)
+      expect(sent.filter((s) => s >= from && s < from + 3_600_000).length).toBeLessThanOrEqual(360);
+  });
+});
+
 describe("SharedHostBudget, in Redis", () => {
   it("two processes on one Redis together take what one may, and a charge beyond it is owed", async () => {
     const stores = await Promise.all([1, 2].map(() => openStore("redis://127.0.0.1:6379")));

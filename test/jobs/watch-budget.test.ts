@@ -1,0 +1,208 @@
+/**
+ * The watcher against an old server that counts every request it gets (its request log):
+ * whatever the watch sends — lookups, Http's retries of them, list pages, the list read for
+ * the finished message — stays within the server's hour budget. The budget's clock is held
+ * still, so nothing refills: every request the server saw must have been one of the
+ * budget's first `capacity` (a sixth of the hour's budget).
+ */
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import type { SignIn } from "../../src/clients/sign-in.js";
+import { realWorld, type World } from "../../src/clients/world.js";
+import { FollowerServers } from "../../src/jobs/follower-servers.js";
+import { HostBudget } from "../../src/jobs/host-budget.js";
+import type { JobControl } from "../../src/jobs/queue.js";
+import { type WatchCursor, watchJob } from "../../src/jobs/watch-job.js";
+import type { JobEvents, WatchProgress } from "../../src/model/jobs.js";
+import { GuardedDispatcher } from "../../src/net/dispatcher.js";
+import { Http } from "../../src/net/http.js";
+import { Pacer } from "../../src/net/pacer.js";
+import { openStore } from "../../src/store/open-store.js";
+import { closedAfterEach } from "../helpers/closing.js";
+
+const closing = closedAfterEach<MastodonSandbox>();
+
+type Finished = Extract<JobEvents["watch"], { event: "finished" }>;
+
+async function setUp(opts: { followers: number; stayers?: string } = { followers: 3 }) {
+  const origins: Record<string, string> = {};
+  const old = closing(
+    await startMastodonSandbox({
+      domain: "old.example",
+      rateLimit: null,
+      originOf: (h) => origins[h] ?? null,
+    }),
+  );
+  origins["old.example"] = old.url;
+  old.addAccount({ username: "ada" });
+  for (let i = 0; i < opts.followers; i++)
+    old.follow(`f${i}@${opts.stayers ?? "gone.example"}`, "ada");
+  old.moveAccount("ada", "ada@new.example");
+  // Retries after 1 ms: the test counts requests, it doesn't wait out backoffs.
+  const http = new Http(new GuardedDispatcher(new Pacer(), true), 500, 1);
+  const world: World = realWorld({
+    http,
+    signIn: {} as SignIn,
+    allowPrivateNetwork: true,
+    timeoutMs: 500,
+    // A stand-in's own links name its loopback host (its NodeInfo index does).
+    originOf: (h) =>
+      origins[h] ?? (h.startsWith("127.0.0.1:") ? `http://${h}` : "http://127.0.0.1:9"),
+  });
+  const store = await openStore("memory:");
+  const reports: JobEvents["watch"][] = [];
+  let cursor: WatchCursor | undefined;
+  const control: JobControl<WatchCursor, JobEvents["watch"], WatchProgress> = {
+    signal: new AbortController().signal,
+    async save(c) {
+      cursor = c;
+    },
+    async report(event) {
+      reports.push(event);
+      return "taken" as const;
+    },
+    async wanted() {
+      return true;
+    },
+  };
+  const job = (c: WatchCursor | undefined) => ({
+    id: randomUUID(),
+    user: "tg:1" as const,
+    kind: "watch",
+    data: { origin: old.url, username: "ada", domain: "old.example", startedAt: Date.now() },
+    cursor: c,
+  });
+  return {
+    old,
+    world,
+    store,
+    origins,
+    reports,
+    control,
+    job,
+    cursor: () => cursor,
+    /** Requests the old server got from the watcher (its own seeding is not logged). */
+    sent: () => old.requests.length,
+  };
+}
+
+describe("the watcher's budget per old server", () => {
+  it("takes Http's retries from the budget like the first try: none goes over it", async () => {
+    const t = await setUp();
+    const { old, world, store, control } = t;
+    // 60 an hour: 10 at most at once, and the clock stands still, so 10 in all.
+    const still = Date.now();
+    const budget = new HostBudget(60, () => still);
+    const watch = watchJob({ world, store, budget, options: { budgetPerHour: 60 } });
+    // The old server fails every lookup: each poll is a try and three retries.
+    old.failNext(1_000, { status: 503 });
+    const job = t.job(undefined);
+    let putOff = 0;
+    let lastAgain = 0;
+    for (let run = 0; run < 8; run++) {
+      const outcome = await watch.run(job, control);
+      if (outcome && outcome.again > Date.now()) putOff += 1;
+      lastAgain = outcome?.again ?? 0;
+    }
+    expect(t.sent()).toBe(10);
+    expect(putOff).toBe(8);
+    // Nothing left to send, and the poll put off holds one place in line (asked again, the same).
+    const host = new URL(old.url).host;
+    expect(budget.available(host)).toBe(0);
+    expect(budget.reserve(host, 1, job.id)).toBe(lastAgain);
+  });
+
+  it("counts timed-out retries too: a server that never answers gets no more than the budget", async () => {
+    const t = await setUp();
+    const still = Date.now();
+    const budget = new HostBudget(30, () => still); // 5 in all
+    const watch = watchJob({
+      world: t.world,
+      store: t.store,
+      budget,
+      options: { budgetPerHour: 30 },
+    });
+    t.old.failNext(1_000, { hang: true });
+    const job = t.job(undefined);
+    for (let run = 0; run < 4; run++) await watch.run(job, t.control);
+    expect(t.sent()).toBe(5);
+  });
+
+  it("reads who stayed for the finished message within the budget, and ends once there is room", async () => {
+    const t = await setUp({ followers: 3, stayers: "quiet.example" });
+    let now = 0;
+    // 36 an hour: 6 at once, then one every 2 minutes (of the budget's clock).
+    const budget = new HostBudget(36, () => now);
+    const watch = watchJob({
+      world: t.world,
+      store: t.store,
+      budget,
+      options: { budgetPerHour: 36, settleMs: 0 },
+    });
+    const job = t.job({
+      polls: 3,
+      milestones: [50, 90],
+      initial: 10,
+      first: { at: 0, count: 10 },
+      last: { at: 0, count: 3 },
+      lastChangeAt: 0,
+    });
+    // Room for the poll's lookup, none for the list after it.
+    budget.tryTake(new URL(t.old.url).host, 5);
+    const first = await watch.run(job, t.control);
+    expect(first).toMatchObject({ again: expect.any(Number) });
+    expect(t.reports).toEqual([]);
+    expect(t.sent()).toBe(1);
+    expect(t.cursor()).toMatchObject({ ending: "settled", accountId: expect.any(String) });
+    // Asked again before its place comes up: nothing is sent, the place is kept.
+    expect(await watch.run({ ...job, cursor: t.cursor() }, t.control)).toEqual(first);
+    expect(t.sent()).toBe(1);
+    now = first!.again;
+    expect(await watch.run({ ...job, cursor: t.cursor() }, t.control)).toBeUndefined();
+    // The list (one page, and none after it): no lookup again.
+    expect(t.sent()).toBe(2);
+    const finished = t.reports.filter((r): r is Finished => r.event === "finished");
+    expect(finished).toHaveLength(1);
+    expect(finished[0]!.stayed).toHaveLength(3);
+    expect(finished[0]!.result).toMatchObject({
+      initial: 10,
+      moved: 7,
+      stayed: 3,
+      ended: "settled",
+    });
+    expect(t.cursor()).toMatchObject({ done: true });
+    expect(t.cursor()?.ending).toBeUndefined();
+  });
+});
+
+describe("what the followers' servers run", () => {
+  it("asks each server once for every watch, and one that doesn't answer once too", async () => {
+    const t = await setUp();
+    const friends = closing(
+      await startMastodonSandbox({ domain: "friends.example", version: "4.2.10", rateLimit: null }),
+    );
+    const silent = closing(
+      await startMastodonSandbox({ domain: "silent.example", rateLimit: null }),
+    );
+    t.origins["friends.example"] = friends.url;
+    t.origins["silent.example"] = silent.url;
+    silent.failNext(1_000, { hang: true });
+    const servers = new FollowerServers(t.world, { timeoutMs: 300, concurrency: 2 });
+    const asked = await Promise.all(
+      Array.from({ length: 20 }, (_, k) =>
+        servers.reason(k % 2 ? "friends.example" : "silent.example", "old.example"),
+      ),
+    );
+    expect(asked.filter((r) => r.kind === "software" && r.name === "mastodon")).toHaveLength(10);
+    expect(asked.filter((r) => r.kind === "not-answering")).toHaveLength(10);
+    expect(await servers.reason("old.example", "old.example")).toEqual({ kind: "old-server" });
+    // The index and the document from the one that answers; one try (and its retries) of the other.
+    expect(friends.requests.map((r) => r.path)).toEqual(["/.well-known/nodeinfo", "/nodeinfo/2.0"]);
+    const silentAsked = silent.requests.length;
+    expect(await servers.reason("silent.example", "old.example")).toEqual({
+      kind: "not-answering",
+    });
+    expect(silent.requests.length).toBe(silentAsked);
+  });
+});
