@@ -52,9 +52,18 @@ export type Fault = (
   | { hang: true }
   /** Destroy the socket without answering (ECONNRESET / "fetch failed"). */
   | { drop: true }
+  /**
+   * Held `queuedMs` before the server handles it, then handled even if the client gave up
+   * meanwhile, and answered if it is still there: a request waiting in a busy server's
+   * backlog (Puma takes what its socket queue holds and runs it to the end; nothing checks
+   * that the client still waits).
+   */
+  | { queuedMs: number }
 ) & {
   /** Only requests whose path starts with this consume the fault. */
   path?: string;
+  /** Only requests with this method (a POST to a path that a GET shares). */
+  method?: string;
 };
 
 // Building blocks of a stand-in's fault schema (each offers its own subset of fault kinds).
@@ -68,7 +77,11 @@ export const FaultHeadersSchema = z.object({
 });
 export const HangFaultSchema = z.object({ hang: z.literal(true) });
 export const DropFaultSchema = z.object({ drop: z.literal(true) });
-export const FaultPathSchema = z.object({ path: z.string().startsWith("/").optional() });
+export const QueuedFaultSchema = z.object({ queuedMs: z.number().int().min(0) });
+export const FaultPathSchema = z.object({
+  path: z.string().startsWith("/").optional(),
+  method: z.string().optional(),
+});
 
 const LatencySchema = z.object({ ms: z.number().int().min(0) });
 const FailCountSchema = z.object({ n: z.number().int().min(1) });
@@ -349,7 +362,16 @@ export class RequestPipeline<E extends LoggedRequest> {
       return;
     }
 
-    const fault = this.faults.take((f) => f.path === undefined || path.startsWith(f.path));
+    const fault = this.faults.take(
+      (f) =>
+        (f.path === undefined || path.startsWith(f.path)) &&
+        (f.method === undefined || f.method === method),
+    );
+    if (fault && "queuedMs" in fault) {
+      await sleep(fault.queuedMs);
+      send(res, await stages.answer(incoming, body, state));
+      return;
+    }
     if (fault) {
       if ("hang" in fault) return; // never answer; close() or the client ends it
       if ("drop" in fault) {

@@ -12,6 +12,7 @@ import {
   FaultPathSchema,
   HangFaultSchema,
   JSON_TYPE,
+  QueuedFaultSchema,
   type Reply,
   StatusFaultSchema,
 } from "./http-pipeline.js";
@@ -34,7 +35,9 @@ export const RateLimitSchema = z.object({
   limit: z.number().int().min(0),
   windowMs: z.number().int().positive(),
 });
-export const FaultSchema = z.union([StatusFaultSchema, HangFaultSchema]).and(FaultPathSchema);
+export const FaultSchema = z
+  .union([StatusFaultSchema, HangFaultSchema, QueuedFaultSchema])
+  .and(FaultPathSchema);
 export const RemoteOptionsSchema = z.object({
   exists: z.boolean(),
   name: z.string().optional(),

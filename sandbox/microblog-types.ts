@@ -64,9 +64,13 @@ export type Fault = (
   | { status: number; body?: string; contentType?: string }
   /** Accept the request and never answer (until the client gives up or close()). */
   | { hang: true }
+  /** Handled this late, even if the client gave up meanwhile (a busy server's backlog). */
+  | { queuedMs: number }
 ) & {
   /** Only requests whose path starts with this consume the fault. */
   path?: string;
+  /** Only requests with this method. */
+  method?: string;
 };
 
 export interface RequestLogEntry {

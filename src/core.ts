@@ -60,6 +60,8 @@ export interface CoreOptions {
   /** How often the Move is looked for after an early "I've moved". */
   pollMs?: number;
   watch?: Partial<WatchOptions>;
+  /** The import's first wait before asking about a follow that failed for a passing reason. */
+  importRetryMs?: number;
   /** Replace job handlers (benchmarks time the real ones from the outside). */
   handlers?: (handlers: JobHandlers, deps: JobDeps) => Partial<JobHandlers>;
   notifier?: Notifier;
@@ -119,7 +121,14 @@ export function createCore(opts: CoreOptions): Core {
     dayMs: opts.dayMs,
     forgetAfterMs: opts.watch?.forgetAfterMs,
   });
-  const deps: JobDeps = { world, sealer, store, pollMs: opts.pollMs, watch: opts.watch };
+  const deps: JobDeps = {
+    world,
+    sealer,
+    store,
+    pollMs: opts.pollMs,
+    watch: opts.watch,
+    importRetryMs: opts.importRetryMs,
+  };
   const handlers = jobHandlers(deps);
   registerJobs(jobs, observed({ ...handlers, ...opts.handlers?.(handlers, deps) }));
   jobs.reporter = engine;

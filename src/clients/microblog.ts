@@ -1,37 +1,7 @@
-/**
- * micro.blog's JSON API for the new account: check an app token once, follow, is_following,
- * following. Over our Http, so the network guard, timeouts and pacing apply. Facts and their
- * confidence: /work/shared/reference/microblog.md.
- *
- * micro.blog limits per IP address (300 requests a minute for the platform) and says so only
- * with "an HTTP error such as 403 Forbidden", without Retry-After or X-RateLimit headers
- * (help.micro.blog/t/rate-limiting/3861). So the client registers `MICROBLOG_LIMIT` with the
- * pacer for micro.blog's origin: every user of the bot shares one bucket, requests are spaced
- * so that no 60 s holds more than the limit (a 403 costs the rest of micro.blog's window:
- * bench/import.ts measured 0.69 of the limit at ~20 ms a request when pacing only reacted to
- * 403s).
- *
- * A 403 is also what other refusals can get: a follow micro.blog won't make, a token that no
- * longer works. The limit is per address and per minute, so the pacer takes a 403 after a quiet
- * minute for a refusal and blocks nothing; one in a busy minute blocks the origin for a minute,
- * and this client tries the call again once it is over (the retry comes after a quiet minute,
- * so a second 403 is a refusal). A 403 on /account/verify is never the limit: it is about the
- * token, and any block it caused is lifted at once.
- */
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 // micro.blog names Fediverse accounts user@host, and official apps never send a leading @.
 import { bareHandle } from "../model/handle.js";
-import {
-  BadResponseError,
-  RateLimitedError,
-  RedirectRefusedError,
-  RejectedError,
-  RemoteError,
-  TimeoutError,
-  TooLargeError,
-  UnreachableError,
-} from "../net/errors.js";
+import { RateLimitedError, RejectedError } from "../net/errors.js";
 import type { Http, JsonOptions } from "../net/http.js";
 import type { OriginRule } from "../net/pacer.js";
 import type { ListedUser } from "./microblog-names.js";
@@ -149,50 +119,33 @@ export class MicroblogClient {
   }
 
   /**
-   * Follows a micro.blog username or a Fediverse user@host.
+   * Follows a micro.blog username or a Fediverse user@host, with one request.
    * A token micro.blog no longer takes is a TokenRejectedError (401); a 403 that isn't its
    * limit comes back as a refusal, which may still be the token (`tokenWorks` tells).
    * When the answer is lost (a reset, a timeout, a 5xx, a body cut short) the follow may have
-   * landed: micro.blog is asked whether it did before the follow goes out again, so one
-   * account is never sent two follows (the reliability harness counts them per pair).
+   * landed, or may land later still (a request given up on can reach micro.blog seconds
+   * after): that error is thrown as it came, never tried again here. The import asks
+   * is_following after a pause before it sends another (import-job.ts), so one account is
+   * never sent two follows (the reliability harness counts them per pair).
    */
   async follow(token: string, name: string): Promise<FollowOutcome> {
     const query = new URLSearchParams({ username: bareHandle(name) });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // Official apps look at the status only; a 2xx that isn't JSON is still a follow.
-        await this.call(`/users/follow?${query}`, z.unknown(), {
-          method: "POST",
-          token,
-          idempotent: false,
-          errorBody: 400,
-          textOk: true,
-        });
-        return { kind: "followed" };
-      } catch (err) {
-        if (err instanceof RejectedError && meansNoSuchUser(err)) return { kind: "not-found" };
-        if (err instanceof RejectedError && err.status === FORBIDDEN)
-          return { kind: "refused", status: err.status, detail: err.detail };
-        if (!answerLost(err) || attempt >= FOLLOW_ATTEMPTS - 1) throw err;
-        // A request given up on may still be on its way in: let it land before asking.
-        await sleep(LANDING_PAUSE_MS);
-        const landed = await this.landed(token, name);
-        if (landed === undefined) throw err; // can't tell: better reported than sent twice
-        if (landed) return { kind: "followed" };
-      }
+    try {
+      // Official apps look at the status only; a 2xx that isn't JSON is still a follow.
+      await this.call(`/users/follow?${query}`, z.unknown(), {
+        method: "POST",
+        token,
+        idempotent: false,
+        errorBody: 400,
+        textOk: true,
+      });
+      return { kind: "followed" };
+    } catch (err) {
+      if (err instanceof RejectedError && meansNoSuchUser(err)) return { kind: "not-found" };
+      if (err instanceof RejectedError && err.status === FORBIDDEN)
+        return { kind: "refused", status: err.status, detail: err.detail };
+      throw err;
     }
-  }
-
-  /** Whether a follow landed, asked a few times over a faulty network; undefined: no answer. */
-  private async landed(token: string, name: string): Promise<boolean | undefined> {
-    for (let ask = 0; ask < FOLLOW_ATTEMPTS; ask++) {
-      try {
-        return await this.isFollowing(token, name);
-      } catch (err) {
-        if (!(err instanceof RemoteError) || err instanceof RejectedError) throw err;
-      }
-    }
-    return undefined;
   }
 
   /** False as well for an account micro.blog doesn't know. */
@@ -293,20 +246,4 @@ export class MicroblogClient {
 function meansNoSuchUser(err: RejectedError): boolean {
   if (err.status === 404 || err.status === 410) return true;
   return (err.status === 400 || err.status === 422) && NO_SUCH_USER.test(err.detail);
-}
-
-/** The wait before asking whether a follow whose answer was lost landed. */
-const LANDING_PAUSE_MS = 1000;
-
-/** How many times one follow is sent at most, each after micro.blog said it hadn't landed. */
-const FOLLOW_ATTEMPTS = 4;
-
-/** The request may have done its work but its answer never arrived whole. */
-function answerLost(err: unknown): boolean {
-  if (err instanceof TooLargeError || err instanceof RedirectRefusedError) return false;
-  return (
-    err instanceof UnreachableError ||
-    err instanceof TimeoutError ||
-    (err instanceof BadResponseError && (err.status === undefined || err.status >= 500))
-  );
 }

@@ -16,7 +16,12 @@ import { log } from "../log.js";
 import { normalHandle } from "../model/handle.js";
 import { type ImportFailure, JobData, type JobDataOf, type JobEvents } from "../model/jobs.js";
 import { type FollowRow, ImportReport, importReport } from "../model/state.js";
-import { RateLimitedError, RejectedError, RemoteError } from "../net/errors.js";
+import {
+  ForbiddenAddressError,
+  RateLimitedError,
+  RejectedError,
+  RemoteError,
+} from "../net/errors.js";
 import { reportWaits } from "../net/pacer.js";
 import { explainRemote } from "../steps/lib/explain.js";
 import { newHost } from "../steps/lib/moving.js";
@@ -38,6 +43,14 @@ export const ImportCursor = z.object({
    * as the new account takes side by side (`NewAccount.lanes`).
    */
   inflights: z.array(z.string()).default([]),
+  /**
+   * Accounts whose follow failed for a passing reason (the answer lost, a 5xx, a timeout): each
+   * is asked about again once `due`, and followed again only if it didn't land. `tries`:
+   * the follows and checks made so far; `reason` what the last one said.
+   */
+  retries: z
+    .array(z.object({ acct: z.string(), tries: z.number(), due: z.number(), reason: z.string() }))
+    .default([]),
   counts: ImportReport,
   failures: z.array(
     z.object({
@@ -59,12 +72,28 @@ const PROGRESS_EVERY_MS = 3000;
 /** Follows on their way at once, at most, whatever the account allows. */
 const MAX_LANES = 32;
 
+/**
+ * The first wait before an account whose follow failed for a passing reason is asked about
+ * again, doubled at each later try. A follow given up on can still reach the server after the
+ * client stopped waiting (queued in a proxy, or behind a busy server's accept): asked too
+ * soon, the server says "not following" and a second follow goes out. The wait makes that
+ * unlikely, not impossible; nothing a client can do rules it out.
+ */
+export const RETRY_FIRST_MS = 5000;
+/** Follows and checks of one account in all before it is reported as failed. */
+export const RETRY_TRIES = 5;
+
 type Failed = { kind: "failed"; reason: string };
+/** A passing failure: the follow may or may not have landed; ask again later. */
+type Uncertain = { kind: "uncertain"; reason: string };
+type Retry = ImportCursor["retries"][number];
 
 export function importJob(deps: {
   world: World;
   sealer: Sealer;
   store: Store;
+  /** Default RETRY_FIRST_MS. */
+  retryFirstMs?: number;
 }): JobHandler<
   JobDataOf<"import-follows">,
   ImportCursor,
@@ -86,9 +115,10 @@ export function importJob(deps: {
         cursor = job.cursor ?? {
           i: 0,
           inflights: [],
+          retries: [],
           counts: importReport(),
           failures: [],
-          already: await followedRows(rows, account),
+          already: await patiently(() => followedRows(rows, account), control.signal),
         };
       } catch (err) {
         if (control.signal.aborted || !(err instanceof RemoteError)) throw err;
@@ -114,7 +144,11 @@ export function importJob(deps: {
         await reportWaits(
           (until) => void control.report({ event: "waiting", until: until.getTime() }),
           async () => {
-            cursor = { ...cursor, inflights: cursor.inflights ?? [] };
+            cursor = {
+              ...cursor,
+              inflights: cursor.inflights ?? [],
+              retries: cursor.retries ?? [],
+            };
             // A cursor from before lanes: its follow in flight is that of row i.
             const legacy = cursor.inflight;
             if (legacy !== undefined && normalHandle(rows[cursor.i]?.acct ?? "") === legacy)
@@ -131,18 +165,13 @@ export function importJob(deps: {
               saving = saving.then(() => save(c));
               return saving;
             };
-            const one = async (row: FollowRow, acct: string, landed: boolean) => {
-              let result: FollowResult | Failed;
-              if (landed && (await account.isFollowing(acct))) {
-                result = { kind: "followed" }; // it landed before the restart: don't send it twice
-              } else {
-                result = await followOnce(() => account.follow(row), control.signal, host);
-              }
-              const inflights = [...cursor.inflights];
-              inflights.splice(inflights.indexOf(acct), 1);
-              cursor = { ...record(cursor, acct, result), inflights };
-              await persist();
-              if (Date.now() - lastProgress > PROGRESS_EVERY_MS && cursor.i < rows.length) {
+            const rowOf = (acct: string) =>
+              rows.find((r) => normalHandle(r.acct) === acct) ?? { ...rows[0]!, acct };
+            const reportProgress = async () => {
+              if (
+                Date.now() - lastProgress > PROGRESS_EVERY_MS &&
+                (cursor.i < rows.length || cursor.retries.length > 0)
+              ) {
                 lastProgress = Date.now();
                 const done = processed(cursor.counts) - cursor.counts.already;
                 const rate = (cursor.i - doneAtStart) / Math.max(1, Date.now() - startedAt);
@@ -154,6 +183,54 @@ export function importJob(deps: {
                 });
               }
             };
+            /** What a follow (or a check) came to: recorded, or put off to be asked about again. */
+            const settle = (
+              acct: string,
+              result: FollowResult | Failed | Uncertain,
+              tries: number,
+            ) => {
+              if (result.kind !== "uncertain") return record(cursor, acct, result);
+              if (tries >= RETRY_TRIES)
+                return record(cursor, acct, { kind: "failed", reason: result.reason });
+              const retry: Retry = {
+                acct,
+                tries,
+                due: Date.now() + (deps.retryFirstMs ?? RETRY_FIRST_MS) * 2 ** (tries - 1),
+                reason: result.reason,
+              };
+              return { ...cursor, retries: [...cursor.retries, retry] };
+            };
+            const one = async (row: FollowRow, acct: string, landed: boolean) => {
+              let result: FollowResult | Failed | Uncertain;
+              if (landed && (await account.isFollowing(acct))) {
+                result = { kind: "followed" }; // it landed before the restart: don't send it twice
+              } else {
+                result = await followOnce(() => account.follow(row), control.signal, host);
+              }
+              const inflights = [...cursor.inflights];
+              inflights.splice(inflights.indexOf(acct), 1);
+              cursor = { ...settle(acct, result, 1), inflights };
+              await persist();
+              await reportProgress();
+            };
+            /**
+             * An account whose follow failed for a passing reason, once due: asked whether the
+             * follow landed after all, and followed again only when it didn't.
+             */
+            const again = async (retry: Retry) => {
+              const row = rowOf(retry.acct);
+              let result: FollowResult | Failed | Uncertain;
+              try {
+                result = (await account.isFollowing(retry.acct))
+                  ? { kind: "followed" }
+                  : await followOnce(() => account.follow(row), control.signal, host);
+              } catch (err) {
+                result = passing(err, host);
+              }
+              cursor = settle(retry.acct, result, retry.tries + 1);
+              await persist();
+              await reportProgress();
+            };
             const running = new Set<Promise<void>>();
             let failure: { err: unknown } | undefined;
             const start = (work: Promise<void>) => {
@@ -164,8 +241,6 @@ export function importJob(deps: {
                 .finally(() => running.delete(lane));
               running.add(lane);
             };
-            const rowOf = (acct: string) =>
-              rows.find((r) => normalHandle(r.acct) === acct) ?? { ...rows[0]!, acct };
             for (const acct of cursor.inflights) start(one(rowOf(acct), acct, true));
             while (cursor.i < rows.length && !failure) {
               control.signal.throwIfAborted();
@@ -188,6 +263,16 @@ export function importJob(deps: {
               start(one(row, acct, false));
             }
             await Promise.all(running);
+            // Then the accounts put off, each once due, soonest first, one at a time.
+            while (cursor.retries.length > 0 && !failure) {
+              const next = cursor.retries.reduce((a, b) => (b.due < a.due ? b : a));
+              const wait = next.due - Date.now();
+              if (wait > 0) await sleep(wait, undefined, { signal: control.signal });
+              cursor = { ...cursor, retries: cursor.retries.filter((r) => r !== next) };
+              await again(next).catch((err: unknown) => {
+                failure ??= { err };
+              });
+            }
             await saving;
             if (failure) throw failure.err;
           },
@@ -199,7 +284,8 @@ export function importJob(deps: {
           event: "stopped",
           left:
             rows.slice(cursor.i).filter((r) => !already.has(normalHandle(r.acct))).length +
-            cursor.inflights.length,
+            cursor.inflights.length +
+            cursor.retries.length,
           already: already.size,
           started: true,
           error: err,
@@ -210,6 +296,25 @@ export function importJob(deps: {
       return undefined;
     },
   };
+}
+
+/** The first wait before a read the import can't start without is asked again. */
+const READ_RETRY_MS = 1000;
+
+/**
+ * A read the import can't start without, asked again after a passing failure (a timeout, a
+ * 5xx, an answer cut short), waiting longer each time; a refusal, or the last failure, is thrown.
+ */
+async function patiently<T>(read: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (tries >= RETRY_TRIES || !(err instanceof RemoteError) || err instanceof RejectedError)
+        throw err;
+      await sleep(READ_RETRY_MS * 2 ** (tries - 1), undefined, { signal });
+    }
+  }
 }
 
 /** The rows' accounts the new account follows already, normalized, each once. */
@@ -224,12 +329,17 @@ async function followedRows(
 const processed = (c: ImportReport) =>
   c.followed + c.requested + c.already + c.notFound + c.refused + c.failed;
 
-/** One follow; a rate limit that outlasts the HTTP layer's retries is waited out here, then tried again. */
+/**
+ * One follow; a rate limit that outlasts the HTTP layer's retries is waited out here, then
+ * tried again. A server's refusal of this account is its answer; a failure that may pass (the
+ * answer lost, a 5xx, a timeout) is `uncertain`: the follow may have landed, so the caller asks
+ * before sending it again.
+ */
 async function followOnce(
   follow: () => Promise<FollowResult>,
   signal: AbortSignal,
   host: string,
-): Promise<FollowResult | Failed> {
+): Promise<FollowResult | Failed | Uncertain> {
   for (;;) {
     try {
       return await follow();
@@ -238,13 +348,24 @@ async function followOnce(
         await sleep(Math.max(1000, err.resetAt.getTime() - Date.now()), undefined, { signal });
         continue;
       }
-      // A token that stopped working stops the whole import; anything else fails this one account.
-      if (err instanceof TokenRejectedError) throw err;
-      if (err instanceof RejectedError && err.status === 401) throw err;
-      if (err instanceof RemoteError) return { kind: "failed", reason: explainRemote(err, host) };
-      throw err;
+      return passing(err, host);
     }
   }
+}
+
+/**
+ * A follow's or a check's error as the import takes it: a token that stopped working stops the
+ * whole import (thrown); a refusal (4xx) fails this one account; anything else may pass.
+ */
+function passing(err: unknown, host: string): Failed | Uncertain {
+  if (err instanceof TokenRejectedError) throw err;
+  if (err instanceof RejectedError && err.status === 401) throw err;
+  if (err instanceof RateLimitedError)
+    return { kind: "uncertain", reason: explainRemote(err, host) };
+  if (err instanceof RejectedError || err instanceof ForbiddenAddressError)
+    return { kind: "failed", reason: explainRemote(err, host) };
+  if (err instanceof RemoteError) return { kind: "uncertain", reason: explainRemote(err, host) };
+  throw err;
 }
 
 function record(c: ImportCursor, acct: string, r: FollowResult | Failed): ImportCursor {

@@ -32,6 +32,8 @@ export interface JobDeps {
   pollMs?: number;
   /** The watcher's intervals (tests and the demo compress days into seconds). */
   watch?: Partial<WatchOptions>;
+  /** The import's first wait before asking about a follow that failed for a passing reason. */
+  importRetryMs?: number;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each handler keeps its own cursor and progress types.
@@ -43,7 +45,10 @@ export type JobHandlers = { readonly [K in JobKind]: HandlerOf<K> };
 export function jobHandlers(deps: JobDeps): JobHandlers {
   return {
     snapshot: { ...snapshotJob(deps), kind: "snapshot" },
-    "import-follows": { ...importJob(deps), kind: "import-follows" },
+    "import-follows": {
+      ...importJob({ ...deps, retryFirstMs: deps.importRetryMs }),
+      kind: "import-follows",
+    },
     reminder: { ...reminderJob(), kind: "reminder" },
     "move-poll": { ...movePollJob({ everyMs: deps.pollMs }), kind: "move-poll" },
     // Short runs that come due by the thousand: a few at a time keep each quick (bench/watch.ts).

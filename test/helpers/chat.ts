@@ -59,6 +59,8 @@ export async function makeChat(
     microblogRule?: Partial<OriginRule>;
     /** How long one request may take before it counts as failed (default 5 s). */
     timeoutMs?: number;
+    /** The import's first wait before asking about a follow that failed for a passing reason. */
+    importRetryMs?: number;
   } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
@@ -102,6 +104,7 @@ export async function makeChat(
     dayMs: opts.dayMs,
     pollMs: opts.pollMs,
     watch: opts.watch,
+    importRetryMs: opts.importRetryMs,
   });
   const { engine, jobs } = core;
   const user: UserKey = opts.user ?? "tg:1";

@@ -1,0 +1,88 @@
+/**
+ * The import to micro.blog when the network fails now and then, as micro.blog and the user see
+ * it: a follow whose answer was lost is asked about before it goes out again, however late it
+ * lands, and a follow that failed for a passing reason is tried again later; only a refusal is
+ * reported as not followed.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import type { Input, Reply } from "../../src/chat/conversation.js";
+import { makeChat, render } from "../helpers/chat.js";
+import { moveWorlds, OLD } from "../helpers/worlds.js";
+
+const openWorld = moveWorlds();
+
+const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
+const csv = (accts: string[]): Input => {
+  const bytes = new TextEncoder().encode(
+    `${HEADER}\n${accts.map((a) => `${a},true,false,`).join("\n")}\n`,
+  );
+  return {
+    kind: "file",
+    name: "following_accounts.csv",
+    size: bytes.length,
+    read: async () => bytes,
+  };
+};
+
+/** A user who uploaded their follows (each an account micro.blog can follow), at the app token. */
+async function uploaded(accts: string[], opts: { timeoutMs?: number; importRetryMs?: number }) {
+  const world = await openWorld();
+  for (const a of accts) world.mb.addRemote(a, { exists: true });
+  const chat = await makeChat(world.loopback, opts);
+  await chat.send("/start");
+  await chat.send(OLD);
+  await chat.press("Upload a file instead");
+  await chat.send(csv(accts));
+  return { chat, world, mb: world.mb };
+}
+
+const texts = (replies: readonly Reply[]) => render(replies.filter((r) => r.kind !== "progress"));
+const follows = (mb: { requests: readonly { method: string; path: string }[] }) =>
+  mb.requests.filter((r) => r.method === "POST" && r.path.startsWith("/users/follow")).length;
+
+describe("the import when requests fail", () => {
+  it("a follow given up on that reaches micro.blog late is not sent again", async () => {
+    const { chat, world, mb } = await uploaded(["a@one.example", "b@one.example"], {
+      timeoutMs: 1000,
+    });
+    await chat.send(world.appToken);
+    // The first follow waits in micro.blog's backlog past the bot's timeout, then is made.
+    mb.failNext(1, { queuedMs: 2500, path: "/users/follow", method: "POST" });
+    await chat.press("Follow them, try it first");
+    await chat.jobs.idle();
+    // However the import went, the backlog has emptied before anything is counted.
+    await sleep(2500);
+    expect(texts(chat.notified)[0]).toBe("Done: 2 followed.");
+    expect(mb.followRequestsOf("ada")).toEqual({ "a@one.example": 1, "b@one.example": 1 });
+  });
+
+  it("a follow that keeps failing for a passing reason is tried again later, and made once", async () => {
+    const { chat, world, mb } = await uploaded(["a@one.example"], { importRetryMs: 100 });
+    await chat.send(world.appToken);
+    // Four 503s in a row to the follow, nothing made each time.
+    mb.failNext(4, { status: 503, path: "/users/follow", method: "POST" });
+    await chat.press("Follow them, try it first");
+    await chat.jobs.idle();
+    expect(texts(chat.notified)[0]).toBe("Done: 1 followed.");
+    expect(mb.followRequestsOf("ada")).toEqual({ "a@one.example": 1 });
+    expect(follows(mb)).toBe(5);
+  });
+
+  it("a refusal is reported at once, not tried again", async () => {
+    const { chat, world, mb } = await uploaded(["odd@one.example"], { importRetryMs: 100 });
+    mb.addRemote("odd@one.example", {
+      exists: true,
+      refuseFollow: { status: 422, body: '{"error":"Error while processing the request."}' },
+    });
+    await chat.send(world.appToken);
+    await chat.press("Follow them, try it first");
+    await chat.jobs.idle();
+    expect(texts(chat.notified)[0]).toBe("Done: 1 failed.");
+    const file = chat.notified.find((x) => x.kind === "file" && x.name === "not-followed.csv");
+    expect(file?.kind === "file" && new TextDecoder().decode(file.bytes)).toMatch(
+      /^Account address,Result,Reason\nodd@one\.example,failed,/,
+    );
+    expect(follows(mb)).toBe(1);
+  });
+});
