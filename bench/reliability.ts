@@ -9,6 +9,8 @@
  *   npm run reliability -- faults fuzz  only these parts
  *   RELIABILITY_SEED=7 npm run reliability
  */
+
+import { JOURNEY } from "../src/steps/index.js";
 import { runCrashes } from "./lib/reliability/crash.js";
 import { runFaults } from "./lib/reliability/faults.js";
 import { runFuzz } from "./lib/reliability/fuzz.js";
@@ -31,7 +33,10 @@ const PARTS: Record<string, () => Promise<Row>> = {
   },
   async fuzz() {
     const f = await runFuzz({ perStep: 1000, seed });
-    const problems = f.crashes + f.unhandledRejections + f.silent + f.stateChanged;
+    // A step neither fuzzed nor excused is a gap in the proof: it fails the run.
+    const problems =
+      f.crashes + f.unhandledRejections + f.silent + f.stateChanged + f.stepsMissed.length;
+    const excused = Object.entries(f.excused).map(([step, why]) => `${step} (${why})`);
     return {
       ...emptyRow("fuzz (1,000 inputs a step)"),
       journeys: 1,
@@ -39,8 +44,8 @@ const PARTS: Record<string, () => Promise<Row>> = {
       problems,
       notes: [
         `${f.crashes} threw, ${f.unhandledRejections} unhandled rejections, ${f.silent} without a reply, ${f.stateChanged} changed the state`,
-        `steps fuzzed (${f.stepsFuzzed.length} of ${f.stepsFuzzed.length + f.stepsNotReached.length}): ${f.stepsFuzzed.join(", ")}`,
-        `not reached by this journey: ${f.stepsNotReached.join(", ") || "none"}`,
+        `registry steps fuzzed: ${f.stepsFuzzed.length} of ${JOURNEY.length}; excused: ${excused.join(", ") || "none"}; neither: ${f.stepsMissed.join(", ") || "none"}`,
+        `places (${f.places.length}): ${f.places.join("; ")}`,
         ...f.notes,
       ],
     };

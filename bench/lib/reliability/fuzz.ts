@@ -1,23 +1,41 @@
 /**
- * Fuzzing: at every step the journey reaches, random input before the person acts — text of any
- * length and script, files of every kind, stale and forged buttons, commands at the wrong moment,
- * things no step reads. Each must get a reply, crash nothing, leave no unhandled rejection, and
- * (at a step that isn't doing work on its own) leave the saved state exactly as it was. Which
- * steps exist comes from the registry (JOURNEY); those the walk never reaches are named.
+ * Fuzzing: at every step of the registry (JOURNEY), random input — text of any length and
+ * script, files of every kind, stale and forged buttons, commands at the wrong moment, things no
+ * step reads. Each must get a reply, crash nothing, leave no unhandled rejection, and (at a step
+ * that isn't doing work on its own) leave the saved state exactly as it was.
+ *
+ * The steps come two ways. A person walks the journey (a pasted token, micro.blog) and is fuzzed
+ * at each step before acting, with the jobs of that journey running. Every step and variant the
+ * walk didn't fuzz with its jobs at rest is then reached directly: a saved state built by
+ * places.ts, put in place, fuzzed, put back after anything that changed it. The same places are
+ * fuzzed again with the traits of a Mastodon DM (no secrets in the chat, no buttons, no files;
+ * with and without the bot's one-time pages), as the DM channel turns typed text into input. A
+ * registry step neither fuzzed nor excused below (with its reason) fails the run.
  */
 import { seeded } from "../../../sandbox/chaos.js";
-import type { Input } from "../../../src/chat/conversation.js";
-import type { StepName } from "../../../src/model/state.js";
+import { type Shown, toInput } from "../../../src/channels/mastodon-dm/input.js";
+import { type ChannelTraits, FULL_CHANNEL } from "../../../src/chat/channel.js";
+import type { CommandName, Input, Reply, UserKey } from "../../../src/chat/conversation.js";
+import { STATE_VERSION, type State, type StepName } from "../../../src/model/state.js";
+import { tryChoices } from "../../../src/steps/import/import-done.js";
 import { JOURNEY } from "../../../src/steps/index.js";
+import { savedStates, snapshots } from "../../../src/store/user-data.js";
 import { makeChat } from "../../../test/helpers/chat.js";
 import { FAST_WATCH } from "./faults.js";
 import { walk } from "./journey.js";
+import { type Place, placesFor } from "./places.js";
 import { startTown } from "./town.js";
 
 export interface FuzzFigures {
   inputsTried: number;
+  /** Registry steps fuzzed, on any channel. */
   stepsFuzzed: StepName[];
-  stepsNotReached: StepName[];
+  /** Registry steps neither fuzzed nor excused: the run fails on any. */
+  stepsMissed: StepName[];
+  /** Steps not fuzzed on purpose, and why. */
+  excused: Partial<Record<StepName, string>>;
+  /** Where the inputs went: "telegram: old-token (walked)", "dm: import-web (mastodon)", … */
+  places: string[];
   crashes: number;
   unhandledRejections: number;
   silent: number;
@@ -93,8 +111,21 @@ export class InputMaker {
     return b;
   }
 
-  /** One random input; `buttons` are the ids seen anywhere so far (forged presses reuse them). */
-  input(seq: number, buttons: readonly string[], current: ReadonlySet<string>): Input {
+  /** A command that changes nothing here: /back too where there is nothing to go back to. */
+  command(commands: readonly CommandName[]): Input {
+    return { kind: "command", name: this.pick(commands), args: this.text().slice(0, 200) };
+  }
+
+  /**
+   * One random input; `buttons` are the ids seen anywhere so far (forged presses reuse them),
+   * `current` those the step takes now (never forged: pressing them is a real answer).
+   */
+  input(
+    seq: number,
+    buttons: readonly string[],
+    current: ReadonlySet<string>,
+    commands: readonly CommandName[] = HARMLESS,
+  ): Input {
     switch (this.int(7)) {
       case 0:
       case 1:
@@ -112,37 +143,157 @@ export class InputMaker {
         return { kind: "choice", id, seq: Math.max(0, seq - 1 - this.int(5)) };
       }
       case 4: {
-        // A forged button: an id from another message, or made up, with the current seq.
-        const others = buttons.filter((b) => !current.has(b));
+        // A forged button: an id from another message, or made up, with the current seq. An id
+        // that is a command ("/forget") is that command, as if typed: not forged input.
+        const others = buttons.filter((b) => !current.has(b) && !b.startsWith("/"));
         const id = this.int(2) && others.length ? this.pick(others) : this.text().slice(0, 64);
         return { kind: "choice", id, seq: this.int(3) === 0 ? seq + 1 + this.int(100) : seq };
       }
       case 5:
-        return {
-          kind: "command",
-          name: this.pick(["status", "help", "start"] as const),
-          args: this.text().slice(0, 200),
-        };
+        return this.command(commands);
       default:
         return { kind: "other", what: this.pick(OTHER) };
     }
   }
+
+  /**
+   * What a person types in a DM, as the DM channel reads it (src/channels/mastodon-dm/input.ts):
+   * text, a command as a word or with a slash, an unknown /command. No buttons, no files. Text
+   * that picks one of the options shown (by number or by its words) is a real answer: not fuzz.
+   */
+  dm(shown: Shown, commands: readonly CommandName[] = HARMLESS): Input {
+    for (;;) {
+      const r = this.int(8);
+      const text =
+        r === 0
+          ? `/${this.pick([...commands, "nonsense", "settings"])}`
+          : r === 1
+            ? `${this.pick(commands)} ${this.text().slice(0, 100)}`
+            : this.text();
+      const input = toInput(text, shown);
+      if (input.kind === "choice") continue;
+      if (input.kind === "command" && !commands.includes(input.name)) continue;
+      return input;
+    }
+  }
 }
 
-export async function runFuzz(opts: { perStep: number; seed: number }): Promise<FuzzFigures> {
+/** Commands that change nothing at any step. */
+const HARMLESS: readonly CommandName[] = ["status", "help", "start"];
+/** At a state put in place there is nothing to go back to: /back is a command at the wrong moment. */
+const PLACED: readonly CommandName[] = [...HARMLESS, "back"];
+
+/** Steps not fuzzed on purpose, each with its reason. None now: every step can be put in place. */
+export const EXCUSED: Partial<Record<StepName, string>> = {};
+
+/**
+ * Buttons a step takes beyond those of its prompt: other messages the bot sends at that step (a
+ * reminder, a milestone, a check's answer) carry them under the same stamp, so a press of one
+ * is a real answer, never a forgery.
+ */
+const ALSO_OFFERED: Partial<Record<StepName, readonly string[]>> = {
+  // The welcome's button from before it asked for the server at once.
+  welcome: ["go"],
+  "new-microblog": ["again"],
+  "import-web": ["follow-missing"],
+  trying: tryChoices.map((c) => c.id),
+  preflight: ["again", "later"],
+  move: ["moved-unchecked"],
+  watching: ["quiet", "count-new", "keep-watching", "finish-uncounted"],
+};
+
+/**
+ * Input a step takes as an answer though it may come out of the generator: sent, it would be
+ * the person answering, not junk, so it is drawn again. The welcome reads text opening with
+ * "start", "ok", "yes"… as "let's go" (src/steps/old/welcome.ts); the DM channel reads a
+ * command word with more after it ("start now") as text.
+ */
+const ANSWERS: Partial<Record<StepName, (input: Input) => boolean>> = {
+  welcome: (input) =>
+    input.kind === "text" && /^(y|yes|ok|go|let'?s go|ready|start)\b/i.test(input.text.trim()),
+};
+
+/** Random input for `step`, never one of its answers. */
+function junk(step: StepName, make: () => Input): Input {
+  for (;;) {
+    const input = make();
+    if (!ANSWERS[step]?.(input)) return input;
+  }
+}
+
+/** A one-time page of the bot's that never opens: the steps only link to it. */
+const page = async (kind: string) => ({
+  url: `https://bot.example/${kind}/one-time`,
+  expiresAt: Date.now() + 15 * 60_000,
+});
+
+interface Channel {
+  name: string;
+  traits: ChannelTraits;
+  user: UserKey;
+  /** Input only as typed text, read the way the DM channel reads it. */
+  typed: boolean;
+}
+
+export const CHANNELS: readonly Channel[] = [
+  { name: "telegram", traits: FULL_CHANNEL, user: "tg:9001", typed: false },
+  {
+    name: "dm",
+    traits: { secretsInChat: false, files: "none" },
+    user: "mastodon:9002",
+    typed: true,
+  },
+  {
+    name: "dm with pages",
+    traits: {
+      secretsInChat: false,
+      files: "links",
+      secretForm: () => page("secret"),
+      uploadForm: () => page("upload"),
+    },
+    user: "mastodon:9003",
+    typed: true,
+  },
+];
+
+/** The buttons a person can press after these replies (those of the newest message with any). */
+function shownAfter(replies: readonly Reply[], seq: number, before: Shown): Shown {
+  const withChoices = replies.filter((r) => r.kind === "say" && r.choices?.length);
+  const last = withChoices[withChoices.length - 1];
+  return { list: last?.kind === "say" ? [...(last.choices ?? [])] : before.list, seq };
+}
+
+export async function runFuzz(opts: {
+  perStep: number;
+  seed: number;
+  /** Inputs at each place on the DM channels (default perStep). */
+  dmPerStep?: number;
+}): Promise<FuzzFigures> {
   const town = await startTown({ people: 1 });
   const person = town.people[0]!;
+  // The new account when the target is a Mastodon-API server: another account on the old one.
+  const { old } = town.world;
+  const newUsername = `${person.username}new`;
+  const newAccount = {
+    username: newUsername,
+    id: old.addAccount({ username: newUsername }).id,
+    token: old.issueToken(newUsername),
+  };
   const chat = await makeChat(town.world.loopback, {
     user: "tg:9000",
     pollMs: 30,
     watch: FAST_WATCH,
     timeoutMs: 1000,
   });
+  const traits = new Map(CHANNELS.map((c) => [c.user, c.traits]));
+  chat.engine.channels = (user) => traits.get(user) ?? FULL_CHANNEL;
   const maker = new InputMaker(opts.seed);
   const figures: FuzzFigures = {
     inputsTried: 0,
     stepsFuzzed: [],
-    stepsNotReached: [],
+    stepsMissed: [],
+    excused: EXCUSED,
+    places: [],
     crashes: 0,
     unhandledRejections: 0,
     silent: 0,
@@ -158,47 +309,139 @@ export async function runFuzz(opts: { perStep: number; seed: number }): Promise<
   };
   process.on("unhandledRejection", onRejection);
   const seen = new Set<string>();
-  const remember = () => {
-    for (const c of chat.choices) seen.add(c.id);
+  const remember = (ids: Iterable<string>) => {
+    for (const id of ids) seen.add(id);
+  };
+  const fuzzedAt = (step: StepName, where: string) => {
+    if (!figures.stepsFuzzed.includes(step)) figures.stepsFuzzed.push(step);
+    figures.places.push(where);
   };
 
-  async function fuzz(step: StepName, waiting: boolean) {
-    figures.stepsFuzzed.push(step);
-    remember();
+  /** One input: a reply, no throw; false if it threw. */
+  async function tryOne(
+    where: string,
+    user: UserKey,
+    input: Input,
+  ): Promise<{ replies: readonly Reply[]; seq: number } | undefined> {
+    figures.inputsTried += 1;
+    try {
+      const turn = await chat.engine.receive(user, input, async () => {});
+      if (turn.replies.length === 0) {
+        figures.silent += 1;
+        note(`${where}: ${describe(input)} got no reply`);
+      }
+      return turn;
+    } catch (err) {
+      figures.crashes += 1;
+      note(`${where}: ${describe(input)} threw ${String(err).slice(0, 200)}`);
+      return undefined;
+    }
+  }
+
+  // The walk: each step with the journey's own jobs running (those at work move on by themselves).
+  const strictlyWalked = new Set<StepName>();
+  async function fuzzWalked(step: StepName, waiting: boolean) {
+    fuzzedAt(step, `telegram: ${step} (walked${waiting ? ", at work" : ""})`);
+    if (!waiting) strictlyWalked.add(step);
+    remember(chat.choices.map((c) => c.id));
     for (let i = 0; i < opts.perStep; i++) {
       const before = await chat.state();
       if (before?.step !== step && !waiting) break; // left on its own (shouldn't happen)
-      const current = new Set(chat.choices.map((c) => c.id));
-      const input = maker.input(chat.seq, [...seen], current);
-      figures.inputsTried += 1;
-      const shown = describe(input);
-      let replies: number;
-      try {
-        const turn = await chat.engine.receive(chat.user, input, async () => {});
-        replies = turn.replies.length;
-      } catch (err) {
-        figures.crashes += 1;
-        note(`${step}: ${shown} threw ${String(err).slice(0, 200)}`);
-        continue;
-      }
-      if (replies === 0) {
-        figures.silent += 1;
-        note(`${step}: ${shown} got no reply`);
-      }
+      const current = new Set([...chat.choices.map((c) => c.id), ...(ALSO_OFFERED[step] ?? [])]);
+      const input = junk(step, () => maker.input(chat.seq, [...seen], current));
+      const turn = await tryOne(step, chat.user, input);
+      if (!turn) continue;
       const after = await chat.state();
       if (!waiting && JSON.stringify(after) !== JSON.stringify(before)) {
         figures.stateChanged += 1;
-        note(`${step}: ${shown} moved the state to ${after?.step}`);
+        note(`${step}: ${describe(input)} moved the state to ${after?.step}`);
         if (before) await chat.placeAt(before); // put it back, and go on
       }
     }
     await chat.send("/status"); // the step's own buttons again, for the walk
   }
 
+  const { store } = chat;
+  async function put(user: UserKey, place: Place): Promise<void> {
+    await snapshots(store).set(user, place.snapshot);
+    await savedStates(store).set(user, {
+      v: STATE_VERSION,
+      seq: 1,
+      state: place.state,
+      history: [],
+      updatedAt: Date.now(),
+    });
+  }
+  const stateOf = async (user: UserKey) => JSON.stringify(await chat.engine.state(user));
+
+  /** A state put in place: nothing runs for it, so any change at all is the input's doing. */
+  async function fuzzPlaced(channel: Channel, place: Place, n: number) {
+    const where = `${channel.name}: ${place.label}`;
+    const step = place.state.step;
+    fuzzedAt(step, where);
+    const { user } = channel;
+    const look = async (): Promise<Shown> => {
+      await put(user, place);
+      const turn = await tryOne(where, user, { kind: "command", name: "status", args: "" });
+      return shownAfter(turn?.replies ?? [], turn?.seq ?? 1, { list: [], seq: 1 });
+    };
+    let shown = await look();
+    const expected = JSON.stringify(place.state);
+    for (let i = 0; i < n; i++) {
+      remember(shown.list.map((c) => c.id));
+      const current = new Set([...shown.list.map((c) => c.id), ...(ALSO_OFFERED[step] ?? [])]);
+      const input = junk(step, () =>
+        channel.typed
+          ? maker.dm(shown, PLACED)
+          : maker.input(shown.seq, [...seen], current, PLACED),
+      );
+      const turn = await tryOne(where, user, input);
+      if (turn) shown = shownAfter(turn.replies, turn.seq, shown);
+      const after = await stateOf(user);
+      if (after !== expected) {
+        figures.stateChanged += 1;
+        const moved = JSON.parse(after) as State | undefined;
+        note(
+          `${where}: ${describe(input)} moved the state${moved ? ` to ${moved.step}` : " away"}`,
+        );
+        shown = await look();
+      }
+    }
+  }
+
   try {
-    const walked = await walk(chat, person, town, 600_000, fuzz);
+    const walked = await walk(chat, person, town, 600_000, fuzzWalked);
     if (!walked.finished) note(`the walk itself stopped: ${walked.stuck}`);
-    figures.stepsNotReached = JOURNEY.filter((s) => !figures.stepsFuzzed.includes(s));
+    for (const step of JOURNEY) {
+      if (EXCUSED[step]) continue;
+      for (const channel of CHANNELS) {
+        let places: Place[];
+        try {
+          places = await placesFor(step, {
+            town,
+            person,
+            user: channel.user,
+            sealer: chat.sealer,
+            signIn: chat.core.signIn,
+            newAccount,
+          });
+        } catch (err) {
+          note(`${step}: no state could be built for it: ${String(err).slice(0, 200)}`);
+          continue;
+        }
+        for (const place of places) {
+          // Walked with its jobs at rest, the step's usual state needs no second round here.
+          if (channel.name === "telegram" && place.label === step && strictlyWalked.has(step))
+            continue;
+          await fuzzPlaced(
+            channel,
+            place,
+            channel.typed ? (opts.dmPerStep ?? opts.perStep) : opts.perStep,
+          );
+        }
+      }
+    }
+    figures.stepsMissed = JOURNEY.filter((s) => !figures.stepsFuzzed.includes(s) && !EXCUSED[s]);
     await chat.jobs.idle();
     return figures;
   } finally {

@@ -60,7 +60,10 @@ export const importPreview: Step<"import-preview"> = {
   async handle(state, input, ctx) {
     const base = { ...journeyOf(state), target: state.target };
     if (input.kind !== "choice") return stay(state, describe(state));
-    if (input.id === "skip") {
+    // Only the buttons this preview offered: with nothing to follow, no import can start; with
+    // accounts to follow, the move isn't skipped to (a forged or mistaken press changes nothing).
+    const nothingToFollow = state.preview.toFollow === 0;
+    if (nothingToFollow && input.id === "skip") {
       return {
         state: {
           step: "import-done",
@@ -70,11 +73,10 @@ export const importPreview: Step<"import-preview"> = {
         replies: [],
       };
     }
-    if (input.id === "move" && state.preview.toFollow === 0)
-      return { state: toAlias(base), replies: [] };
-    if (input.id === "web")
+    if (nothingToFollow && input.id === "move") return { state: toAlias(base), replies: [] };
+    if (!nothingToFollow && input.id === "web")
       return { state: { step: "import-web", ...base, sentAt: ctx.now() }, replies: [] };
-    if (input.id === "start" || input.id === "start-move") {
+    if (!nothingToFollow && (input.id === "start" || input.id === "start-move")) {
       const jobId = randomUUID();
       const after = input.id === "start-move" ? ("move" as const) : ("ask" as const);
       return {
