@@ -4,7 +4,8 @@
  * reading the bot's messages and pressing its buttons — while the bot is SIGKILLed at random
  * moments and started again at once. Afterwards: every journey finished, every follow made
  * once, every follower moved, exactly one finished message each, and no bot message sent twice
- * in a row (the same text again with nothing from the person between: a reply repeated). And
+ * in a row (the same text again with nothing from the person between: a reply repeated — a
+ * button pressed leaves no message in the chat, so the presses are counted too). And
  * every bot process's output, the killed ones' too: no unhandled rejection or uncaught exception
  * (Node prints one and exits), no process that ended by itself, and none of the tokens the bot
  * was given or handed (its Telegram token, its secret, each person's tokens) anywhere in it.
@@ -42,7 +43,7 @@ export interface CrashFigures {
   lost: number;
   /** Follows sent twice and finished messages beyond the first. */
   duplicates: number;
-  /** Bot messages sent again with nothing from the person between (a repeated reply). */
+  /** Bot messages sent again with nothing from the person between (a repeated reply): more of one text in a row than the person's messages and presses that could have asked for it. */
   repeatedReplies: number;
   /** Unhandled rejections and uncaught exceptions in the bot processes' output, and exits of their own. */
   problems: number;
@@ -55,7 +56,7 @@ export interface CrashFigures {
 
 /** What Node prints when a rejection or an exception nobody handled ends the process. */
 const FATAL =
-  /UnhandledPromiseRejection|unhandledRejection|uncaughtException|triggerUncaughtException|^Node\.js v\d+/gm;
+  /UnhandledPromiseRejection|unhandledRejection|uncaughtException|triggerUncaughtException|^Node\.js v\d+|"msg":"fatal"/gm;
 
 /** What the person does at each step, on Telegram: the button to press or what to type. */
 function actionAt(step: StepName, p: Person, town: Town): { press: string[] } | { type: string } {
@@ -132,6 +133,8 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
   let bot: Proc = begin();
   let store: Store | undefined;
   const ids = town.people.map((_, i) => 4200 + i);
+  /** Per person, how many bot messages they had seen at each button press. */
+  const presses = new Map<number, number[]>(ids.map((id) => [id, []]));
   try {
     const file = path.join(dataDir, "fedimove.sqlite");
     for (let waited = 0; !existsSync(file) && waited < 30_000; waited += 100)
@@ -196,8 +199,10 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
           continue;
         }
         const button = newestButton(bots, act.press);
-        if (button) tg.pressButton(id, button.messageId, button.data);
-        else tg.sendText(id, "/status");
+        if (button) {
+          presses.get(id)!.push(bots.length);
+          tg.pressButton(id, button.messageId, button.data);
+        } else tg.sendText(id, "/status");
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -228,7 +233,7 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
         if (finished.length === 0) figures.lost += 1;
         else figures.duplicates += finished.length - 1;
       }
-      const repeated = repeats(chat.messages);
+      const repeated = repeats(chat.messages, presses.get(id)!);
       figures.repeatedReplies += repeated.length;
       for (const r of repeated.slice(0, 3))
         figures.notes.push(`${person.username}: sent twice: ${JSON.stringify(r.slice(0, 80))}`);
@@ -280,13 +285,41 @@ function newestButton(bots: readonly MessageView[], labels: readonly string[]) {
   return undefined;
 }
 
-/** Bot texts sent again right after themselves, with nothing from the person between. */
-function repeats(messages: readonly MessageView[]): string[] {
+/**
+ * Bot texts sent again right after themselves beyond what the person asked for: a run of one
+ * text in a row answers at most one input each — the person's messages just before the run
+ * (several sent while the bot was down are answered one after another), and the buttons
+ * pressed while the run was going out or just before it (`pressedAt`: how many bot messages
+ * the person had seen at each press; a press leaves no message in the chat).
+ */
+function repeats(messages: readonly MessageView[], pressedAt: readonly number[]): string[] {
   const out: string[] = [];
-  for (let i = 1; i < messages.length; i++) {
-    const a = messages[i - 1]!;
-    const b = messages[i]!;
-    if (a.from === "bot" && b.from === "bot" && a.text && a.text === b.text) out.push(b.text);
+  let seen = 0; // bot messages before messages[i]
+  for (let i = 0; i < messages.length; ) {
+    const m = messages[i]!;
+    if (m.from !== "bot") {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (
+      end < messages.length &&
+      messages[end]!.from === "bot" &&
+      m.text &&
+      messages[end]!.text === m.text
+    )
+      end++;
+    const run = end - i;
+    if (run > 1) {
+      let asked = 0;
+      for (let k = i - 1; k >= 0 && messages[k]!.from !== "bot"; k--) asked++;
+      const first = seen;
+      const last = seen + run - 1;
+      asked += pressedAt.filter((p) => p >= first - 1 && p <= last).length;
+      for (let extra = run - Math.max(1, asked); extra > 0; extra--) out.push(m.text!);
+    }
+    seen += run;
+    i = end;
   }
   return out;
 }
