@@ -4,8 +4,7 @@
  * reading the bot's messages and pressing its buttons — while the bot is SIGKILLed at random
  * moments and started again at once. Afterwards: every journey finished, every follow made
  * once, every follower moved, exactly one finished message each, and no bot message sent twice
- * in a row (the same text again with nothing from the person between: a reply repeated — a
- * button pressed leaves no message in the chat, so the presses are counted too). And
+ * in a row that the person didn't ask for again (see repeats()). And
  * every bot process's output, the killed ones' too: no unhandled rejection or uncaught exception
  * (Node prints one and exits), no process that ended by itself, and none of the tokens the bot
  * was given or handed (its Telegram token, its secret, each person's tokens) anywhere in it.
@@ -43,8 +42,10 @@ export interface CrashFigures {
   lost: number;
   /** Follows sent twice and finished messages beyond the first. */
   duplicates: number;
-  /** Bot messages sent again with nothing from the person between (a repeated reply): more of one text in a row than the person's messages and presses that could have asked for it. */
+  /** Bot messages sent again right after themselves that no input of the person's asked for (a reply repeated). */
   repeatedReplies: number;
+  /** Bot messages the same as the one before, asked for or not. */
+  sameInARow: number;
   /** Unhandled rejections and uncaught exceptions in the bot processes' output, and exits of their own. */
   problems: number;
   /** Tokens found in the bot processes' output. */
@@ -119,6 +120,7 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
     lost: 0,
     duplicates: 0,
     repeatedReplies: 0,
+    sameInARow: 0,
     problems: 0,
     secretsFound: 0,
     logChars: 0,
@@ -234,8 +236,9 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
         else figures.duplicates += finished.length - 1;
       }
       const repeated = repeats(chat.messages, presses.get(id)!);
-      figures.repeatedReplies += repeated.length;
-      for (const r of repeated.slice(0, 3))
+      figures.repeatedReplies += repeated.unasked.length;
+      figures.sameInARow += repeated.all;
+      for (const r of repeated.unasked.slice(0, 3))
         figures.notes.push(`${person.username}: sent twice: ${JSON.stringify(r.slice(0, 80))}`);
     }
     if (bot.child.exitCode !== null) {
@@ -286,40 +289,33 @@ function newestButton(bots: readonly MessageView[], labels: readonly string[]) {
 }
 
 /**
- * Bot texts sent again right after themselves beyond what the person asked for: a run of one
- * text in a row answers at most one input each — the person's messages just before the run
- * (several sent while the bot was down are answered one after another), and the buttons
- * pressed while the run was going out or just before it (`pressedAt`: how many bot messages
- * the person had seen at each press; a press leaves no message in the chat).
+ * Bot texts sent again right after themselves. `all`: every such repeat. `unasked`: those the
+ * person's inputs can't account for — each message the person sent and each button pressed
+ * (`pressedAt`: how many bot messages they had seen at each press; a press leaves no message
+ * in the chat) may account for one repeat after it: a /status sent five times while the bot was
+ * down is answered five times, one after another, with the same question. A lower bound on the
+ * replies sent twice.
  */
-function repeats(messages: readonly MessageView[], pressedAt: readonly number[]): string[] {
-  const out: string[] = [];
+function repeats(
+  messages: readonly MessageView[],
+  pressedAt: readonly number[],
+): { all: number; unasked: string[] } {
+  const unasked: string[] = [];
+  let all = 0;
+  let credit = 0;
   let seen = 0; // bot messages before messages[i]
-  for (let i = 0; i < messages.length; ) {
-    const m = messages[i]!;
+  for (const [i, m] of messages.entries()) {
     if (m.from !== "bot") {
-      i++;
+      credit += 1;
       continue;
     }
-    let end = i + 1;
-    while (
-      end < messages.length &&
-      messages[end]!.from === "bot" &&
-      m.text &&
-      messages[end]!.text === m.text
-    )
-      end++;
-    const run = end - i;
-    if (run > 1) {
-      let asked = 0;
-      for (let k = i - 1; k >= 0 && messages[k]!.from !== "bot"; k--) asked++;
-      const first = seen;
-      const last = seen + run - 1;
-      asked += pressedAt.filter((p) => p >= first - 1 && p <= last).length;
-      for (let extra = run - Math.max(1, asked); extra > 0; extra--) out.push(m.text!);
-    }
-    seen += run;
-    i = end;
+    credit += pressedAt.filter((p) => p === seen).length;
+    seen += 1;
+    const before = messages[i - 1];
+    if (before?.from !== "bot" || !m.text || before.text !== m.text) continue;
+    all += 1;
+    if (credit > 0) credit -= 1;
+    else unasked.push(m.text);
   }
-  return out;
+  return { all, unasked };
 }
