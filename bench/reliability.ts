@@ -86,7 +86,7 @@ const PARTS: Record<string, () => Promise<Row>> = {
       secretsFound: f.secretsFound,
       problems: f.problems,
       notes: [
-        `${f.finished} of ${f.journeys} journeys finished; ${f.repeatedReplies} bot messages sent twice in a row; ${f.logChars} characters of the bot processes' output searched`,
+        `${f.finished} of ${f.journeys} journeys finished; ${f.repeatedReplies} bot messages sent twice in a row unasked (${f.sameInARow} the same as the one before, most answering a /status sent again while the bot was down); ${f.logChars} characters of the bot processes' output searched`,
         ...f.notes,
       ],
     };

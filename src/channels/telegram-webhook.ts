@@ -11,6 +11,12 @@
  * theirs in the store, by whichever process holds it: their conversation stays in order even
  * when their messages reach different processes. An update id already taken (Telegram sending
  * one again) is taken once. Long work goes to jobs, as in every turn.
+ *
+ * A process killed while a person's updates waited (or while one was being handled) leaves
+ * them in the inbox: every process, on start, handles what waits for anyone (the people with
+ * updates waiting are kept in an index), instead of leaving it for the person's next message.
+ * The one being handled at the kill is handled again, and the engine knows its update id: its
+ * turn isn't run twice.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -18,7 +24,7 @@ import type { Update } from "grammy/types";
 import { z } from "zod";
 import { log, logContext } from "../log.js";
 import { collection } from "../store/collection.js";
-import type { KeyValue, Store } from "../store/store.js";
+import type { KeyValue, ScoredSets, Store } from "../store/store.js";
 import { withLock } from "../store/with-lock.js";
 import type { TelegramChannel } from "./telegram.js";
 import type { RawRoute } from "./web/ops-routes.js";
@@ -27,6 +33,8 @@ import type { RawRoute } from "./web/ops-routes.js";
 const MAX_UPDATE_BYTES = 1024 * 1024;
 /** How long a person's next update may wait for the process handling their previous one. */
 const TURN_WAIT_MS = 5 * 60_000;
+/** The index's one key. */
+const WAITING = "people";
 
 const Inbox = z.object({
   /** The newest update id taken in: an id at or below it was taken already. */
@@ -51,6 +59,8 @@ export class TelegramWebhook {
   readonly path: string;
   private readonly token: string;
   private readonly inboxes: KeyValue<Inbox>;
+  /** The people with updates waiting: put before an update is kept, taken out once none waits. */
+  private readonly waiting: ScoredSets;
   private readonly draining = new Set<Promise<void>>();
   private stopped = false;
 
@@ -64,6 +74,7 @@ export class TelegramWebhook {
     // "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed": base64url is.
     this.token = derive("telegram webhook secret_token");
     this.inboxes = collection(opts.store, "telegram-inbox", Inbox);
+    this.waiting = opts.store.scored("telegram-inbox-index");
   }
 
   get url(): string {
@@ -79,6 +90,8 @@ export class TelegramWebhook {
       allowed_updates: ["message", "callback_query"],
     });
     log.info("telegram: webhook set", { bot: this.opts.channel.bot.botInfo.username });
+    for (const person of await this.waiting.upTo(WAITING, Number.POSITIVE_INFINITY))
+      this.drain(Number(person));
   }
 
   /** Waits, briefly, for the updates being handled here; the rest are handled by whoever is next. */
@@ -142,6 +155,7 @@ export class TelegramWebhook {
       async () => {
         const inbox = (await this.inboxes.get(String(person))) ?? { last: 0, updates: [] };
         if (update.update_id <= inbox.last) return;
+        await this.waiting.put(WAITING, String(person), Date.now());
         await this.inboxes.set(String(person), {
           last: update.update_id,
           updates: [...inbox.updates, update],
@@ -181,10 +195,9 @@ export class TelegramWebhook {
       async () => {
         const inbox = await this.inboxes.get(String(person));
         if (!inbox) return;
-        await this.inboxes.set(String(person), {
-          ...inbox,
-          updates: inbox.updates.filter((u) => u.update_id !== id),
-        });
+        const updates = inbox.updates.filter((u) => u.update_id !== id);
+        await this.inboxes.set(String(person), { ...inbox, updates });
+        if (updates.length === 0) await this.waiting.remove(WAITING, String(person));
       },
       { ttlMs: 10_000, waitMs: 10_000 },
     );

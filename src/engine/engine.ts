@@ -124,6 +124,14 @@ export interface EngineDeps {
   userLeaseMs?: number;
 }
 
+/** A message that looks like a token or a code: one word, long enough, or a known token shape. */
+function mayHoldSecret(input: StepInput): boolean {
+  return (
+    input.kind === "text" &&
+    (credentialAnywhere(input.text) !== undefined || /^\S{16,}$/.test(input.text.trim()))
+  );
+}
+
 /** Whether the input with this source id had its turn saved already (its replies may still wait). */
 function wasHandled(saved: Saved | undefined, source: string): boolean {
   return (
@@ -338,7 +346,17 @@ export class Engine implements JobReporter {
     // (a process that died before delivering it); running the step again would answer twice.
     if (handled) {
       log.info("input handed over again; already handled", { user, source });
-      return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "done" };
+      // Told, with nothing to say: the channel finishes with the input (the DM channel's inbox
+      // item) and deletes it if it may hold a secret (the first time's deletion may not have
+      // happened before the kill).
+      const again: Turn = {
+        replies: [],
+        seq: before?.seq ?? 0,
+        secret: mayHoldSecret(input),
+        ack: "done",
+      };
+      await deliver(again);
+      return again;
     }
     const ctx = this.context(user);
     const change = await this.turn(before, input, ctx);

@@ -110,7 +110,8 @@ describe("an input handed over again", () => {
     const chat = await makeChat(fakeWorld(), { store, user: "tg:9" });
     const got: string[][] = [];
     const deliver = async (t: { replies: readonly { kind: string; text?: unknown }[] }) => {
-      got.push(said(t.replies));
+      // Told of every input, with nothing to say for one handled already.
+      if (t.replies.length > 0) got.push(said(t.replies));
     };
     await chat.engine.receive("tg:9", start, deliver, "tg-update:1");
     await chat.engine.receive("tg:9", { kind: "text", text: "ok" }, deliver, "tg-update:2");
@@ -156,8 +157,8 @@ describe("an input handed over again", () => {
     const turn = await after.engine.receive(
       "tg:10",
       start,
-      async () => {
-        ran += 1;
+      async (t) => {
+        ran += t.replies.length;
       },
       "tg-update:5",
     );
@@ -166,6 +167,30 @@ describe("an input handed over again", () => {
     expect(said(after.notified)).toEqual([expect.stringMatching(/^Hi! I'll move your Mastodon/)]);
     expect(await after.engine.deliverPending()).toBe(0);
     await after.core.close();
+  });
+
+  it("is told to the channel with nothing to say, and deleted if it may hold a secret", async () => {
+    const store = openMemoryStore(`outbox-${randomUUID()}`);
+    const chat = await makeChat(fakeWorld(), { store, user: "tg:12" });
+    await chat.engine.receive("tg:12", start, async () => undefined, "tg-update:1");
+    const told: { replies: number; secret: boolean }[] = [];
+    const deliver = async (t: { replies: readonly unknown[]; secret: boolean }) => {
+      told.push({ replies: t.replies.length, secret: t.secret });
+    };
+    await chat.engine.receive("tg:12", start, deliver, "tg-update:1");
+    // A token typed, handled before a kill that came before its message was deleted.
+    await chat.engine.receive(
+      "tg:12",
+      { kind: "text", text: "mastodon.social" },
+      deliver,
+      "tg-update:2",
+    );
+    const token = { kind: "text", text: "Zk3x9Qw2Lm8Rt5Yp1Vb7Nc4Hd6Jf0Gs2Ae9Ui3Oo" } as const;
+    await chat.engine.receive("tg:12", token, deliver, "tg-update:3");
+    await chat.engine.receive("tg:12", token, deliver, "tg-update:3");
+    expect(told[0]).toEqual({ replies: 0, secret: false });
+    expect(told.at(-1)).toEqual({ replies: 0, secret: true });
+    await chat.core.close();
   });
 
   it("keeps only the latest ids, in the same write as the state", async () => {

@@ -4,7 +4,7 @@
  * reading the bot's messages and pressing its buttons — while the bot is SIGKILLed at random
  * moments and started again at once. Afterwards: every journey finished, every follow made
  * once, every follower moved, exactly one finished message each, and no bot message sent twice
- * in a row (the same text again with nothing from the person between: a reply repeated). And
+ * in a row that the person didn't ask for again (see repeats()). And
  * every bot process's output, the killed ones' too: no unhandled rejection or uncaught exception
  * (Node prints one and exits), no process that ended by itself, and none of the tokens the bot
  * was given or handed (its Telegram token, its secret, each person's tokens) anywhere in it.
@@ -42,8 +42,10 @@ export interface CrashFigures {
   lost: number;
   /** Follows sent twice and finished messages beyond the first. */
   duplicates: number;
-  /** Bot messages sent again with nothing from the person between (a repeated reply). */
+  /** Bot messages sent again right after themselves that no input of the person's asked for (a reply repeated). */
   repeatedReplies: number;
+  /** Bot messages the same as the one before, asked for or not. */
+  sameInARow: number;
   /** Unhandled rejections and uncaught exceptions in the bot processes' output, and exits of their own. */
   problems: number;
   /** Tokens found in the bot processes' output. */
@@ -55,7 +57,7 @@ export interface CrashFigures {
 
 /** What Node prints when a rejection or an exception nobody handled ends the process. */
 const FATAL =
-  /UnhandledPromiseRejection|unhandledRejection|uncaughtException|triggerUncaughtException|^Node\.js v\d+/gm;
+  /UnhandledPromiseRejection|unhandledRejection|uncaughtException|triggerUncaughtException|^Node\.js v\d+|"msg":"fatal"/gm;
 
 /** What the person does at each step, on Telegram: the button to press or what to type. */
 function actionAt(step: StepName, p: Person, town: Town): { press: string[] } | { type: string } {
@@ -118,6 +120,7 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
     lost: 0,
     duplicates: 0,
     repeatedReplies: 0,
+    sameInARow: 0,
     problems: 0,
     secretsFound: 0,
     logChars: 0,
@@ -132,6 +135,8 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
   let bot: Proc = begin();
   let store: Store | undefined;
   const ids = town.people.map((_, i) => 4200 + i);
+  /** Per person, how many bot messages they had seen at each button press. */
+  const presses = new Map<number, number[]>(ids.map((id) => [id, []]));
   try {
     const file = path.join(dataDir, "fedimove.sqlite");
     for (let waited = 0; !existsSync(file) && waited < 30_000; waited += 100)
@@ -196,8 +201,10 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
           continue;
         }
         const button = newestButton(bots, act.press);
-        if (button) tg.pressButton(id, button.messageId, button.data);
-        else tg.sendText(id, "/status");
+        if (button) {
+          presses.get(id)!.push(bots.length);
+          tg.pressButton(id, button.messageId, button.data);
+        } else tg.sendText(id, "/status");
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -228,9 +235,10 @@ export async function runCrashes(run: CrashRun): Promise<CrashFigures> {
         if (finished.length === 0) figures.lost += 1;
         else figures.duplicates += finished.length - 1;
       }
-      const repeated = repeats(chat.messages);
-      figures.repeatedReplies += repeated.length;
-      for (const r of repeated.slice(0, 3))
+      const repeated = repeats(chat.messages, presses.get(id)!);
+      figures.repeatedReplies += repeated.unasked.length;
+      figures.sameInARow += repeated.all;
+      for (const r of repeated.unasked.slice(0, 3))
         figures.notes.push(`${person.username}: sent twice: ${JSON.stringify(r.slice(0, 80))}`);
     }
     if (bot.child.exitCode !== null) {
@@ -280,13 +288,34 @@ function newestButton(bots: readonly MessageView[], labels: readonly string[]) {
   return undefined;
 }
 
-/** Bot texts sent again right after themselves, with nothing from the person between. */
-function repeats(messages: readonly MessageView[]): string[] {
-  const out: string[] = [];
-  for (let i = 1; i < messages.length; i++) {
-    const a = messages[i - 1]!;
-    const b = messages[i]!;
-    if (a.from === "bot" && b.from === "bot" && a.text && a.text === b.text) out.push(b.text);
+/**
+ * Bot texts sent again right after themselves. `all`: every such repeat. `unasked`: those the
+ * person's inputs can't account for — each message the person sent and each button pressed
+ * (`pressedAt`: how many bot messages they had seen at each press; a press leaves no message
+ * in the chat) may account for one repeat after it: a /status sent five times while the bot was
+ * down is answered five times, one after another, with the same question. A lower bound on the
+ * replies sent twice.
+ */
+function repeats(
+  messages: readonly MessageView[],
+  pressedAt: readonly number[],
+): { all: number; unasked: string[] } {
+  const unasked: string[] = [];
+  let all = 0;
+  let credit = 0;
+  let seen = 0; // bot messages before messages[i]
+  for (const [i, m] of messages.entries()) {
+    if (m.from !== "bot") {
+      credit += 1;
+      continue;
+    }
+    credit += pressedAt.filter((p) => p === seen).length;
+    seen += 1;
+    const before = messages[i - 1];
+    if (before?.from !== "bot" || !m.text || before.text !== m.text) continue;
+    all += 1;
+    if (credit > 0) credit -= 1;
+    else unasked.push(m.text);
   }
-  return out;
+  return { all, unasked };
 }

@@ -69,6 +69,8 @@ const REFUSED: Record<"microblog" | "mastodon", string> = {
     "That looks like an access token. I never take tokens by direct message: it stays on the server, where I can't delete it. Please delete your message, and revoke the token under Preferences → Development (or Account → Authorized apps). I've not kept it.",
 };
 const PROGRESS_EVERY_MS = 10 * 60_000;
+/** A turn's source for the engine: the person's status it answers. */
+const STATUS_SOURCE = "status:";
 const MAX_WAITING_PER_PERSON = 50;
 
 export class MastodonDmChannel implements Notifier {
@@ -89,6 +91,8 @@ export class MastodonDmChannel implements Notifier {
   private stopped = false;
   private leased?: Promise<void>;
   private release?: () => void;
+  /** This process holds the channel's lease and has loaded the inbox: it alone may add to it. */
+  private serving = false;
 
   constructor(private readonly opts: MastodonDmOptions) {
     const origin = new URL(opts.url).origin;
@@ -161,6 +165,7 @@ export class MastodonDmChannel implements Notifier {
       // ("0" when there are none: every mention from now on is newer).
       await this.inbox.advance((await this.api.newestMention()) ?? "0");
     }
+    this.serving = true;
     for (const user of this.inbox.users()) this.kick(user);
     this.stream = new NotificationStream(
       {
@@ -193,6 +198,7 @@ export class MastodonDmChannel implements Notifier {
 
   private async halt(): Promise<void> {
     this.stopped = true;
+    this.serving = false;
     clearTimeout(this.poll);
     this.stream?.stop();
     await this.intake;
@@ -334,10 +340,11 @@ export class MastodonDmChannel implements Notifier {
           });
           const { text: said } = await render(t.replies, this.files(item.user));
           await this.answer(item, said, key);
-          // The status id: a turn saved but not delivered before a crash is posted again by the
-          // outbox under the same Idempotency-Keys (notify's `fedimove-<id>`), never run twice.
         },
-        status.id,
+        // The status, as the input's source: the engine runs it once however often it is read
+        // (the stream, the catch-up, a successor's catch-up), and a turn saved but not delivered
+        // before a crash is posted by the outbox in reply to it, under the same Idempotency-Keys.
+        `${STATUS_SOURCE}${status.id}`,
       );
     } catch (err) {
       log.error("mastodon-dm: turn failed", { user: item.user, err });
@@ -390,6 +397,11 @@ export class MastodonDmChannel implements Notifier {
     seq?: number,
     messageId?: string,
   ): Promise<void> {
+    // A process waiting for the lease (or that lost it) has no inbox of its own to add to:
+    // written, its empty record would replace the holder's (cursor and all), and its worker
+    // would post beside the holder's. The replies wait in the engine's outbox for the holder.
+    if (!this.serving)
+      throw new Error("mastodon-dm: another process holds the DM intake; the replies wait");
     const person = await this.people.get(user);
     if (!person) {
       log.warn("mastodon-dm: nobody to notify (forgotten?)", { user });
@@ -407,13 +419,17 @@ export class MastodonDmChannel implements Notifier {
     if (seq !== undefined) await this.remember(user, kept, seq, person);
     const { text } = await render(kept, this.files(user));
     // The engine's message id, when it has one: handed over again after a crash, it makes the
-    // same inbox item and the same Idempotency-Keys, so the server returns what it posted.
-    const id = `n:${messageId ?? randomUUID()}`;
+    // same inbox item and the same Idempotency-Keys, so the server returns what it posted. A
+    // turn's replies answer its own status, not the person's latest (which may be newer).
+    const status = messageId?.startsWith(STATUS_SOURCE)
+      ? messageId.slice(STATUS_SOURCE.length)
+      : undefined;
+    const id = `n:${status ?? messageId ?? randomUUID()}`;
     await this.inbox.add({
       id,
       user,
       acct: person.acct,
-      replyTo: person.lastStatusId,
+      replyTo: status ?? person.lastStatusId,
       phase: "delivering",
       posts: this.posts(text, person.acct, `fedimove-${id.slice(2)}`),
       posted: [],
