@@ -6,7 +6,7 @@
  * Once open, no call waits on a backend for long: besides the Store's own bound on
  * every call (keyv-store.ts), each driver gives up by itself, so nothing piles up
  * behind a dead server: Redis rejects commands while it reconnects (no offline
- * queue) and times out those not yet sent; PostgreSQL cancels statements and
+ * queue); PostgreSQL cancels statements and
  * gives up on connecting; SQLite stops waiting for another process's write lock.
  */
 import { dirname } from "node:path";
@@ -120,9 +120,11 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
     // While reconnecting, a command fails at once (ClientOfflineError) instead of
     // waiting, unbounded, for a server that may not come back.
     disableOfflineQueue: true,
-    // A command not yet written to the socket gives up after this. (One written
-    // waits for its answer; the Store's own bound ends the caller's wait.)
-    commandOptions: { timeout: callMs },
+    // No per-command timeout (node-redis's `commandOptions.timeout`): it only ever
+    // dropped a command still waiting for the socket to drain, and cost an
+    // AbortSignal.timeout per command, alive for callMs after its answer: half the
+    // CPU of a turn at 2,000 turns a second (bench:scale). The Store's own bound on
+    // every call (keyv-store.ts) ends the caller's wait either way.
   });
   // Failures reach the callers of the failed commands; without a listener the
   // client's "error" events would crash the process.
