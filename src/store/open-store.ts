@@ -21,6 +21,7 @@ import { REDIS_FENCED_SET, RedisLocks, redisFenceKey } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
 import { openMemoryStore } from "./memory-store.js";
 import { narrowFile, privateFile, privateFolder } from "./private-files.js";
+import { bySha } from "./redis-scripts.js";
 import { postgresScoredSets, redisScoredSets, sqliteScoredSets } from "./scored-sets.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { SqliteKeyvAdapter } from "./sqlite-keyv-adapter.js";
@@ -133,11 +134,12 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
   client.setMaxListeners(0);
   await client.connect();
   connected = true;
+  const scripts = bySha(client);
   return new KeyvStore(
     {
       kind: "redis",
-      locks: new RedisLocks(client),
-      limits: new RedisLimits(client),
+      locks: new RedisLocks(scripts),
+      limits: new RedisLimits(scripts),
       isolates: true,
       scored: redisScoredSets(client),
       adapter: (namespace) => {
@@ -148,7 +150,7 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
           store: adapter,
           take: async (key) => (await client.getDel(keyOf(key))) ?? undefined,
           setFenced: async (key, value, { lock, generation }) =>
-            (await client.eval(REDIS_FENCED_SET, {
+            (await scripts.eval(REDIS_FENCED_SET, {
               keys: [keyOf(key), redisFenceKey(lock)],
               arguments: [value, String(generation)],
             })) === 1,
