@@ -16,7 +16,8 @@
  * the machine falls on both. Prints messages per second and the turns' p99 of each, two ÷ one
  * (goal ≥ 1.8 for the rate on a 2-core machine; the median), and where the CPU went: each bot
  * process's own (process.cpuUsage; the load generator runs inside it, calling the engine),
- * Redis's (INFO cpu), this process's, and the rest of the machine's (/proc/stat less those),
+ * Redis's (INFO cpu: the whole server, whoever else uses it), this process's, and the rest of
+ * the machine's (/proc/stat less those),
  * then what two processes could reach on idle cores and with the cores the rest left them.
  *
  * Why 5 s and a 100 ms slack rather than bench/import.ts's 1 s and 4 ms: the pacer books
@@ -166,6 +167,8 @@ if (!process.env.SKIP_IMPORT) {
 const TURN_USERS = 400;
 const TURN_MESSAGES = 10;
 const TURN_CONCURRENCY = 50;
+/** EACH=1: every process takes TURN_CONCURRENCY users at once (twice the load with two), to see batching's share. */
+const EACH = process.env.EACH === "1";
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 /** A Redis database of its own: its users are nobody else's outbox or jobs to sweep. */
 const TURNS_STORE_URL = process.env.TURNS_STORE_URL ?? "redis://127.0.0.1:6379/10";
@@ -210,7 +213,7 @@ async function turnsRound(processes: number): Promise<TurnsRound> {
       STORE_URL: TURNS_STORE_URL,
       USERS: JSON.stringify(users.filter((_, k) => k % processes === p)),
       MESSAGES: String(TURN_MESSAGES),
-      CONCURRENCY: String(TURN_CONCURRENCY / processes),
+      CONCURRENCY: String(EACH ? TURN_CONCURRENCY : TURN_CONCURRENCY / processes),
     }),
   );
   const redis = createClient({ url: TURNS_STORE_URL });
@@ -264,7 +267,7 @@ if (!process.env.SKIP_TURNS) {
   out();
   out(
     `Part 2: ${TURN_USERS} users × ${TURN_MESSAGES} messages (real turns, nothing remote), ` +
-      `${TURN_CONCURRENCY} users at once in all, on one Redis (${ROUNDS} rounds of one process, then two, alternating).`,
+      `${TURN_CONCURRENCY} users at once ${EACH ? "in each process" : "in all"}, on one Redis (${ROUNDS} rounds of one process, then two, alternating).`,
   );
   out(
     "round  procs  messages/s  p99 ms  cores used by: bots  redis  bench  other work  " +
@@ -301,16 +304,19 @@ if (!process.env.SKIP_TURNS) {
   const botCost = median(rounds.map((r) => r.one.cpu.bots / r.one.messages));
   const redisCost = median(rounds.map((r) => r.one.cpu.redis / r.one.messages));
   const ideal = Math.min(2, (n * botCost) / (botCost + redisCost));
-  const ceilings = rounds.flatMap(({ one, two }) => {
-    if (two.cpu.others === undefined) return [];
-    const left = Math.max(0, n - two.cpu.others / two.wallMs - two.cpu.bench / two.wallMs);
-    return [(left * 1000) / perMessage(one) / one.perSecond];
-  });
+  const lefts = rounds.flatMap(({ two }) =>
+    two.cpu.others === undefined
+      ? []
+      : [Math.max(0, n - two.cpu.others / two.wallMs - two.cpu.bench / two.wallMs)],
+  );
+  const ceilings = rounds.flatMap(({ one }, k) =>
+    lefts[k] === undefined ? [] : [(lefts[k] * 1000) / perMessage(one) / one.perSecond],
+  );
   out(
     `Where the time goes: one process kept ${botShare.toFixed(2)} of a core busy (1.00: its one ` +
       `thread is the limit); a message costs ${botCost.toFixed(3)} ms of bot CPU ` +
       `(the load generator included: it calls the engine in the same process) and ` +
-      `${redisCost.toFixed(3)} ms of Redis CPU. ` +
+      `${redisCost.toFixed(3)} ms of Redis CPU (the whole server's: other work on it counts too). ` +
       `On ${n} idle cores two processes could reach at most ${x(ideal)} of one ` +
       `(both cores for the bots and Redis, one core for one process).`,
   );
@@ -318,14 +324,18 @@ if (!process.env.SKIP_TURNS) {
     rounds.map((r) => r.two.cpu.bots / r.two.messages / (r.one.cpu.bots / r.one.messages)),
   );
   out(
-    `Two processes spend ${x(overhead)} the bot CPU per message of one (each process's own ` +
-      `timers and sweeps, and half the users at once each: fewer commands share a write to Redis).`,
+    `Two processes spend ${x(overhead)} the bot CPU per message of one: ${EACH ? "" : "half the users at once each, so fewer commands share a socket write (EACH=1 gives each all of them, to see that share), and "}` +
+      `two processes switching on the same cores.`,
   );
   if (ceilings.length > 0) {
     const ceiling = median(ceilings);
     out(
       `With the CPU the rest of this machine took during the two-process rounds, two could reach at most ` +
-        `${x(ceiling)} of one${rate < 1.8 && ceiling < 1.8 ? ": 1.8 is out of reach here, for want of cores, not for the lock or Redis." : "."}`,
+        `${x(ceiling)} of one` +
+        (rate < 1.8 && ceiling < 1.8
+          ? `: 1.8 is out of reach here; the rest of the machine left the bots and Redis ` +
+            `${median(lefts).toFixed(2)} of ${n} cores (each user's lease is taken by one process only, never waited for).`
+          : "."),
     );
   }
 }

@@ -6,7 +6,7 @@
  * Once open, no call waits on a backend for long: besides the Store's own bound on
  * every call (keyv-store.ts), each driver gives up by itself, so nothing piles up
  * behind a dead server: Redis rejects commands while it reconnects (no offline
- * queue) and times out those not yet sent; PostgreSQL cancels statements and
+ * queue); PostgreSQL cancels statements and
  * gives up on connecting; SQLite stops waiting for another process's write lock.
  */
 import { dirname } from "node:path";
@@ -21,6 +21,7 @@ import { REDIS_FENCED_SET, RedisLocks, redisFenceKey } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
 import { openMemoryStore } from "./memory-store.js";
 import { narrowFile, privateFile, privateFolder } from "./private-files.js";
+import { bySha } from "./redis-scripts.js";
 import { postgresScoredSets, redisScoredSets, sqliteScoredSets } from "./scored-sets.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { SqliteKeyvAdapter } from "./sqlite-keyv-adapter.js";
@@ -120,9 +121,11 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
     // While reconnecting, a command fails at once (ClientOfflineError) instead of
     // waiting, unbounded, for a server that may not come back.
     disableOfflineQueue: true,
-    // A command not yet written to the socket gives up after this. (One written
-    // waits for its answer; the Store's own bound ends the caller's wait.)
-    commandOptions: { timeout: callMs },
+    // No per-command timeout (node-redis's `commandOptions.timeout`): it only ever
+    // dropped a command still waiting for the socket to drain, and cost an
+    // AbortSignal.timeout per command, alive for callMs after its answer: half the
+    // CPU of a turn at 2,000 turns a second (bench:scale). The Store's own bound on
+    // every call (keyv-store.ts) ends the caller's wait either way.
   });
   // Failures reach the callers of the failed commands; without a listener the
   // client's "error" events would crash the process.
@@ -131,11 +134,12 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
   client.setMaxListeners(0);
   await client.connect();
   connected = true;
+  const scripts = bySha(client);
   return new KeyvStore(
     {
       kind: "redis",
-      locks: new RedisLocks(client),
-      limits: new RedisLimits(client),
+      locks: new RedisLocks(scripts),
+      limits: new RedisLimits(scripts),
       isolates: true,
       scored: redisScoredSets(client),
       adapter: (namespace) => {
@@ -146,7 +150,7 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
           store: adapter,
           take: async (key) => (await client.getDel(keyOf(key))) ?? undefined,
           setFenced: async (key, value, { lock, generation }) =>
-            (await client.eval(REDIS_FENCED_SET, {
+            (await scripts.eval(REDIS_FENCED_SET, {
               keys: [keyOf(key), redisFenceKey(lock)],
               arguments: [value, String(generation)],
             })) === 1,
