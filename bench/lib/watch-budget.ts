@@ -67,10 +67,13 @@ export class ScaledBudget extends HostBudget {
     return ok;
   }
 
-  /** A run put off to its place in line, in wall-clock time. */
-  override reserve(host: string, n: number, key: string): number {
-    this.#denied += 1;
-    return this.#wall(super.reserve(host, n, key));
+  /** A place in line, in wall-clock time (counted as put off when later than asked for). */
+  override reserve(host: string, n: number, key: string, notBefore?: number): number {
+    const scaled =
+      notBefore === undefined ? undefined : this.#t0 + (notBefore - this.#t0) * this.#scale;
+    const at = this.#wall(super.reserve(host, n, key, scaled));
+    if (notBefore === undefined || at > notBefore + 1) this.#denied += 1;
+    return at;
   }
 
   /** When n requests fit, in wall-clock time. */

@@ -27,9 +27,10 @@ export interface Budget {
   tryTake(host: string, n?: number, key?: string): boolean | Promise<boolean>;
   /**
    * Takes `n` requests for this host now, in debt if need be, for `key` to use by tryTake at
-   * the time this returns: when the refill has paid back this and every earlier reservation.
+   * the time this returns: when the refill has paid back this and every earlier reservation,
+   * and not before `notBefore`.
    */
-  reserve(host: string, n: number, key: string): number | Promise<number>;
+  reserve(host: string, n: number, key: string, notBefore?: number): number | Promise<number>;
   /** When `n` requests will fit, at the earliest. */
   nextAt(host: string, n?: number): number | Promise<number>;
   /** Charges `n` requests made anyway (a retry, the one last list): the refill pays them back. */
@@ -148,13 +149,13 @@ export class HostBudget implements Budget {
     return true;
   }
 
-  reserve(host: string, n: number, key: string): number {
+  reserve(host: string, n: number, key: string, notBefore = 0): number {
     const held = this.line.held(key, host, n);
     if (held !== undefined) return held;
     const now = this.now();
     const planned = this.bucket(this.planned, host, now);
     planned.tokens -= n;
-    const at = now + this.waitFor(planned, 0);
+    const at = Math.max(notBefore, now + this.waitFor(planned, 0));
     this.line.add(key, { host, n, at }, now);
     return at;
   }
@@ -236,7 +237,7 @@ export class SharedHostBudget implements Budget {
     await this.take(`budget-line:${host}`, n, true);
   }
 
-  async reserve(host: string, n: number, key: string): Promise<number> {
+  async reserve(host: string, n: number, key: string, notBefore = 0): Promise<number> {
     const held = this.line.held(key, host, n);
     if (held !== undefined) return held;
     try {
@@ -247,7 +248,7 @@ export class SharedHostBudget implements Budget {
         this.capacity,
         true,
       );
-      const at = Date.now() + wait;
+      const at = Math.max(notBefore, Date.now() + wait);
       this.line.add(key, { host, n, at }, Date.now());
       return at;
     } catch (err) {

@@ -349,8 +349,17 @@ export function watchJob(deps: {
         const at = await newSideCount(deps.world, deps.sealer, data);
         if (at !== undefined) cursor = { ...cursor, newAtStart: at };
       }
-      const nextPoll = () =>
-        now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
+      // The next poll takes its place in line now: when the hour has room it is due at its
+      // time, and when the watches on this server want more than the hour holds, it queues
+      // behind those that asked before it, instead of waking at its time only to queue then.
+      const nextPoll = async () => ({
+        again: await budget.reserve(
+          host,
+          1,
+          job.id,
+          now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs),
+        ),
+      });
 
       let read: Count;
       try {
@@ -363,9 +372,7 @@ export function watchJob(deps: {
         if (err instanceof OverBudgetError) return later(host, 1, job.id);
         if (!(err instanceof RemoteError)) throw err;
         log.warn("watch: old account not readable now", { job: job.id, err });
-        return now - data.startedAt >= o.capMs
-          ? end(job, control, cursor, "cap")
-          : { again: nextPoll() };
+        return now - data.startedAt >= o.capMs ? end(job, control, cursor, "cap") : nextPoll();
       }
       if (!read.ok) {
         // Nothing more is reported until the end, two weeks on: a user who finished without a
@@ -408,9 +415,7 @@ export function watchJob(deps: {
           reported.polls >= 2
         )
           return end(job, control, reported, "settled");
-        return now - data.startedAt >= o.capMs
-          ? end(job, control, reported, "cap")
-          : { again: nextPoll() };
+        return now - data.startedAt >= o.capMs ? end(job, control, reported, "cap") : nextPoll();
       }
       const { count, accountId } = read;
 
@@ -482,7 +487,7 @@ export function watchJob(deps: {
       if (now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
         return end(job, control, next, "settled", known);
       if (now - data.startedAt >= o.capMs) return end(job, control, next, "cap", known);
-      return { again: nextPoll() };
+      return nextPoll();
     },
   };
 }

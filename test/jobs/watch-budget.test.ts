@@ -25,7 +25,9 @@ const closing = closedAfterEach<MastodonSandbox>();
 
 type Finished = Extract<JobEvents["watch"], { event: "finished" }>;
 
-async function setUp(opts: { followers: number; stayers?: string } = { followers: 3 }) {
+async function setUp(
+  opts: { followers: number; stayers?: string; timeoutMs?: number } = { followers: 3 },
+) {
   const origins: Record<string, string> = {};
   const old = closing(
     await startMastodonSandbox({
@@ -40,12 +42,12 @@ async function setUp(opts: { followers: number; stayers?: string } = { followers
     old.follow(`f${i}@${opts.stayers ?? "gone.example"}`, "ada");
   old.moveAccount("ada", "ada@new.example");
   // Retries after 1 ms: the test counts requests, it doesn't wait out backoffs.
-  const http = new Http(new GuardedDispatcher(new Pacer(), true), 500, 1);
+  const http = new Http(new GuardedDispatcher(new Pacer(), true), opts.timeoutMs ?? 500, 1);
   const world: World = realWorld({
     http,
     signIn: {} as SignIn,
     allowPrivateNetwork: true,
-    timeoutMs: 500,
+    timeoutMs: opts.timeoutMs ?? 500,
     // A stand-in's own links name its loopback host (its NodeInfo index does).
     originOf: (h) =>
       origins[h] ?? (h.startsWith("127.0.0.1:") ? `http://${h}` : "http://127.0.0.1:9"),
@@ -88,45 +90,54 @@ async function setUp(opts: { followers: number; stayers?: string } = { followers
 }
 
 describe("the watcher's budget per old server", () => {
-  it("takes Http's retries from the budget like the first try: none goes over it", async () => {
-    const t = await setUp();
-    const { old, world, store, control } = t;
-    // 60 an hour: 10 at most at once, and the clock stands still, so 10 in all.
-    const still = Date.now();
-    const budget = new HostBudget(60, () => still);
-    const watch = watchJob({ world, store, budget, options: { budgetPerHour: 60 } });
-    // The old server fails every lookup: each poll is a try and three retries.
-    old.failNext(1_000, { status: 503 });
-    const job = t.job(undefined);
-    let putOff = 0;
-    let lastAgain = 0;
-    for (let run = 0; run < 8; run++) {
-      const outcome = await watch.run(job, control);
-      if (outcome && outcome.again > Date.now()) putOff += 1;
-      lastAgain = outcome?.again ?? 0;
-    }
-    expect(t.sent()).toBe(10);
-    expect(putOff).toBe(8);
-    // Nothing left to send, and the poll put off holds one place in line (asked again, the same).
-    const host = new URL(old.url).host;
-    expect(budget.available(host)).toBe(0);
-    expect(budget.reserve(host, 1, job.id)).toBe(lastAgain);
-  });
-
-  it("counts timed-out retries too: a server that never answers gets no more than the budget", async () => {
-    const t = await setUp();
-    const still = Date.now();
-    const budget = new HostBudget(30, () => still); // 5 in all
+  /**
+   * Runs the watch as the runner would, each run at the time the last one asked for, on the
+   * budget's clock; the times (on that clock) of the requests the old server got.
+   */
+  async function runs(
+    t: Awaited<ReturnType<typeof setUp>>,
+    perHour: number,
+    count: number,
+  ): Promise<number[]> {
+    let clock = Date.now();
+    const budget = new HostBudget(perHour, () => clock);
     const watch = watchJob({
       world: t.world,
       store: t.store,
       budget,
-      options: { budgetPerHour: 30 },
+      // A poll a minute wanted: far more than the budget holds.
+      options: { budgetPerHour: perHour, pollEarlyMs: 60_000 },
     });
-    t.old.failNext(1_000, { hang: true });
     const job = t.job(undefined);
-    for (let run = 0; run < 4; run++) await watch.run(job, t.control);
-    expect(t.sent()).toBe(5);
+    const times: number[] = [];
+    for (let run = 0; run < count; run++) {
+      const before = t.sent();
+      const outcome = await watch.run({ ...job, cursor: t.cursor() }, t.control);
+      for (let k = before; k < t.sent(); k++) times.push(clock);
+      clock = Math.max(clock, outcome?.again ?? clock);
+    }
+    return times;
+  }
+  const busiestHour = (times: number[]) =>
+    Math.max(...times.map((from) => times.filter((x) => x >= from && x < from + 3_600_000).length));
+
+  it("takes Http's retries from the budget like the first try: no hour holds more than the budget", async () => {
+    const t = await setUp();
+    // The old server fails every lookup: each poll is a try and three retries.
+    t.old.failNext(10_000, { status: 503 });
+    // 60 an hour: 10 at once, 50 more over the hour.
+    const times = await runs(t, 60, 60);
+    expect(times.length).toBeGreaterThan(60);
+    expect(busiestHour(times)).toBeLessThanOrEqual(60);
+  });
+
+  it("counts timed-out retries too: a server that never answers gets no more than the budget", async () => {
+    const t = await setUp({ followers: 3, timeoutMs: 50 });
+    t.old.failNext(10_000, { hang: true });
+    // 12 an hour: 2 at once, 10 more over the hour.
+    const times = await runs(t, 12, 16);
+    expect(times.length).toBeGreaterThan(12);
+    expect(busiestHour(times)).toBeLessThanOrEqual(12);
   });
 
   it("reads who stayed for the finished message within the budget, and ends once there is room", async () => {
