@@ -291,12 +291,26 @@ export class Http {
     opts: JsonOptions = {},
   ): Promise<HttpResponse<z.infer<S>> | Refusal> {
     return this.redacting(url, opts, async () => {
-      const res = await this.exchange(
-        url,
-        { ...opts, headers: { accept: opts.accept ?? "application/json", ...opts.headers } },
-        opts.allow ?? [],
-      );
-      return this.read(res, schema, opts);
+      const method = opts.method ?? "GET";
+      const idempotent = opts.idempotent ?? (method === "GET" || method === "DELETE");
+      // A body that isn't JSON at all is a proxy's or a crashed worker's half answer more often
+      // than the server's word: a read is asked again (a few times), a POST never.
+      for (let garbled = 0; ; garbled++) {
+        const res = await this.exchange(
+          url,
+          { ...opts, headers: { accept: opts.accept ?? "application/json", ...opts.headers } },
+          opts.allow ?? [],
+        );
+        let body: unknown;
+        try {
+          body = this.parse(res, opts);
+        } catch (err) {
+          if (!idempotent || garbled >= (opts.retries ?? RETRIES_ON_FAILURE)) throw err;
+          await sleep(this.backoffMs * 2 ** garbled, undefined, { signal: opts.signal });
+          continue;
+        }
+        return this.read(res, body, schema, opts);
+      }
     });
   }
 
@@ -323,31 +337,36 @@ export class Http {
     }
   }
 
-  /** The answer parsed and validated, or the error that says what was wrong with it. */
+  /** A 2xx answer's JSON (undefined for a refusal, or text where `textOk`); not JSON: an error. */
+  private parse(res: Exchange, opts: JsonOptions): unknown {
+    if (!res.ok) return undefined;
+    const { host, status, headers, where } = res;
+    try {
+      return JSON.parse(res.text);
+    } catch (err) {
+      if (opts.textOk) return undefined;
+      const data = opts.what?.data ?? "JSON";
+      const page =
+        /html/i.test(headers.get("content-type") ?? "") || /^\s*</.test(res.text.slice(0, 200));
+      const said = page
+        ? `answered with a web page instead of ${data}`
+        : `did not answer with ${data}`;
+      throw new BadResponseError(`${host} ${said}`, host, status, {
+        ...where,
+        cause: parseFailure(err),
+      });
+    }
+  }
+
+  /** The parsed answer validated, or the error that says what was wrong with it. */
   private read<S extends z.ZodType>(
     res: Exchange,
+    body: unknown,
     schema: S,
     opts: JsonOptions,
   ): HttpResponse<z.infer<S>> | Refusal {
     const { host, status, headers, where } = res;
     if (!res.ok) return { ok: false, status, detail: errorDetail(res.text), headers, where };
-    const data = opts.what?.data ?? "JSON";
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch (err) {
-      if (!opts.textOk) {
-        const page =
-          /html/i.test(headers.get("content-type") ?? "") || /^\s*</.test(res.text.slice(0, 200));
-        const said = page
-          ? `answered with a web page instead of ${data}`
-          : `did not answer with ${data}`;
-        throw new BadResponseError(`${host} ${said}`, host, status, {
-          ...where,
-          cause: parseFailure(err),
-        });
-      }
-    }
     const refusal = opts.errorBody === undefined ? undefined : ErrorBody.safeParse(body);
     if (refusal?.success) {
       const detail = refusal.data.error;
@@ -481,11 +500,25 @@ export class Http {
         if (opts.signal?.aborted) throw opts.signal.reason;
         // Cut off mid-body (a timeout, a reset): only what arrived counts for an error's text.
         if (!answered) bytes = new Uint8Array();
-        else throw translate(err, host, where, first.host);
+        else if (idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
+          // A read cut short is asked again, as one that never got through.
+          failures += 1;
+          await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+          continue;
+        } else throw translate(err, host, where, first.host);
       }
       const text = new TextDecoder().decode(bytes);
       if (answered) {
-        const next = nextLink(res.headers.get("link"), target.origin, host);
+        let next: string | undefined;
+        try {
+          next = nextLink(res.headers.get("link"), target.origin, host);
+        } catch (err) {
+          // A next link that is no URL: a page whose headers came garbled is asked for again.
+          if (!idempotent || failures >= (opts.retries ?? RETRIES_ON_FAILURE)) throw err;
+          failures += 1;
+          await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+          continue;
+        }
         return {
           ok: res.ok,
           bytes,

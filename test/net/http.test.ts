@@ -272,4 +272,38 @@ describe("Http.json", () => {
     expect(err).toBeInstanceOf(BadResponseError);
     expect(err.message).toBe(`${new URL(url).host} sent a next-page link I can't read`);
   });
+
+  it("asks a read again whose answer came garbled (cut short, not JSON, a broken next link), never a POST", async () => {
+    const calls = new Map<string, number>();
+    const url = await serve((req, res) => {
+      const path = req.url ?? "/";
+      const n = (calls.get(path) ?? 0) + 1;
+      calls.set(path, n);
+      res.setHeader("content-type", "application/json");
+      const body = JSON.stringify([{ id: "1" }]);
+      if (n > 1 || path === "/shape") return void res.end(body);
+      if (path.startsWith("/cut")) {
+        res.setHeader("content-length", body.length + 1);
+        res.write(body.slice(0, 5), () => res.destroy());
+      } else if (path.startsWith("/link")) {
+        res.setHeader("link", '<http://[broken>; rel="next"');
+        res.end(body);
+      } else res.end(`${body.slice(0, 5)}{"`);
+    });
+    const { http } = client();
+    const list = z.array(z.object({ id: z.string() }));
+    for (const path of ["/cut", "/garbled", "/link"])
+      expect((await http.json(`${url}${path}`, list)).data).toEqual([{ id: "1" }]);
+    const post = await http.json(`${url}/garbled-post`, list, { method: "POST" }).catch((e) => e);
+    expect(post).toBeInstanceOf(BadResponseError);
+    const shape = await http.json(`${url}/shape`, z.array(z.string())).catch((e) => e);
+    expect(shape.message).toMatch(/unexpected answer/);
+    expect(Object.fromEntries(calls)).toEqual({
+      "/cut": 2,
+      "/garbled": 2,
+      "/link": 2,
+      "/garbled-post": 1,
+      "/shape": 1,
+    });
+  });
 });
