@@ -185,7 +185,11 @@ export class InputMaker {
         // that is a command ("/forget") is that command, as if typed: not forged input.
         const others = buttons.filter((b) => !current.has(b) && !b.startsWith("/"));
         const id = this.int(2) && others.length ? this.pick(others) : this.text().slice(0, 64);
-        return { kind: "choice", id, seq: this.int(3) === 0 ? seq + 1 + this.int(100) : seq };
+        // Its stamp: a later one, none (how Telegram buttons of old came back), or the current.
+        const stamp = this.int(4);
+        if (stamp === 0) return { kind: "choice", id, seq: seq + 1 + this.int(100) };
+        if (stamp === 1) return { kind: "choice", id };
+        return { kind: "choice", id, seq };
       }
       case 5:
         return this.command(commands);
