@@ -32,7 +32,8 @@ const PARTS: Record<string, () => Promise<Row>> = {
     };
   },
   async fuzz() {
-    const f = await runFuzz({ perStep: 1000, seed });
+    // Typed text is all a DM carries: fewer inputs a place there, on each of its two trait sets.
+    const f = await runFuzz({ perStep: 1000, dmPerStep: 300, seed });
     // A step neither fuzzed nor excused is a gap in the proof: it fails the run.
     const problems =
       f.crashes + f.unhandledRejections + f.silent + f.stateChanged + f.stepsMissed.length;
@@ -46,6 +47,11 @@ const PARTS: Record<string, () => Promise<Row>> = {
         `${f.crashes} threw, ${f.unhandledRejections} unhandled rejections, ${f.silent} without a reply, ${f.stateChanged} changed the state`,
         `registry steps fuzzed: ${f.stepsFuzzed.length} of ${JOURNEY.length}; excused: ${excused.join(", ") || "none"}; neither: ${f.stepsMissed.join(", ") || "none"}`,
         `places (${f.places.length}): ${f.places.join("; ")}`,
+        `slowest places: ${Object.entries(f.msByPlace)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)} s`)
+          .join(", ")}`,
         ...f.notes,
       ],
     };

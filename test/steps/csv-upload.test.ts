@@ -54,6 +54,30 @@ describe("uploading following_accounts.csv instead of signing in", () => {
     expect((await chat.state())?.step).not.toBe("old-sign-in");
   });
 
+  it("a file the chat can't hand over (Telegram's download failed) gets a reply and changes nothing", async () => {
+    const unfetchable: Input = {
+      kind: "file",
+      name: "following_accounts.csv",
+      // Telegram may not say the size; the download is what fails.
+      size: 0,
+      read: () => Promise.reject(new Error("Telegram named no file to download")),
+    };
+    const said = [
+      "I couldn't fetch that file from the chat (a file over 20 MB can't come this way). Nothing changed; send it again, or paste the handles here, one per line.",
+    ];
+    const signIn = await makeChat(world);
+    await signIn.send("/start");
+    await signIn.send("old.example");
+    const atSignIn = await signIn.state();
+    expect((await signIn.send(unfetchable)).lines).toEqual(said);
+    expect(await signIn.state()).toEqual(atSignIn);
+
+    const chat = await atUpload();
+    const before = await chat.state();
+    expect((await chat.send(unfetchable)).lines).toEqual(said);
+    expect(await chat.state()).toEqual(before);
+  });
+
   it("reads Mastodon's export with a BOM and CRLF line ends", async () => {
     const chat = await atUpload();
     const r = await chat.send(

@@ -175,20 +175,17 @@ const BUILDERS: Builders = {
   },
   watching: (kit) => {
     const { moving, now } = parts(kit);
-    return { "": { ...moving, movedAt: now, watchJobId: randomUUID(), quiet: false } };
+    const base = { ...moving, movedAt: now, watchJobId: randomUUID() };
+    return { "": { ...base, quiet: false }, quiet: { ...base, quiet: true } };
   },
   finished: (kit) => {
     const { moving, now } = parts(kit);
     const result = { initial: 8, moved: 6, stayed: 2, counted: true, ended: "settled" as const };
+    const base = { ...moving, movedAt: now - DAY, result: { ...result, at: now } };
+    const forget = { forgetAt: now + 30 * DAY, forgetJobId: randomUUID() };
     return {
-      "": {
-        ...moving,
-        movedAt: now - DAY,
-        result: { ...result, at: now },
-        forgetAt: now + 30 * DAY,
-        forgetJobId: randomUUID(),
-        revoked: false,
-      },
+      "": { ...base, ...forget, revoked: false },
+      "kept, revoked": { ...base, forgetAt: null, revoked: true },
     };
   },
   "moved-elsewhere": (kit) => ({ "": { ...parts(kit).moving, to: "@someone@else.example" } }),

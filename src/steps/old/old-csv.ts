@@ -11,12 +11,16 @@ import {
   parseFollowsFile,
   REASON_TOO_BIG,
 } from "../../formats/follows-import.js";
+import { log } from "../../log.js";
 import { emptySnapshot } from "../../model/snapshot.js";
 import type { StateOf } from "../../model/state.js";
 import { toNewAccount } from "../lib/new-account.js";
 import { type Step, type StepContext, stay } from "../step.js";
 
 const SHOW_BAD_ROWS = 10;
+
+export const COULD_NOT_FETCH =
+  "I couldn't fetch that file from the chat (a file over 20 MB can't come this way). Nothing changed; send it again, or paste the handles here, one per line.";
 
 function ask(state: StateOf<"old-csv">) {
   return say(
@@ -73,7 +77,14 @@ export const oldCsv: Step<"old-csv"> = {
     let name: string;
     if (input.kind === "file") {
       if (input.size > MAX_FILE_BYTES) return stay(state, say([REASON_TOO_BIG]));
-      bytes = await input.read();
+      try {
+        bytes = await input.read();
+      } catch (err) {
+        // The chat didn't hand the file over (Telegram refuses files over 20 MB, a download
+        // times out): nothing was read, so nothing changes, and sending it again may work.
+        log.warn("old-csv: the file could not be fetched", { err });
+        return stay(state, say([COULD_NOT_FETCH]));
+      }
       name = input.name;
     } else if (input.kind === "text" && input.text.includes("@")) {
       bytes = new TextEncoder().encode(input.text);
