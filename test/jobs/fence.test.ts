@@ -70,7 +70,10 @@ for (const [name, url] of Object.entries(backends)) {
       const inUnitOne = gate();
       const first = new JobRunner(withoutHeartbeat(store), { leaseMs: 300 });
       first.register(unitsJob("first", started, new Map([[1, firstStalls.opened]])));
-      const second = new JobRunner(store, { leaseMs: 300 });
+      // The second's lease is long: its heartbeat must keep the job through a loaded machine's
+      // pauses, or the first could take it back legitimately (the test is about a stale
+      // holder's save, not about a lease that ran out).
+      const second = new JobRunner(store, { leaseMs: 10_000 });
       const secondHolds = new Map([[2, secondWaits.opened]]);
       const secondJob = unitsJob("second", started, secondHolds);
       second.register({
