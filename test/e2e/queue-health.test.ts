@@ -4,9 +4,9 @@
  * queue, not the store, and says nothing of where it is; once it is back, 200 again.
  * The Redis sits behind a TCP relay the test cuts and restores.
  */
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { type Relay, redisRelay } from "../helpers/redis-relay.js";
 import { freePort, health, killAll, startBot, until } from "./bots.js";
 import type { Proc } from "./process.js";
 
@@ -22,46 +22,6 @@ afterEach(async () => {
   await tg?.close();
   await relay?.cut();
 });
-
-interface Relay {
-  port: number;
-  /** Stops listening and drops every connection through it. */
-  cut(): Promise<void>;
-  /** Listens again on the same port. */
-  restore(): Promise<void>;
-}
-
-/** A TCP relay on 127.0.0.1 to the local Redis. */
-async function redisRelay(): Promise<Relay> {
-  const port = await freePort();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  const listen = async () => {
-    server = createServer((inbound) => {
-      const outbound = connect(6379, "127.0.0.1");
-      for (const s of [inbound, outbound]) {
-        sockets.add(s);
-        s.on("close", () => sockets.delete(s));
-        s.on("error", () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-      }
-      inbound.pipe(outbound).pipe(inbound);
-    });
-    await new Promise<void>((r) => server!.listen(port, "127.0.0.1", r));
-  };
-  await listen();
-  return {
-    port,
-    cut: async () => {
-      const closing = new Promise((r) => (server?.listening ? server.close(r) : r(undefined)));
-      for (const s of sockets) s.destroy();
-      await closing;
-    },
-    restore: listen,
-  };
-}
 
 describe("/healthz with the job queue's own Redis", () => {
   it("is 503 naming the queue while BullMQ's Redis is unreachable, 200 once it is back", {
