@@ -8,6 +8,7 @@
  * `describeMove` phrase it as one sentence for the chat.
  */
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { canonicalHandle, domainOf, sameHandle, splitHandle, withDomain } from "../model/handle.js";
 import { RejectedError, RemoteError } from "../net/errors.js";
 import type { Actor, FediverseClient } from "./fediverse.js";
@@ -176,7 +177,33 @@ async function nameOf(client: FediverseClient, uri: string): Promise<string> {
   return uri;
 }
 
-export async function checkAlias(client: FediverseClient, h: Handles): Promise<AliasVerdict> {
+/** Tries of one check whose verdict was a passing failure, and the first pause between them. */
+const CHECK_TRIES = 3;
+const CHECK_PAUSE_MS = 300;
+
+/**
+ * A check asked again while its verdict is a passing failure (a timeout, a 5xx, an answer cut
+ * short: "unreachable" without a refusal's status), pausing longer each time: one failed request
+ * among the several a check makes shouldn't send the user back to tap "Check again". A refusal,
+ * an account that isn't there, or the last try's failure is the verdict.
+ */
+async function patiently<V extends AliasVerdict | MoveVerdict>(
+  check: () => Promise<V>,
+): Promise<V> {
+  for (let tries = 1; ; tries++) {
+    const verdict = await check();
+    const passing = verdict.kind === "unreachable" && verdict.status === undefined;
+    if (!passing || tries >= CHECK_TRIES) return verdict;
+    await sleep(CHECK_PAUSE_MS * 2 ** (tries - 1));
+  }
+}
+
+/** Does the new account list the old one as an alias? Asked again after a passing failure. */
+export function checkAlias(client: FediverseClient, h: Handles): Promise<AliasVerdict> {
+  return patiently(() => aliasOnce(client, h));
+}
+
+async function aliasOnce(client: FediverseClient, h: Handles): Promise<AliasVerdict> {
   const [fresh, old] = await Promise.all([
     lookupActor(client, "new", h.newHandle),
     lookupUri(client, "old", h.oldHandle),
@@ -217,7 +244,15 @@ export async function checkAlias(client: FediverseClient, h: Handles): Promise<A
  * refused), from its public REST profile instead (`lookup`: GET /api/v1/accounts/lookup, whose
  * `moved` names the new account as the old server knows it).
  */
-export async function checkMoved(
+export function checkMoved(
+  client: FediverseClient,
+  h: Handles,
+  lookup?: () => Promise<Account>,
+): Promise<MoveVerdict> {
+  return patiently(() => movedOnce(client, h, lookup));
+}
+
+async function movedOnce(
   client: FediverseClient,
   h: Handles,
   lookup?: () => Promise<Account>,

@@ -10,7 +10,12 @@ import type { FollowRow } from "../model/state.js";
 import { BODY_LIMITS } from "../net/body-limits.js";
 import { RejectedError } from "../net/errors.js";
 import type { Http, HttpResponse } from "../net/http.js";
-import { type Account, AccountSchema, RelationshipSchema } from "./mastodon.js";
+import {
+  type Account,
+  AccountSchema,
+  CountedAccountSchema,
+  RelationshipSchema,
+} from "./mastodon.js";
 import type { FollowResult, NewAccount } from "./new-account.js";
 
 const Search = z.object({ accounts: z.array(AccountSchema) });
@@ -40,10 +45,10 @@ export class MastodonTarget implements NewAccount {
   async followersCount(): Promise<number> {
     const res = await this.http.json(
       `${this.origin}/api/v1/accounts/verify_credentials`,
-      AccountSchema,
+      CountedAccountSchema,
       { token: this.token, maxBytes: BODY_LIMITS.account },
     );
-    return res.data.followers_count ?? 0;
+    return res.data.followers_count;
   }
 
   async following(): Promise<Set<string>> {

@@ -20,6 +20,15 @@ export const AccountSchema = z.object({
 });
 export type Account = z.infer<typeof AccountSchema>;
 
+/**
+ * An account whose follower count is read as a count: Mastodon always sends it, and an
+ * answer without one (or a fork's -1 for a hidden count) is no count. A count that is
+ * missing is unknown, never 0: a watcher that took it for 0 would report "0 of 0 followers".
+ */
+export const CountedAccountSchema = AccountSchema.extend({
+  followers_count: z.number().int().min(0),
+});
+
 export const RelationshipSchema = z.object({
   id: z.string(),
   following: z.boolean().optional(),
@@ -41,11 +50,11 @@ export class MastodonAccountClient {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Who the token belongs to. */
-  async verifyCredentials(): Promise<Account> {
+  /** Who the token belongs to, with the follower count the move is measured against. */
+  async verifyCredentials(): Promise<z.infer<typeof CountedAccountSchema>> {
     const res = await this.http.json(
       `${this.origin}/api/v1/accounts/verify_credentials`,
-      AccountSchema,
+      CountedAccountSchema,
       {
         token: this.token,
         timeoutMs: this.timeoutMs,

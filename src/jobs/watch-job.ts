@@ -104,7 +104,10 @@ async function readCount(
   let api: string;
   try {
     const account = await world.mastodon(data.origin, "").lookup(data.username);
-    return { ok: true, count: account.followers_count ?? 0, accountId: account.id };
+    const count = account.followers_count;
+    // A profile without a count (or a fork's -1 for a hidden one) doesn't say: never take it for 0.
+    if (count !== undefined && count >= 0) return { ok: true, count, accountId: account.id };
+    api = `${domain} doesn't show the account's follower count`;
   } catch (err) {
     if (!closedTo(err)) throw err;
     api = err.message;

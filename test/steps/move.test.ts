@@ -147,6 +147,18 @@ describe("pre-flight", () => {
     );
   });
 
+  it("a check whose server fails for a moment asks again by itself: all clear, no Check again", async () => {
+    const { chat, token } = await world();
+    mb!.addAlias("ada", old!.actorUri("ada"));
+    await chat.store.namespace("snapshots").set(chat.user, current!.snapshot(30));
+    await chat.placeAt(at("preflight", token, chat.sealer));
+    // Every request for the old actor fails for a while: more than one request's retries.
+    old!.failNext(8, { status: 503, path: "/users/ada" });
+    const r = await chat.send("/status");
+    expect(r.lines[0]).toMatch(/^Before the move — all clear:/);
+    expect(r.lines[1]).toMatch(/^This can't be undone/);
+  });
+
   it("no alias, an account that already moved: fix these first, and no move button", async () => {
     const { chat, token } = await world();
     old!.addAccount({ username: "else" });

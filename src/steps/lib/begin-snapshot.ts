@@ -49,7 +49,7 @@ export async function beginSnapshot(
         {
           kind: "snapshot",
           id: jobId,
-          data: { old, following: me.following_count ?? null, followers: me.followers_count ?? 0 },
+          data: { old, following: me.following_count ?? null, followers: me.followers_count },
         },
       ],
     },

@@ -115,7 +115,9 @@ async function rememberFollowerCount(state: StateOf<"preflight">, ctx: StepConte
     const account = await ctx.world
       .mastodon(oldOrigin(state), "")
       .lookup(splitHandle(state.oldHandle).user);
-    const count = account.followers_count ?? 0;
+    const count = account.followers_count;
+    // No count (or a hidden one) is unknown: the watcher starts from its first count instead.
+    if (count === undefined || count < 0) return;
     await ctx.snapshots.set(ctx.user, { ...snapshot, followers: { ...snapshot.followers, count } });
   } catch {
     // Without it the watcher starts from its first count; nothing else depends on it.
