@@ -143,6 +143,21 @@ export class InputMaker {
     return b;
   }
 
+  /** A file of any kind, as a channel hands it over: its name, the size it said, its bytes. */
+  file(): Input {
+    const bytes = this.text().length % 2 ? new TextEncoder().encode(this.text()) : this.bytes();
+    const name = `${this.text().slice(0, 40) || "f"}${this.pick(EXTENSIONS)}`;
+    // A size that doesn't always match what's read: channels only report one (Telegram may
+    // report none: 0). Now and then one that can't be fetched (Telegram's getFile refuses
+    // files over 20 MB; the download can time out), as the channel's read() then throws.
+    const size = this.int(4) === 0 ? this.int(100_000_000) : bytes.length;
+    if (this.int(5) === 0) {
+      const failure = this.pick(DOWNLOAD_FAILURES)();
+      return { kind: "file", name, size, read: async () => Promise.reject(failure) };
+    }
+    return { kind: "file", name, size, read: async () => bytes };
+  }
+
   /** A command that changes nothing here: /back too where there is nothing to go back to. */
   command(commands: readonly CommandName[]): Input {
     return { kind: "command", name: this.pick(commands), args: this.text().slice(0, 200) };
@@ -162,19 +177,8 @@ export class InputMaker {
       case 0:
       case 1:
         return { kind: "text", text: this.text() };
-      case 2: {
-        const bytes = this.text().length % 2 ? new TextEncoder().encode(this.text()) : this.bytes();
-        const name = `${this.text().slice(0, 40) || "f"}${this.pick(EXTENSIONS)}`;
-        // A size that doesn't always match what's read: channels only report one (Telegram may
-        // report none: 0). Now and then one that can't be fetched (Telegram's getFile refuses
-        // files over 20 MB; the download can time out), as the channel's read() then throws.
-        const size = this.int(4) === 0 ? this.int(100_000_000) : bytes.length;
-        if (this.int(5) === 0) {
-          const failure = this.pick(DOWNLOAD_FAILURES)();
-          return { kind: "file", name, size, read: async () => Promise.reject(failure) };
-        }
-        return { kind: "file", name, size, read: async () => bytes };
-      }
+      case 2:
+        return this.file();
       case 3: {
         // A button from an older message: same id, older seq.
         const id = this.pick(current.size ? [...current] : ["x"]);
@@ -200,10 +204,17 @@ export class InputMaker {
 
   /**
    * What a person types in a DM, as the DM channel reads it (src/channels/mastodon-dm/input.ts):
-   * text, a command as a word or with a slash, an unknown /command. No buttons, no files. Text
-   * that picks one of the options shown (by number or by its words) is a real answer: not fuzz.
+   * text, a command as a word or with a slash, an unknown /command. No buttons, and no files but
+   * those of the bot's upload page. Text that picks one of the options shown (by number or by
+   * its words) is a real answer: not fuzz.
    */
-  dm(shown: Shown, commands: readonly CommandName[] = HARMLESS): Input {
+  dm(shown: Shown, commands: readonly CommandName[] = HARMLESS, pages = false): Input {
+    // The bot's one-time pages deliver too, whatever the chat is at by then: a token from the
+    // micro.blog form, a file from the upload form (src/channels/web/one-time-routes.ts).
+    if (pages && this.int(4) === 0) {
+      if (this.int(2)) return { kind: "form", purpose: "microblog-token", secret: this.text() };
+      return this.file();
+    }
     for (;;) {
       const r = this.kind(FIRST_TYPED, 8);
       const text =
@@ -445,7 +456,7 @@ export async function runFuzz(opts: {
       const current = new Set([...shown.list.map((c) => c.id), ...(ALSO_OFFERED[step] ?? [])]);
       const input = junk(step, () =>
         channel.typed
-          ? maker.dm(shown, PLACED)
+          ? maker.dm(shown, PLACED, channel.traits.uploadForm !== undefined)
           : maker.input(shown.seq, [...seen], current, PLACED),
       );
       const turn = await tryOne(where, user, input);
