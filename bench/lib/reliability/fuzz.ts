@@ -322,7 +322,9 @@ export async function runFuzz(opts: {
   /** Inputs at each place on the DM channels (default perStep). */
   dmPerStep?: number;
 }): Promise<FuzzFigures> {
-  const town = await startTown({ people: 1 });
+  // Few follows and followers: the walk is the way in, and its import, preview and watch cost
+  // a request or a tick per account; the inputs don't depend on how many there are.
+  const town = await startTown({ people: 1, follows: 2, followers: 3 });
   const person = town.people[0]!;
   // The new account when the target is a Mastodon-API server: another account on the old one.
   const { old } = town.world;
