@@ -8,9 +8,10 @@
  * at each step before acting, with the jobs of that journey running. Every step and variant the
  * walk didn't fuzz with its jobs at rest is then reached directly: a saved state built by
  * places.ts, put in place, fuzzed, put back after anything that changed it. The same places are
- * fuzzed again with the traits of a Mastodon DM (no secrets in the chat, no buttons, no files;
- * with and without the bot's one-time pages), as the DM channel turns typed text into input. A
- * registry step neither fuzzed nor excused below (with its reason) fails the run.
+ * fuzzed again with the traits of a Mastodon DM (no secrets in the chat, no buttons, no files),
+ * as the DM channel turns typed text into input; once without the bot's one-time pages and once
+ * with them, whose token form and upload form deliver at any step. A registry step neither
+ * fuzzed nor excused below (with its reason) fails the run.
  */
 import { seeded } from "../../../sandbox/chaos.js";
 import { type Shown, toInput } from "../../../src/channels/mastodon-dm/input.js";
@@ -33,6 +34,8 @@ export interface FuzzFigures {
   stepsFuzzed: StepName[];
   /** Registry steps neither fuzzed nor excused: the run fails on any. */
   stepsMissed: StepName[];
+  /** Steps whose state couldn't be built on a channel ("dm: alias"): a gap, the run fails. */
+  unbuilt: string[];
   /** Steps not fuzzed on purpose, and why. */
   excused: Partial<Record<StepName, string>>;
   /** Where the inputs went: "telegram: old-token (walked)", "dm: import-web (mastodon)", … */
@@ -351,6 +354,7 @@ export async function runFuzz(opts: {
     inputsTried: 0,
     stepsFuzzed: [],
     stepsMissed: [],
+    unbuilt: [],
     excused: EXCUSED,
     places: [],
     msByPlace: {},
@@ -493,6 +497,7 @@ export async function runFuzz(opts: {
             newAccount,
           });
         } catch (err) {
+          figures.unbuilt.push(`${channel.name}: ${step}`);
           note(`${step}: no state could be built for it: ${String(err).slice(0, 200)}`);
           continue;
         }
