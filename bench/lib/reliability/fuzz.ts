@@ -261,12 +261,18 @@ const ALSO_OFFERED: Partial<Record<StepName, readonly string[]>> = {
 /**
  * Input a step takes as an answer though it may come out of the generator: sent, it would be
  * the person answering, not junk, so it is drawn again. The welcome reads text opening with
- * "start", "ok", "yes"… as "let's go" (src/steps/old/welcome.ts); the DM channel reads a
- * command word with more after it ("start now") as text.
+ * "start", "ok", "yes"… as "let's go" (src/steps/old/welcome.ts; the DM channel reads a command
+ * word with more after it, "start now", as text). Where the person does something elsewhere and
+ * then says so, their word starts a check, and what the check finds may move them on: text
+ * opening with "done", "ok" or "finished" after the import by hand (import-web.ts), text saying
+ * "moved" or "done" after the Move (move.ts).
  */
+const typed = (pattern: RegExp) => (input: Input) =>
+  input.kind === "text" && pattern.test(input.text.trim());
 const ANSWERS: Partial<Record<StepName, (input: Input) => boolean>> = {
-  welcome: (input) =>
-    input.kind === "text" && /^(y|yes|ok|go|let'?s go|ready|start)\b/i.test(input.text.trim()),
+  welcome: typed(/^(y|yes|ok|go|let'?s go|ready|start)\b/i),
+  "import-web": typed(/^(done|ok|finished)\b/i),
+  move: typed(/moved|done/i),
 };
 
 /** Random input for `step`, never one of its answers. */
