@@ -36,7 +36,12 @@ const PARTS: Record<string, () => Promise<Row>> = {
     const f = await runFuzz({ perStep: 1000, dmPerStep: 300, seed });
     // A step neither fuzzed nor excused is a gap in the proof: it fails the run.
     const problems =
-      f.crashes + f.unhandledRejections + f.silent + f.stateChanged + f.stepsMissed.length;
+      f.crashes +
+      f.unhandledRejections +
+      f.silent +
+      f.stateChanged +
+      f.stepsMissed.length +
+      f.unbuilt.length;
     const excused = Object.entries(f.excused).map(([step, why]) => `${step} (${why})`);
     return {
       ...emptyRow("fuzz (1,000 inputs a step)"),
@@ -45,7 +50,7 @@ const PARTS: Record<string, () => Promise<Row>> = {
       problems,
       notes: [
         `${f.crashes} threw, ${f.unhandledRejections} unhandled rejections, ${f.silent} without a reply, ${f.stateChanged} changed the state`,
-        `registry steps fuzzed: ${f.stepsFuzzed.length} of ${JOURNEY.length}; excused: ${excused.join(", ") || "none"}; neither: ${f.stepsMissed.join(", ") || "none"}`,
+        `registry steps fuzzed: ${f.stepsFuzzed.length} of ${JOURNEY.length}; excused: ${excused.join(", ") || "none"}; neither: ${f.stepsMissed.join(", ") || "none"}; no state built: ${f.unbuilt.join(", ") || "none"}`,
         `places (${f.places.length}): ${f.places.join("; ")}`,
         `slowest places: ${Object.entries(f.msByPlace)
           .sort((a, b) => b[1] - a[1])

@@ -18,6 +18,7 @@ describe("random input at every step", () => {
     expect(f).toMatchObject({ crashes: 0, unhandledRejections: 0, silent: 0, stateChanged: 0 });
     // Every step of the registry was fuzzed, or is excused with its reason.
     expect(f.stepsMissed).toEqual([]);
+    expect(f.unbuilt).toEqual([]);
     expect([...f.stepsFuzzed, ...Object.keys(f.excused)].sort()).toEqual([...JOURNEY].sort());
     // On each channel's traits, every step that isn't excused.
     for (const channel of CHANNELS) {

@@ -8,9 +8,10 @@
  * at each step before acting, with the jobs of that journey running. Every step and variant the
  * walk didn't fuzz with its jobs at rest is then reached directly: a saved state built by
  * places.ts, put in place, fuzzed, put back after anything that changed it. The same places are
- * fuzzed again with the traits of a Mastodon DM (no secrets in the chat, no buttons, no files;
- * with and without the bot's one-time pages), as the DM channel turns typed text into input. A
- * registry step neither fuzzed nor excused below (with its reason) fails the run.
+ * fuzzed again with the traits of a Mastodon DM (no secrets in the chat, no buttons, no files),
+ * as the DM channel turns typed text into input; once without the bot's one-time pages and once
+ * with them, whose token form and upload form deliver at any step. A registry step neither
+ * fuzzed nor excused below (with its reason) fails the run.
  */
 import { seeded } from "../../../sandbox/chaos.js";
 import { type Shown, toInput } from "../../../src/channels/mastodon-dm/input.js";
@@ -33,6 +34,8 @@ export interface FuzzFigures {
   stepsFuzzed: StepName[];
   /** Registry steps neither fuzzed nor excused: the run fails on any. */
   stepsMissed: StepName[];
+  /** Steps whose state couldn't be built on a channel ("dm: alias"): a gap, the run fails. */
+  unbuilt: string[];
   /** Steps not fuzzed on purpose, and why. */
   excused: Partial<Record<StepName, string>>;
   /** Where the inputs went: "telegram: old-token (walked)", "dm: import-web (mastodon)", … */
@@ -143,6 +146,21 @@ export class InputMaker {
     return b;
   }
 
+  /** A file of any kind, as a channel hands it over: its name, the size it said, its bytes. */
+  file(): Input {
+    const bytes = this.text().length % 2 ? new TextEncoder().encode(this.text()) : this.bytes();
+    const name = `${this.text().slice(0, 40) || "f"}${this.pick(EXTENSIONS)}`;
+    // A size that doesn't always match what's read: channels only report one (Telegram may
+    // report none: 0). Now and then one that can't be fetched (Telegram's getFile refuses
+    // files over 20 MB; the download can time out), as the channel's read() then throws.
+    const size = this.int(4) === 0 ? this.int(100_000_000) : bytes.length;
+    if (this.int(5) === 0) {
+      const failure = this.pick(DOWNLOAD_FAILURES)();
+      return { kind: "file", name, size, read: async () => Promise.reject(failure) };
+    }
+    return { kind: "file", name, size, read: async () => bytes };
+  }
+
   /** A command that changes nothing here: /back too where there is nothing to go back to. */
   command(commands: readonly CommandName[]): Input {
     return { kind: "command", name: this.pick(commands), args: this.text().slice(0, 200) };
@@ -162,19 +180,8 @@ export class InputMaker {
       case 0:
       case 1:
         return { kind: "text", text: this.text() };
-      case 2: {
-        const bytes = this.text().length % 2 ? new TextEncoder().encode(this.text()) : this.bytes();
-        const name = `${this.text().slice(0, 40) || "f"}${this.pick(EXTENSIONS)}`;
-        // A size that doesn't always match what's read: channels only report one (Telegram may
-        // report none: 0). Now and then one that can't be fetched (Telegram's getFile refuses
-        // files over 20 MB; the download can time out), as the channel's read() then throws.
-        const size = this.int(4) === 0 ? this.int(100_000_000) : bytes.length;
-        if (this.int(5) === 0) {
-          const failure = this.pick(DOWNLOAD_FAILURES)();
-          return { kind: "file", name, size, read: async () => Promise.reject(failure) };
-        }
-        return { kind: "file", name, size, read: async () => bytes };
-      }
+      case 2:
+        return this.file();
       case 3: {
         // A button from an older message: same id, older seq.
         const id = this.pick(current.size ? [...current] : ["x"]);
@@ -200,10 +207,17 @@ export class InputMaker {
 
   /**
    * What a person types in a DM, as the DM channel reads it (src/channels/mastodon-dm/input.ts):
-   * text, a command as a word or with a slash, an unknown /command. No buttons, no files. Text
-   * that picks one of the options shown (by number or by its words) is a real answer: not fuzz.
+   * text, a command as a word or with a slash, an unknown /command. No buttons, and no files but
+   * those of the bot's upload page. Text that picks one of the options shown (by number or by
+   * its words) is a real answer: not fuzz.
    */
-  dm(shown: Shown, commands: readonly CommandName[] = HARMLESS): Input {
+  dm(shown: Shown, commands: readonly CommandName[] = HARMLESS, pages = false): Input {
+    // The bot's one-time pages deliver too, whatever the chat is at by then: a token from the
+    // micro.blog form, a file from the upload form (src/channels/web/one-time-routes.ts).
+    if (pages && this.int(4) === 0) {
+      if (this.int(2)) return { kind: "form", purpose: "microblog-token", secret: this.text() };
+      return this.file();
+    }
     for (;;) {
       const r = this.kind(FIRST_TYPED, 8);
       const text =
@@ -247,12 +261,18 @@ const ALSO_OFFERED: Partial<Record<StepName, readonly string[]>> = {
 /**
  * Input a step takes as an answer though it may come out of the generator: sent, it would be
  * the person answering, not junk, so it is drawn again. The welcome reads text opening with
- * "start", "ok", "yes"… as "let's go" (src/steps/old/welcome.ts); the DM channel reads a
- * command word with more after it ("start now") as text.
+ * "start", "ok", "yes"… as "let's go" (src/steps/old/welcome.ts; the DM channel reads a command
+ * word with more after it, "start now", as text). Where the person does something elsewhere and
+ * then says so, their word starts a check, and what the check finds may move them on: text
+ * opening with "done", "ok" or "finished" after the import by hand (import-web.ts), text saying
+ * "moved" or "done" after the Move (move.ts).
  */
+const typed = (pattern: RegExp) => (input: Input) =>
+  input.kind === "text" && pattern.test(input.text.trim());
 const ANSWERS: Partial<Record<StepName, (input: Input) => boolean>> = {
-  welcome: (input) =>
-    input.kind === "text" && /^(y|yes|ok|go|let'?s go|ready|start)\b/i.test(input.text.trim()),
+  welcome: typed(/^(y|yes|ok|go|let'?s go|ready|start)\b/i),
+  "import-web": typed(/^(done|ok|finished)\b/i),
+  move: typed(/moved|done/i),
 };
 
 /** Random input for `step`, never one of its answers. */
@@ -311,7 +331,9 @@ export async function runFuzz(opts: {
   /** Inputs at each place on the DM channels (default perStep). */
   dmPerStep?: number;
 }): Promise<FuzzFigures> {
-  const town = await startTown({ people: 1 });
+  // Few follows and followers: the walk is the way in, and its import, preview and watch cost
+  // a request or a tick per account; the inputs don't depend on how many there are.
+  const town = await startTown({ people: 1, follows: 2, followers: 3 });
   const person = town.people[0]!;
   // The new account when the target is a Mastodon-API server: another account on the old one.
   const { old } = town.world;
@@ -338,6 +360,7 @@ export async function runFuzz(opts: {
     inputsTried: 0,
     stepsFuzzed: [],
     stepsMissed: [],
+    unbuilt: [],
     excused: EXCUSED,
     places: [],
     msByPlace: {},
@@ -445,7 +468,7 @@ export async function runFuzz(opts: {
       const current = new Set([...shown.list.map((c) => c.id), ...(ALSO_OFFERED[step] ?? [])]);
       const input = junk(step, () =>
         channel.typed
-          ? maker.dm(shown, PLACED)
+          ? maker.dm(shown, PLACED, channel.traits.uploadForm !== undefined)
           : maker.input(shown.seq, [...seen], current, PLACED),
       );
       const turn = await tryOne(where, user, input);
@@ -480,6 +503,7 @@ export async function runFuzz(opts: {
             newAccount,
           });
         } catch (err) {
+          figures.unbuilt.push(`${channel.name}: ${step}`);
           note(`${step}: no state could be built for it: ${String(err).slice(0, 200)}`);
           continue;
         }

@@ -130,7 +130,7 @@ const BUILDERS: Builders = {
     return {
       "": { ...account, target: microblog, preview: preview(account.follows, null) },
       "nothing to follow": { ...account, target: microblog, preview: preview(0, null) },
-      mastodon: { ...account, target: mastodon, preview: preview(account.follows, 2) },
+      mastodon: { ...account, target: mastodon, preview: preview(account.follows, 1) },
     };
   },
   importing: (kit) => {
