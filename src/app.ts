@@ -7,6 +7,7 @@ import path from "node:path";
 import { ConsoleChannel, type ConsoleOptions } from "./channels/console.js";
 import { MastodonDmChannel } from "./channels/mastodon-dm/channel.js";
 import { TelegramChannel } from "./channels/telegram.js";
+import { TelegramPolling } from "./channels/telegram-polling.js";
 import { TelegramWebhook } from "./channels/telegram-webhook.js";
 import { oauthCallback } from "./channels/web/oauth-callback.js";
 import { OneTimePages } from "./channels/web/one-time.js";
@@ -86,7 +87,8 @@ export async function createApp(
     config.channel === "telegram" && config.telegram
       ? new TelegramChannel({ ...config.telegram, engine })
       : undefined;
-  // With a public address, Telegram comes by webhook to any process (unless turned off); else by polling.
+  // With a public address, Telegram comes by webhook to any process (unless turned off); else by
+  // polling. Either way each update is kept in the store before Telegram is told it arrived.
   const webhook =
     telegram && config.web && config.telegram?.webhook
       ? new TelegramWebhook({
@@ -97,6 +99,11 @@ export async function createApp(
           leaseMs: config.jobLeaseMs,
         })
       : undefined;
+  const intake =
+    webhook ??
+    (telegram
+      ? new TelegramPolling({ channel: telegram, store, leaseMs: config.jobLeaseMs })
+      : undefined);
   const terminal =
     config.channel === "console"
       ? new ConsoleChannel({ engine, filesDir: path.join(config.dataDir, "files"), ...consoleOpts })
@@ -126,7 +133,7 @@ export async function createApp(
     if (stopped) return;
     stopped = true;
     engine.stop();
-    await webhook?.stop();
+    await intake?.stop();
     for (const c of channels) await c.stop();
     await new Promise((r) => (web ? web.close(r) : r(undefined)));
     await core.close();
@@ -164,7 +171,7 @@ export async function createApp(
       await Promise.all(
         channels
           .filter((c) => c !== terminal)
-          .map((c) => (webhook && c === telegram ? webhook.start() : c.start())),
+          .map((c) => (intake && c === telegram ? intake.start() : c.start())),
       );
       // What a killed process saved but never sent goes out now that the channels can send it.
       engine.startOutbox();

@@ -7,43 +7,20 @@
  * update (a request without it is refused and changes nothing). `max_connections` is 1, so
  * Telegram sends one update at a time, in order; each is answered as soon as it is kept in the
  * store, in its person's inbox — milliseconds, far inside Telegram's limit — and handled after
- * the answer. A person's updates are handled one at a time, oldest first, under a lock of
- * theirs in the store, by whichever process holds it: their conversation stays in order even
- * when their messages reach different processes. An update id already taken (Telegram sending
- * one again) is taken once. Long work goes to jobs, as in every turn.
- *
- * A process killed while a person's updates waited (or while one was being handled) leaves
- * them in the inbox: every process, on start, handles what waits for anyone (the people with
- * updates waiting are kept in an index), instead of leaving it for the person's next message.
- * The one being handled at the kill is handled again, and the engine knows its update id: its
- * turn isn't run twice.
+ * the answer (telegram-inbox.ts: kept once, handled one at a time per person across processes,
+ * what a killed process left handled on start). Long work goes to jobs, as in every turn.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { Update } from "grammy/types";
 import { z } from "zod";
-import { log, logContext } from "../log.js";
-import { collection } from "../store/collection.js";
-import type { KeyValue, ScoredSets, Store } from "../store/store.js";
-import { withLock } from "../store/with-lock.js";
+import { log } from "../log.js";
+import type { Store } from "../store/store.js";
 import type { TelegramChannel } from "./telegram.js";
+import { TelegramInbox } from "./telegram-inbox.js";
 import type { RawRoute } from "./web/ops-routes.js";
 
 /** An update is small (a message's text is at most 4096 characters); past this it isn't one. */
 const MAX_UPDATE_BYTES = 1024 * 1024;
-/** How long a person's next update may wait for the process handling their previous one. */
-const TURN_WAIT_MS = 5 * 60_000;
-/** The index's one key. */
-const WAITING = "people";
-
-const Inbox = z.object({
-  /** The newest update id taken in: an id at or below it was taken already. */
-  last: z.number(),
-  /** Updates taken in and not yet handled, oldest first. */
-  updates: z.array(z.looseObject({ update_id: z.number() })),
-});
-type Inbox = z.infer<typeof Inbox>;
-
 export interface TelegramWebhookOptions {
   channel: TelegramChannel;
   store: Store;
@@ -58,11 +35,7 @@ export interface TelegramWebhookOptions {
 export class TelegramWebhook {
   readonly path: string;
   private readonly token: string;
-  private readonly inboxes: KeyValue<Inbox>;
-  /** The people with updates waiting: put before an update is kept, taken out once none waits. */
-  private readonly waiting: ScoredSets;
-  private readonly draining = new Set<Promise<void>>();
-  private stopped = false;
+  private readonly inbox: TelegramInbox;
 
   constructor(private readonly opts: TelegramWebhookOptions) {
     const derive = (purpose: string) =>
@@ -73,8 +46,11 @@ export class TelegramWebhook {
     this.path = `/telegram/${derive("telegram webhook path")}`;
     // "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed": base64url is.
     this.token = derive("telegram webhook secret_token");
-    this.inboxes = collection(opts.store, "telegram-inbox", Inbox);
-    this.waiting = opts.store.scored("telegram-inbox-index");
+    this.inbox = new TelegramInbox({
+      channel: opts.channel,
+      store: opts.store,
+      leaseMs: opts.leaseMs,
+    });
   }
 
   get url(): string {
@@ -90,17 +66,12 @@ export class TelegramWebhook {
       allowed_updates: ["message", "callback_query"],
     });
     log.info("telegram: webhook set", { bot: this.opts.channel.bot.botInfo.username });
-    for (const person of await this.waiting.upTo(WAITING, Number.POSITIVE_INFINITY))
-      this.drain(Number(person));
+    await this.inbox.resume();
   }
 
   /** Waits, briefly, for the updates being handled here; the rest are handled by whoever is next. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.race([
-      Promise.all(this.draining),
-      new Promise((r) => setTimeout(r, 5000).unref()),
-    ]);
+    await this.inbox.stop();
   }
 
   readonly route: RawRoute = (req, url, res) => {
@@ -120,9 +91,9 @@ export class TelegramWebhook {
           res.writeHead(400).end();
           return;
         }
-        const person = personOf(update.data as unknown as Update);
+        const person = TelegramInbox.personOf(update.data);
         try {
-          if (person !== undefined) await this.takeIn(person, update.data);
+          if (person !== undefined) await this.inbox.keep(person, update.data);
         } catch (err) {
           // Not kept: Telegram sends it again.
           log.warn("telegram: could not keep an update; Telegram will send it again", { err });
@@ -130,7 +101,7 @@ export class TelegramWebhook {
           return;
         }
         res.writeHead(200).end();
-        if (person !== undefined) this.drain(person);
+        if (person !== undefined) this.inbox.drain(person);
       },
       () => {
         if (!res.headersSent) res.writeHead(413).end();
@@ -146,67 +117,6 @@ export class TelegramWebhook {
     const b = Buffer.from(this.token);
     return a.length === b.length && timingSafeEqual(a, b);
   }
-
-  /** Keeps the update in its person's inbox, once. */
-  private async takeIn(person: number, update: Inbox["updates"][number]): Promise<void> {
-    await withLock(
-      this.opts.store.locks,
-      `telegram-inbox:${person}`,
-      async () => {
-        const inbox = (await this.inboxes.get(String(person))) ?? { last: 0, updates: [] };
-        if (update.update_id <= inbox.last) return;
-        await this.waiting.put(WAITING, String(person), Date.now());
-        await this.inboxes.set(String(person), {
-          last: update.update_id,
-          updates: [...inbox.updates, update],
-        });
-      },
-      { ttlMs: 10_000, waitMs: 10_000 },
-    );
-  }
-
-  /** Handles the person's waiting updates, oldest first, one at a time across processes. */
-  private drain(person: number): void {
-    const work = withLock(
-      this.opts.store.locks,
-      `telegram-turns:${person}`,
-      async () => {
-        for (;;) {
-          if (this.stopped) return;
-          const next = (await this.inboxes.get(String(person)))?.updates[0];
-          if (!next) return;
-          await logContext({ update: next.update_id }, () =>
-            this.opts.channel.bot.handleUpdate(next as unknown as Update),
-          ).catch((err: unknown) => log.error("telegram update failed", { err }));
-          await this.done(person, next.update_id);
-        }
-      },
-      { ttlMs: this.opts.leaseMs ?? 15_000, waitMs: TURN_WAIT_MS },
-    )
-      .catch((err: unknown) => log.error("telegram: a person's updates wait", { err }))
-      .finally(() => this.draining.delete(work));
-    this.draining.add(work);
-  }
-
-  private async done(person: number, id: number): Promise<void> {
-    await withLock(
-      this.opts.store.locks,
-      `telegram-inbox:${person}`,
-      async () => {
-        const inbox = await this.inboxes.get(String(person));
-        if (!inbox) return;
-        const updates = inbox.updates.filter((u) => u.update_id !== id);
-        await this.inboxes.set(String(person), { ...inbox, updates });
-        if (updates.length === 0) await this.waiting.remove(WAITING, String(person));
-      },
-      { ttlMs: 10_000, waitMs: 10_000 },
-    );
-  }
-}
-
-/** Whose update it is: the person who wrote or pressed (the bot talks in private chats). */
-function personOf(update: Update): number | undefined {
-  return update.message?.from?.id ?? update.callback_query?.from.id;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

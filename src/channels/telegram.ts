@@ -136,6 +136,11 @@ export class TelegramChannel implements Notifier {
       });
   }
 
+  /**
+   * Polling on its own, through grammY's runner, for a channel without a store (tests): the
+   * runner confirms a batch as soon as it has arrived, so a kill loses what was being handled.
+   * The app polls through telegram-polling.ts, which keeps each update in the store first.
+   */
   async start(): Promise<void> {
     await this.prepare();
     this.runner = run(this.bot, {
