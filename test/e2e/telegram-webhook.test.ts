@@ -20,7 +20,7 @@ afterEach(async () => {
 
 describe("Telegram by webhook, two processes", () => {
   it("a person's messages alternate between the processes and are answered in order", async () => {
-    tg = await startTelegramSandbox();
+    tg = await startTelegramSandbox({ allowLoopbackHttp: true });
     const user = randomInt(100_000_000, 900_000_000);
     const ports = [await freePort(), await freePort()];
     const lb = await roundRobin(ports);
