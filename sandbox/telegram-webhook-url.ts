@@ -84,7 +84,8 @@ export function refuseWebhookTarget(url: URL, allowLoopbackHttp: boolean): void 
   if (url.protocol !== "https:") throw bad("An HTTPS URL must be provided for webhook");
   const port = url.port === "" ? 443 : Number(url.port);
   if (!PORTS.has(port)) throw bad("Webhook can be set up only on ports 80, 88, 443 or 8443");
-  const literal = url.hostname.replace(/^\[|\]$/g, "");
+  // The one name the stand-in can resolve as Telegram would: to loopback, which is reserved.
+  const literal = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
   if (isIP(literal) === 6) throw bad("IPv6-only addresses are not allowed");
   if (isIP(literal) === 4 && reserved(literal)) throw bad(`IP address ${literal} is reserved`);
 }

@@ -610,6 +610,9 @@ describe("webhook (core.telegram.org/bots/api#setwebhook)", () => {
     expect(await refusal("https://192.168.0.10:8443/hook")).toBe(
       `${bad} IP address 192.168.0.10 is reserved`,
     );
+    expect(await refusal("https://localhost:8443/hook")).toBe(
+      `${bad} IP address 127.0.0.1 is reserved`,
+    );
     expect(await refusal("https://[2001:db8::1]/hook")).toBe(
       `${bad} IPv6-only addresses are not allowed`,
     );
