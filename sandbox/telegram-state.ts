@@ -93,7 +93,7 @@ export class TelegramState {
   readonly filesByPath = new Map<string, FileRec>();
   readonly callbacks = new Map<string, CallbackRec>();
   readonly commandSets = new Map<string, BotCommand[]>();
-  readonly updates = new Updates();
+  readonly updates: Updates;
   /** Numbers the file paths getFile hands out. */
   fileCounter = 0;
   /** Called when the sandbox closes (pending waitFor calls reject). */
@@ -107,6 +107,7 @@ export class TelegramState {
     this.botName = opts.botName ?? "Sandbox Bot";
     this.botUsername = opts.botUsername ?? "sandbox_bot";
     this.callbackTtlMs = opts.callbackQueryTtlMs ?? 15_000;
+    this.updates = new Updates(opts.allowLoopbackHttp ?? false);
     this.events.setMaxListeners(0);
   }
 

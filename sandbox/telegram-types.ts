@@ -126,6 +126,12 @@ export interface TelegramSandboxOptions {
   botUsername?: string;
   /** After this long a callback query can no longer be answered (default 15 s). */
   callbackQueryTtlMs?: number;
+  /**
+   * Take webhooks over http to 127.0.0.1/localhost on any port (off: only what Telegram takes,
+   * https on 443, 80, 88 or 8443 to a public address). For tests that run a bot on loopback,
+   * where no certificate can be had.
+   */
+  allowLoopbackHttp?: boolean;
 }
 
 export interface TelegramSandbox {

@@ -6,12 +6,18 @@
  * deleteWebhook, getWebhookInfo, and delivery — each update POSTed as JSON to the URL with the
  * header X-Telegram-Bot-Api-Secret-Token, in order, at most max_connections at once (default
  * 40), an update taken off the queue only by a 2xx and tried again otherwise; getUpdates
- * refused with 409 while a webhook is set. One liberty: Telegram wants https on ports 443, 80,
- * 88 or 8443; the stand-in also takes http on loopback, where no certificate can be had.
+ * refused with 409 while a webhook is set. The URL is checked as Telegram checks it
+ * (telegram-webhook-url.ts), with one liberty a test opts into (`allowLoopbackHttp`): http on
+ * loopback, where no certificate can be had.
  */
 
 import { randomInt } from "node:crypto";
 import { ApiError, toBool, toInt } from "./telegram-errors.js";
+import {
+  fitsDeliveryHeader,
+  parseWebhookUrl,
+  refuseWebhookTarget,
+} from "./telegram-webhook-url.js";
 
 /** core.telegram.org/bots/api: getUpdates timeout is capped at 50 s. */
 const MAX_LONG_POLL = 50;
@@ -52,12 +58,21 @@ export class Updates {
   private allowed = new Set(DEFAULT_UPDATES);
   private poller?: Poller;
   private closed = false;
-  private webhook?: { url: string; secret?: string; maxConnections: number };
+  private webhook?: {
+    url: string;
+    secret?: string;
+    maxConnections: number;
+    /** False when the request header would be too long: Telegram then never delivers. */
+    deliverable: boolean;
+  };
   /** Updates being POSTed now, by id. */
   private readonly delivering = new Set<number>();
   private retry?: NodeJS.Timeout;
   /** Deliveries answered, in the order they were answered (tests read it). */
   readonly delivered: { updateId: number; status: number }[] = [];
+
+  /** `allowLoopbackHttp`: take http webhooks on 127.0.0.1/localhost, any port (tests opt in). */
+  constructor(private readonly allowLoopbackHttp = false) {}
 
   /** Queues an update of that kind (unless allowed_updates leaves it out) and wakes a poller. */
   enqueue(kind: string, payload: Record<string, unknown>): void {
@@ -154,18 +169,7 @@ export class Updates {
   setWebhook(args: Record<string, string>): boolean {
     const raw = args.url ?? "";
     if (raw === "") return this.deleteWebhook(args);
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new ApiError(400, "Bad Request: invalid webhook URL specified");
-    }
-    const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost";
-    if (url.protocol !== "https:" && !(loopback && url.protocol === "http:"))
-      throw new ApiError(
-        400,
-        "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
-      );
+    const url = parseWebhookUrl(raw);
     const secret = args.secret_token;
     // "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
     if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secret))
@@ -185,7 +189,20 @@ export class Updates {
       }
     }
     if (toBool(args.drop_pending_updates)) this.queue = [];
-    this.webhook = { url: url.href, secret, maxConnections };
+    // Telegram closes the webhook it had before starting the new one, which then refuses to
+    // start (Client.cpp do_set_webhook, on_webhook_closed): a refused URL leaves none set.
+    try {
+      refuseWebhookTarget(url, this.allowLoopbackHttp);
+    } catch (err) {
+      this.webhook = undefined;
+      throw err;
+    }
+    this.webhook = {
+      url: url.href,
+      secret,
+      maxConnections,
+      deliverable: fitsDeliveryHeader(url, secret),
+    };
     this.pump();
     return true;
   }
@@ -208,7 +225,7 @@ export class Updates {
   /** Sends what is queued, in order, as many at once as max_connections allows. */
   private pump(): void {
     const hook = this.webhook;
-    if (!hook || this.closed) return;
+    if (!hook || this.closed || !hook.deliverable) return;
     for (const update of this.queue) {
       if (this.delivering.size >= hook.maxConnections) return;
       const id = update.update_id as number;

@@ -133,6 +133,37 @@ function hostnameOf(host: string): string | undefined {
   }
 }
 
+/** Ports Telegram delivers webhooks to (core.telegram.org/bots/api#setwebhook). */
+const WEBHOOK_PORTS = ["443", "80", "88", "8443"];
+
+/**
+ * Telegram's cloud sends webhooks only over https to port 443, 80, 88 or 8443
+ * (core.telegram.org/bots/api#setwebhook, core.telegram.org/bots/webhooks) and refuses
+ * setWebhook otherwise; a local Bot API server (another TELEGRAM_API_ROOT, as the tests' stand-in
+ * is) takes http and any port (core.telegram.org/bots/api#using-a-local-bot-api-server).
+ * A PUBLIC_URL the cloud would refuse stops the start here, naming what it takes, rather than
+ * falling back to polling: webhook mode is how several processes behind a load balancer share
+ * one bot, and each polling instead would end the others' long polls (409 Conflict) — a
+ * warning in a log is easily missed, while TELEGRAM_WEBHOOK=false says "poll" on purpose.
+ * What only Telegram can judge (a private address, an unreachable host) comes back from
+ * setWebhook at start, with Telegram's reason (channels/telegram-webhook.ts).
+ */
+function refuseUnreachableWebhook(publicUrl: string, apiRoot: string): void {
+  if (new URL(apiRoot).hostname !== "api.telegram.org") return;
+  const url = new URL(publicUrl);
+  const why =
+    url.protocol !== "https:"
+      ? "this one is http"
+      : !WEBHOOK_PORTS.includes(url.port || "443")
+        ? `this one is on port ${url.port}`
+        : undefined;
+  if (why)
+    throw new ConfigError(
+      `PUBLIC_URL: Telegram sends updates by webhook only to https on port 443, 80, 88 or 8443, and ${why}; ` +
+        "serve the bot at such an address, or set TELEGRAM_WEBHOOK=false to poll Telegram instead",
+    );
+}
+
 /** Reads `.env` when there is one, without overriding what the environment already says. */
 export function loadDotEnv(file = ".env"): void {
   if (existsSync(file)) process.loadEnvFile(file);
@@ -168,6 +199,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (channel === "telegram" && !e.TELEGRAM_BOT_TOKEN) {
     throw new ConfigError("TELEGRAM_BOT_TOKEN: required when FEDIMOVE_CHANNEL=telegram");
   }
+  if (channel === "telegram" && e.TELEGRAM_WEBHOOK && e.PUBLIC_URL)
+    refuseUnreachableWebhook(e.PUBLIC_URL, e.TELEGRAM_API_ROOT);
   if (e.FEDIMOVE_CHANNEL === "mastodon" && !dm) {
     throw new ConfigError("MASTODON_BOT_URL: required when FEDIMOVE_CHANNEL=mastodon");
   }

@@ -38,6 +38,41 @@ describe("config", () => {
     expect(polling.telegram?.webhook).toBe(false);
   });
 
+  it("refuses at start a PUBLIC_URL Telegram's webhook can't reach, naming what it takes", () => {
+    const tg = { TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ" };
+    const takes =
+      "PUBLIC_URL: Telegram sends updates by webhook only to https on port 443, 80, 88 or 8443, and";
+    const fix =
+      "; serve the bot at such an address, or set TELEGRAM_WEBHOOK=false to poll Telegram instead";
+    expect(() => readConfig({ ...tg, PUBLIC_URL: "http://bot.example" })).toThrow(
+      new ConfigError(`${takes} this one is http${fix}`),
+    );
+    expect(() => readConfig({ ...tg, PUBLIC_URL: "https://bot.example:8080/fedimove" })).toThrow(
+      new ConfigError(`${takes} this one is on port 8080${fix}`),
+    );
+    for (const ok of [
+      "https://bot.example",
+      "https://bot.example:8443/",
+      "https://bot.example:88",
+      "https://bot.example:80",
+    ])
+      expect(readConfig({ ...tg, PUBLIC_URL: ok }).web?.publicUrl).toBe(ok.replace(/\/$/, ""));
+    // Polling, or no Telegram: PUBLIC_URL serves only the web side, which may be anywhere.
+    expect(
+      readConfig({ ...tg, PUBLIC_URL: "http://bot.example:8080", TELEGRAM_WEBHOOK: "false" }).web,
+    ).toBeDefined();
+    expect(readConfig({ PUBLIC_URL: "http://bot.example:8080" }).web).toBeDefined();
+    // A local Bot API server takes http and any port
+    // (core.telegram.org/bots/api#using-a-local-bot-api-server).
+    expect(
+      readConfig({
+        ...tg,
+        TELEGRAM_API_ROOT: "http://127.0.0.1:8081",
+        PUBLIC_URL: "http://10.0.0.5:8080",
+      }).web?.publicUrl,
+    ).toBe("http://10.0.0.5:8080");
+  });
+
   it("runs the Mastodon DM channel alone when only the bot account is set, or beside Telegram", () => {
     const dm = { MASTODON_BOT_URL: "https://bots.example/", MASTODON_BOT_TOKEN: "a".repeat(43) };
     const alone = readConfig(dm);

@@ -12,6 +12,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { GrammyError } from "grammy";
 import { z } from "zod";
 import { log } from "../log.js";
 import type { Store } from "../store/store.js";
@@ -57,14 +58,23 @@ export class TelegramWebhook {
     return new URL(this.path, this.opts.publicUrl).href;
   }
 
-  /** Sets the webhook (the same from every process) and makes the bot ready to handle updates. */
+  /**
+   * Sets the webhook (the same from every process) and makes the bot ready to handle updates.
+   * Telegram refusing it stops the start with its reason: this process would hear nothing.
+   */
   async start(): Promise<void> {
     await this.opts.channel.prepare();
-    await this.opts.channel.bot.api.setWebhook(this.url, {
-      secret_token: this.token,
-      max_connections: 1,
-      allowed_updates: ["message", "callback_query"],
-    });
+    await this.opts.channel.bot.api
+      .setWebhook(this.url, {
+        secret_token: this.token,
+        max_connections: 1,
+        allowed_updates: ["message", "callback_query"],
+      })
+      .catch((err: unknown) => {
+        if (err instanceof GrammyError && err.error_code === 400)
+          throw new WebhookRefused(this.opts.publicUrl, err.description);
+        throw err;
+      });
     log.info("telegram: webhook set", { bot: this.opts.channel.bot.botInfo.username });
     await this.inbox.resume();
   }
@@ -116,6 +126,22 @@ export class TelegramWebhook {
     const a = Buffer.from(sent);
     const b = Buffer.from(this.token);
     return a.length === b.length && timingSafeEqual(a, b);
+  }
+}
+
+/**
+ * Telegram's 400 to setWebhook, named for the operator: PUBLIC_URL (never the secret path
+ * under it, nor the token), Telegram's reason, and what it takes.
+ */
+export class WebhookRefused extends Error {
+  constructor(publicUrl: string, reason: string) {
+    const u = new URL(publicUrl);
+    super(
+      `Telegram refused the webhook at PUBLIC_URL ${u.origin}${u.pathname.replace(/\/$/, "")}: ` +
+        `"${reason}". Telegram sends updates only to https on port 443, 80, 88 or 8443 at a ` +
+        "public address; set such a PUBLIC_URL, or TELEGRAM_WEBHOOK=false to poll instead.",
+    );
+    this.name = "WebhookRefused";
   }
 }
 

@@ -40,7 +40,7 @@ const update = (id: number, text: string) => ({
 
 describe("Telegram by webhook, after a kill", () => {
   it("handles what a killed process left waiting, and doesn't run again the update it was handling", async () => {
-    tg = await startTelegramSandbox();
+    tg = await startTelegramSandbox({ allowLoopbackHttp: true });
     tg.sendText(PERSON, "hi"); // the chat exists once the person wrote
     const store = openMemoryStore(`webhook-${randomUUID()}`);
     const chat = await makeChat(fakeWorld(), { store, user: `tg:${PERSON}` });

@@ -102,7 +102,7 @@ describe("the journey on BullMQ, two processes", () => {
       const follows = w.old.seedFollows("ada", 20, { domains: FOLLOW_DOMAINS });
       for (const f of follows) w.mb.addRemote(f.targetAcct, { exists: true });
       for (const d of FOLLOW_DOMAINS) w.origins[d] = w.old.url;
-      const tg = await startTelegramSandbox();
+      const tg = await startTelegramSandbox({ allowLoopbackHttp: true });
       closed(tg);
       const ports = [await freePort(), await freePort()];
       const lb: Balancer = await roundRobin(ports);

@@ -69,7 +69,7 @@ describe("Telegram: the journey's length", () => {
       timeout: 90_000,
     }, async () => {
       const { w, env } = await moveWorld();
-      tg = await startTelegramSandbox();
+      tg = await startTelegramSandbox({ allowLoopbackHttp: true });
       const port = await freePort();
       const web: Record<string, string> =
         via === "callback" ? { PUBLIC_URL: `http://127.0.0.1:${port}`, PORT: `${port}` } : {};

@@ -20,7 +20,7 @@ afterEach(async () => {
 
 describe("Telegram by webhook, two processes", () => {
   it("a person's messages alternate between the processes and are answered in order", async () => {
-    tg = await startTelegramSandbox();
+    tg = await startTelegramSandbox({ allowLoopbackHttp: true });
     const user = randomInt(100_000_000, 900_000_000);
     const ports = [await freePort(), await freePort()];
     const lb = await roundRobin(ports);
@@ -94,4 +94,36 @@ describe("Telegram by webhook, two processes", () => {
     expect(lb.served.every((n) => n >= 3)).toBe(true);
     expect(tg.webhookDeliveries().every((d) => d.status === 200)).toBe(true);
   }, 120_000);
+});
+
+describe("Telegram by webhook, refused", () => {
+  it("a process whose webhook Telegram refuses stops at start with Telegram's reason", async () => {
+    // No liberty here: the stand-in refuses an http webhook as Telegram does.
+    tg = await startTelegramSandbox();
+    const port = await freePort();
+    const bot = await startBot({
+      TELEGRAM_BOT_TOKEN: tg.token,
+      TELEGRAM_API_ROOT: tg.url,
+      STORE_URL: "memory:",
+      FEDIMOVE_SECRET: randomBytes(24).toString("base64url"),
+      PUBLIC_URL: `http://127.0.0.1:${port}/`,
+      PORT: String(port),
+    });
+    procs.push(bot);
+    const { code } = await bot.exited;
+    expect(code).toBe(1);
+    const said = bot.stderr();
+    const fatal = said
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { msg: string; err?: string })
+      .find((l) => l.msg === "fatal");
+    expect(fatal?.err).toBe(
+      `WebhookRefused: Telegram refused the webhook at PUBLIC_URL http://127.0.0.1:${port}: "Bad Request: bad webhook: An HTTPS URL must be provided for webhook". Telegram sends updates only to https on port 443, 80, 88 or 8443 at a public address; set such a PUBLIC_URL, or TELEGRAM_WEBHOOK=false to poll instead.`,
+    );
+    const hook = new URL(tg.callsTo("setWebhook")[0]!.args.url as string);
+    expect(said).not.toContain(hook.pathname);
+    expect(said).not.toContain(tg.token);
+    expect(said).not.toContain(tg.token.split(":")[1]);
+  }, 60_000);
 });

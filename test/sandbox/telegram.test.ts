@@ -585,7 +585,90 @@ describe("driving the sandbox over HTTP", () => {
 });
 
 describe("webhook (core.telegram.org/bots/api#setwebhook)", () => {
+  it("refuses what Telegram refuses: http, another port, no host, a private or IPv6 address", async () => {
+    const bot = newBot();
+    const refusal = (url: string) =>
+      bot.api.setWebhook(url).then(
+        () => "set",
+        (err: GrammyError) => `${err.error_code}: ${err.description}`,
+      );
+    const bad = "400: Bad Request: bad webhook:";
+    expect(await refusal("http://bot.example/hook")).toBe(
+      `${bad} An HTTPS URL must be provided for webhook`,
+    );
+    // Loopback too, unless the test opts into the stand-in's liberty.
+    expect(await refusal("http://127.0.0.1:8080/hook")).toBe(
+      `${bad} An HTTPS URL must be provided for webhook`,
+    );
+    for (const port of [8080, 444, 3000])
+      expect(await refusal(`https://bot.example:${port}/hook`)).toBe(
+        `${bad} Webhook can be set up only on ports 80, 88, 443 or 8443`,
+      );
+    for (const url of ["https:///hook", "https://:443/hook", "ftp://bot.example/hook"])
+      expect(await refusal(url)).toBe("400: Bad Request: invalid webhook URL specified");
+    expect(await refusal("https://10.1.2.3/hook")).toBe(`${bad} IP address 10.1.2.3 is reserved`);
+    expect(await refusal("https://192.168.0.10:8443/hook")).toBe(
+      `${bad} IP address 192.168.0.10 is reserved`,
+    );
+    expect(await refusal("https://localhost:8443/hook")).toBe(
+      `${bad} IP address 127.0.0.1 is reserved`,
+    );
+    expect(await refusal("https://[2001:db8::1]/hook")).toBe(
+      `${bad} IPv6-only addresses are not allowed`,
+    );
+    // The secret token is checked before where the URL points (Client.cpp do_set_webhook).
+    await expect(
+      bot.api.setWebhook("http://bot.example/hook", { secret_token: "bad token!" }),
+    ).rejects.toThrow(/unallowed characters/);
+
+    // What Telegram takes: https on 443, 80, 88 or 8443; no scheme means https.
+    for (const url of [
+      "https://bot.example/hook",
+      "https://bot.example:88/hook",
+      "https://bot.example:8443/hook",
+      "https://bot.example:80/hook",
+      "https://203.0.114.9/hook",
+    ]) {
+      expect(await refusal(url)).toBe("set");
+      expect((await bot.api.getWebhookInfo()).url).toBe(url);
+    }
+    expect(await refusal("bot.example/hook")).toBe("set");
+    expect((await bot.api.getWebhookInfo()).url).toBe("https://bot.example/hook");
+    // A refused URL leaves no webhook: Telegram closes the old one before trying the new.
+    expect(await refusal("https://bot.example:8080/hook")).not.toBe("set");
+    expect((await bot.api.getWebhookInfo()).url).toBe("");
+  });
+
+  it("takes a URL too long to deliver to, and never delivers (as Telegram)", async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    await sandbox.close();
+    sandbox = await startTelegramSandbox({ allowLoopbackHttp: true });
+    try {
+      const port = (server.address() as { port: number }).port;
+      const bot = newBot();
+      await bot.api.setWebhook(`http://127.0.0.1:${port}/${"a".repeat(5000)}`);
+      sandbox.sendText(USER, "one");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(hits).toBe(0);
+      expect(sandbox.pendingUpdates()).toHaveLength(1);
+      await bot.api.setWebhook(`http://127.0.0.1:${port}/hook`);
+      for (let k = 0; k < 100 && sandbox.pendingUpdates().length > 0; k++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(hits).toBe(1);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it("POSTs each update with the secret header, in order, and refuses getUpdates while set", async () => {
+    // A bot on loopback can have no certificate: this test opts into the stand-in's liberty.
+    await sandbox.close();
+    sandbox = await startTelegramSandbox({ allowLoopbackHttp: true });
     const got: { secret: string | undefined; update: { update_id: number } }[] = [];
     const server = createServer((req, res) => {
       let body = "";
