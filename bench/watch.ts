@@ -248,7 +248,7 @@ console.log(
 );
 const failed = Object.entries(run.failures);
 console.log(
-  `  runs put off by the budget to the end of its hour: ${n(run.deniedRuns)}; lookups and list ` +
+  `  runs put off by the budget to a place in line later than asked: ${n(run.deniedRuns)}; lookups and list ` +
     `pages failed after retries: ${failed.length ? failed.map(([k, v]) => `${k} ${n(v)}`).join(", ") : "none"}.`,
 );
 if (!run.tornDown) console.log("  (closing the store or the stand-ins failed)");

@@ -20,6 +20,7 @@ import type { Reply, UserKey } from "../../src/chat/conversation.js";
 import { plain } from "../../src/chat/text.js";
 import type { World } from "../../src/clients/world.js";
 import { createCore } from "../../src/core.js";
+import { WATCH_RUNS } from "../../src/jobs/registry.js";
 import type { JobRecord } from "../../src/jobs/runner.js";
 import { type WatchCursor, type WatchOptions, watchJob } from "../../src/jobs/watch-job.js";
 import type { WatchRequest } from "../../src/model/jobs.js";
@@ -234,8 +235,15 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     world: countFailures,
     watch: o.watch,
     // The watch job given the budget on the compressed clock; its other options as configured.
+    // As registerJobs has it, runs at once included: without that limit, thousands of runs
+    // due together queue their requests behind the connections past their timeout, and the
+    // old servers get them in bursts long after the budget granted them.
     handlers: (_, deps) => ({
-      watch: { ...watchJob({ ...deps, options: o.watch, budget }), kind: "watch" },
+      watch: {
+        ...watchJob({ ...deps, options: o.watch, budget }),
+        kind: "watch",
+        concurrency: WATCH_RUNS,
+      },
     }),
   });
   const { engine, jobs } = core;

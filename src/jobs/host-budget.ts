@@ -50,10 +50,15 @@ interface Place {
 class Line {
   private readonly places = new Map<string, Place>();
 
-  /** The key's place for `n` on this host, if it holds one (asked again, it is kept, not taken twice). */
-  held(key: string, host: string, n: number): number | undefined {
+  /**
+   * The key's place for `n` on this host, if it holds one (asked again, it is kept, not taken
+   * twice), at `notBefore` at the earliest: what a used place has left serves a later request.
+   */
+  held(key: string, host: string, n: number, notBefore: number): number | undefined {
     const place = this.places.get(key);
-    return place && place.host === host && place.n >= n ? place.at : undefined;
+    if (!place || place.host !== host || place.n < n) return undefined;
+    place.at = Math.max(place.at, notBefore);
+    return place.at;
   }
 
   add(key: string, place: Place, now: number): void {
@@ -150,7 +155,7 @@ export class HostBudget implements Budget {
   }
 
   reserve(host: string, n: number, key: string, notBefore = 0): number {
-    const held = this.line.held(key, host, n);
+    const held = this.line.held(key, host, n, notBefore);
     if (held !== undefined) return held;
     const now = this.now();
     const planned = this.bucket(this.planned, host, now);
@@ -238,7 +243,7 @@ export class SharedHostBudget implements Budget {
   }
 
   async reserve(host: string, n: number, key: string, notBefore = 0): Promise<number> {
-    const held = this.line.held(key, host, n);
+    const held = this.line.held(key, host, n, notBefore);
     if (held !== undefined) return held;
     try {
       const wait = await this.limits.takeTokens(

@@ -18,11 +18,11 @@ import { type WatchOptions, watchJob } from "./watch-job.js";
 
 /**
  * Watch polls run at once in one process: enough to keep the old servers' connections
- * busy while some runs wait long (a finished watch asks every follower server it names,
- * and one that doesn't answer holds its run through Http's retries); few enough that
+ * busy while some runs wait long (a finished watch asks the follower servers it names,
+ * at most FOLLOWER_SERVERS.timeoutMs for one that doesn't answer); few enough that
  * ten thousand due at once don't queue their requests past their timeout.
  */
-const WATCH_RUNS = 256;
+export const WATCH_RUNS = 256;
 
 export interface JobDeps {
   world: World;

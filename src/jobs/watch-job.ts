@@ -208,6 +208,17 @@ export function watchJob(deps: {
   const later = async (host: string, n: number, key: string) => ({
     again: await budget.reserve(host, n, key),
   });
+  /**
+   * The requests a poll at `at` takes its place in line for: its lookup, and when it may well
+   * be the poll that ends the watch, the list of who stayed too, so that the end doesn't queue
+   * a second time (what the end doesn't use, the next polls do).
+   */
+  const placeFor = (c: WatchCursor, at: number) => {
+    const count = c.last?.count ?? 0;
+    const mayEnd =
+      count > 0 && !c.hidden && at - (c.lastChangeAt ?? at) >= o.settleMs - o.pollLateMs;
+    return 1 + (mayEnd ? listCost(count, false) : 0);
+  };
   /** Reading who stayed: a page per 80, one more for the page that says there are no more, and the lookup. */
   const listCost = (count: number, lookup: boolean) => Math.ceil(count / 80) + 1 + (lookup ? 1 : 0);
 
@@ -333,17 +344,8 @@ export function watchJob(deps: {
       const host = new URL(data.origin).host;
       // The budget is taken per request (the lookup here, list pages and retries below). A poll
       // put off takes its place in line and runs when its request fits.
-      if (!(await budget.tryTake(host, 1, job.id))) {
-        // A poll that may well be the one that ends the watch takes its place for the list of
-        // who stayed too, so that the end doesn't queue a second time; what the end doesn't
-        // need, the next polls use.
-        const count = started.last?.count ?? 0;
-        const mayEnd =
-          count > 0 &&
-          !started.hidden &&
-          now - (started.lastChangeAt ?? now) >= o.settleMs - o.pollLateMs;
-        return later(host, 1 + (mayEnd ? listCost(count, false) : 0), job.id);
-      }
+      if (!(await budget.tryTake(host, 1, job.id)))
+        return later(host, placeFor(started, now), job.id);
       const domain = data.domain ?? host;
       // Taken when the watch starts: the new side's growth from here is what moved, should the
       // old side never be readable. Asked again next poll if the new server didn't answer.
@@ -355,14 +357,10 @@ export function watchJob(deps: {
       // The next poll takes its place in line now: when the hour has room it is due at its
       // time, and when the watches on this server want more than the hour holds, it queues
       // behind those that asked before it, instead of waking at its time only to queue then.
-      const nextPoll = async () => ({
-        again: await budget.reserve(
-          host,
-          1,
-          job.id,
-          now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs),
-        ),
-      });
+      const nextPoll = async (c: WatchCursor) => {
+        const at = now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
+        return { again: await budget.reserve(host, placeFor(c, at), job.id, at) };
+      };
 
       let read: Count;
       try {
@@ -375,7 +373,9 @@ export function watchJob(deps: {
         if (err instanceof OverBudgetError) return later(host, 1, job.id);
         if (!(err instanceof RemoteError)) throw err;
         log.warn("watch: old account not readable now", { job: job.id, err });
-        return now - data.startedAt >= o.capMs ? end(job, control, cursor, "cap") : nextPoll();
+        return now - data.startedAt >= o.capMs
+          ? end(job, control, cursor, "cap")
+          : nextPoll(cursor);
       }
       if (!read.ok) {
         // Nothing more is reported until the end, two weeks on: a user who finished without a
@@ -418,7 +418,9 @@ export function watchJob(deps: {
           reported.polls >= 2
         )
           return end(job, control, reported, "settled");
-        return now - data.startedAt >= o.capMs ? end(job, control, reported, "cap") : nextPoll();
+        return now - data.startedAt >= o.capMs
+          ? end(job, control, reported, "cap")
+          : nextPoll(reported);
       }
       const { count, accountId } = read;
 
@@ -490,7 +492,7 @@ export function watchJob(deps: {
       if (now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
         return end(job, control, next, "settled", known);
       if (now - data.startedAt >= o.capMs) return end(job, control, next, "cap", known);
-      return nextPoll();
+      return nextPoll(next);
     },
   };
 }
