@@ -2,15 +2,23 @@
  * The import to micro.blog when the network fails now and then, as micro.blog and the user see
  * it: a follow whose answer was lost is asked about before it goes out again, however late it
  * lands, and a follow that failed for a passing reason is tried again later; only a refusal is
- * reported as not followed.
+ * reported as not followed. A follow on its way when the bot was killed is taken the same way by
+ * the process that resumes the import.
  */
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { Input, Reply } from "../../src/chat/conversation.js";
-import { makeChat, render } from "../helpers/chat.js";
-import { moveWorlds, OLD } from "../helpers/worlds.js";
+import { openMemoryStore } from "../../src/store/memory-store.js";
+import { Sealer } from "../../src/store/seal.js";
+import { killable } from "../helpers/backends.js";
+import { type Loopback, makeChat, render } from "../helpers/chat.js";
+import { closedAfterEach } from "../helpers/closing.js";
+import { type TcpProxy, tcpProxy } from "../helpers/tcp-proxy.js";
+import { MB, type MoveWorld, moveWorlds, OLD } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
+const links = closedAfterEach<TcpProxy>();
 
 const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
 const csv = (accts: string[]): Input => {
@@ -26,10 +34,14 @@ const csv = (accts: string[]): Input => {
 };
 
 /** A user who uploaded their follows (each an account micro.blog can follow), at the app token. */
-async function uploaded(accts: string[], opts: { timeoutMs?: number; importRetryMs?: number }) {
+async function uploaded(
+  accts: string[],
+  opts: Parameters<typeof makeChat>[1],
+  reach: (world: MoveWorld) => Promise<Loopback> = async (world) => world.loopback,
+) {
   const world = await openWorld();
   for (const a of accts) world.mb.addRemote(a, { exists: true });
-  const chat = await makeChat(world.loopback, opts);
+  const chat = await makeChat(await reach(world), opts);
   await chat.send("/start");
   await chat.send(OLD);
   await chat.press("Upload a file instead");
@@ -54,6 +66,45 @@ describe("the import when requests fail", () => {
     // However the import went, the backlog has emptied before anything is counted.
     await sleep(2500);
     expect(texts(chat.notified)[0]).toBe("Done: 2 followed.");
+    expect(mb.followRequestsOf("ada")).toEqual({ "a@one.example": 1, "b@one.example": 1 });
+  });
+
+  it("a follow on its way when the bot is killed is asked about after a pause by the process that resumes, not sent again", async () => {
+    const store = openMemoryStore();
+    const sealer = new Sealer(randomBytes(32));
+    // The process to be killed: its store, and its connections to micro.blog, through what the
+    // kill cuts. Its lease, renewed every 2/3 s while it lives, runs out within 2 s of the kill.
+    const doomed = killable(store);
+    let link: TcpProxy | undefined;
+    const { chat, world, mb } = await uploaded(
+      ["a@one.example", "b@one.example"],
+      { store: doomed.store, sealer, jobLeaseMs: 2000 },
+      async (w) => {
+        link = links(await tcpProxy("127.0.0.1", Number(new URL(w.mb.url).port)));
+        const via = new URL(link.url(w.mb.url)).origin;
+        return { ...w.loopback, microblogUrl: via, origins: { ...w.origins, [MB]: via } };
+      },
+    );
+    await chat.send(world.appToken);
+    // The first follow waits in micro.blog's backlog for 3 s, then is made.
+    mb.failNext(1, { queuedMs: 3000, path: "/users/follow", method: "POST" });
+    await chat.press("Follow them, try it first");
+    const { jobId } = (await chat.state()) as { jobId: string };
+    while (follows(mb) === 0) await sleep(5);
+    // Killed with that follow on its way; another process takes the import over once the
+    // lease has run out, well before micro.blog gets to the follow.
+    doomed.kill();
+    await link?.down();
+    const killedAt = Date.now();
+    const next = await makeChat(world.loopback, { store, sealer });
+    while ((await next.jobs.get(jobId))?.status === "running") {
+      await next.jobs.resumeAll();
+      await next.jobs.idle();
+      await sleep(50);
+    }
+    // However the import went, the backlog has emptied before anything is counted.
+    await sleep(Math.max(0, killedAt + 3500 - Date.now()));
+    expect(texts(next.notified)[0]).toBe("Done: 2 followed.");
     expect(mb.followRequestsOf("ada")).toEqual({ "a@one.example": 1, "b@one.example": 1 });
   });
 
