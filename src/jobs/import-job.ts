@@ -49,12 +49,20 @@ export const ImportCursor = z.object({
   /**
    * Accounts whose follow failed for a passing reason (the answer lost, a 5xx, a timeout): each
    * is asked about again once `due`, and followed again only if it didn't land. `tries`:
-   * the follows and checks made so far; `reason` what the last one said. A retry whose follow
-   * is going out again is saved first with its next try's count and due, so a run that
-   * resumes after a stop then waits before asking too.
+   * the follows and checks made so far; `reason` what the last one said. `sending`: its follow
+   * is going out again (saved first, counted as the next try): a run that finds it so was
+   * stopped mid-follow, and waits the pause from its own start before asking.
    */
   retries: z
-    .array(z.object({ acct: z.string(), tries: z.number(), due: z.number(), reason: z.string() }))
+    .array(
+      z.object({
+        acct: z.string(),
+        tries: z.number(),
+        due: z.number(),
+        reason: z.string(),
+        sending: z.boolean().optional(),
+      }),
+    )
     .default([]),
   counts: ImportReport,
   failures: z.array(
@@ -219,7 +227,7 @@ export function importJob(deps: {
               ...cursor,
               inflights: [],
               retries: [
-                ...cursor.retries,
+                ...cursor.retries.map((r) => (r.sending ? putOff(r.acct, r.tries, r.reason) : r)),
                 ...cursor.inflights.map((acct) => putOff(acct, 1, STOPPED_MID_FOLLOW)),
               ],
             };
@@ -245,7 +253,10 @@ export function importJob(deps: {
               if (!result) {
                 // Written down before the follow goes out again, as its next try: a run that
                 // resumes after a stop meanwhile waits before asking about it.
-                const next = putOff(retry.acct, retry.tries + 1, retry.reason);
+                const next = {
+                  ...putOff(retry.acct, retry.tries + 1, retry.reason),
+                  sending: true,
+                };
                 cursor = { ...cursor, retries: [...cursor.retries, next] };
                 await persist();
                 cursor = { ...cursor, retries: cursor.retries.filter((r) => r !== next) };

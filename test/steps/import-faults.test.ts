@@ -53,6 +53,52 @@ const texts = (replies: readonly Reply[]) => render(replies.filter((r) => r.kind
 const follows = (mb: { requests: readonly { method: string; path: string }[] }) =>
   mb.requests.filter((r) => r.method === "POST" && r.path.startsWith("/users/follow")).length;
 
+/**
+ * A user's import in a process killed (its store, and its connections to micro.blog, cut: its
+ * lease, renewed every 2/3 s while it lives, runs out within 2 s) once micro.blog has seen
+ * `killAt` follow requests, `faults` given to the first ones; then taken over by another
+ * process, whose import waits 3 s (doubling) before asking about a follow. `backlogEmpty`: 3.5 s
+ * after the kill, when micro.blog has handled whatever it held.
+ */
+async function killedMidFollow(
+  accts: string[],
+  opts: {
+    faults: ({ queuedMs: number } | { status: number })[];
+    killAt: number;
+    firstRetryMs?: number;
+  },
+) {
+  const store = openMemoryStore();
+  const sealer = new Sealer(randomBytes(32));
+  const doomed = killable(store);
+  let link: TcpProxy | undefined;
+  const { chat, world, mb } = await uploaded(
+    accts,
+    { store: doomed.store, sealer, jobLeaseMs: 2000, importRetryMs: opts.firstRetryMs },
+    async (w) => {
+      link = links(await tcpProxy("127.0.0.1", Number(new URL(w.mb.url).port)));
+      const via = new URL(link.url(w.mb.url)).origin;
+      return { ...w.loopback, microblogUrl: via, origins: { ...w.origins, [MB]: via } };
+    },
+  );
+  await chat.send(world.appToken);
+  for (const fault of opts.faults)
+    mb.failNext(1, { ...fault, path: "/users/follow", method: "POST" });
+  await chat.press("Follow them, try it first");
+  const { jobId } = (await chat.state()) as { jobId: string };
+  while (follows(mb) < opts.killAt) await sleep(5);
+  doomed.kill();
+  await link?.down();
+  const killedAt = Date.now();
+  const next = await makeChat(world.loopback, { store, sealer, importRetryMs: 3000 });
+  while ((await next.jobs.get(jobId))?.status === "running") {
+    await next.jobs.resumeAll();
+    await next.jobs.idle();
+    await sleep(50);
+  }
+  return { next, mb, backlogEmpty: sleep(Math.max(0, killedAt + 3500 - Date.now())) };
+}
+
 describe("the import when requests fail", () => {
   it("a follow given up on that reaches micro.blog late is not sent again", async () => {
     const { chat, world, mb } = await uploaded(["a@one.example", "b@one.example"], {
@@ -70,42 +116,26 @@ describe("the import when requests fail", () => {
   });
 
   it("a follow on its way when the bot is killed is asked about after a pause by the process that resumes, not sent again", async () => {
-    const store = openMemoryStore();
-    const sealer = new Sealer(randomBytes(32));
-    // The process to be killed: its store, and its connections to micro.blog, through what the
-    // kill cuts. Its lease, renewed every 2/3 s while it lives, runs out within 2 s of the kill.
-    const doomed = killable(store);
-    let link: TcpProxy | undefined;
-    const { chat, world, mb } = await uploaded(
-      ["a@one.example", "b@one.example"],
-      { store: doomed.store, sealer, jobLeaseMs: 2000 },
-      async (w) => {
-        link = links(await tcpProxy("127.0.0.1", Number(new URL(w.mb.url).port)));
-        const via = new URL(link.url(w.mb.url)).origin;
-        return { ...w.loopback, microblogUrl: via, origins: { ...w.origins, [MB]: via } };
-      },
-    );
-    await chat.send(world.appToken);
-    // The first follow waits in micro.blog's backlog for 3 s, then is made.
-    mb.failNext(1, { queuedMs: 3000, path: "/users/follow", method: "POST" });
-    await chat.press("Follow them, try it first");
-    const { jobId } = (await chat.state()) as { jobId: string };
-    while (follows(mb) === 0) await sleep(5);
-    // Killed with that follow on its way; another process takes the import over once the
-    // lease has run out, well before micro.blog gets to the follow.
-    doomed.kill();
-    await link?.down();
-    const killedAt = Date.now();
-    const next = await makeChat(world.loopback, { store, sealer });
-    while ((await next.jobs.get(jobId))?.status === "running") {
-      await next.jobs.resumeAll();
-      await next.jobs.idle();
-      await sleep(50);
-    }
-    // However the import went, the backlog has emptied before anything is counted.
-    await sleep(Math.max(0, killedAt + 3500 - Date.now()));
+    const { next, mb, backlogEmpty } = await killedMidFollow(["a@one.example", "b@one.example"], {
+      // The first follow waits in micro.blog's backlog for 3 s, then is made.
+      faults: [{ queuedMs: 3000 }],
+      killAt: 1,
+    });
+    await backlogEmpty;
     expect(texts(next.notified)[0]).toBe("Done: 2 followed.");
     expect(mb.followRequestsOf("ada")).toEqual({ "a@one.example": 1, "b@one.example": 1 });
+  });
+
+  it("a follow sent again after a passing failure and on its way when the bot is killed is not sent a third time", async () => {
+    const { next, mb, backlogEmpty } = await killedMidFollow(["a@one.example"], {
+      // The first follow fails (nothing made); sent again, it waits in the backlog for 3 s.
+      faults: [{ status: 503 }, { queuedMs: 3000 }],
+      killAt: 2,
+      firstRetryMs: 100,
+    });
+    await backlogEmpty;
+    expect(texts(next.notified)[0]).toBe("Done: 1 followed.");
+    expect(mb.followRequestsOf("ada")).toEqual({ "a@one.example": 1 });
   });
 
   it("a follow that keeps failing for a passing reason is tried again later, and made once", async () => {
