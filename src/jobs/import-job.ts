@@ -1,8 +1,10 @@
 /**
  * The follow import as a durable job. Progress is saved item by item, and the
  * account being followed is written down before the request goes out: a process
- * killed mid-request finds it on restart and asks whether the follow landed
- * instead of following again. One account failing (or refused) never stops the
+ * killed mid-request leaves it marked, and the run that resumes takes it as a
+ * follow whose answer was lost (asked about after a pause, followed again only if
+ * it didn't land), since the dead process's request may still be queued at the
+ * server and land seconds later. One account failing (or refused) never stops the
  * rest; a rate limit is waited out (the pacer holds the request) and reported with
  * its time; a token the server no longer takes stops this user's import, since
  * nothing else would work either. What happened is reported to the step; the job
@@ -40,16 +42,27 @@ export const ImportCursor = z.object({
   inflight: z.string().optional(),
   /**
    * Accounts of rows before `i` whose follow may have gone out and isn't recorded yet: as many
-   * as the new account takes side by side (`NewAccount.lanes`).
+   * as the new account takes side by side (`NewAccount.lanes`). A run that finds any was
+   * stopped mid-follow: each becomes a retry, due after the first pause.
    */
   inflights: z.array(z.string()).default([]),
   /**
    * Accounts whose follow failed for a passing reason (the answer lost, a 5xx, a timeout): each
    * is asked about again once `due`, and followed again only if it didn't land. `tries`:
-   * the follows and checks made so far; `reason` what the last one said.
+   * the follows and checks made so far; `reason` what the last one said. `sending`: its follow
+   * is going out again (saved first, counted as the next try): a run that finds it so was
+   * stopped mid-follow, and waits the pause from its own start before asking.
    */
   retries: z
-    .array(z.object({ acct: z.string(), tries: z.number(), due: z.number(), reason: z.string() }))
+    .array(
+      z.object({
+        acct: z.string(),
+        tries: z.number(),
+        due: z.number(),
+        reason: z.string(),
+        sending: z.boolean().optional(),
+      }),
+    )
     .default([]),
   counts: ImportReport,
   failures: z.array(
@@ -87,6 +100,9 @@ type Failed = { kind: "failed"; reason: string };
 /** A passing failure: the follow may or may not have landed; ask again later. */
 type Uncertain = { kind: "uncertain"; reason: string };
 type Retry = ImportCursor["retries"][number];
+
+/** The reason kept for a follow that was on its way when the run stopped. */
+export const STOPPED_MID_FOLLOW = "I stopped while this follow was on its way.";
 
 export function importJob(deps: {
   world: World;
@@ -183,6 +199,13 @@ export function importJob(deps: {
                 });
               }
             };
+            /** To be asked about after the pause for `tries` follows and checks made so far. */
+            const putOff = (acct: string, tries: number, reason: string): Retry => ({
+              acct,
+              tries,
+              due: Date.now() + (deps.retryFirstMs ?? RETRY_FIRST_MS) * 2 ** (tries - 1),
+              reason,
+            });
             /** What a follow (or a check) came to: recorded, or put off to be asked about again. */
             const settle = (
               acct: string,
@@ -192,21 +215,24 @@ export function importJob(deps: {
               if (result.kind !== "uncertain") return record(cursor, acct, result);
               if (tries >= RETRY_TRIES)
                 return record(cursor, acct, { kind: "failed", reason: result.reason });
-              const retry: Retry = {
-                acct,
-                tries,
-                due: Date.now() + (deps.retryFirstMs ?? RETRY_FIRST_MS) * 2 ** (tries - 1),
-                reason: result.reason,
+              return {
+                ...cursor,
+                retries: [...cursor.retries, putOff(acct, tries, result.reason)],
               };
-              return { ...cursor, retries: [...cursor.retries, retry] };
             };
-            const one = async (row: FollowRow, acct: string, landed: boolean) => {
-              let result: FollowResult | Failed | Uncertain;
-              if (landed && (await account.isFollowing(acct))) {
-                result = { kind: "followed" }; // it landed before the restart: don't send it twice
-              } else {
-                result = await followOnce(() => account.follow(row), control.signal, host);
-              }
+            // Follows on their way when the last run stopped (killed, or its lease lost): the
+            // server may not have handled them yet, so "not following" now would be believed
+            // too soon; each is asked about after the pause, like a follow whose answer was lost.
+            cursor = {
+              ...cursor,
+              inflights: [],
+              retries: [
+                ...cursor.retries.map((r) => (r.sending ? putOff(r.acct, r.tries, r.reason) : r)),
+                ...cursor.inflights.map((acct) => putOff(acct, 1, STOPPED_MID_FOLLOW)),
+              ],
+            };
+            const one = async (row: FollowRow, acct: string) => {
+              const result = await followOnce(() => account.follow(row), control.signal, host);
               const inflights = [...cursor.inflights];
               inflights.splice(inflights.indexOf(acct), 1);
               cursor = { ...settle(acct, result, 1), inflights };
@@ -218,14 +244,24 @@ export function importJob(deps: {
              * follow landed after all, and followed again only when it didn't.
              */
             const again = async (retry: Retry) => {
-              const row = rowOf(retry.acct);
-              let result: FollowResult | Failed | Uncertain;
+              let result: FollowResult | Failed | Uncertain | undefined;
               try {
-                result = (await account.isFollowing(retry.acct))
-                  ? { kind: "followed" }
-                  : await followOnce(() => account.follow(row), control.signal, host);
+                if (await account.isFollowing(retry.acct)) result = { kind: "followed" };
               } catch (err) {
                 result = passing(err, host);
+              }
+              if (!result) {
+                // Written down before the follow goes out again, as its next try: a run that
+                // resumes after a stop meanwhile waits before asking about it.
+                const next = {
+                  ...putOff(retry.acct, retry.tries + 1, retry.reason),
+                  sending: true,
+                };
+                cursor = { ...cursor, retries: [...cursor.retries, next] };
+                await persist();
+                cursor = { ...cursor, retries: cursor.retries.filter((r) => r !== next) };
+                const row = rowOf(retry.acct);
+                result = await followOnce(() => account.follow(row), control.signal, host);
               }
               cursor = settle(retry.acct, result, retry.tries + 1);
               await persist();
@@ -241,7 +277,6 @@ export function importJob(deps: {
                 .finally(() => running.delete(lane));
               running.add(lane);
             };
-            for (const acct of cursor.inflights) start(one(rowOf(acct), acct, true));
             while (cursor.i < rows.length && !failure) {
               control.signal.throwIfAborted();
               const row = rows[cursor.i]!;
@@ -260,7 +295,7 @@ export function importJob(deps: {
               // Written down before the request goes out: a restart asks whether it landed.
               cursor = { ...cursor, i: cursor.i + 1, inflights: [...cursor.inflights, acct] };
               await persist();
-              start(one(row, acct, false));
+              start(one(row, acct));
             }
             await Promise.all(running);
             // Then the accounts put off, each once due, soonest first, one at a time.

@@ -81,3 +81,39 @@ export function failingFirstFencedWrite(
     },
   };
 }
+
+/**
+ * The same store, as a process sees it that can be killed (SIGKILL): after kill(), nothing it
+ * asks reaches the store and no answer comes back to it, so its lease runs out unrenewed and
+ * whatever it learned after that moment is lost with it.
+ */
+export function killable(store: Store): { store: Store; kill(): void } {
+  let dead = false;
+  const never = new Promise<never>(() => {});
+  const calls = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(t, key) {
+        const value = Reflect.get(t, key) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (dead) return never;
+          return (value.apply(t, args) as Promise<unknown>).then((r) => (dead ? never : r));
+        };
+      },
+    });
+  return {
+    store: {
+      kind: store.kind,
+      namespace: (name) => calls(store.namespace(name)),
+      scored: (name) => calls(store.scored(name)),
+      locks: calls(store.locks),
+      ...(store.limits ? { limits: calls(store.limits) } : {}),
+      close: async () => {
+        if (!dead) await store.close();
+      },
+    },
+    kill: () => {
+      dead = true;
+    },
+  };
+}

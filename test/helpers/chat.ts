@@ -61,6 +61,8 @@ export async function makeChat(
     timeoutMs?: number;
     /** The import's first wait before asking about a follow that failed for a passing reason. */
     importRetryMs?: number;
+    /** How long a job's lease outlives a process that stopped renewing it (default 15 s). */
+    jobLeaseMs?: number;
   } = {},
 ) {
   const store = opts.store ?? openMemoryStore();
@@ -105,6 +107,7 @@ export async function makeChat(
     pollMs: opts.pollMs,
     watch: opts.watch,
     importRetryMs: opts.importRetryMs,
+    jobLeaseMs: opts.jobLeaseMs,
   });
   const { engine, jobs } = core;
   const user: UserKey = opts.user ?? "tg:1";
