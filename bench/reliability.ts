@@ -64,13 +64,14 @@ const PARTS: Record<string, () => Promise<Row>> = {
   async secrets() {
     const row = emptyRow("secrets (SQLite, Redis, PostgreSQL)");
     for (const backend of ["sqlite", "redis", "postgres"] as const) {
-      const f = await runSecrets(backend, 10);
+      const f = await runSecrets(backend, 10, { rate: 0.1, seed });
       row.journeys += f.journeys;
+      row.faultsInjected += f.faultsInjected;
       row.lost += f.journeys - f.finished;
       row.secretsFound += f.found.length;
       if (!f.handlesSeen) row.problems += 1;
       row.notes.push(
-        `${backend}: ${f.finished} of ${f.journeys} journeys finished, ${f.secretsUsed} tokens and codes looked for in ${Object.entries(
+        `${backend}: ${f.finished} of ${f.journeys} journeys finished (${f.faultsInjected} faults), ${f.secretsUsed} tokens and codes looked for in ${Object.entries(
           f.searched,
         )
           .map(([k, v]) => `${k} (${v} chars)`)

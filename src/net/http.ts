@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 // own undici): the dispatcher below is an undici 6.29 Agent, and its fixes are the ones we chose.
 import { fetch, type Headers, type Response } from "undici";
 import { z } from "zod";
+import { log } from "../log.js";
 import { metrics, statusClass } from "../metrics.js";
 import { readBody } from "./body.js";
 import { BODY_LIMITS, sizeOf } from "./body-limits.js";
@@ -425,6 +426,19 @@ export class Http {
     let hop: Hop = { url: first, method, headers, body };
     let hops = 0;
     let failures = 0;
+    // A passing failure, asked again after a pause. Logged (debug) by method, host and path —
+    // never the query, where a token or a code may ride — so an operator can see a flaky server.
+    const askAgain = async (why: string) => {
+      failures += 1;
+      log.debug("asking again", {
+        host,
+        method: where.method,
+        path: where.path,
+        why,
+        try: failures,
+      });
+      await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+    };
     let limited = 0;
     let refused = 0;
     const pacer = this.dispatcher.pacer;
@@ -465,8 +479,7 @@ export class Http {
         const translated = translate(err, host, where, first.host);
         const retryable = !(translated instanceof ForbiddenAddressError) && idempotent;
         if (retryable && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
-          failures += 1;
-          await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+          await askAgain("unreachable");
           continue;
         }
         throw translated;
@@ -502,8 +515,7 @@ export class Http {
         if (!answered) bytes = new Uint8Array();
         else if (idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
           // A read cut short is asked again, as one that never got through.
-          failures += 1;
-          await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+          await askAgain("answer cut short");
           continue;
         } else throw translate(err, host, where, first.host);
       }
@@ -515,8 +527,7 @@ export class Http {
         } catch (err) {
           // A next link that is no URL: a page whose headers came garbled is asked for again.
           if (!idempotent || failures >= (opts.retries ?? RETRIES_ON_FAILURE)) throw err;
-          failures += 1;
-          await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+          await askAgain("next link unreadable");
           continue;
         }
         return {
@@ -558,8 +569,7 @@ export class Http {
         });
       }
       if (res.status >= 500 && idempotent && failures < (opts.retries ?? RETRIES_ON_FAILURE)) {
-        failures += 1;
-        await sleep(this.backoffMs * 2 ** (failures - 1), undefined, { signal: opts.signal });
+        await askAgain("server error");
         continue;
       }
       if (res.status >= 500) {

@@ -4,6 +4,10 @@
  * WAL byte by byte, every Redis key and value, every PostgreSQL row — and every log line and
  * reply is searched for each token and code the people gave: none may be there in clear.
  *
+ * With `faults`, both stand-ins fail some requests too (as in the faults part): a clean journey
+ * logs almost nothing, and the error paths — an error's message, a URL it names — are where a
+ * token would slip into a log.
+ *
  * Redis and PostgreSQL are the real local servers, shared with other tests: the run uses a
  * Redis database index of its own (emptied before and after) and a PostgreSQL database of its
  * own (created and dropped), so no other test's jobs are touched, nor ours by them.
@@ -37,6 +41,8 @@ export interface SecretFigures {
   secretsUsed: number;
   /** Each secret found, and where. */
   found: string[];
+  /** Faults the stand-ins gave (with `faults`). */
+  faultsInjected: number;
   /** How much was searched, per place. */
   searched: Record<string, number>;
   /** Whether the store's text shows what is kept in clear (the handles): the search sees it. */
@@ -122,9 +128,14 @@ async function place(backend: Backend): Promise<Place> {
 }
 
 /** Runs `people` journeys on `backend` and searches what it holds afterwards. */
-export async function runSecrets(backend: Backend, people: number): Promise<SecretFigures> {
+export async function runSecrets(
+  backend: Backend,
+  people: number,
+  faults?: { rate: number; seed: number },
+): Promise<SecretFigures> {
   const where = await place(backend);
   const town = await startTown({ people, oauth: true });
+  if (faults) town.setChaos({ ...faults, hangMs: 1500, slowMs: 200 });
   const logged: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
@@ -145,6 +156,7 @@ export async function runSecrets(backend: Backend, people: number): Promise<Secr
           user: `tg:${7000 + i}`,
           pollMs: 30,
           watch: FAST_WATCH,
+          ...(faults ? { timeoutMs: 1000 } : {}),
         }),
       ),
     );
@@ -178,10 +190,12 @@ export async function runSecrets(backend: Backend, people: number): Promise<Secr
       finished: walks.filter((w) => w.finished).length,
       secretsUsed: secrets.length,
       found,
+      faultsInjected: town.faultsInjected(),
       searched: Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, v.length])),
       handlesSeen: town.people.every((p) => held.includes(`${p.username}@`)),
     };
   } finally {
+    town.setChaos(null);
     setLogLevel("info");
     process.stderr.write = write;
     await store?.close().catch(() => undefined);
