@@ -8,30 +8,18 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import type { Input, Reply } from "../../src/chat/conversation.js";
+import type { Reply } from "../../src/chat/conversation.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { Sealer } from "../../src/store/seal.js";
 import { killable } from "../helpers/backends.js";
 import { type Loopback, makeChat, render } from "../helpers/chat.js";
 import { closedAfterEach } from "../helpers/closing.js";
+import { uploadFollows } from "../helpers/follows-csv.js";
 import { type TcpProxy, tcpProxy } from "../helpers/tcp-proxy.js";
-import { MB, type MoveWorld, moveWorlds, OLD } from "../helpers/worlds.js";
+import { MB, type MoveWorld, moveWorlds } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
 const links = closedAfterEach<TcpProxy>();
-
-const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
-const csv = (accts: string[]): Input => {
-  const bytes = new TextEncoder().encode(
-    `${HEADER}\n${accts.map((a) => `${a},true,false,`).join("\n")}\n`,
-  );
-  return {
-    kind: "file",
-    name: "following_accounts.csv",
-    size: bytes.length,
-    read: async () => bytes,
-  };
-};
 
 /** A user who uploaded their follows (each an account micro.blog can follow), at the app token. */
 async function uploaded(
@@ -42,10 +30,7 @@ async function uploaded(
   const world = await openWorld();
   for (const a of accts) world.mb.addRemote(a, { exists: true });
   const chat = await makeChat(await reach(world), opts);
-  await chat.send("/start");
-  await chat.send(OLD);
-  await chat.press("Upload a file instead");
-  await chat.send(csv(accts));
+  await uploadFollows(chat, accts);
   return { chat, world, mb: world.mb };
 }
 

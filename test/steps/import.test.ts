@@ -3,34 +3,18 @@
  * micro.blog stand-in: preview, the job, the report, the web path, the reminder.
  */
 import { describe, expect, it } from "vitest";
-import type { Input, Reply } from "../../src/chat/conversation.js";
+import type { Reply } from "../../src/chat/conversation.js";
 import { makeChat, render } from "../helpers/chat.js";
+import { uploadFollows } from "../helpers/follows-csv.js";
 import { moveWorlds, OLD } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
-
-const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
-const csv = (accts: string[]): Input => {
-  const bytes = new TextEncoder().encode(
-    `${HEADER}\n${accts.map((a) => `${a},true,false,`).join("\n")}\n`,
-  );
-  return {
-    kind: "file",
-    name: "following_accounts.csv",
-    size: bytes.length,
-    read: async () => bytes,
-  };
-};
 
 /** A user who uploaded their follows and is about to connect micro.blog. */
 async function uploaded(accts: string[], opts: { down?: string[]; dayMs?: number } = {}) {
   const world = await openWorld();
   const chat = await makeChat({ ...world.loopback, down: opts.down }, { dayMs: opts.dayMs });
-  await chat.send("/start");
-  // The old server must answer like Mastodon; the file path reads nothing from it after that.
-  await chat.send(OLD);
-  await chat.press("Upload a file instead");
-  await chat.send(csv(accts));
+  await uploadFollows(chat, accts);
   return { chat, token: world.appToken, mb: world.mb };
 }
 

@@ -4,25 +4,13 @@
  * follows list, and 403s that are not its rate limit (a refused follow, a dead token).
  */
 import { describe, expect, it } from "vitest";
-import type { Input, Reply } from "../../src/chat/conversation.js";
+import type { Reply } from "../../src/chat/conversation.js";
 import type { State } from "../../src/model/state.js";
 import { makeChat, render } from "../helpers/chat.js";
-import { MB, moveWorlds, OLD } from "../helpers/worlds.js";
+import { uploadFollows } from "../helpers/follows-csv.js";
+import { MB, moveWorlds } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
-
-const HEADER = "Account address,Show boosts,Notify on new posts,Languages";
-const csv = (accts: string[]): Input => {
-  const bytes = new TextEncoder().encode(
-    `${HEADER}\n${accts.map((a) => `${a},true,false,`).join("\n")}\n`,
-  );
-  return {
-    kind: "file",
-    name: "following_accounts.csv",
-    size: bytes.length,
-    read: async () => bytes,
-  };
-};
 
 /**
  * A user who uploaded their follows and is about to connect micro.blog; `blogs` are blogs'
@@ -35,10 +23,7 @@ async function uploaded(
   const world = await openWorld();
   for (const blog of opts.blogs ?? []) world.origins[blog] = world.mb.url;
   const chat = await makeChat(world.loopback, { microblogRule: opts.microblogRule });
-  await chat.send("/start");
-  await chat.send(OLD);
-  await chat.press("Upload a file instead");
-  await chat.send(csv(accts));
+  await uploadFollows(chat, accts);
   return { chat, world, mb: world.mb };
 }
 
