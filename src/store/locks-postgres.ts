@@ -38,18 +38,49 @@ export const PG_FENCE_HOLDS = (lock: string, generation: string) =>
   `EXISTS (SELECT 1 FROM store_locks WHERE name = ${lock} AND fence = ${generation} FOR SHARE)`;
 
 /**
- * SQLSTATEs of a `CREATE … IF NOT EXISTS` or `ADD COLUMN IF NOT EXISTS` that
- * raced another process doing the same.
+ * SQLSTATEs of a `CREATE … IF NOT EXISTS` or `ADD COLUMN IF NOT EXISTS` that raced
+ * another process doing the same (42710: "type … already exists", the table's row
+ * type). Only a database shared with something that doesn't take our lock can
+ * still race; see createIfMissing.
  */
-const RACED_DDL = new Set(["23505", "42P07", "42701"]);
+const RACED_DDL = new Set(["23505", "42P07", "42701", "42710"]);
 
-/** Runs idempotent DDL, tolerating another process creating the same thing at once. */
-export async function createIfMissing(pool: pg.Pool, ddl: string): Promise<void> {
+/**
+ * One key for every fedimove process's schema changes. `IF NOT EXISTS` does not
+ * make two concurrent CREATEs safe in PostgreSQL: the second can fail on the
+ * catalog's unique index. So processes starting together take turns.
+ */
+const SCHEMA_LOCK = 0x6665_646d; // "fedm"
+
+/**
+ * Runs idempotent DDL in one transaction, holding an advisory lock so processes
+ * starting at once on an empty database take turns (the wait is bounded by the
+ * pool's statement_timeout), and tolerating a race with anyone who doesn't.
+ */
+export async function createIfMissing(pool: pg.Pool, ...ddl: string[]): Promise<void> {
+  const client = await pool.connect();
+  let broken: unknown;
   try {
-    await pool.query(ddl);
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+    for (const statement of ddl) {
+      await client.query("SAVEPOINT ddl");
+      try {
+        await client.query(statement);
+      } catch (error) {
+        const code = error instanceof Error && "code" in error ? error.code : undefined;
+        if (typeof code !== "string" || !RACED_DDL.has(code)) throw error;
+        await client.query("ROLLBACK TO SAVEPOINT ddl");
+      }
+    }
+    await client.query("COMMIT");
   } catch (error) {
-    const code = error instanceof Error && "code" in error ? error.code : undefined;
-    if (typeof code !== "string" || !RACED_DDL.has(code)) throw error;
+    broken = error;
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    // A connection whose ROLLBACK may not have gone through is not handed out again.
+    client.release(broken instanceof Error ? broken : undefined);
   }
 }
 
@@ -58,7 +89,7 @@ export class PostgresLocks implements Locks {
 
   /** Creates the table if missing; the pool is shared with Keyv and ended by the store. */
   static async open(pool: pg.Pool): Promise<PostgresLocks> {
-    for (const ddl of SCHEMA) await createIfMissing(pool, ddl);
+    await createIfMissing(pool, ...SCHEMA);
     return new PostgresLocks(pool);
   }
 

@@ -82,7 +82,7 @@ const PG_SCHEMA = [
 ];
 
 export async function postgresScoredSets(pool: pg.Pool) {
-  for (const ddl of PG_SCHEMA) await createIfMissing(pool, ddl);
+  await createIfMissing(pool, ...PG_SCHEMA);
   return (name: string): ScoredSets => ({
     put: async (key, member, score) => {
       await pool.query(
