@@ -35,6 +35,11 @@ export interface Budget {
   nextAt(host: string, n?: number): number | Promise<number>;
   /** Charges `n` requests made anyway (a retry, the one last list): the refill pays them back. */
   charge(host: string, n?: number): void | Promise<void>;
+  /**
+   * The most requests one take can ever hold (the bucket's size): asked for more at once, a
+   * take never succeeds, so a caller splits or trims what it asks.
+   */
+  readonly most: number;
 }
 
 /** A place may be used this early (a timer's rounding, a clock a little behind another's). */
@@ -109,6 +114,7 @@ export class HostBudget implements Budget {
   private readonly line = new Line();
   private readonly perMs: number;
   private readonly capacity: number;
+  readonly most: number;
 
   constructor(
     perHour: number,
@@ -117,6 +123,7 @@ export class HostBudget implements Budget {
   ) {
     this.capacity = Math.max(1, perHour / 6);
     this.perMs = Math.max(0, perHour - this.capacity) / hourMs;
+    this.most = Math.floor(this.capacity);
   }
 
   private bucket(of: Map<string, Bucket>, host: string, t: number): Bucket {
@@ -196,6 +203,7 @@ export class HostBudget implements Budget {
 export class SharedHostBudget implements Budget {
   private readonly perMs: number;
   private readonly capacity: number;
+  readonly most: number;
   private readonly line = new Line();
   /** How long the latest refusal said to wait, per host and size. */
   private readonly refused = new Map<string, number>();
@@ -207,6 +215,7 @@ export class SharedHostBudget implements Budget {
     // As HostBudget: the refill is the budget less the burst, so no rolling hour holds more.
     this.capacity = Math.max(1, perHour / 6);
     this.perMs = Math.max(0, perHour - this.capacity) / 3_600_000;
+    this.most = Math.floor(this.capacity);
   }
 
   async tryTake(host: string, n = 1, key?: string): Promise<boolean> {

@@ -78,6 +78,12 @@ export type WatchCursor = z.infer<typeof WatchCursor>;
 type Control = JobControl<WatchCursor, JobEvents["watch"], WatchProgress>;
 
 const MILESTONES = [50, 90];
+
+/** Who stayed, by handle, and whether that is only the first pages of the list. */
+interface Stayed {
+  accts: string[];
+  partial: boolean;
+}
 const LIST_PAGES_AT_MOST = 250;
 const REASONS_FOR_HOSTS = 20;
 
@@ -129,16 +135,20 @@ async function readCount(
   return { ok: false, api, activitypub };
 }
 
-/** Followers still on the old account, from its public list. */
+/**
+ * Followers still on the old account, from its public list: its first `pages` pages, and
+ * whether there were more.
+ */
 async function remainingFollowers(
   world: World,
   origin: string,
   accountId: string,
-): Promise<string[]> {
+  pages: number,
+): Promise<{ accts: string[]; more: boolean }> {
   const client = world.mastodon(origin, "");
   const accts: string[] = [];
   let next: string | undefined = `/api/v1/accounts/${accountId}/followers?limit=80`;
-  for (let page = 0; next && page < LIST_PAGES_AT_MOST; page++) {
+  for (let page = 0; next && page < pages; page++) {
     const res: { items: z.infer<typeof Accounts>; next?: string } = await client.page(
       next,
       Accounts,
@@ -146,7 +156,7 @@ async function remainingFollowers(
     accts.push(...res.items.map((a) => a.acct));
     next = res.next;
   }
-  return accts;
+  return { accts, more: next !== undefined };
 }
 const Accounts = z.array(AccountSchema);
 
@@ -219,8 +229,16 @@ export function watchJob(deps: {
       count > 0 && !c.hidden && at - (c.lastChangeAt ?? at) >= o.settleMs - o.pollLateMs;
     return 1 + (mayEnd ? listCost(count, false) : 0);
   };
-  /** Reading who stayed: a page per 80, one more for the page that says there are no more, and the lookup. */
-  const listCost = (count: number, lookup: boolean) => Math.ceil(count / 80) + 1 + (lookup ? 1 : 0);
+  /** The whole list: a page per 80, and one more for the page that says there are no more. */
+  const wholeList = (count: number) => Math.ceil(count / 80) + 1;
+  /**
+   * The pages read for the finished message: the whole list, or as much of it as one take
+   * from the budget can hold beside the lookup (a longer list would wait for room forever).
+   */
+  const endPages = (count: number, lookup: boolean) =>
+    Math.max(0, Math.min(wholeList(count), LIST_PAGES_AT_MOST, budget.most - (lookup ? 1 : 0)));
+  /** Reading who stayed for the end: its pages, and the lookup when the account's id isn't known. */
+  const listCost = (count: number, lookup: boolean) => endPages(count, lookup) + (lookup ? 1 : 0);
 
   /**
    * Who is still on the old account, for the finished message: its public list, read within
@@ -232,18 +250,22 @@ export function watchJob(deps: {
     data: JobDataOf<"watch">,
     cursor: WatchCursor,
     accountId: string | undefined,
-  ): Promise<string[] | null | "later"> {
+  ): Promise<Stayed | null | "later"> {
     const count = cursor.last?.count ?? 0;
     if (!cursor.last || cursor.hidden || count === 0) return null;
     const host = new URL(data.origin).host;
     const domain = data.domain ?? host;
+    const pages = endPages(count, !accountId);
+    if (pages === 0) return null;
     if (!(await budget.tryTake(host, listCost(count, !accountId), key))) return "later";
     try {
       const id =
         accountId ??
         (await charged(host, () => deps.world.mastodon(data.origin, "").lookup(data.username))).id;
-      const accts = await charged(host, () => remainingFollowers(deps.world, data.origin, id));
-      return accts.map((a) => withDomain(a, domain));
+      const read = await charged(host, () =>
+        remainingFollowers(deps.world, data.origin, id, pages),
+      );
+      return { accts: read.accts.map((a) => withDomain(a, domain)), partial: read.more };
     } catch (err) {
       if (err instanceof OverBudgetError) return "later";
       if (!(err instanceof RemoteError)) throw err;
@@ -261,7 +283,7 @@ export function watchJob(deps: {
     control: Control,
     cursor: WatchCursor,
     ended: "zero" | "settled" | "cap",
-    read: { accountId?: string; stayed?: string[] } = {},
+    read: { accountId?: string; stayed?: Stayed } = {},
   ): Promise<undefined | { again: number }> {
     const stayed = read.stayed ?? (await whoStayed(job.id, job.data, cursor, read.accountId));
     if (stayed === "later") {
@@ -283,7 +305,7 @@ export function watchJob(deps: {
     control: Control,
     cursor: WatchCursor,
     ended: TransferResult["ended"],
-    stayed: string[] | null,
+    stayed: Stayed | null,
   ): Promise<undefined> {
     const counted = cursor.last !== undefined;
     const initial = cursor.initial ?? (await snapshots(deps.store).get(user))?.followers.count ?? 0;
@@ -308,14 +330,15 @@ export function watchJob(deps: {
           ended,
           at: Date.now(),
         };
-    const hosts = stayed ? byServer(stayed, domain) : [];
+    const hosts = stayed ? byServer(stayed.accts, domain) : [];
     const reasons = await Promise.all(
       hosts.slice(0, REASONS_FOR_HOSTS).map(([host]) => servers.reason(host, domain)),
     );
     await control.report({
       event: "finished",
       result,
-      stayed,
+      stayed: stayed?.accts ?? null,
+      ...(stayed?.partial ? { partial: true } : {}),
       servers: hosts.map(([host, n], k) => ({
         host,
         count: n,
@@ -439,23 +462,25 @@ export function watchJob(deps: {
 
       // The list costs a request per 80 followers: read it again only when the count moved.
       const countMoved = changed || cursor.remaining === undefined;
-      const pages = listCost(count, false);
+      // Read at a poll only whole: /status shows its total.
+      const pages = wholeList(count);
       const listDue = count <= o.listEveryPollUpTo || cursor.polls % 6 === 0;
-      let stayed: string[] | undefined;
+      let stayed: Stayed | undefined;
       if (
         accountId &&
         !next.hidden &&
         countMoved &&
         listDue &&
+        pages <= Math.min(budget.most, LIST_PAGES_AT_MOST) &&
         (await budget.tryTake(host, pages, job.id))
       ) {
         try {
-          const accts = await charged(host, () =>
-            remainingFollowers(deps.world, data.origin, accountId),
+          const { accts } = await charged(host, () =>
+            remainingFollowers(deps.world, data.origin, accountId, pages),
           );
           if (accts.length === 0 && count > 0) next = { ...next, hidden: true };
           else {
-            stayed = accts.map((a) => withDomain(a, domain));
+            stayed = { accts: accts.map((a) => withDomain(a, domain)), partial: false };
             next = {
               ...next,
               remaining: {

@@ -139,6 +139,11 @@ export interface JobEvents {
         result: TransferResult;
         /** Everyone still on the old account, by handle; null when the server hides the list. */
         stayed: string[] | null;
+        /**
+         * The list is only its first pages: the whole of it is more than the old server's
+         * hourly budget lets the watch read at once.
+         */
+        partial?: boolean;
         /** Servers of those who stayed, most first, with what is known of each. */
         servers: { host: string; count: number; reason: StayedReason }[];
       };

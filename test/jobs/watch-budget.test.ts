@@ -187,6 +187,44 @@ describe("the watcher's budget per old server", () => {
   });
 });
 
+describe("a list of who stayed longer than the budget holds at once", () => {
+  it("reads what one take can hold and reports the end, saying the list is partial", async () => {
+    // 12 an hour: 2 at once, the most one take can ever hold. 200 stayed: 3 pages and the
+    // page that says there are no more would be 4 at once, and the end would wait forever.
+    const t = await setUp({ followers: 200, stayers: "quiet.example" });
+    let now = 0;
+    const budget = new HostBudget(12, () => now);
+    const watch = watchJob({
+      world: t.world,
+      store: t.store,
+      budget,
+      options: { budgetPerHour: 12, settleMs: 0 },
+    });
+    const job = t.job({
+      polls: 3,
+      milestones: [50, 90],
+      initial: 400,
+      first: { at: 0, count: 400 },
+      last: { at: 0, count: 200 },
+      lastChangeAt: 0,
+    });
+    let cursor: WatchCursor | undefined = job.cursor;
+    for (let run = 0; run < 20 && !t.cursor()?.done; run++) {
+      const outcome = await watch.run({ ...job, cursor }, t.control);
+      cursor = t.cursor() ?? cursor;
+      if (!outcome) break;
+      now = Math.max(now, outcome.again);
+    }
+    const finished = t.reports.filter((r): r is Finished => r.event === "finished");
+    expect(finished).toHaveLength(1);
+    expect(finished[0]!.result).toMatchObject({ stayed: 200, ended: "settled" });
+    // Two pages of 80: what one take holds (the poll before looked the account up).
+    expect(finished[0]!.stayed).toHaveLength(160);
+    expect(finished[0]!.partial).toBe(true);
+    expect(t.cursor()).toMatchObject({ done: true });
+  });
+});
+
 describe("what the followers' servers run", () => {
   it("asks each server once for every watch, and one that doesn't answer once too", async () => {
     const t = await setUp();

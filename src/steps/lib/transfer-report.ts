@@ -55,7 +55,12 @@ export function finishedReplies(report: Finished, state: Moving): Reply[] {
   const stayed = report.stayed;
   if (r.stayed > 0 && stayed && stayed.length > 0) {
     const servers = report.servers;
-    text.push(`\n${n(r.stayed)} stayed behind:`);
+    // Only the list's first pages could be read: the servers below count those, and stayed.csv lists them.
+    text.push(
+      report.partial
+        ? `\n${n(r.stayed)} stayed behind. Your old server's list of them is too long to read in full without overloading it, so here are the first ${n(stayed.length)}:`
+        : `\n${n(r.stayed)} stayed behind:`,
+    );
     for (const s of servers.slice(0, SERVERS_SHOWN)) {
       text.push(
         `\n• ${elide(s.host)}: ${n(s.count)} — ${elide(reasonText(s.reason), REMOTE_TEXT_MAX)}`,
