@@ -24,6 +24,7 @@
  * restarts finds them (the time of one jobs.start() is printed too).
  */
 import { availableParallelism, loadavg } from "node:os";
+import { sustainedPerHour } from "../src/jobs/host-budget.js";
 import { DEFAULT_WATCH, type WatchOptions } from "../src/jobs/watch-job.js";
 import { setLogLevel } from "../src/log.js";
 import { gcExposed } from "./lib/measure.js";
@@ -63,14 +64,6 @@ const HOUR_MS = WATCH.pollLateMs;
 const TARGET_BUDGET = 1.0;
 /** Slack for the work between deciding and the message, on top of settle + one poll. */
 const SLACK_MS = 1_000 * SLOW;
-
-/**
- * The budget-bound poll interval: the budget spread over every watch on a server, one request
- * a poll (the lookup; list pages only when the hour has room). Past the poll interval, the
- * watches on a server can't all poll every interval however fast this process is.
- */
-const boundMs = Math.max(WATCH.pollLateMs, (PER_HOST * HOUR_MS) / WATCH.budgetPerHour);
-const budgetBound = boundMs > WATCH.pollLateMs;
 
 // ---- formatting --------------------------------------------------------------------------
 
@@ -187,6 +180,22 @@ console.log(
     `any hour: every span of ${s(HOUR_MS)}.)`,
 );
 const worst = rows.reduce((a, b) => (b.budgetHour > a.budgetHour ? b : a));
+/**
+ * The budget-bound poll interval: every watch on a server polling in turn at the rate the
+ * budget sustains hour after hour (its refill: the budget less its burst), each poll costing
+ * what this run's polls cost on average (the lookup, and list pages when the count moved).
+ * Past the poll interval, the watches on a server can't all poll every interval, however fast
+ * this process is.
+ */
+const perPoll =
+  rows.reduce((a, r) => a + r.requests, 0) /
+  Math.max(
+    1,
+    rows.reduce((a, r) => a + r.polls, 0),
+  );
+const sustained = sustainedPerHour(WATCH.budgetPerHour);
+const boundMs = Math.max(WATCH.pollLateMs, (PER_HOST * perPoll * HOUR_MS) / sustained);
+const budgetBound = boundMs > WATCH.pollLateMs;
 const worstRolling = rows.reduce((a, b) => (b.rolling > a.rolling ? b : a));
 
 console.log("");
@@ -204,14 +213,16 @@ table([
   spreadRow("between two polls of a watch", d.pollGaps),
 ]);
 console.log(
-  `  Expected: settled above zero ${r2(1)}–${r2((WATCH.settleMs + WATCH.pollLateMs) / WATCH.settleMs)} ` +
+  `  Expected: settled above zero ${r2((WATCH.settleMs - WATCH.pollLateMs) / WATCH.settleMs)}–` +
+    `${r2((WATCH.settleMs + WATCH.pollLateMs) / WATCH.settleMs)} ` +
     "settle periods; reached zero at most 1 poll interval; between polls 1 interval" +
     (budgetBound
-      ? ` — but the budget lets each of ${n(PER_HOST)} watches on a server poll only every ` +
-        `${r2(boundMs / WATCH.pollLateMs)} intervals (${s(boundMs)}), one request a poll: the count ` +
-        "is seen to settle up to that late, and the poll that finds it settled comes up to that " +
-        `late again, off the interval grid: settled above zero within settle + 2 × ${s(boundMs)} = ` +
-        `${r2((WATCH.settleMs + 2 * boundMs) / WATCH.settleMs)} settle periods, zero within ${s(boundMs)}.`
+      ? ` — but the budget sustains ${n(sustained)} requests an hour per server (the budget less ` +
+        `its burst), and this run's polls cost ${r2(perPoll)} requests each: each of ${n(PER_HOST)} ` +
+        `watches on a server can poll only every ${r2(boundMs / WATCH.pollLateMs)} intervals ` +
+        `(${s(boundMs)}), off the interval grid. The quiet is counted from the poll before the one ` +
+        `that saw the last change, so settled above zero within settle + ${s(boundMs)} = ` +
+        `${r2((WATCH.settleMs + boundMs) / WATCH.settleMs)} settle periods, zero within ${s(boundMs)}.`
       : "."),
 );
 
@@ -271,11 +282,11 @@ console.log(
     `at zero within 1 poll interval: ${verdict(zeroOk)} (max ${r2(d.zero.max / WATCH.pollLateMs)} intervals).`,
 );
 if (budgetBound) {
-  const boundSettledOk = d.settled.max <= WATCH.settleMs + 2 * boundMs + SLACK_MS;
+  const boundSettledOk = d.settled.max <= WATCH.settleMs + boundMs + SLACK_MS;
   const boundZeroOk = d.zero.max <= boundMs + SLACK_MS;
   console.log(
     `Target bound by the budget (one poll every ${s(boundMs)} per watch): settled above zero within ` +
-      `settle + 2 × ${s(boundMs)}: ${verdict(boundSettledOk)} (max settle + ` +
+      `settle + ${s(boundMs)}: ${verdict(boundSettledOk)} (max settle + ` +
       `${r2((d.settled.max - WATCH.settleMs) / boundMs)} × ${s(boundMs)}); at zero within ` +
       `${s(boundMs)}: ${verdict(boundZeroOk)} (max ${r2(d.zero.max / boundMs)} × ${s(boundMs)}).`,
   );

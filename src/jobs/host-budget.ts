@@ -42,6 +42,15 @@ export interface Budget {
   readonly most: number;
 }
 
+/** The bucket's size: a sixth of the hour's budget (at least one request). */
+const burstOf = (perHour: number) => Math.max(1, perHour / 6);
+
+/**
+ * What the budget lets through an hour, hour after hour, once the burst is spent: the refill,
+ * which is the budget less the burst, so that burst and refill never exceed it in any hour.
+ */
+export const sustainedPerHour = (perHour: number) => Math.max(0, perHour - burstOf(perHour));
+
 /** A place may be used this early (a timer's rounding, a clock a little behind another's). */
 const EARLY_MS = 1000;
 
@@ -121,8 +130,8 @@ export class HostBudget implements Budget {
     private readonly now: () => number = Date.now,
     hourMs = 3_600_000,
   ) {
-    this.capacity = Math.max(1, perHour / 6);
-    this.perMs = Math.max(0, perHour - this.capacity) / hourMs;
+    this.capacity = burstOf(perHour);
+    this.perMs = sustainedPerHour(perHour) / hourMs;
     this.most = Math.floor(this.capacity);
   }
 
@@ -212,9 +221,8 @@ export class SharedHostBudget implements Budget {
     private readonly limits: SharedLimits,
     perHour: number,
   ) {
-    // As HostBudget: the refill is the budget less the burst, so no rolling hour holds more.
-    this.capacity = Math.max(1, perHour / 6);
-    this.perMs = Math.max(0, perHour - this.capacity) / 3_600_000;
+    this.capacity = burstOf(perHour);
+    this.perMs = sustainedPerHour(perHour) / 3_600_000;
     this.most = Math.floor(this.capacity);
   }
 

@@ -79,6 +79,22 @@ type Control = JobControl<WatchCursor, JobEvents["watch"], WatchProgress>;
 
 const MILESTONES = [50, 90];
 
+/**
+ * Since when the count has been what it is now. A change seen at this poll happened after
+ * the poll before it: the quiet is counted from that poll, so the end comes within the settle
+ * period and one poll interval of the last follower leaving (counted from the poll that saw
+ * the change, it could take two). The end still waits for a poll that finds the count
+ * unchanged, so a change is never called settled by the poll that saw it.
+ */
+function quietSince(
+  changed: boolean,
+  previousPoll: number | undefined,
+  since: number | undefined,
+  now: number,
+): number {
+  return changed ? (previousPoll ?? now) : (since ?? now);
+}
+
 /** Who stayed, by handle, and whether that is only the first pages of the list. */
 interface Stayed {
   accts: string[];
@@ -425,18 +441,20 @@ export function watchJob(deps: {
           }
         }
         let reported: WatchCursor = { ...cursor, unreadableReported: true };
+        let newChanged = true;
         if (newCount !== undefined) {
-          const changed = reported.newLast?.count !== newCount;
+          newChanged = reported.newLast?.count !== newCount;
           reported = {
             ...reported,
             polls: reported.polls + 1,
             newLast: { at: now, count: newCount },
-            lastChangeAt: changed ? now : (reported.lastChangeAt ?? now),
+            lastChangeAt: quietSince(newChanged, reported.newLast?.at, reported.lastChangeAt, now),
           };
         }
         await save(control, reported);
         if (
           reported.newLast &&
+          !newChanged &&
           now - (reported.lastChangeAt ?? now) >= o.settleMs &&
           reported.polls >= 2
         )
@@ -457,7 +475,7 @@ export function watchJob(deps: {
         polls: cursor.polls + 1,
         first: cursor.first ?? { at: now, count },
         last: { at: now, count },
-        lastChangeAt: changed ? now : (cursor.lastChangeAt ?? now),
+        lastChangeAt: quietSince(changed, cursor.last?.at, cursor.lastChangeAt, now),
       };
 
       // The list costs a request per 80 followers: read it again only when the count moved.
@@ -514,7 +532,7 @@ export function watchJob(deps: {
       // The end reads who stayed: the list this poll read, or read now within the budget.
       const known = { accountId, ...(stayed ? { stayed } : {}) };
       if (count === 0) return end(job, control, next, "zero", known);
-      if (now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
+      if (!changed && now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
         return end(job, control, next, "settled", known);
       if (now - data.startedAt >= o.capMs) return end(job, control, next, "cap", known);
       return nextPoll(next);
