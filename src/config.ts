@@ -252,6 +252,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       settleMs: e.WATCH_SETTLE_MS,
       capMs: e.WATCH_CAP_MS,
       budgetPerHour: e.WATCH_BUDGET_PER_HOUR,
+      budgetReachMs: e.HTTP_TIMEOUT_MS,
       forgetAfterMs: e.FORGET_AFTER_MS,
       listEveryPollUpTo: 800,
     },

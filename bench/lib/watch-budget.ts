@@ -42,19 +42,31 @@ export class ScaledBudget extends HostBudget {
   readonly #t0: number;
   readonly #scale: number;
   readonly #grants = new Map<string, TimeLog>();
+  readonly #taken = new Map<string, TimeLog>();
   #denied = 0;
 
   /**
    * perHour: requests a (compressed) hour, as HostBudget takes them; hourMs: how long that
-   * hour lasts in wall time; hosts: the hosts whose grants are recorded, known up front.
+   * hour lasts in wall time; hosts: the hosts whose grants are recorded, known up front;
+   * reachMs: how long a request takes to reach the server at most, in wall time (which
+   * doesn't compress: on the budget's clock it lasts `scale` times longer).
    */
-  constructor(perHour: number, hourMs: number, hosts: readonly string[], capacity: number) {
+  constructor(
+    perHour: number,
+    hourMs: number,
+    hosts: readonly string[],
+    capacity: number,
+    reachMs: number,
+  ) {
     const t0 = Date.now();
     const scale = 3_600_000 / hourMs;
-    super(perHour, () => t0 + (Date.now() - t0) * scale);
+    super(perHour, () => t0 + (Date.now() - t0) * scale, 3_600_000, reachMs * scale);
     this.#t0 = t0;
     this.#scale = scale;
-    for (const h of hosts) this.#grants.set(h, new TimeLog(capacity));
+    for (const h of hosts) {
+      this.#grants.set(h, new TimeLog(capacity));
+      this.#taken.set(h, new TimeLog(capacity));
+    }
   }
 
   /**
@@ -64,6 +76,7 @@ export class ScaledBudget extends HostBudget {
   override tryTake(host: string, n = 1, key?: string): boolean {
     const ok = super.tryTake(host, n, key);
     if (ok && n === 1 && key !== undefined) this.#grants.get(host)?.add(Date.now());
+    if (ok) for (let k = 0; k < n; k++) this.#taken.get(host)?.add(Date.now());
     return ok;
   }
 
@@ -83,6 +96,13 @@ export class ScaledBudget extends HostBudget {
 
   #wall(at: number): number {
     return this.#t0 + (at - this.#t0) / this.#scale;
+  }
+
+  /** Every request the budget let go to the host (all `n` of a take), when it did. */
+  takenOf(host: string): TimeLog {
+    const t = this.#taken.get(host);
+    if (!t) throw new Error(`host ${host} was not registered with the bench's budget`);
+    return t;
   }
 
   grantsOf(host: string): TimeLog {

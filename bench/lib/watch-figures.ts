@@ -15,6 +15,11 @@ export interface BudgetRow {
   /** The same two in any span of an hour (a rolling window, as a server's limiter counts). */
   rolling: number;
   pollsRolling: number;
+  /**
+   * Requests the budget let go in any span of an hour, counted when it let them (the budget
+   * holds this ≤ 1 by construction; the server counts them when they arrive, a little later).
+   */
+  takenRolling: number;
 }
 
 export function budgetRows(run: WatchRun, perHour: number, hourMs: number): BudgetRow[] {
@@ -29,6 +34,7 @@ export function budgetRows(run: WatchRun, perHour: number, hourMs: number): Budg
       pollsBudgetHour: hour.grants / perHour,
       rolling: busiestWindow(h.requests.times, hourMs) / perHour,
       pollsRolling: busiestWindow(h.grants.times, hourMs) / perHour,
+      takenRolling: busiestWindow(h.taken.times, hourMs) / perHour,
     };
   });
 }
@@ -58,17 +64,30 @@ export interface Delays {
   /** That request → the message: finishing (the store, leases, the job index, the notifier). */
   lastRequestToMessage: Spread;
   pollGaps: Spread;
+  /**
+   * Ends decided later than the watch's own polls allow: the poll that decided (its last
+   * lookup) later than settle + its longest poll interval since settling for a count settled
+   * above zero, or later than that interval at zero. What follows the decision (the list of
+   * who stayed, the turn that sends the message) is "last request → message".
+   */
+  laterThanOwnPoll: { settled: number; zero: number };
 }
 
-export function delays(run: WatchRun): Delays {
+/** `settleMs` as the watches ran. */
+export function delays(run: WatchRun, settleMs: number): Delays {
   const settled: number[] = [];
   const zero: number[] = [];
   const toLast: number[] = [];
   const lastToMsg: number[] = [];
+  const late = { settled: 0, zero: 0 };
   for (let k = 0; k < run.watches; k++) {
     if (run.finishes[k] === 0) continue;
     const d = run.finishedAt[k]! - run.settleAt[k]!;
     (run.hasStragglers[k] ? settled : zero).push(d);
+    const decided = run.lastPollAt[k]! - run.settleAt[k]!;
+    if (run.hasStragglers[k]) {
+      if (decided > settleMs + run.endGap[k]!) late.settled += 1;
+    } else if (decided > run.endGap[k]!) late.zero += 1;
     toLast.push(run.lastPollAt[k]! - run.settleAt[k]!);
     lastToMsg.push(run.finishedAt[k]! - run.lastPollAt[k]!);
   }
@@ -78,6 +97,7 @@ export function delays(run: WatchRun): Delays {
     toLastRequest: spread(toLast),
     lastRequestToMessage: spread(lastToMsg),
     pollGaps: spread(run.pollGaps.times),
+    laterThanOwnPoll: late,
   };
 }
 

@@ -78,6 +78,8 @@ export interface HostFigures {
   /** Arrival times of the requests the stand-in got from the watcher. */
   requests: TimeLog;
   grants: TimeLog;
+  /** Every request the budget let go (list pages it granted but the list didn't need too). */
+  taken: TimeLog;
   lookups: number;
   followerPages: number;
   other: number;
@@ -108,6 +110,11 @@ export interface WatchRun {
   hasStragglers: Uint8Array;
   /** Per account k: the watch's last request to the old server before its finished message. */
   lastPollAt: Float64Array;
+  /**
+   * Per account k: the longest wait between two of its polls from the one before the count
+   * settled to the end: the poll interval the budget let this watch have when it mattered.
+   */
+  endGap: Float64Array;
   /** At the end: users whose saved state is "finished" but who got no message, or still "watching". */
   finishedSilently: number;
   stillWatching: number;
@@ -223,7 +230,13 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
   });
   const hostOf = (s: MastodonSandbox) => new URL(s.url).host;
   const capacity = 400_000;
-  const budget = new ScaledBudget(o.watch.budgetPerHour, o.hourMs, olds.map(hostOf), capacity);
+  const budget = new ScaledBudget(
+    o.watch.budgetPerHour,
+    o.hourMs,
+    olds.map(hostOf),
+    capacity,
+    o.watch.budgetReachMs,
+  );
   const core = createCore({
     store,
     sealer,
@@ -254,6 +267,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
   const finishes = new Uint8Array(N);
   const lastLookup = new Float64Array(N);
   const lastPollAt = new Float64Array(N);
+  const endGap = new Float64Array(N);
   const pollGaps = new TimeLog(capacity);
   let finishedUsers = 0;
   let wrongNumbers = 0;
@@ -268,6 +282,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     watches: o.perHost,
     requests: new TimeLog(capacity),
     grants: budget.grantsOf(hostOf(s)),
+    taken: budget.takenOf(hostOf(s)),
     lookups: 0,
     followerPages: 0,
     other: 0,
@@ -311,8 +326,11 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
         if (lookup) {
           f.lookups += 1;
           const k = Number(lookup[1]);
-          if (lastLookup[k]! > 0 && e.time - lastLookup[k]! > 100)
-            pollGaps.add(e.time - lastLookup[k]!);
+          if (lastLookup[k]! > 0 && e.time - lastLookup[k]! > 100) {
+            const gap = e.time - lastLookup[k]!;
+            pollGaps.add(gap);
+            if (e.time >= settleAt[k]! && finishes[k] === 0) endGap[k] = Math.max(endGap[k]!, gap);
+          }
           lastLookup[k] = e.time;
         } else if (/\/followers\?/.test(e.path)) f.followerPages += 1;
         else f.other += 1;
@@ -528,6 +546,7 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     finishes,
     hasStragglers,
     lastPollAt,
+    endGap,
     lastFinishMs,
     loopBusy: busy,
     loopLag: {

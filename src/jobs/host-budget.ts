@@ -6,8 +6,11 @@
  * at most a sixth of the hour: a fixed hourly window let any rolling hour carry
  * twice the budget (bench/watch.ts). It refills by the budget less that sixth over
  * the hour, so a full bucket spent at once and an hour of refills add up to the
- * budget, never more, in any rolling hour. In this process (HostBudget), or in the
- * store's Redis for every process on it (SharedHostBudget, `hostBudget`).
+ * budget, never more, in any rolling hour. A server counts a request when it arrives, which
+ * can be up to `reachMs` (the HTTP timeout) after the budget let it go: the refill spreads
+ * over the hour and that much more, so arrivals too stay within the budget in any rolling
+ * hour. In this process (HostBudget), or in the store's Redis for every process on it
+ * (SharedHostBudget, `hostBudget`).
  *
  * A request refused for now is given a place in line (`reserve`): its tokens are promised
  * at once, in debt if need be, and it goes when the refill has paid that back, after every
@@ -129,9 +132,10 @@ export class HostBudget implements Budget {
     perHour: number,
     private readonly now: () => number = Date.now,
     hourMs = 3_600_000,
+    reachMs = 0,
   ) {
     this.capacity = burstOf(perHour);
-    this.perMs = sustainedPerHour(perHour) / hourMs;
+    this.perMs = sustainedPerHour(perHour) / (hourMs + reachMs);
     this.most = Math.floor(this.capacity);
   }
 
@@ -220,9 +224,10 @@ export class SharedHostBudget implements Budget {
   constructor(
     private readonly limits: SharedLimits,
     perHour: number,
+    reachMs = 0,
   ) {
     this.capacity = burstOf(perHour);
-    this.perMs = sustainedPerHour(perHour) / 3_600_000;
+    this.perMs = sustainedPerHour(perHour) / (3_600_000 + reachMs);
     this.most = Math.floor(this.capacity);
   }
 
@@ -290,6 +295,8 @@ export class SharedHostBudget implements Budget {
 }
 
 /** The budget for the watcher: in the store when it shares limits (Redis), else in this process. */
-export function hostBudget(store: Store, perHour: number): Budget {
-  return store.limits ? new SharedHostBudget(store.limits, perHour) : new HostBudget(perHour);
+export function hostBudget(store: Store, perHour: number, reachMs = 0): Budget {
+  return store.limits
+    ? new SharedHostBudget(store.limits, perHour, reachMs)
+    : new HostBudget(perHour, Date.now, 3_600_000, reachMs);
 }

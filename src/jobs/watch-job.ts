@@ -37,6 +37,11 @@ export interface WatchOptions {
   settleMs: number;
   capMs: number;
   budgetPerHour: number;
+  /**
+   * How long after the budget lets a request go it may still reach the server (the HTTP
+   * timeout): the budget leaves room for it, so the server never counts more than the budget.
+   */
+  budgetReachMs: number;
   forgetAfterMs: number;
   /** A list longer than this is read only every few polls (it costs a request per 80). */
   listEveryPollUpTo: number;
@@ -49,6 +54,7 @@ export const DEFAULT_WATCH: WatchOptions = {
   settleMs: 48 * 3_600_000,
   capMs: 14 * 24 * 3_600_000,
   budgetPerHour: 600,
+  budgetReachMs: 15_000,
   forgetAfterMs: 30 * 24 * 3_600_000,
   listEveryPollUpTo: 800,
 };
@@ -224,7 +230,7 @@ export function watchJob(deps: {
   servers?: FollowerServers;
 }): JobHandler<JobDataOf<"watch">, WatchCursor, JobEvents["watch"], WatchProgress> {
   const o = { ...DEFAULT_WATCH, ...deps.options };
-  const budget = deps.budget ?? hostBudget(deps.store, o.budgetPerHour);
+  const budget = deps.budget ?? hostBudget(deps.store, o.budgetPerHour, o.budgetReachMs);
   const servers = deps.servers ?? new FollowerServers(deps.world);
   /** Requests to the host, each retry taken from its budget like the first: none goes over it. */
   const charged = <T>(host: string, fn: () => Promise<T>) =>

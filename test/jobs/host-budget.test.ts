@@ -18,6 +18,26 @@ describe("HostBudget", () => {
     expect(budget.tryTake("other.example")).toBe(true);
   });
 
+  it("leaves room for a request still on its way: no rolling hour of arrivals holds more than the budget", () => {
+    // A request the budget lets go reaches the server up to a minute later (a slow
+    // connection, a queue before it); the server counts it when it arrives.
+    const reachMs = 60_000;
+    let t = 0;
+    const budget = new HostBudget(600, () => t, 3_600_000, reachMs);
+    const arrivals: number[] = [];
+    // Early requests arrive as late as they can, later ones at once: the most a server could see.
+    for (t = 0; t < 3 * 3_600_000; t += 1000) {
+      while (budget.tryTake("old.example")) arrivals.push(t < 3_600_000 ? t + reachMs : t);
+    }
+    arrivals.sort((a, b) => a - b);
+    let most = 0;
+    for (let from = 0, to = 0; to < arrivals.length; to++) {
+      while (arrivals[to]! - arrivals[from]! >= 3_600_000) from++;
+      most = Math.max(most, to - from + 1);
+    }
+    expect(most).toBeLessThanOrEqual(600);
+  });
+
   it("charges several requests at once and says when they will fit", () => {
     let t = 0;
     const budget = new HostBudget(360, () => t); // 60 at most at once, 300 more over the hour
