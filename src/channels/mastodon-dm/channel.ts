@@ -107,6 +107,8 @@ export class MastodonDmChannel implements Notifier {
   private waitingTimer?: NodeJS.Timeout;
   /** People whose outbox is being delivered on another process's request. */
   private readonly fetching = new Set<UserKey>();
+  /** Asked again meanwhile: that delivery may have read their outbox before the new replies. */
+  private readonly fetchAgain = new Set<UserKey>();
   /** The item each person's turn is for, while it runs: replies saved before it go ahead of it. */
   private readonly inTurn = new Map<UserKey, string>();
   /** Aborted by stop(): a process waiting for the lease stops waiting. */
@@ -268,21 +270,7 @@ export class MastodonDmChannel implements Notifier {
     void this.waiting
       .take()
       .then((users) => {
-        for (const user of users) {
-          if (this.fetching.has(user)) continue;
-          this.fetching.add(user);
-          // Side by side: one person's delivery waits for their lease, not for the others'.
-          void this.opts.engine
-            .deliverWaiting(user)
-            .catch((err: unknown) =>
-              // Still in the outbox: the engine's sweep, or the person's next turn, sends it.
-              log.warn("mastodon-dm: could not deliver replies left for this process", {
-                user,
-                err,
-              }),
-            )
-            .finally(() => this.fetching.delete(user));
-        }
+        for (const user of users) this.fetchWaiting(user);
       })
       .catch((err: unknown) =>
         log.warn("mastodon-dm: could not read the replies left for this process", { err }),
@@ -291,6 +279,25 @@ export class MastodonDmChannel implements Notifier {
         if (this.stopped) return;
         this.waitingTimer = setTimeout(() => this.lookForWaiting(), this.opts.waitingMs ?? 500);
         this.waitingTimer.unref();
+      });
+  }
+
+  /** Delivers one person's outbox on another process's request, people side by side. */
+  private fetchWaiting(user: UserKey): void {
+    if (this.fetching.has(user)) {
+      this.fetchAgain.add(user);
+      return;
+    }
+    this.fetching.add(user);
+    void this.opts.engine
+      .deliverWaiting(user)
+      .catch((err: unknown) =>
+        // Still in the outbox: the engine's sweep, or the person's next turn, sends it.
+        log.warn("mastodon-dm: could not deliver replies left for this process", { user, err }),
+      )
+      .finally(() => {
+        this.fetching.delete(user);
+        if (this.fetchAgain.delete(user) && !this.stopped) this.fetchWaiting(user);
       });
   }
 
