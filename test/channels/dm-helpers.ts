@@ -40,6 +40,8 @@ export async function startDmBot(
     extra?: Partial<MastodonDmOptions>;
     /** False: another bot on the same store holds the DM intake; this one waits for its lease. */
     holder?: boolean;
+    /** How often the engine sweeps the outboxes (the app's 30 s by default). */
+    outboxEveryMs?: number;
   } = {},
 ): Promise<DmBot> {
   const store = opts.store ?? openMemoryStore();
@@ -76,7 +78,7 @@ export async function startDmBot(
   // As the app: the outbox sweep starts once the channel has (which, for a process waiting
   // for another's lease, is once it holds it).
   const started = channel.start().then(() => {
-    if (!closed) core.engine.startOutbox();
+    if (!closed) core.engine.startOutbox(opts.outboxEveryMs);
   });
   // Waiting for the lease, its start settles only when it is closed: a failure then is moot.
   if (opts.holder === false) started.catch(() => {});

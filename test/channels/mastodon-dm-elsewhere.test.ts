@@ -1,9 +1,10 @@
 /**
  * A job's report to a person on the DM channel, made by a process that doesn't hold the DM
- * intake (BullMQ hands a job to any process): the holder posts it, promptly and once, threaded
- * to the person's latest message and in line with their other answers, and the process that
- * made it logs nothing at warn level (nothing went wrong). Two bots on one store, one stand-in
- * Mastodon server.
+ * intake (BullMQ hands a job to any process): the holder posts it without waiting for its
+ * outbox sweep, once, threaded to the person's latest message and in line with their other
+ * answers (before the answer to a message that reached the holder after it), and the process
+ * that made it logs nothing at warn level (nothing went wrong). A process waiting for the
+ * intake stops when asked. Two bots on one store, one stand-in Mastodon server.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -81,7 +82,11 @@ describe("Mastodon DM channel, a report from a process without the intake", () =
     sb.addAccount({ username: "ada" });
     const lines = logLines();
     const store = openMemoryStore(`dm-elsewhere-${randomUUID()}`);
-    const holder = await logContext({ proc: "holder" }, () => startDmBot(sb!, { store }));
+    // The holder's outbox sweep runs at its start only: a report that arrives was not brought
+    // by a sweep (the app's runs every 30 s, and until now brought it ~30.0 s later).
+    const holder = await logContext({ proc: "holder" }, () =>
+      startDmBot(sb!, { store, outboxEveryMs: 3_600_000 }),
+    );
     bots.push(holder);
     const other = await logContext({ proc: "other" }, () =>
       startDmBot(sb!, { store, holder: false }),
@@ -97,7 +102,6 @@ describe("Mastodon DM channel, a report from a process without the intake", () =
     const jobId = randomUUID();
     await waitingForExport(holder, user, jobId);
 
-    const reportedAt = Date.now();
     const ack = await logContext({ proc: "other" }, () =>
       other.engine.report(user, {
         kind: "job",
@@ -111,9 +115,8 @@ describe("Mastodon DM channel, a report from a process without the intake", () =
     const report = await until(
       () => botSaid(sb!, "ada").filter((s) => /couldn't finish saving/.test(plainOf(s.content))),
       (s) => s.length >= 1,
-      20_000,
+      30_000,
     );
-    const tookMs = Date.now() - reportedAt;
     // A moment for a second copy to show.
     await new Promise((r) => setTimeout(r, 1_000));
     const said = botSaid(sb, "ada");
@@ -124,8 +127,6 @@ describe("Mastodon DM channel, a report from a process without the intake", () =
     expect(
       lines.filter((l) => l.proc === "other" && l.level !== "debug" && l.level !== "info"),
     ).toEqual([]);
-    // Not waiting for the 30-second outbox sweep (generous for a loaded machine).
-    expect(tookMs).toBeLessThan(10_000);
   }, 60_000);
 
   it("goes out before the answer to the person's next message, when that message comes first to the holder", async () => {
