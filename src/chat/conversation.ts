@@ -83,7 +83,9 @@ export const UserKeySchema = z.custom<UserKey>(
 /**
  * How a channel delivers replies to a user outside a conversation turn (jobs,
  * reminders). It throws RecipientGoneError when the user can never be reached
- * again (blocked the bot, deleted their account), so the job can stop and forget.
+ * again (blocked the bot, deleted their account), so the job can stop and forget;
+ * DeliveredElsewhereError when another process delivers to this user (it has been
+ * told), so the replies stay in the outbox for it.
  */
 export interface Notifier {
   /**
@@ -111,3 +113,9 @@ export interface DeliveryProgress {
 }
 
 export class RecipientGoneError extends Error {}
+
+/**
+ * Not sent from here, and nothing went wrong: another process sends to this user (the one
+ * holding the DM intake) and has been asked to take the replies from the outbox now.
+ */
+export class DeliveredElsewhereError extends Error {}

@@ -25,6 +25,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { type ChannelsOf, FULL_CHANNEL } from "../chat/channel.js";
 import {
+  DeliveredElsewhereError,
   type DeliveryProgress,
   type Input,
   type Notifier,
@@ -392,7 +393,9 @@ export class Engine implements JobReporter {
       await deliver({ ...turn, progress });
     } catch (err) {
       if (err instanceof RecipientGoneError) throw err;
-      log.warn("replies not delivered; they wait in the outbox", { user, err });
+      if (err instanceof DeliveredElsewhereError)
+        log.debug("replies wait in the outbox for the process that sends them", { user });
+      else log.warn("replies not delivered; they wait in the outbox", { user, err });
       return { ...turn, delivered: false };
     }
     // Delivered: an acknowledgement that can't be saved now leaves the entry for the sweep,
@@ -428,7 +431,8 @@ export class Engine implements JobReporter {
         );
       } catch (err) {
         if (err instanceof RecipientGoneError) throw err;
-        log.warn("outbox: still not delivered", { user, id: entry.id, err });
+        if (!(err instanceof DeliveredElsewhereError))
+          log.warn("outbox: still not delivered", { user, id: entry.id, err });
         break;
       }
       sent.push(entry.id);
@@ -487,23 +491,32 @@ export class Engine implements JobReporter {
     let delivered = 0;
     for (const user of await this.outboxIndex.users()) {
       try {
-        await this.locked(user as UserKey, async (fence) => {
-          const saved = await this.saved.get(user);
-          const waiting = saved?.outbox?.length ?? 0;
-          const after =
-            saved && waiting > 0 ? await this.flush(user as UserKey, saved, fence) : saved;
-          delivered += waiting - (after?.outbox?.length ?? 0);
-          if ((after?.outbox?.length ?? 0) === 0) await this.outboxIndex.unmark(user);
-        });
+        delivered += await this.deliverWaiting(user as UserKey);
       } catch (err) {
-        if (err instanceof RecipientGoneError) {
-          void this.forget(user as UserKey).catch((e: unknown) =>
-            log.error("forget failed", { user, err: e }),
-          );
-        } else log.warn("outbox: sweep skipped a user", { user, err });
+        log.warn("outbox: sweep skipped a user", { user, err });
       }
     }
     return delivered;
+  }
+
+  /**
+   * Delivers what waits in one user's outbox, now: asked by the process that sends to them
+   * when another process saved replies it couldn't send. How many entries went out.
+   */
+  async deliverWaiting(user: UserKey): Promise<number> {
+    try {
+      return await this.locked(user, async (fence) => {
+        const saved = await this.saved.get(user);
+        const waiting = saved?.outbox?.length ?? 0;
+        const after = saved && waiting > 0 ? await this.flush(user, saved, fence) : saved;
+        if ((after?.outbox?.length ?? 0) === 0) await this.outboxIndex.unmark(user);
+        return waiting - (after?.outbox?.length ?? 0);
+      });
+    } catch (err) {
+      if (!(err instanceof RecipientGoneError)) throw err;
+      void this.forget(user).catch((e: unknown) => log.error("forget failed", { user, err: e }));
+      return 0;
+    }
   }
 
   /** Sweeps the outboxes now and every `everyMs` until stop(). */

@@ -15,6 +15,12 @@
  *
  * BullMQ ids are `<job>@<due time>`, so every process that queues the same run (a
  * sweep that finds it due, the run before that asking for it) queues it once.
+ *
+ * BullMQ finds a run by its id only, and 10,000 watches share the queue, so each job
+ * keeps the ids of its queued runs in a set of its own (runs-of:<job>): added before
+ * the run is queued, removed when a worker is done with it, and emptied with the
+ * runs it names when the job ends or is cancelled. A sweep's run queued hours ago
+ * behind a backed-up queue is found there like the delayed one for the due time.
  */
 import { Queue, Worker } from "bullmq";
 import { log } from "../log.js";
@@ -71,14 +77,18 @@ export class BullJobQueue extends JobRunner {
   /** Takes runs from the shared queue (startSweeping does this too). */
   startWorker(): void {
     if (this.worker || this.stopping) return;
-    this.worker = new Worker(this.bull.name ?? DEFAULT_NAME, (job) => this.take(job.data), {
-      connection: this.connection.client,
-      concurrency: this.bull.concurrency ?? 200,
-      lockDuration: this.bull.lockMs ?? 30_000,
-      stalledInterval: this.bull.stalledMs ?? 30_000,
-      // A run stalls each time its process dies; it is handed on, never failed for it.
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
-    });
+    this.worker = new Worker(
+      this.bull.name ?? DEFAULT_NAME,
+      (run) => this.take(run.data).finally(() => this.taken(run.data, run.id)),
+      {
+        connection: this.connection.client,
+        concurrency: this.bull.concurrency ?? 200,
+        lockDuration: this.bull.lockMs ?? 30_000,
+        stalledInterval: this.bull.stalledMs ?? 30_000,
+        // A run stalls each time its process dies; it is handed on, never failed for it.
+        maxStalledCount: Number.MAX_SAFE_INTEGER,
+      },
+    );
     this.worker.on("error", (err) => log.warn("job worker error", { err }));
   }
 
@@ -91,6 +101,19 @@ export class BullJobQueue extends JobRunner {
     // Moved later by a run meanwhile: that run queued its own next one; this only makes sure.
     if ((record.dueAt ?? 0) > Date.now()) return this.schedule(record);
     await this.runHere(record);
+  }
+
+  /** A run a worker is done with leaves its job's set (BullMQ removes the run itself). */
+  private async taken(data: unknown, runId: string | undefined): Promise<void> {
+    const id = (data as { id?: unknown } | undefined)?.id;
+    if (typeof id !== "string" || runId === undefined) return;
+    // Left behind, the id is dropped with the job's other runs when it ends or is cancelled.
+    await this.connection.sets.remove(this.runsOf(id), runId).catch(() => {});
+  }
+
+  /** The Redis set of the BullMQ ids of a job's queued runs, beside the queue's own keys. */
+  private runsOf(id: string): string {
+    return this.queue.toKey(`runs-of:${id}`);
   }
 
   protected override launch(record: JobRecord): void {
@@ -116,8 +139,13 @@ export class BullJobQueue extends JobRunner {
 
   private enqueue(id: string, jobId: string, delay: number): void {
     if (this.stopping) return;
-    const added = this.queue
-      .add("run", { id }, { jobId, delay, removeOnComplete: true, removeOnFail: true })
+    // In the job's set first: a run in the queue is always found from its job. (A cancel
+    // between the two misses the run; it finds the record cancelled and takes itself out.)
+    const added = this.connection.sets
+      .add(this.runsOf(id), jobId)
+      .then(() =>
+        this.queue.add("run", { id }, { jobId, delay, removeOnComplete: true, removeOnFail: true }),
+      )
       .catch((err: unknown) =>
         // The record is due in the store; the sweep queues it again.
         log.warn("could not queue a job run; the sweep will", { job: id, err }),
@@ -138,22 +166,21 @@ export class BullJobQueue extends JobRunner {
   }
 
   /**
-   * A cancelled job's runs still queued, removed from the shared queue: the delayed one
-   * for its due time, and those the sweeps of the last few periods queued (any process's).
-   * A run under way is locked and stays; it finds the record cancelled, or its save refused.
+   * A job's runs still queued, whatever queued them (its own run asking for the next,
+   * any process's sweep, however long ago), removed from the shared queue with the set
+   * that named them: once the job has ended or been cancelled. A run under way is locked
+   * and stays (BullMQ's remove says 0); it finds the record cancelled, or its save refused.
    */
-  protected override async dropRuns(record: JobRecord): Promise<void> {
-    const due = runId(record.id, record.dueAt ?? 0);
-    const period = Math.floor(Date.now() / this.sweepMs);
-    const ids = [due, ...[0, 1, 2, 3].map((back) => `${due}~${period - back}`)];
-    await Promise.all(
-      ids.map((jobId) =>
-        this.queue.remove(jobId).catch((err: unknown) =>
-          // Left behind, it finds the record cancelled and does nothing.
-          log.warn("could not remove a cancelled job's queued run", { job: record.id, err }),
-        ),
-      ),
-    );
+  protected override async dropRuns(id: string): Promise<void> {
+    const key = this.runsOf(id);
+    try {
+      const runs = await this.connection.sets.members(key);
+      await Promise.all(runs.map((run) => this.queue.remove(run)));
+      await this.connection.sets.drop(key);
+    } catch (err) {
+      // Left behind, a run finds the record cancelled or done and does nothing.
+      log.warn("could not remove a job's queued runs", { job: id, err });
+    }
   }
 
   /**

@@ -367,7 +367,7 @@ export class JobRunner implements JobQueue {
         }
       } else if (opts.forget) await this.records.delete(id);
       await this.sets.remove(DUE, id);
-      if (record) await this.dropRuns(record);
+      await this.dropRuns(id);
       if (opts.forget) await unreadable.delete(`jobs:${id}`);
     }
     if (opts.forget) {
@@ -377,10 +377,10 @@ export class JobRunner implements JobQueue {
   }
 
   /**
-   * A cancelled or forgotten job's runs queued for later, taken back (here: its timer,
-   * cleared above; a shared queue removes its delayed and waiting runs).
+   * A job's runs still queued, taken back once it has ended, been cancelled or forgotten
+   * (here: its timer, cleared by cancelAll; a shared queue removes its delayed and waiting runs).
    */
-  protected async dropRuns(_record: JobRecord): Promise<void> {}
+  protected async dropRuns(_id: string): Promise<void> {}
 
   /**
    * When anything will next look at the job to run it: its place among the due jobs,
@@ -508,8 +508,10 @@ export class JobRunner implements JobQueue {
         (leaseLost, fence) => this.runOnce(handler, record, abort, leaseLost, fence),
         { waitMs: 0, ttlMs: this.opts.leaseMs ?? 15_000 },
       );
-      if (outcome === "ended") await this.sets.remove(DUE, record.id);
-      else if (outcome !== "kept") this.schedule(outcome.again);
+      if (outcome === "ended") {
+        await this.sets.remove(DUE, record.id);
+        await this.dropRuns(record.id);
+      } else if (outcome !== "kept") this.schedule(outcome.again);
     } catch (err) {
       if (err instanceof LockTimeoutError) return; // another process runs it
       if (err instanceof FencedOutError) {

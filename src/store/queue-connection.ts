@@ -12,6 +12,16 @@ export interface QueueConnection {
   readonly client: object;
   /** Resolves when Redis answers on this connection; throws at once while it is down. */
   ping(): Promise<void>;
+  /**
+   * Small sets of strings beside the queue, for what BullMQ keeps no index of (the
+   * runs of one job). A set left empty takes no room: Redis deletes it.
+   */
+  readonly sets: {
+    add(key: string, member: string): Promise<void>;
+    remove(key: string, member: string): Promise<void>;
+    members(key: string): Promise<string[]>;
+    drop(key: string): Promise<void>;
+  };
   close(): Promise<void>;
 }
 
@@ -41,6 +51,12 @@ export async function openQueueConnection(url: string): Promise<QueueConnection>
       // Reconnecting: commands would wait in node-redis's queue; say it's down instead.
       if (!client.isReady) throw new Error("the queue's Redis is not connected");
       await client.ping();
+    },
+    sets: {
+      add: async (key, member) => void (await client.sAdd(key, member)),
+      remove: async (key, member) => void (await client.sRem(key, member)),
+      members: (key) => client.sMembers(key),
+      drop: async (key) => void (await client.del(key)),
     },
     close: async () => {
       if (client.isOpen) await client.close();

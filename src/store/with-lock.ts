@@ -14,6 +14,8 @@ export interface LockOptions {
   waitMs?: number;
   /** First pause between attempts; grows to 4× with jitter. Default 50 ms. */
   pollMs?: number;
+  /** Aborted: stop waiting (rejects with the signal's reason); the work never starts. */
+  signal?: AbortSignal;
 }
 
 export class LockTimeoutError extends Error {
@@ -40,8 +42,8 @@ export async function withLock<T>(
   fn: (signal: AbortSignal, fence: Fence) => Promise<T>,
   opts: LockOptions = {},
 ): Promise<T> {
-  const { ttlMs = 30_000, waitMs = 60_000, pollMs = 50 } = opts;
-  const { lease, sent } = await acquireWithin(locks, name, ttlMs, waitMs, pollMs);
+  const { ttlMs = 30_000, waitMs = 60_000, pollMs = 50, signal } = opts;
+  const { lease, sent } = await acquireWithin(locks, name, ttlMs, waitMs, pollMs, signal);
   const lost = new AbortController();
   const stop = heartbeat(locks, name, lease.token, ttlMs, sent, () =>
     lost.abort(new LockLostError(name)),
@@ -62,17 +64,29 @@ async function acquireWithin(
   ttlMs: number,
   waitMs: number,
   pollMs: number,
+  signal?: AbortSignal,
 ): Promise<{ lease: Lease; sent: number }> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted();
     const sent = Date.now();
     const lease = await locks.acquire(name, ttlMs);
+    if (lease !== null && signal?.aborted) {
+      // Taken just as the waiter gave up: handed back at once for the next.
+      await locks.release(name, lease.token).catch(() => undefined);
+      signal.throwIfAborted();
+    }
     if (lease !== null) return { lease, sent };
     const left = deadline - Date.now();
     if (left <= 0) throw new LockTimeoutError(name, waitMs);
     // Jitter keeps waiters that started together from retrying in lockstep.
     const pause = Math.min(pollMs * 1.5 ** attempt, pollMs * 4) * (0.5 + Math.random());
-    await sleep(Math.min(pause, left));
+    await sleep(Math.min(pause, left), undefined, signal ? { signal } : undefined).catch(
+      (err: unknown) => {
+        // Aborted while pausing: the loop's check says why.
+        if (!signal?.aborted) throw err;
+      },
+    );
   }
 }
 

@@ -34,7 +34,15 @@ export interface DmBot {
 
 export async function startDmBot(
   sb: MastodonSandbox,
-  opts: { store?: Store; publicUrl?: string; extra?: Partial<MastodonDmOptions> } = {},
+  opts: {
+    store?: Store;
+    publicUrl?: string;
+    extra?: Partial<MastodonDmOptions>;
+    /** False: another bot on the same store holds the DM intake; this one waits for its lease. */
+    holder?: boolean;
+    /** How often the engine sweeps the outboxes (the app's 30 s by default). */
+    outboxEveryMs?: number;
+  } = {},
 ): Promise<DmBot> {
   const store = opts.store ?? openMemoryStore();
   const core = createCore({
@@ -66,17 +74,29 @@ export async function startDmBot(
   });
   core.engine.notifier = channel;
   core.engine.channels = (user) => channel.traits(user);
-  await channel.start();
-  await until(
-    () => sb.streamConnections(),
-    (n) => n >= 1,
-  );
+  let closed = false;
+  // As the app: the outbox sweep starts once the channel has (which, for a process waiting
+  // for another's lease, is once it holds it).
+  const started = channel.start().then(() => {
+    if (!closed) core.engine.startOutbox(opts.outboxEveryMs);
+  });
+  // Waiting for the lease, its start settles only when it is closed: a failure then is moot.
+  if (opts.holder === false) started.catch(() => {});
+  else {
+    await started;
+    await until(
+      () => sb.streamConnections(),
+      (n) => n >= 1,
+    );
+  }
   return {
     channel,
     store,
     engine: core.engine,
     ...(pages ? { pages } : {}),
     async close() {
+      closed = true;
+      core.engine.stop();
       await channel.stop();
       await core.close();
     },

@@ -20,6 +20,8 @@ export interface Opened {
   jobs: JobRunner;
   /** Stops the queue and closes what the rig opened for it (not the store). */
   close(): Promise<void>;
+  /** What the queue keeps about a job beside its record (BullMQ: the ids in its runs set). */
+  kept(id: string): Promise<string[]>;
 }
 
 export interface Rig {
@@ -29,14 +31,15 @@ export interface Rig {
   open(store: Store, shared: string, opts: { leaseMs: number }): Promise<Opened>;
 }
 
-const SWEEP_MS = 200;
+/** How often each rig's queue sweeps; a sweep-queued run's BullMQ id names its period. */
+export const SWEEP_MS = 200;
 
 export const rigs: Record<string, Rig> = {
   "in-process runner": {
     storeUrl: (dir) => `sqlite:${join(dir, `${randomBytes(4).toString("hex")}.sqlite`)}`,
     open: async (store, _shared, { leaseMs }) => {
       const jobs = new JobRunner(store, { leaseMs, sweepMs: SWEEP_MS, pendingMs: 60_000 });
-      return { jobs, close: () => jobs.stop() };
+      return { jobs, close: () => jobs.stop(), kept: async () => [] };
     },
   },
   BullMQ: {
@@ -53,6 +56,7 @@ export const rigs: Record<string, Rig> = {
       });
       return {
         jobs,
+        kept: (id) => connection.sets.members(`bull:contract-${shared}:runs-of:${id}`),
         close: async () => {
           await jobs.stop();
           // The test's queue leaves nothing behind in the shared Redis.

@@ -22,7 +22,7 @@ import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
 import { withoutHeartbeat } from "../helpers/backends.js";
 import { closedAfterEach } from "../helpers/closing.js";
-import { Next, type Opened, rigs, Units, unitsJob } from "./contract-rigs.js";
+import { Next, type Opened, rigs, SWEEP_MS, Units, unitsJob } from "./contract-rigs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fedimove-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,8 +81,12 @@ for (const [name, rig] of Object.entries(rigs)) {
           await store.close();
         },
       });
+      kept.set(queue.jobs, queue.kept);
       return queue.jobs;
     }
+    const kept = new Map<JobRunner, Opened["kept"]>();
+    /** What the queue keeps about a job beside its record. */
+    const keptFor = (jobs: JobRunner, id: string) => kept.get(jobs)?.(id) ?? Promise.resolve([]);
 
     const recordOf = (jobs: JobRunner, id: string) => jobs.get(id);
 
@@ -103,6 +107,8 @@ for (const [name, rig] of Object.entries(rigs)) {
       expect(seen.seen).toEqual([
         { user, input: { kind: "job", job: "units", id, event: "finished", units: 3 } },
       ]);
+      // A finished job leaves no note of its runs behind.
+      await until("nothing kept of its runs", async () => (await keptFor(jobs, id)).length === 0);
       await jobs.cancelAll(user, { forget: true });
     });
 
@@ -277,6 +283,29 @@ for (const [name, rig] of Object.entries(rigs)) {
       await jobs.cancelAll(user, { forget: true });
       expect(await jobs.queuedRuns(id)).toEqual([]);
       expect(await recordOf(jobs, id)).toBeUndefined();
+    });
+
+    it("a job cancelled long after a sweep queued its run (a backed-up queue) leaves nothing queued", async () => {
+      // No process takes work: its runs wait in the queue, as behind thousands of others.
+      const jobs = await open(rig.storeUrl(dir), shared());
+      jobs.register(hourly);
+      jobs.reporter = reporter();
+      const user = newUser();
+      const id = randomUUID();
+      await jobs.start(user, { kind: "later", id, data: { units: 1 } });
+      await until("a run queued", async () => (await jobs.queuedRuns(id)).length > 0);
+      // What each sweep does: the job is due and nobody runs it, so it is queued (again).
+      await jobs.resumeAll(0);
+      await jobs.idle();
+      // Many sweep periods later, the queue still hasn't reached it.
+      await sleep(10 * SWEEP_MS);
+      await jobs.resumeAll(0);
+      await jobs.idle();
+      await jobs.cancelAll(user);
+      expect(await jobs.queuedRuns(id)).toEqual([]);
+      expect((await recordOf(jobs, id))?.status).toBe("cancelled");
+      expect(await keptFor(jobs, id)).toEqual([]);
+      await jobs.cancelAll(user, { forget: true });
     });
 
     it("two processes taking work from one store run each unit of a job once", async () => {

@@ -261,6 +261,30 @@ for (const [name, make] of Object.entries(factories)) {
       if (after) await store.locks.release(lock, after.token);
     });
 
+    it("withLock stops waiting when its caller gives up, and never runs the work", async () => {
+      const lock = unique("lock");
+      const held = await store.locks.acquire(lock, 5_000);
+      const giveUp = new AbortController();
+      let ran = false;
+      const waiting = withLock(
+        store.locks,
+        lock,
+        async () => {
+          ran = true;
+        },
+        { waitMs: Number.MAX_SAFE_INTEGER, signal: giveUp.signal },
+      );
+      await sleep(100);
+      giveUp.abort(new Error("stopping"));
+      await expect(waiting).rejects.toThrow("stopping");
+      if (held) await store.locks.release(lock, held.token);
+      // Nothing of the waiter's is left holding it.
+      const after = await store.locks.acquire(lock, 5_000);
+      expect(after).not.toBeNull();
+      if (after) await store.locks.release(lock, after.token);
+      expect(ran).toBe(false);
+    });
+
     it("withLock aborts the signal when the lease is lost", async () => {
       const lock = unique("lock");
       const losing: Locks = {

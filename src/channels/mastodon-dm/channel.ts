@@ -10,14 +10,21 @@
  *
  * Out: one direct message per turn, cut to the server's max_characters into a threaded chain
  * (delivery.ts). Replies outside a turn (a job's report) go out the same way, replying to the
- * person's latest message.
+ * person's latest message; made in a process that doesn't hold the intake, they wait in the
+ * engine's outbox and the holder is asked to post them at once (waiting.ts).
  *
  * A token pasted into a DM never reaches the engine: it is refused here, before anything is
  * stored, and the person is told to revoke it.
  */
 import { randomUUID } from "node:crypto";
 import type { ChannelTraits } from "../../chat/channel.js";
-import type { Input, Notifier, Reply, UserKey } from "../../chat/conversation.js";
+import {
+  DeliveredElsewhereError,
+  type Input,
+  type Notifier,
+  type Reply,
+  type UserKey,
+} from "../../chat/conversation.js";
 import { credentialIn } from "../../chat/credentials.js";
 import type { Engine, Turn } from "../../engine/engine.js";
 import { log, logContext } from "../../log.js";
@@ -36,6 +43,7 @@ import { quietMentions, render } from "./render.js";
 import { statusText } from "./status-text.js";
 import { NotificationStream } from "./stream.js";
 import { streamingUrl } from "./streaming-url.js";
+import { WaitingForHolder } from "./waiting.js";
 
 export interface MastodonDmOptions {
   /** The bot account's server, e.g. https://bots.example */
@@ -56,6 +64,8 @@ export interface MastodonDmOptions {
   perPersonPerMinute?: number;
   /** How long a process that died keeps the channel's lease (as jobs' leases). */
   leaseMs?: number;
+  /** How often the holder looks for replies other processes left it to post. */
+  waitingMs?: number;
 }
 
 const PUBLIC_POINTER =
@@ -93,6 +103,16 @@ export class MastodonDmChannel implements Notifier {
   private release?: () => void;
   /** This process holds the channel's lease and has loaded the inbox: it alone may add to it. */
   private serving = false;
+  private readonly waiting: WaitingForHolder;
+  private waitingTimer?: NodeJS.Timeout;
+  /** People whose outbox is being delivered on another process's request. */
+  private readonly fetching = new Set<UserKey>();
+  /** Asked again meanwhile: that delivery may have read their outbox before the new replies. */
+  private readonly fetchAgain = new Set<UserKey>();
+  /** The item each person's turn is for, while it runs: replies saved before it go ahead of it. */
+  private readonly inTurn = new Map<UserKey, string>();
+  /** Aborted by stop(): a process waiting for the lease stops waiting. */
+  private stopWaiting = new AbortController();
 
   constructor(private readonly opts: MastodonDmOptions) {
     const origin = new URL(opts.url).origin;
@@ -101,6 +121,7 @@ export class MastodonDmChannel implements Notifier {
     this.people = new People(opts.store);
     this.delivery = new Delivery(this.api, this.inbox);
     this.limit = new PersonLimit(opts.perPersonPerMinute ?? 20);
+    this.waiting = new WaitingForHolder(opts.store, origin);
   }
 
   /** What a direct message can carry: never a secret; files only as one-time links. */
@@ -124,30 +145,45 @@ export class MastodonDmChannel implements Notifier {
    */
   async start(): Promise<void> {
     this.stopped = false;
+    this.stopWaiting = new AbortController();
     this.me = await this.api.me();
     this.rules = await this.api.rules();
     let started!: () => void;
     const serving = new Promise<void>((resolve) => {
       started = resolve;
     });
+    // Set now, not once serving: a stop() while the lease is being taken must still end it.
+    const released = new Promise<void>((resolve) => {
+      this.release = resolve;
+    });
     this.leased = withLock(
       this.opts.store.locks,
       `mastodon-dm:${this.api.origin}`,
       async (lost, fence) => {
+        if (this.stopped) return;
         this.inbox.fence = fence;
         await this.serve();
+        // Stopped while it started: what serve() started after halt() is stopped too.
+        if (this.stopped) return this.halt();
         started();
-        await new Promise<void>((resolve) => {
-          this.release = resolve;
-          lost.addEventListener("abort", () => resolve(), { once: true });
-        });
+        await Promise.race([
+          released,
+          new Promise<void>((resolve) => lost.addEventListener("abort", () => resolve())),
+        ]);
         if (lost.aborted) {
           log.error("mastodon-dm: lost the channel's lease; another process answers now");
           await this.halt();
         }
       },
-      { ttlMs: this.opts.leaseMs ?? 15_000, waitMs: Number.MAX_SAFE_INTEGER },
-    ).catch((err: unknown) => log.error("mastodon-dm: stopped", { err }));
+      {
+        ttlMs: this.opts.leaseMs ?? 15_000,
+        waitMs: Number.MAX_SAFE_INTEGER,
+        signal: this.stopWaiting.signal,
+      },
+    ).catch((err: unknown) => {
+      // Stopped while another process held the lease: nothing was started here.
+      if (!this.stopWaiting.signal.aborted) log.error("mastodon-dm: stopped", { err });
+    });
     await Promise.race([serving, this.leased]);
   }
 
@@ -187,10 +223,12 @@ export class MastodonDmChannel implements Notifier {
     this.stream.start();
     this.catchUp();
     this.schedulePoll();
+    this.lookForWaiting();
     log.info("mastodon-dm: listening", { account: this.me?.acct, server: this.api.origin });
   }
 
   async stop(): Promise<void> {
+    this.stopWaiting.abort();
     await this.halt();
     this.release?.();
     await this.leased;
@@ -200,6 +238,7 @@ export class MastodonDmChannel implements Notifier {
     this.stopped = true;
     this.serving = false;
     clearTimeout(this.poll);
+    clearTimeout(this.waitingTimer);
     this.stream?.stop();
     await this.intake;
     // A worker may be waiting hours for the posting window: what it hasn't done is saved and
@@ -220,6 +259,46 @@ export class MastodonDmChannel implements Notifier {
       },
       this.stream?.up ? every * 10 : every,
     );
+  }
+
+  /**
+   * Now and every waitingMs while serving: delivers the outbox of each person another process
+   * left replies for (through notify, into the inbox, in line with the person's other answers).
+   */
+  private lookForWaiting(): void {
+    if (this.stopped) return;
+    void this.waiting
+      .take()
+      .then((users) => {
+        for (const user of users) this.fetchWaiting(user);
+      })
+      .catch((err: unknown) =>
+        log.warn("mastodon-dm: could not read the replies left for this process", { err }),
+      )
+      .finally(() => {
+        if (this.stopped) return;
+        this.waitingTimer = setTimeout(() => this.lookForWaiting(), this.opts.waitingMs ?? 500);
+        this.waitingTimer.unref();
+      });
+  }
+
+  /** Delivers one person's outbox on another process's request, people side by side. */
+  private fetchWaiting(user: UserKey): void {
+    if (this.fetching.has(user)) {
+      this.fetchAgain.add(user);
+      return;
+    }
+    this.fetching.add(user);
+    void this.opts.engine
+      .deliverWaiting(user)
+      .catch((err: unknown) =>
+        // Still in the outbox: the engine's sweep, or the person's next turn, sends it.
+        log.warn("mastodon-dm: could not deliver replies left for this process", { user, err }),
+      )
+      .finally(() => {
+        this.fetching.delete(user);
+        if (this.fetchAgain.delete(user) && !this.stopped) this.fetchWaiting(user);
+      });
   }
 
   /** Reads every mention past the cursor, oldest first, in line with the stream's. */
@@ -283,7 +362,8 @@ export class MastodonDmChannel implements Notifier {
           await logContext({ notification: current.id }, async () => {
             if (current.phase === "received") {
               await this.limit.wait(user);
-              await this.turn(current);
+              this.inTurn.set(user, current.id);
+              await this.turn(current).finally(() => this.inTurn.delete(user));
             } else await this.delivery.deliver(current);
           });
         } catch (err) {
@@ -356,10 +436,18 @@ export class MastodonDmChannel implements Notifier {
     }
   }
 
-  /** The answer's posts saved with the item, then posted. */
+  /**
+   * The answer's posts saved with the item, then posted: after the replies the turn found
+   * waiting (a job's report another process saved, which the turn delivered first from the
+   * outbox, placed ahead of this item by notify).
+   */
   private async answer(item: Item, text: string, key: string): Promise<void> {
     const posts = text.trim() === "" ? [] : this.posts(text, item.acct, key);
     await this.inbox.update(item.id, { phase: "delivering", posts });
+    for (const ahead of this.inbox.itemsOf(item.user)) {
+      if (ahead.id === item.id) break;
+      if (ahead.phase === "delivering") await this.delivery.deliver(ahead);
+    }
     await this.delivery.deliver({ ...item, phase: "delivering", posts });
   }
 
@@ -399,9 +487,12 @@ export class MastodonDmChannel implements Notifier {
   ): Promise<void> {
     // A process waiting for the lease (or that lost it) has no inbox of its own to add to:
     // written, its empty record would replace the holder's (cursor and all), and its worker
-    // would post beside the holder's. The replies wait in the engine's outbox for the holder.
-    if (!this.serving)
-      throw new Error("mastodon-dm: another process holds the DM intake; the replies wait");
+    // would post beside the holder's, out of order. The replies wait in the engine's outbox
+    // (saved before this call), and the holder is asked to deliver them now.
+    if (!this.serving) {
+      await this.waiting.ask(user);
+      throw new DeliveredElsewhereError("mastodon-dm: the process holding the DM intake posts");
+    }
     const person = await this.people.get(user);
     if (!person) {
       log.warn("mastodon-dm: nobody to notify (forgotten?)", { user });
@@ -425,15 +516,20 @@ export class MastodonDmChannel implements Notifier {
       ? messageId.slice(STATUS_SOURCE.length)
       : undefined;
     const id = `n:${status ?? messageId ?? randomUUID()}`;
-    await this.inbox.add({
-      id,
-      user,
-      acct: person.acct,
-      replyTo: status ?? person.lastStatusId,
-      phase: "delivering",
-      posts: this.posts(text, person.acct, `fedimove-${id.slice(2)}`),
-      posted: [],
-    });
+    // During the person's turn (its flush of the outbox, or a job's report that came just
+    // before it): ahead of the message being answered, and posted before its answer.
+    await this.inbox.add(
+      {
+        id,
+        user,
+        acct: person.acct,
+        replyTo: status ?? person.lastStatusId,
+        phase: "delivering",
+        posts: this.posts(text, person.acct, `fedimove-${id.slice(2)}`),
+        posted: [],
+      },
+      this.inTurn.get(user),
+    );
     this.kick(user);
   }
 }

@@ -113,9 +113,12 @@ export class Inbox {
     });
   }
 
-  add(item: Item): Promise<void> {
+  /** Adds the item last, or just before the item `before` while that one is still there. */
+  add(item: Item, before?: string): Promise<void> {
     return this.change((r) => {
-      r.items.push(item);
+      const at = before === undefined ? -1 : r.items.findIndex((x) => x.id === before);
+      if (at === -1) r.items.push(item);
+      else r.items.splice(at, 0, item);
     });
   }
 
