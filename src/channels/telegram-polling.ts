@@ -2,10 +2,10 @@
  * Telegram by long polling (getUpdates), when the bot has no public address, with nothing lost
  * to a kill: asking for the updates after an offset confirms every update before it to
  * Telegram, which then never sends them again (core.telegram.org/bots/api#getupdates), so each
- * update is kept in its person's inbox in the store (telegram-inbox.ts) before the next ask.
- * grammY's runner asks again as soon as a batch has arrived, before it is handled: a kill then
- * lost what was still being handled. Handling stays concurrent across people, one at a time
- * per person.
+ * update is handled, or kept in its person's inbox in the store (telegram-inbox.ts), before the
+ * next ask. grammY's runner asks again as soon as a batch has arrived, before it is handled: a
+ * kill then lost what was still being handled. Handling stays concurrent across people, one at
+ * a time per person.
  *
  * What Telegram's refusals mean here (core.telegram.org/bots/api#making-requests, and the Bot
  * API server's texts, tdlib/telegram-bot-api Client.cpp):
@@ -51,6 +51,8 @@ export interface TelegramPollingOptions {
   store: Store;
   /** The lease of a person's turn lock (JOB_LEASE_MS). */
   leaseMs?: number;
+  /** How long a turn handled at once may hold the next ask (telegram-inbox.ts; tests shorten it). */
+  handleAtOnceMs?: number;
   /** Called once when polling can't go on (the token refused); the loop has stopped. */
   onFatal?: (err: Error) => void;
   /** The pauses: the first after a failure, doubling to the most (tests shorten them). */
@@ -107,24 +109,46 @@ export class TelegramPolling {
         if (!(await this.refused(err))) return;
         continue;
       }
-      let kept = true;
-      for (const got of updates) {
-        const update = got as unknown as KeptUpdate;
-        const person = TelegramInbox.personOf(update);
-        try {
-          if (person !== undefined) await this.inbox.keep(person, update);
-        } catch (err) {
-          // Not kept: not confirmed either; asked for again from this one, after a pause.
-          log.warn("telegram: could not keep an update; asking for it again", { err });
-          kept = false;
-          break;
-        }
-        offset = update.update_id + 1;
-        if (person !== undefined) this.inbox.drain(person);
-      }
-      if (kept) this.failures = 0;
+      const taken = await this.takeIn(updates as unknown as KeptUpdate[]);
+      if (taken.next !== undefined) offset = taken.next;
+      if (taken.all) this.failures = 0;
       else await this.pause(this.nextBackoff());
     }
+  }
+
+  /**
+   * Takes a batch in: each person's updates in order, people at once. `next`: the offset that
+   * confirms what was taken — up to the first update that couldn't be (the store away), which
+   * Telegram then sends again with all after it (a person's later ones weren't tried, to keep
+   * their order; another person's, taken already, are known to the engine).
+   */
+  private async takeIn(updates: readonly KeptUpdate[]): Promise<{ next?: number; all: boolean }> {
+    const byPerson = new Map<number, KeptUpdate[]>();
+    for (const update of updates) {
+      const person = TelegramInbox.personOf(update);
+      if (person !== undefined) byPerson.set(person, [...(byPerson.get(person) ?? []), update]);
+    }
+    let failed: { id: number; err: unknown } | undefined;
+    await Promise.all(
+      [...byPerson].map(async ([person, theirs]) => {
+        for (const update of theirs) {
+          try {
+            await this.inbox.arrive(person, update);
+          } catch (err) {
+            if (failed === undefined || update.update_id < failed.id)
+              failed = { id: update.update_id, err };
+            return;
+          }
+        }
+      }),
+    );
+    if (failed === undefined) {
+      const last = updates.at(-1);
+      return { all: true, ...(last ? { next: last.update_id + 1 } : {}) };
+    }
+    // Not taken: not confirmed either; asked for again from this one, after a pause.
+    log.warn("telegram: could not take an update in; asking for it again", { err: failed.err });
+    return { all: false, next: failed.id };
   }
 
   /** What a failed getUpdates means: false when polling must stop; else waited as it says. */
