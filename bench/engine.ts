@@ -17,12 +17,13 @@ import { fedimoveSide } from "./lib/fedimove-side.js";
 import { grammySide } from "./lib/grammy-baseline.js";
 import { gcExposed, type Memory, pool, Samples, type Side, settledMemory } from "./lib/measure.js";
 
-const USERS = 1_000;
+/** BENCH_ENGINE_USERS runs it smaller (a quick check on a shared machine): users, and as many alone. */
+const USERS = Number(process.env.BENCH_ENGINE_USERS) || 1_000;
 const CONCURRENCY = 50;
 /** Users run first and not counted, so both sides are measured with warm JIT and full pools. */
 const WARMUP = 50;
 /** Users run one at a time after the memory is measured, for the engine's own cost. */
-const ALONE = 1_000;
+const ALONE = USERS;
 /** /start, the server (the welcome asks for it at once), "Paste a token instead", the token. */
 const MESSAGES = 4;
 const FOLLOWS = 20;

@@ -205,6 +205,8 @@ async function controlAction(
       sandbox.failNext(method, fault);
       return true;
     }
+    case "revokeToken":
+      return sandbox.revokeToken();
     case "chaos":
       sandbox.setChaos(z.object({ options: ChaosOptionsSchema.nullable() }).parse(input).options);
       return true;

@@ -48,6 +48,7 @@ export interface RemoteTelegramSandbox {
   calls(): Promise<CallRecord[]>;
   callbackAnswer(queryId: string): Promise<CallbackAnswer | undefined>;
   failNext(method: string, fault: FaultSpec): Promise<void>;
+  revokeToken(): Promise<string>;
   setLatency(ms: number): Promise<void>;
   setChaos(options: ChaosOptions | null): Promise<void>;
   chaosInjected(): Promise<Record<ChaosKind, number> | null>;
@@ -139,6 +140,7 @@ export async function connectTelegramSandbox(url: string): Promise<RemoteTelegra
     failNext: async (method, fault) => {
       await call("failNext", { method, ...fault });
     },
+    revokeToken: () => call("revokeToken"),
     setLatency: async (ms) => {
       await call("latency", { ms });
     },

@@ -80,7 +80,8 @@ export const numericId = () =>
   `${randomInt(1, 9)}${String(randomInt(0, 1e9)).padStart(9, "0")}${String(randomInt(0, 1e9)).padStart(9, "0")}`;
 
 export class TelegramState {
-  readonly token: string;
+  /** The bot's token; BotFather's /revoke replaces it (revokeToken). */
+  token: string;
   readonly botId: number;
   readonly botName: string;
   readonly botUsername: string;

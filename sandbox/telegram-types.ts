@@ -174,6 +174,8 @@ export interface TelegramSandbox {
 
   // faults
   failNext(method: string, fault: FaultSpec): void;
+  /** BotFather's /revoke: the current token answers 401 Unauthorized from now on; the new one. */
+  revokeToken(): string;
   setLatency(ms: number): void;
   /** Random faults on every Bot API call at a rate, seeded (null: off); see chaos.ts. */
   setChaos(options: ChaosOptions | null): void;

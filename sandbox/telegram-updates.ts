@@ -6,7 +6,8 @@
  * deleteWebhook, getWebhookInfo, and delivery — each update POSTed as JSON to the URL with the
  * header X-Telegram-Bot-Api-Secret-Token, in order, at most max_connections at once (default
  * 40), an update taken off the queue only by a 2xx and tried again otherwise; getUpdates
- * refused with 409 while a webhook is set. The URL is checked as Telegram checks it
+ * refused with 409 while a webhook is set, and a long poll waiting when one is set ended with
+ * 409 "Conflict: terminated by setWebhook request". The URL is checked as Telegram checks it
  * (telegram-webhook-url.ts), with one liberty a test opts into (`allowLoopbackHttp`): http on
  * loopback, where no certificate can be had.
  */
@@ -107,6 +108,16 @@ export class Updates {
     }
   }
 
+  /** Ends a waiting long poll with this error (the token it was made with was revoked). */
+  endPoll(err: ApiError): void {
+    const poller = this.poller;
+    this.poller = undefined;
+    if (poller) {
+      clearTimeout(poller.timer);
+      poller.reject(err);
+    }
+  }
+
   getUpdates(args: Record<string, string>, signal: AbortSignal): unknown {
     if (this.webhook)
       throw new ApiError(
@@ -203,6 +214,9 @@ export class Updates {
       maxConnections,
       deliverable: fitsDeliveryHeader(url, secret),
     };
+    // A long poll waiting now ends (tdlib/telegram-bot-api Client.cpp, abort_long_poll with
+    // from_set_webhook): the poller learns at once, not when its timeout runs out.
+    this.endPoll(new ApiError(409, "Conflict: terminated by setWebhook request"));
     this.pump();
     return true;
   }

@@ -14,10 +14,12 @@
  * telegram-commands.ts and telegram-updates.ts (long polling); the user's side is
  * telegram-user.ts, the test's view telegram-observe.ts, the control side telegram-control.ts.
  */
+import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import { telegramControl } from "./telegram-control.js";
+import { ApiError } from "./telegram-errors.js";
 import { BotApiServer } from "./telegram-http.js";
 import { sendJson } from "./telegram-http-util.js";
 import { callbackAnswer, chatView, commandsFor, waitFor } from "./telegram-observe.js";
@@ -59,7 +61,6 @@ export type {
 /** The handle: the state, the Bot API server and the control side, wired together. */
 class Sandbox implements TelegramSandbox {
   url = "";
-  readonly token: string;
   readonly botId: number;
   private readonly state: TelegramState;
   private readonly http: BotApiServer;
@@ -68,7 +69,6 @@ class Sandbox implements TelegramSandbox {
 
   constructor(opts: TelegramSandboxOptions) {
     this.state = new TelegramState(opts);
-    this.token = this.state.token;
     this.botId = this.state.botId;
     this.http = new BotApiServer(this.state, telegramControl(this));
     this.server = createServer((req, res) => {
@@ -83,6 +83,10 @@ class Sandbox implements TelegramSandbox {
       });
     });
     this.server.keepAliveTimeout = 30_000;
+  }
+
+  get token(): string {
+    return this.state.token;
   }
 
   async listen(port: number): Promise<void> {
@@ -191,6 +195,20 @@ class Sandbox implements TelegramSandbox {
 
   failNext(method: string, fault: FaultSpec): void {
     this.http.failNext(method, fault);
+  }
+
+  /**
+   * BotFather's /revoke: the bot gets a new token, and the old one is refused from now on with
+   * Telegram's 401 `{"ok":false,"error_code":401,"description":"Unauthorized"}` — a long poll
+   * waiting on it included (the Bot API server closes the bot's client and fails its pending
+   * queries with that answer: tdlib/telegram-bot-api, Client.cpp, on_closed / the
+   * "Unauthorized" failure of an invalid bot token).
+   */
+  revokeToken(): string {
+    const id = this.state.token.slice(0, this.state.token.indexOf(":"));
+    this.state.token = `${id}:AAH${randomBytes(24).toString("base64url")}`;
+    this.state.updates.endPoll(new ApiError(401, "Unauthorized"));
+    return this.state.token;
   }
 
   setLatency(ms: number): void {

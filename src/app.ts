@@ -31,6 +31,11 @@ export interface App {
   channels: readonly Channel[];
   /** Resolves when the channels have started (the terminal's: when it is closed). */
   run(): Promise<void>;
+  /**
+   * Resolves, with the reason, when the bot can't go on while running (Telegram refused its
+   * token): asking again can't help, so main stops it and exits non-zero, saying why.
+   */
+  readonly fatal: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -99,10 +104,19 @@ export async function createApp(
           leaseMs: config.jobLeaseMs,
         })
       : undefined;
+  let failed: (err: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => {
+    failed = resolve;
+  });
   const intake =
     webhook ??
     (telegram
-      ? new TelegramPolling({ channel: telegram, store, leaseMs: config.jobLeaseMs })
+      ? new TelegramPolling({
+          channel: telegram,
+          store,
+          leaseMs: config.jobLeaseMs,
+          onFatal: failed,
+        })
       : undefined);
   const terminal =
     config.channel === "console"
@@ -144,6 +158,7 @@ export async function createApp(
   return {
     core,
     channels,
+    fatal,
     async run() {
       const resumed = await jobs.startSweeping();
       if (resumed > 0) log.info("resumed unfinished jobs", { count: resumed });

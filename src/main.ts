@@ -25,6 +25,14 @@ async function main(): Promise<void> {
     await app.stop();
     process.exit(0);
   };
+  void app.fatal.then(async (err) => {
+    log.error("fatal", { err });
+    if (!stopping) {
+      stopping = true;
+      await app.stop().catch(() => undefined);
+    }
+    process.exit(1);
+  });
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   await app.run();

@@ -5,9 +5,10 @@
  * Every process sets the same webhook on start: PUBLIC_URL/telegram/<secret path>, with a
  * `secret_token` Telegram sends back in X-Telegram-Bot-Api-Secret-Token, checked on every
  * update (a request without it is refused and changes nothing). `max_connections` is 1, so
- * Telegram sends one update at a time, in order; each is answered as soon as it is kept in the
- * store, in its person's inbox — milliseconds, far inside Telegram's limit — and handled after
- * the answer (telegram-inbox.ts: kept once, handled one at a time per person across processes,
+ * Telegram sends one update at a time, in order; each is answered once it is handled (a turn
+ * with nothing of the person's waiting: milliseconds) or kept in the store, in its person's
+ * inbox, to be handled after the answer — a turn that runs long is kept too, far inside
+ * Telegram's limit (telegram-inbox.ts: handled once, one at a time per person across processes,
  * what a killed process left handled on start). Long work goes to jobs, as in every turn.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -31,6 +32,8 @@ export interface TelegramWebhookOptions {
   secret: string | Uint8Array;
   /** The lease of a person's turn lock (JOB_LEASE_MS). */
   leaseMs?: number;
+  /** How long a turn handled at once may hold Telegram's answer (telegram-inbox.ts). */
+  handleAtOnceMs?: number;
 }
 
 export class TelegramWebhook {
@@ -51,6 +54,7 @@ export class TelegramWebhook {
       channel: opts.channel,
       store: opts.store,
       leaseMs: opts.leaseMs,
+      handleAtOnceMs: opts.handleAtOnceMs,
     });
   }
 
@@ -103,15 +107,14 @@ export class TelegramWebhook {
         }
         const person = TelegramInbox.personOf(update.data);
         try {
-          if (person !== undefined) await this.inbox.keep(person, update.data);
+          if (person !== undefined) await this.inbox.arrive(person, update.data);
         } catch (err) {
-          // Not kept: Telegram sends it again.
-          log.warn("telegram: could not keep an update; Telegram will send it again", { err });
+          // Neither handled nor kept: Telegram sends it again.
+          log.warn("telegram: could not take an update in; Telegram will send it again", { err });
           res.writeHead(503).end();
           return;
         }
         res.writeHead(200).end();
-        if (person !== undefined) this.inbox.drain(person);
       },
       () => {
         if (!res.headersSent) res.writeHead(413).end();

@@ -364,8 +364,19 @@ export class Engine implements JobReporter {
     if (change === "stale")
       return { replies: [], seq: before?.seq ?? 0, secret: false, ack: "stale" };
     const id = change.replies.length > 0 ? (source ?? randomUUID()) : undefined;
-    if (id && !change.forget) await this.outboxIndex.mark(user);
-    const after = await this.commit(user, before, change, input.kind === "job", fence, id, source);
+    // In the index before its replies are saved; still there from an earlier turn, left there.
+    const indexed = id !== undefined && !change.forget;
+    if (indexed && before?.indexed !== true) await this.outboxIndex.mark(user);
+    const after = await this.commit(
+      user,
+      before,
+      change,
+      input.kind === "job",
+      fence,
+      id,
+      source,
+      indexed,
+    );
     const turn: Turn = {
       ...(id ? { id } : {}),
       replies: change.replies,
@@ -509,8 +520,17 @@ export class Engine implements JobReporter {
         const saved = await this.saved.get(user);
         const waiting = saved?.outbox?.length ?? 0;
         const after = saved && waiting > 0 ? await this.flush(user, saved, fence) : saved;
-        if ((after?.outbox?.length ?? 0) === 0) await this.outboxIndex.unmark(user);
-        return waiting - (after?.outbox?.length ?? 0);
+        const left = after?.outbox?.length ?? 0;
+        if (left === 0) {
+          // Said out of the index first: a state that says "indexed" is, or its turn would skip
+          // putting the user back in, and a kill would leave its replies where no sweep looks.
+          if (after?.indexed) {
+            const { indexed: _, ...rest } = after;
+            await this.saved.setFenced(user, rest, fence);
+          }
+          await this.outboxIndex.unmark(user);
+        }
+        return waiting - left;
       });
     } catch (err) {
       if (!(err instanceof RecipientGoneError)) throw err;
@@ -651,6 +671,7 @@ export class Engine implements JobReporter {
     fence: Fence,
     replyId?: string,
     source?: string,
+    indexed = false,
   ): Promise<Saved | undefined> {
     if (change.forget) {
       // Still ours? Rewriting the record as it was says so, or refuses.
@@ -674,7 +695,10 @@ export class Engine implements JobReporter {
       source === undefined
         ? before?.handled
         : [...(before?.handled ?? []), source].slice(-HANDLED_MAX);
-    const withHandled = handled ? { handled } : {};
+    const withHandled = {
+      ...(handled ? { handled } : {}),
+      ...(indexed || before?.indexed ? { indexed: true as const } : {}),
+    };
     if (
       before &&
       !change.history &&

@@ -265,5 +265,10 @@ export const Saved = z.object({
    * last, saved with the turn: one handed over again after a crash or a retry isn't run twice.
    */
   handled: z.array(z.string()).max(HANDLED_MAX).optional(),
+  /**
+   * The user was put in the outbox index (engine/outbox.ts) by a turn saved here, and the sweep
+   * hasn't taken them out since (it clears this first): the next turn needn't put them in again.
+   */
+  indexed: z.literal(true).optional(),
 });
 export type Saved = z.infer<typeof Saved>;

@@ -52,6 +52,29 @@ describe("the outbox", () => {
     await after.core.close();
   });
 
+  it("replies saved by a turn that didn't index the user again (still indexed), or after a sweep took them out, are found by the sweep after a kill", async () => {
+    const store = openMemoryStore(`outbox-${randomUUID()}`);
+    const first = await makeChat(fakeWorld(), { store, user: "tg:9" });
+    await first.send("/start");
+    // Still in the index from the turn before: this turn's save doesn't put them in again.
+    await first.engine.receive("tg:9", { kind: "command", name: "help", args: "" }, async () => {
+      throw new Killed("SIGKILL");
+    });
+    await first.core.close();
+    const second = await makeChat(fakeWorld(), { store, user: "tg:9" });
+    expect(await second.engine.deliverPending()).toBe(1);
+    // The sweep found nothing more waiting and took them out; the next turn puts them back.
+    expect(await second.engine.deliverPending()).toBe(0);
+    await second.engine.receive("tg:9", { kind: "command", name: "help", args: "" }, async () => {
+      throw new Killed("SIGKILL");
+    });
+    await second.core.close();
+    const third = await makeChat(fakeWorld(), { store, user: "tg:9" });
+    expect(await third.engine.deliverPending()).toBe(1);
+    expect(said(third.notified)).toEqual([expect.stringMatching(/^Commands/)]);
+    await third.core.close();
+  });
+
   it("a send that succeeded is acknowledged and never repeated", async () => {
     const store = openMemoryStore(`outbox-${randomUUID()}`);
     const chat = await makeChat(fakeWorld(), { store, user: "tg:8" });

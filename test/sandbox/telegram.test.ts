@@ -469,6 +469,35 @@ describe("grammY against the Telegram sandbox", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("ends a waiting long poll as Telegram does: 409 on setWebhook, 401 once the token is revoked", async () => {
+    const call = (token: string, method: string, body: Record<string, unknown>) =>
+      fetch(`${sandbox.url}/bot${token}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }).then(async (r) => [r.status, await r.json()] as const);
+    const token = sandbox.token;
+
+    const waiting = call(token, "getUpdates", { timeout: 30 });
+    await new Promise((r) => setTimeout(r, 50));
+    await call(token, "setWebhook", { url: "https://bot.example/hook" });
+    expect(await waiting).toEqual([
+      409,
+      { ok: false, error_code: 409, description: "Conflict: terminated by setWebhook request" },
+    ]);
+    await call(token, "deleteWebhook", {});
+
+    const polling = call(token, "getUpdates", { timeout: 30 });
+    await new Promise((r) => setTimeout(r, 50));
+    const fresh = sandbox.revokeToken();
+    const unauthorized = [401, { ok: false, error_code: 401, description: "Unauthorized" }];
+    expect(await polling).toEqual(unauthorized);
+    expect(await call(token, "getMe", {})).toEqual(unauthorized);
+    expect(fresh).not.toBe(token);
+    expect(sandbox.token).toBe(fresh);
+    expect((await call(fresh, "getMe", {}))[0]).toBe(200);
+  });
+
   it("works with grammY's built-in bot.start() and bot.stop()", async () => {
     const bot = newBot();
     bot.on("message:text", (ctx) => ctx.reply(`got ${ctx.message.text}`));
