@@ -314,6 +314,7 @@ if (budgetBound) {
       `${r2((d.settled.max - WATCH.settleMs) / boundMs)} × that, at zero max ${r2(d.zero.max / boundMs)} × that.`,
   );
 }
+if (d.lateExamples.length > 0) console.log(`  For example ${d.lateExamples.join("; ")}.`);
 console.log(
   `Target exactly one finished message each: ${verdict(m.one === N)} ` +
     `(${n(m.none)} none, ${n(m.more)} more than one).`,

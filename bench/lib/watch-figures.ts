@@ -71,6 +71,8 @@ export interface Delays {
    * who stayed, the turn that sends the message) is "last request → message".
    */
   laterThanOwnPoll: { settled: number; zero: number };
+  /** A few of those, to read: ms after settling that the watch decided, and its longest interval. */
+  lateExamples: string[];
 }
 
 /** `settleMs` as the watches ran. */
@@ -80,14 +82,23 @@ export function delays(run: WatchRun, settleMs: number): Delays {
   const toLast: number[] = [];
   const lastToMsg: number[] = [];
   const late = { settled: 0, zero: 0 };
+  const examples: string[] = [];
   for (let k = 0; k < run.watches; k++) {
     if (run.finishes[k] === 0) continue;
     const d = run.finishedAt[k]! - run.settleAt[k]!;
     (run.hasStragglers[k] ? settled : zero).push(d);
     const decided = run.lastPollAt[k]! - run.settleAt[k]!;
-    if (run.hasStragglers[k]) {
-      if (decided > settleMs + run.endGap[k]!) late.settled += 1;
-    } else if (decided > run.endGap[k]!) late.zero += 1;
+    const isLate = run.hasStragglers[k]
+      ? decided > settleMs + run.endGap[k]!
+      : decided > run.endGap[k]!;
+    if (isLate) {
+      if (run.hasStragglers[k]) late.settled += 1;
+      else late.zero += 1;
+      if (examples.length < 4)
+        examples.push(
+          `u${k}: decided ${(decided / 1000).toFixed(1)} s after settling, longest interval since ${(run.endGap[k]! / 1000).toFixed(1)} s`,
+        );
+    }
     toLast.push(run.lastPollAt[k]! - run.settleAt[k]!);
     lastToMsg.push(run.finishedAt[k]! - run.lastPollAt[k]!);
   }
@@ -98,6 +109,7 @@ export function delays(run: WatchRun, settleMs: number): Delays {
     lastRequestToMessage: spread(lastToMsg),
     pollGaps: spread(run.pollGaps.times),
     laterThanOwnPoll: late,
+    lateExamples: examples,
   };
 }
 

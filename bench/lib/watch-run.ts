@@ -466,6 +466,8 @@ export async function runWatches(o: WatchRunOptions): Promise<WatchRun> {
     await move(s, `u${k}`, tickMs, hasStragglers[k] === 1, go);
     // Followers leave at go + tickMs, + 2·tickMs, …: the last at go + movers·tickMs.
     settleAt[k] = go + o.movers * tickMs;
+    // Its first poll, as saved: the intervals count from it.
+    lastLookup[k] = go;
   }
 
   // ---- baseline; then a process that starts finds them all and waits for each -----------
