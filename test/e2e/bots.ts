@@ -1,8 +1,8 @@
 /**
- * Real bot processes for end-to-end tests that run more than one: each started from
- * src/main.ts with its own data folder and web port, a round-robin balancer in front
- * of their web sides (Telegram's webhook reaches any process), and /healthz to wait
- * for. Killed with SIGKILL after each test (`killAll`).
+ * Real bot processes for end-to-end tests: each started from src/main.ts with its own data
+ * folder and web port, a round-robin balancer in front of their web sides when there are
+ * several (Telegram's webhook reaches any process), and /healthz to wait for. Killed with
+ * SIGKILL after each test (`killAll`).
  */
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -27,18 +27,28 @@ export interface Bot extends Proc {
 /**
  * src/main.ts with `env` over a test's defaults (its own data folder, a web port, the
  * sandbox's private addresses allowed, warnings only): `env.PORT` keeps a port, so a
- * process started again in a dead one's place takes over its place behind the balancer.
+ * process started again in a dead one's place takes over its place behind the balancer;
+ * `env.DATA_DIR` keeps a data folder, so a process started again picks up where the last
+ * one stopped. `fdLimit`: the file descriptors it may hold (`ulimit -n`).
  */
-export async function startBot(env: Record<string, string>): Promise<Bot> {
+export async function startBot(
+  env: Record<string, string>,
+  opts: { fdLimit?: number } = {},
+): Promise<Bot> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const proc = startProcess("src/main.ts", {
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-bot-")),
-    ALLOW_PRIVATE_NETWORK: "true",
-    LOG_LEVEL: "warn",
-    HOST: "127.0.0.1",
-    ...env,
-    PORT: String(port),
-  });
+  const proc = startProcess(
+    "src/main.ts",
+    {
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-bot-")),
+      ALLOW_PRIVATE_NETWORK: "true",
+      LOG_LEVEL: "warn",
+      HOST: "127.0.0.1",
+      ...env,
+      PORT: String(port),
+    },
+    [],
+    opts,
+  );
   return Object.assign(proc, { port });
 }
 
@@ -52,6 +62,11 @@ export async function health(
   } catch {
     return undefined;
   }
+}
+
+/** Whether each of these ports answers /healthz with 200. */
+export async function allHealthy(ports: readonly number[]): Promise<boolean> {
+  return (await Promise.all(ports.map(health))).every((h) => h?.status === 200);
 }
 
 /** Waits (bounded) until `ok` holds; the failure says what was awaited, and what the bots said. */

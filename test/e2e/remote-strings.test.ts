@@ -3,9 +3,6 @@
  * (4,096 characters a message): a Mastodon server that calls itself by a 5,000-character
  * domain still gets its user signed in and told so.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import {
@@ -13,7 +10,8 @@ import {
   startTelegramSandbox,
   type TelegramSandbox,
 } from "../../sandbox/telegram.js";
-import { type Proc, startProcess } from "./process.js";
+import { killAll, startBot } from "./bots.js";
+import type { Proc } from "./process.js";
 
 const USER = 4242;
 let tg: TelegramSandbox | undefined;
@@ -21,10 +19,7 @@ let masto: MastodonSandbox | undefined;
 const procs: Proc[] = [];
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
+  await killAll(procs);
   await tg?.close();
   await masto?.close();
 });
@@ -40,12 +35,9 @@ describe("remote strings in Telegram messages", () => {
     masto.addAccount({ username: "ada" });
     masto.seedFollows("ada", 3);
     const token = masto.issueToken("ada", ["read:accounts", "read:follows"]);
-    const bot = startProcess("src/main.ts", {
+    const bot = await startBot({
       TELEGRAM_BOT_TOKEN: tg.token,
       TELEGRAM_API_ROOT: tg.url,
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-remote-")),
-      ALLOW_PRIVATE_NETWORK: "true",
-      LOG_LEVEL: "warn",
       HTTP_TIMEOUT_MS: "5000",
     });
     procs.push(bot);

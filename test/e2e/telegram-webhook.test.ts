@@ -5,7 +5,15 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { type Balancer, freePort, killAll, roundRobin, startBot } from "./bots.js";
+import {
+  allHealthy,
+  type Balancer,
+  freePort,
+  killAll,
+  roundRobin,
+  startBot,
+  until,
+} from "./bots.js";
 import type { Proc } from "./process.js";
 
 let tg: TelegramSandbox | undefined;
@@ -38,18 +46,12 @@ describe("Telegram by webhook, two processes", () => {
       procs.push(bot);
     }
     // Both have set the webhook once both listen (each sets the same one).
-    for (let k = 0; k < 200; k++) {
-      const ok = await Promise.all(
-        ports.map((p) =>
-          fetch(`http://127.0.0.1:${p}/healthz`).then(
-            (r) => r.ok,
-            () => false,
-          ),
-        ),
-      );
-      if (ok.every(Boolean) && tg.callsTo("setWebhook").filter((c) => c.ok).length >= 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(
+      "both processes up and the webhook set",
+      async () =>
+        (await allHealthy(ports)) && tg!.callsTo("setWebhook").filter((c) => c.ok).length >= 2,
+      { bots: procs, ms: 60_000 },
+    );
 
     const forged = await fetch(
       `${lb.url}${new URL(tg.callsTo("setWebhook")[0]!.args.url as string).pathname}`,

@@ -14,7 +14,8 @@ import {
   startTelegramSandbox,
   type TelegramSandbox,
 } from "../../sandbox/telegram.js";
-import { type Proc, startProcess } from "./process.js";
+import { type Bot, killAll, startBot } from "./bots.js";
+import type { Proc } from "./process.js";
 
 const USER = 4242;
 let tg: TelegramSandbox | undefined;
@@ -23,23 +24,19 @@ let mb: MicroblogSandbox | undefined;
 const procs: Proc[] = [];
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
+  await killAll(procs);
   await tg?.close();
   await masto?.close();
   await mb?.close();
   mb = undefined;
 });
 
-function startBot(dataDir: string, extra: Record<string, string> = {}): Proc {
-  const bot = startProcess("src/main.ts", {
+/** The bot on the Telegram stand-in, with its state in `dataDir` (kept across a restart). */
+async function start(dataDir: string, extra: Record<string, string> = {}): Promise<Bot> {
+  const bot = await startBot({
     TELEGRAM_BOT_TOKEN: tg!.token,
     TELEGRAM_API_ROOT: tg!.url,
     DATA_DIR: dataDir,
-    ALLOW_PRIVATE_NETWORK: "true",
-    LOG_LEVEL: "warn",
     HTTP_TIMEOUT_MS: "5000",
     ...extra,
   });
@@ -66,7 +63,7 @@ describe("Telegram end to end", () => {
     masto.addAccount({ username: "ada" });
     const follows = masto.seedFollows("ada", 412);
     const token = masto.issueToken("ada", ["read:accounts", "read:follows"]);
-    const bot = startBot(mkdtempSync(path.join(tmpdir(), "fedimove-e2e-")));
+    const bot = await start(mkdtempSync(path.join(tmpdir(), "fedimove-e2e-")));
 
     tg.sendText(USER, "/start");
     const hello = await botSays(/^Hi! I'll move your Mastodon account/);
@@ -129,7 +126,7 @@ describe("Telegram end to end", () => {
     const token = masto.issueToken("bob", ["read"]);
     const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
     // A short lease, so the restarted process may take the job over soon after the kill.
-    let bot = startBot(dataDir, { JOB_LEASE_MS: "2000" });
+    let bot = await start(dataDir, { JOB_LEASE_MS: "2000" });
 
     tg.sendText(USER, "/start");
     await botSays(/^Hi!/);
@@ -153,7 +150,7 @@ describe("Telegram end to end", () => {
     const pagesBefore = masto.requests.filter((q) => q.path.includes("/following")).length;
     masto.setLatency(0);
 
-    bot = startBot(dataDir, { JOB_LEASE_MS: "2000" });
+    bot = await start(dataDir, { JOB_LEASE_MS: "2000" });
     const doc = await tg.waitFor(USER, (m) => m.from === "bot" && m.kind === "document", 30_000);
     expect(doc.document?.bytes.toString("utf8")).toBe(
       mastodonFollowingCsv(follows, "slow.example"),
@@ -178,7 +175,7 @@ describe("Telegram end to end", () => {
     for (const a of accts) mb.addRemote(a, { exists: true });
     const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
     const env = { JOB_LEASE_MS: "2000", MICROBLOG_URL: mb.url, MICROBLOG_DOMAIN: "mb.example" };
-    let bot = startBot(dataDir, env);
+    let bot = await start(dataDir, env);
 
     tg.sendText(USER, "/start");
     await botSays(/^Hi!/);
@@ -206,7 +203,7 @@ describe("Telegram end to end", () => {
     bot.child.kill("SIGKILL");
     await bot.exited;
     mb.setLatency(0);
-    bot = startBot(dataDir, env);
+    bot = await start(dataDir, env);
 
     const report = await botSays(/^Done: /, 30_000);
     expect(textOf(report)).toBe("Done: 60 followed.");

@@ -13,7 +13,8 @@ import { STATE_VERSION } from "../../src/model/state.js";
 import { openStore } from "../../src/store/open-store.js";
 import { deriveKey, Sealer } from "../../src/store/seal.js";
 import { moveWorlds } from "../helpers/worlds.js";
-import { type Proc, startProcess } from "./process.js";
+import { killAll, startBot } from "./bots.js";
+import type { Proc } from "./process.js";
 
 const USER = 777;
 const SECRET = "a-test-secret-for-sealing-0123456789";
@@ -22,10 +23,7 @@ const procs: Proc[] = [];
 const openWorld = moveWorlds();
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
+  await killAll(procs);
   await tg?.close();
 });
 
@@ -73,12 +71,12 @@ describe("the watch across a SIGKILL", () => {
       WATCH_SETTLE_MS: "1500",
       WATCH_BUDGET_PER_HOUR: "1000000",
     };
-    const start = () => {
-      const p = startProcess("src/main.ts", env);
+    const start = async () => {
+      const p = await startBot(env);
       procs.push(p);
       return p;
     };
-    let bot = start();
+    let bot = await start();
     tg.sendText(USER, "/status");
     const moveMsg = await tg
       .waitFor(USER, (m) => m.from === "bot" && /Then tell me\./.test(m.text ?? ""), 20_000)
@@ -102,7 +100,7 @@ describe("the watch across a SIGKILL", () => {
     while (old.followersOf("ada").length > 30) await new Promise((r) => setTimeout(r, 50));
     bot.child.kill("SIGKILL");
     await bot.exited;
-    bot = start();
+    bot = await start();
 
     const finished = await tg.waitFor(
       USER,
