@@ -2,13 +2,14 @@
  * Real bot processes for end-to-end tests: each started from src/main.ts with its own data
  * folder and web port, a round-robin balancer in front of their web sides when there are
  * several (Telegram's webhook reaches any process), and /healthz to wait for. Killed with
- * SIGKILL after each test (`killAll`).
+ * SIGKILL after each test (`endedAfterEach`, or `killAll`).
  */
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
 import { type Proc, startProcess } from "./process.js";
 
 export async function freePort(): Promise<number> {
@@ -125,6 +126,33 @@ export async function roundRobin(ports: readonly number[]): Promise<Balancer> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     served,
     close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * What each test of a file starts, ended after it whatever happened: the bot processes
+ * (`killing`) killed first, then what they talked to (`closing`: stand-ins, balancers) closed,
+ * the last opened first. Call once at the file's top level.
+ */
+export function endedAfterEach(): {
+  killing<P extends Proc>(proc: P): P;
+  closing<T extends { close(): Promise<unknown> }>(opened: T): T;
+} {
+  const procs: Proc[] = [];
+  const open: { close(): Promise<unknown> }[] = [];
+  afterEach(async () => {
+    await killAll(procs);
+    for (const x of open.splice(0).reverse()) await x.close();
+  });
+  return {
+    killing(proc) {
+      procs.push(proc);
+      return proc;
+    },
+    closing(opened) {
+      open.push(opened);
+      return opened;
+    },
   };
 }
 

@@ -5,41 +5,34 @@
  * came meanwhile once.
  */
 import { randomBytes } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { describe, expect, it } from "vitest";
+import { startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { BOT_SCOPES, botSaid, plainOf } from "../channels/dm-helpers.js";
-import { type Bot, killAll, startBot, until } from "./bots.js";
+import { type Bot, endedAfterEach, startBot, until } from "./bots.js";
 import type { Proc } from "./process.js";
 
-let sb: MastodonSandbox | undefined;
-const procs: Proc[] = [];
-
-afterEach(async () => {
-  await killAll(procs);
-  await sb?.close();
-});
+const { killing, closing } = endedAfterEach();
 
 describe("the DM intake with two processes", () => {
   it("runs in the lease's holder only; after a SIGKILL the other takes over and loses nothing", async () => {
-    sb = await startMastodonSandbox({ domain: "bots.example", rateLimit: null });
+    const sb = closing(await startMastodonSandbox({ domain: "bots.example", rateLimit: null }));
     sb.addAccount({ username: "movebot" });
     sb.addAccount({ username: "ada" });
     const token = sb.issueToken("movebot", BOT_SCOPES);
     const secret = randomBytes(24).toString("base64url");
-    const start = async () => {
-      const p = await startBot({
-        MASTODON_BOT_URL: sb!.url,
-        MASTODON_BOT_TOKEN: token,
-        STORE_URL: "redis://127.0.0.1:6379",
-        FEDIMOVE_SECRET: secret,
-        LOG_LEVEL: "info",
-        HTTP_TIMEOUT_MS: "5000",
-        MASTODON_POLL_MS: "300",
-        SANDBOX_ORIGINS: JSON.stringify({ "bots.example": sb!.url }),
-      });
-      procs.push(p);
-      return p;
-    };
+    const start = async () =>
+      killing(
+        await startBot({
+          MASTODON_BOT_URL: sb.url,
+          MASTODON_BOT_TOKEN: token,
+          STORE_URL: "redis://127.0.0.1:6379",
+          FEDIMOVE_SECRET: secret,
+          LOG_LEVEL: "info",
+          HTTP_TIMEOUT_MS: "5000",
+          MASTODON_POLL_MS: "300",
+          SANDBOX_ORIGINS: JSON.stringify({ "bots.example": sb.url }),
+        }),
+      );
     const bots = [await start(), await start()];
     const listening = (p: Proc) => p.stderr().includes("mastodon-dm: listening");
     let holder: Bot[] = [];
@@ -52,20 +45,20 @@ describe("the DM intake with two processes", () => {
       { ms: 30_000, bots },
     );
     expect(holder).toHaveLength(1);
-    await until("one stream connection", () => sb!.streamConnections() === 1, {
+    await until("one stream connection", () => sb.streamConnections() === 1, {
       ms: 20_000,
       bots,
     });
     const survivor = bots.find((b) => b !== holder[0])!;
 
     const send = (text: string) => {
-      const last = botSaid(sb!, "ada").at(-1)?.id;
-      return sb!.postAs("ada", `@movebot ${text}`, {
+      const last = botSaid(sb, "ada").at(-1)?.id;
+      return sb.postAs("ada", `@movebot ${text}`, {
         visibility: "direct",
         ...(last ? { inReplyToId: last } : {}),
       }).id;
     };
-    const answersTo = (id: string) => botSaid(sb!, "ada").filter((s) => s.in_reply_to_id === id);
+    const answersTo = (id: string) => botSaid(sb, "ada").filter((s) => s.in_reply_to_id === id);
     const hello = send("hello");
     await until("an answer to hello", () => answersTo(hello).length >= 1, { ms: 20_000, bots });
 

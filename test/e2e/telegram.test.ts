@@ -5,7 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { mastodonFollowingCsv } from "../../sandbox/mastodon-export.js";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
@@ -14,22 +14,13 @@ import {
   startTelegramSandbox,
   type TelegramSandbox,
 } from "../../sandbox/telegram.js";
-import { type Bot, killAll, startBot } from "./bots.js";
-import type { Proc } from "./process.js";
+import { type Bot, endedAfterEach, startBot } from "./bots.js";
 
 const USER = 4242;
 let tg: TelegramSandbox | undefined;
 let masto: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;
-const procs: Proc[] = [];
-
-afterEach(async () => {
-  await killAll(procs);
-  await tg?.close();
-  await masto?.close();
-  await mb?.close();
-  mb = undefined;
-});
+const { killing, closing } = endedAfterEach();
 
 /** The bot on the Telegram stand-in, with its state in `dataDir` (kept across a restart). */
 async function start(dataDir: string, extra: Record<string, string> = {}): Promise<Bot> {
@@ -40,8 +31,7 @@ async function start(dataDir: string, extra: Record<string, string> = {}): Promi
     HTTP_TIMEOUT_MS: "5000",
     ...extra,
   });
-  procs.push(bot);
-  return bot;
+  return killing(bot);
 }
 
 const textOf = (m: MessageView) => m.text ?? "";
@@ -58,8 +48,8 @@ function press(message: MessageView, label: string): void {
 
 describe("Telegram end to end", () => {
   it("a user starts, connects with a token and receives the CSV Mastodon would export", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null });
+    tg = closing(await startTelegramSandbox());
+    masto = closing(await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null }));
     masto.addAccount({ username: "ada" });
     const follows = masto.seedFollows("ada", 412);
     const token = masto.issueToken("ada", ["read:accounts", "read:follows"]);
@@ -119,8 +109,8 @@ describe("Telegram end to end", () => {
   });
 
   it("a bot killed mid-export resumes after restart and sends the CSV exactly once", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain: "slow.example", rateLimit: null });
+    tg = closing(await startTelegramSandbox());
+    masto = closing(await startMastodonSandbox({ domain: "slow.example", rateLimit: null }));
     masto.addAccount({ username: "bob" });
     const follows = masto.seedFollows("bob", 2000);
     const token = masto.issueToken("bob", ["read"]);
@@ -167,9 +157,9 @@ describe("Telegram end to end", () => {
   });
 
   it("an import killed mid-way resumes after restart: no account followed twice, one report", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ rateLimit: null });
-    mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
+    tg = closing(await startTelegramSandbox());
+    masto = closing(await startMastodonSandbox({ rateLimit: null }));
+    mb = closing(await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" }));
     const token = mb.addUser("ada");
     const accts = Array.from({ length: 60 }, (_, k) => `friend${k}@far.example`);
     for (const a of accts) mb.addRemote(a, { exists: true });

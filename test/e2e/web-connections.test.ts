@@ -5,22 +5,17 @@
  */
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { killAll, startBot, until } from "./bots.js";
-import type { Proc } from "./process.js";
+import { startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { startTelegramSandbox } from "../../sandbox/telegram.js";
+import { endedAfterEach, startBot, until } from "./bots.js";
 
 const USER = 4242;
-let tg: TelegramSandbox | undefined;
-let masto: MastodonSandbox | undefined;
-const procs: Proc[] = [];
+const { killing, closing } = endedAfterEach();
 const sockets: Socket[] = [];
 
-afterEach(async () => {
+// Registered after endedAfterEach, so run before it: the sockets go before the bot is killed.
+afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
-  await killAll(procs);
-  await tg?.close();
-  await masto?.close();
 });
 
 /** Opens a socket that says nothing; resolves once it's connected, with whether the server closed it. */
@@ -37,8 +32,10 @@ function idle(port: number): Promise<{ socket: Socket; closed: Promise<void> }> 
 
 describe("the web side under 1,100 idle sockets", () => {
   it("the bot still answers on Telegram, and sockets past the cap are closed", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null });
+    const tg = closing(await startTelegramSandbox());
+    const masto = closing(
+      await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null }),
+    );
     const bot = await startBot(
       {
         TELEGRAM_BOT_TOKEN: tg.token,
@@ -50,7 +47,7 @@ describe("the web side under 1,100 idle sockets", () => {
       },
       { fdLimit: 1024 },
     );
-    procs.push(bot);
+    killing(bot);
     const { port } = bot;
     const logged = (what: string) => () => bot.stderr().includes(what);
     await until(
