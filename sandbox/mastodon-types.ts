@@ -3,8 +3,7 @@
  * the request log, and the handle startMastodonSandbox gives back (re-exported by mastodon.ts).
  */
 
-import type { ChaosKind, ChaosOptions } from "./chaos.js";
-import type { Fault as PipelineFault } from "./http-pipeline.js";
+import type { PipelineControls, Fault as PipelineFault } from "./http-pipeline.js";
 import type { DmControls } from "./mastodon-dm-control.js";
 import type { MastodonAccount } from "./mastodon-entities.js";
 import type { ResolvableOptions } from "./mastodon-federation.js";
@@ -181,7 +180,8 @@ export interface SnapshotSeed {
 }
 
 /** The handle; people writing to a bot and the streaming controls are mastodon-dm-control.ts. */
-export interface MastodonSandbox extends DmControls {
+/** The handle: its controls, and latency, faults, the request log and close as every stand-in has. */
+export interface MastodonSandbox extends DmControls, PipelineControls<RequestLogEntry> {
   /** http://127.0.0.1:PORT — give this to masto's createRestAPIClient. */
   readonly url: string;
   readonly port: number;
@@ -266,13 +266,4 @@ export interface MastodonSandbox extends DmControls {
   /** Resets all counters. null turns throttling (and the X-RateLimit-* headers) off. */
   setRateLimit(config: RateLimitConfig | null): void;
   resetRateLimits(): void;
-  setLatency(ms: number): void;
-  failNext(n: number, fault: Fault): void;
-  /** Random faults at a rate, seeded (null: off); see chaos.ts. */
-  setChaos(options: ChaosOptions | null): void;
-  /** How many random faults of each kind were given since setChaos (null: chaos is off). */
-  readonly chaosInjected: Readonly<Record<ChaosKind, number>> | null;
-  readonly requests: readonly RequestLogEntry[];
-  resetLog(): void;
-  close(): Promise<void>;
 }

@@ -85,7 +85,6 @@
  * endpoints microblog-control.ts, its stages of the shared pipeline microblog-pipeline.ts.
  */
 
-import type { ChaosKind, ChaosOptions } from "./chaos.js";
 import { listenLocal, type PipelineControls, RequestPipeline } from "./http-pipeline.js";
 import { microblogControl } from "./microblog-control.js";
 import { microblogStages } from "./microblog-pipeline.js";
@@ -109,7 +108,8 @@ export type {
   UserOptions,
 } from "./microblog-types.js";
 
-export interface MicroblogSandbox {
+/** The handle: its controls, and latency, faults, the request log and close as every stand-in has. */
+export interface MicroblogSandbox extends Omit<PipelineControls<RequestLogEntry>, "failNext"> {
   /** http://127.0.0.1:PORT */
   readonly url: string;
   readonly port: number;
@@ -136,15 +136,8 @@ export interface MicroblogSandbox {
   removeAlias(username: string, actorUri: string): boolean;
   /** Resets the counters. null: no limit. */
   setRateLimit(limit: RateLimit | null): void;
-  setLatency(ms: number): void;
+  /** micro.blog's faults: a status, a hang or a late answer (no dropped socket). */
   failNext(n: number, fault: Fault): void;
-  /** Random faults at a rate, seeded (null: off); see chaos.ts. */
-  setChaos(options: ChaosOptions | null): void;
-  /** How many random faults of each kind were given since setChaos (null: chaos is off). */
-  readonly chaosInjected: Readonly<Record<ChaosKind, number>> | null;
-  readonly requests: readonly RequestLogEntry[];
-  resetLog(): void;
-  close(): Promise<void>;
 }
 
 // ---- the sandbox ---------------------------------------------------------------------------

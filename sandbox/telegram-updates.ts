@@ -118,6 +118,20 @@ export class Updates {
     }
   }
 
+  /** `allowed_updates` of getUpdates or setWebhook: kept until changed; none given, no change. */
+  private allowUpdates(raw: string | undefined): void {
+    if (raw === undefined) return;
+    try {
+      const list = JSON.parse(raw);
+      if (Array.isArray(list)) {
+        const names = list.filter((x): x is string => typeof x === "string");
+        this.allowed = new Set(names.length > 0 ? names : DEFAULT_UPDATES);
+      }
+    } catch {
+      // ignored, like the Bot API does
+    }
+  }
+
   getUpdates(args: Record<string, string>, signal: AbortSignal): unknown {
     if (this.webhook)
       throw new ApiError(
@@ -127,17 +141,7 @@ export class Updates {
     const offset = toInt(args.offset);
     const limit = Math.min(100, Math.max(1, toInt(args.limit, 100)));
     const timeout = Math.min(MAX_LONG_POLL, Math.max(0, toInt(args.timeout)));
-    if (args.allowed_updates !== undefined) {
-      try {
-        const list = JSON.parse(args.allowed_updates);
-        if (Array.isArray(list)) {
-          const names = list.filter((x): x is string => typeof x === "string");
-          this.allowed = new Set(names.length > 0 ? names : DEFAULT_UPDATES);
-        }
-      } catch {
-        // ignored, like the Bot API does
-      }
-    }
+    this.allowUpdates(args.allowed_updates);
     if (offset > 0) {
       this.queue = this.queue.filter((u) => (u.update_id as number) >= offset);
     } else if (offset < 0) {
@@ -188,17 +192,7 @@ export class Updates {
     const maxConnections = toInt(args.max_connections, 40);
     if (maxConnections < 1 || maxConnections > 100)
       throw new ApiError(400, "Bad Request: max_connections must be between 1 and 100");
-    if (args.allowed_updates !== undefined) {
-      try {
-        const list = JSON.parse(args.allowed_updates);
-        if (Array.isArray(list)) {
-          const names = list.filter((x): x is string => typeof x === "string");
-          this.allowed = new Set(names.length > 0 ? names : DEFAULT_UPDATES);
-        }
-      } catch {
-        // ignored, like the Bot API does
-      }
-    }
+    this.allowUpdates(args.allowed_updates);
     if (toBool(args.drop_pending_updates)) this.queue = [];
     // Telegram closes the webhook it had before starting the new one, which then refuses to
     // start (Client.cpp do_set_webhook, on_webhook_closed): a refused URL leaves none set.

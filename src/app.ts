@@ -15,7 +15,7 @@ import { oneTimeRoutes } from "./channels/web/one-time-routes.js";
 import { opsRoutes } from "./channels/web/ops-routes.js";
 import { startWeb } from "./channels/web/server.js";
 import { type ChannelTraits, FULL_CHANNEL } from "./chat/channel.js";
-import type { DeliveryProgress, Notifier, Reply, UserKey } from "./chat/conversation.js";
+import type { Notifier, NotifyArgs } from "./chat/conversation.js";
 import type { Config } from "./config.js";
 import { type Core, createCore } from "./core.js";
 import { log } from "./log.js";
@@ -44,20 +44,15 @@ function notifierRouter(
   byPrefix: Partial<Record<"tg" | "console" | "mastodon", Notifier>>,
 ): Notifier {
   return {
-    async notify(
-      user: UserKey,
-      replies: readonly Reply[],
-      seq?: number,
-      id?: string,
-      progress?: DeliveryProgress,
-    ) {
+    async notify(...args: NotifyArgs) {
+      const [user] = args;
       const prefix = user.slice(0, user.indexOf(":")) as keyof typeof byPrefix;
       const channel = byPrefix[prefix];
       if (!channel) {
         log.warn("no channel for this user; reply dropped", { user });
         return;
       }
-      await channel.notify(user, replies, seq, id, progress);
+      await channel.notify(...args);
     },
   };
 }

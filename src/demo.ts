@@ -116,6 +116,20 @@ const config = readConfig({
 });
 setLogLevel(config.logLevel);
 
+/** The web pages of the move that Ada opens in a browser, played by the demo (!alias, !move). */
+const movePages: Record<string, () => Promise<string>> = {
+  async alias() {
+    micro.addAlias("ada", masto.actorUri("ada"));
+    return `(micro.blog's web page: @ada@demo.social added as an alias of @${newHandle})`;
+  },
+  async move() {
+    await masto.performMove("ada", newHandle, {
+      transfer: { perTick: 60, tickMs: 1500, stragglers: ["quiet.demo"] },
+    });
+    return `(demo.social's move page: the account now points to @${newHandle}; followers start moving)`;
+  },
+};
+
 if (dm) {
   await runDm();
   process.exit(0);
@@ -139,20 +153,7 @@ process.stdout.write(
   ].join("\n"),
 );
 
-const app = await createApp(config, {
-  hooks: {
-    async alias() {
-      micro.addAlias("ada", masto.actorUri("ada"));
-      return `(micro.blog's web page: @ada@demo.social added as an alias of @${newHandle})`;
-    },
-    async move() {
-      await masto.performMove("ada", newHandle, {
-        transfer: { perTick: 60, tickMs: 1500, stragglers: ["quiet.demo"] },
-      });
-      return `(demo.social's move page: the account now points to @${newHandle}; followers start moving)`;
-    },
-  },
-});
+const app = await createApp(config, { hooks: movePages });
 process.once(
   "SIGINT",
   () =>
@@ -230,16 +231,7 @@ async function runDm(): Promise<void> {
         ? "(Ada pasted her app token on the bot's page)"
         : `(the page said ${res.status})`;
     },
-    async alias() {
-      micro.addAlias("ada", masto.actorUri("ada"));
-      return `(micro.blog's web page: @ada@demo.social added as an alias of @${newHandle})`;
-    },
-    async move() {
-      await masto.performMove("ada", newHandle, {
-        transfer: { perTick: 60, tickMs: 1500, stragglers: ["quiet.demo"] },
-      });
-      return `(demo.social's move page: the account now points to @${newHandle}; followers start moving)`;
-    },
+    ...movePages,
   };
   function send(line: string): void {
     const last = said().at(-1)?.id;

@@ -12,6 +12,7 @@ import {
   type CommandName,
   type Input,
   type Notifier,
+  type NotifyArgs,
   type Reply,
   type UserKey,
 } from "../chat/conversation.js";
@@ -74,12 +75,7 @@ export class ConsoleChannel implements Notifier {
     this.closed?.();
   }
 
-  async notify(
-    _user: UserKey,
-    replies: readonly Reply[],
-    seq?: number,
-    _id?: string,
-  ): Promise<void> {
+  async notify(...[_user, replies, seq]: NotifyArgs): Promise<void> {
     await this.render(replies, seq ?? this.choices.seq);
   }
 

@@ -13,6 +13,7 @@ import {
   type DeliveryProgress,
   type Input,
   type Notifier,
+  type NotifyArgs,
   RecipientGoneError,
   type Reply,
   type UserKey,
@@ -156,13 +157,7 @@ export class TelegramChannel implements Notifier {
   }
 
   /** Throws when it couldn't deliver: the engine keeps the replies in its outbox and tries again. */
-  async notify(
-    user: UserKey,
-    replies: readonly Reply[],
-    seq?: number,
-    id?: string,
-    progress?: DeliveryProgress,
-  ): Promise<void> {
+  async notify(...[user, replies, seq, id, progress]: NotifyArgs): Promise<void> {
     const chatId = Number(user.slice("tg:".length));
     try {
       await this.renderOnce(chatId, replies, seq ?? 0, id, progress);

@@ -88,19 +88,22 @@ export const UserKeySchema = z.custom<UserKey>(
  * told), so the replies stay in the outbox for it.
  */
 export interface Notifier {
-  /**
-   * `id`: the message id from the engine's outbox; the same id may come again after a crash or
-   * a failed send, and a channel that can tell delivers it at most once. `progress`: how far an
-   * earlier delivery of it got, for a channel with no idempotency key of its own (Telegram).
-   */
-  notify(
-    user: UserKey,
-    replies: readonly Reply[],
-    seq?: number,
-    id?: string,
-    progress?: DeliveryProgress,
-  ): Promise<void>;
+  notify(...args: NotifyArgs): Promise<void>;
 }
+
+/**
+ * What a notify call carries, named once for the channels and the router between them.
+ * `id`: the message id from the engine's outbox; the same id may come again after a crash or
+ * a failed send, and a channel that can tell delivers it at most once. `progress`: how far an
+ * earlier delivery of it got, for a channel with no idempotency key of its own (Telegram).
+ */
+export type NotifyArgs = [
+  user: UserKey,
+  replies: readonly Reply[],
+  seq?: number,
+  id?: string,
+  progress?: DeliveryProgress,
+];
 
 /**
  * How far the delivery of an outbox entry got, saved with it: the replies before `from` went out

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Moving, Target } from "../model/state.js";
+import { atMost } from "../net/at-most.js";
 import { BODY_LIMITS } from "../net/body-limits.js";
 import { BadResponseError, RejectedError } from "../net/errors.js";
 import type { Http } from "../net/http.js";
@@ -79,6 +80,8 @@ export interface WorldDeps {
 
 /** How long the preview waits for each server before counting it as not answering. */
 const PROBE_TIMEOUT_MS = 4000;
+/** Servers the preview looks at at once. */
+const PROBES_AT_ONCE = 8;
 
 export function realWorld(deps: WorldDeps): World {
   const { http, signIn, microblog, allowPrivateNetwork, timeoutMs } = deps;
@@ -146,25 +149,22 @@ export function realWorld(deps: WorldDeps): World {
     },
     async serversAnswering(hosts) {
       const answering = new Set<string>();
-      const queue = [...new Set(hosts)];
-      const worker = async () => {
-        for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
-          const origin = originOf(host);
-          try {
-            await http.request(`${origin}/.well-known/nodeinfo`, {
-              timeoutMs: PROBE_TIMEOUT_MS,
-              retries: 0,
-              maxBytes: BODY_LIMITS.webfinger,
-            });
-            answering.add(host);
-          } catch (err) {
-            // Any answer at all, even a 404, means the server is there.
-            if (err instanceof RejectedError || err instanceof BadResponseError)
-              answering.add(host);
-          }
+      const probing = atMost(PROBES_AT_ONCE);
+      const probe = async (host: string) => {
+        const origin = originOf(host);
+        try {
+          await http.request(`${origin}/.well-known/nodeinfo`, {
+            timeoutMs: PROBE_TIMEOUT_MS,
+            retries: 0,
+            maxBytes: BODY_LIMITS.webfinger,
+          });
+          answering.add(host);
+        } catch (err) {
+          // Any answer at all, even a 404, means the server is there.
+          if (err instanceof RejectedError || err instanceof BadResponseError) answering.add(host);
         }
       };
-      await Promise.all(Array.from({ length: 8 }, worker));
+      await Promise.all([...new Set(hosts)].map((host) => probing(() => probe(host))));
       return answering;
     },
     async probeMastodon(origin) {

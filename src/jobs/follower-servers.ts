@@ -9,6 +9,7 @@
 import { moveSupport } from "../clients/fediverse.js";
 import type { World } from "../clients/world.js";
 import type { StayedReason } from "../model/jobs.js";
+import { type AtMost, atMost } from "../net/at-most.js";
 
 export interface FollowerServersOptions {
   /** How long an answer is kept: software changes with an upgrade, rarely within a day. */
@@ -36,14 +37,14 @@ type Known = { kind: "software"; name: string; version: string } | { kind: "not-
 export class FollowerServers {
   private readonly o: FollowerServersOptions;
   private readonly known = new Map<string, { until: number; answer: Promise<Known> }>();
-  private asking = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly asking: AtMost;
 
   constructor(
     private readonly world: World,
     options: Partial<FollowerServersOptions> = {},
   ) {
     this.o = { ...FOLLOWER_SERVERS, ...options };
+    this.asking = atMost(this.o.concurrency);
   }
 
   /** The likely reason followers on `host` stayed: the old server's own, or what `host` runs. */
@@ -74,32 +75,16 @@ export class FollowerServers {
     return entry.answer;
   }
 
-  private async ask(host: string): Promise<Known> {
-    await this.turn();
-    try {
-      const info = await this.world.fediverse.nodeinfo(host, {
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-      return { kind: "software", name: info.software.name, version: info.software.version };
-    } catch {
-      return { kind: "not-answering" };
-    } finally {
-      this.leave();
-    }
-  }
-
-  private async turn(): Promise<void> {
-    if (this.asking < this.o.concurrency) {
-      this.asking += 1;
-      return;
-    }
-    // The one leaving hands its place over (the count stays).
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  private leave(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.asking -= 1;
+  private ask(host: string): Promise<Known> {
+    return this.asking(async () => {
+      try {
+        const info = await this.world.fediverse.nodeinfo(host, {
+          signal: AbortSignal.timeout(this.o.timeoutMs),
+        });
+        return { kind: "software", name: info.software.name, version: info.software.version };
+      } catch {
+        return { kind: "not-answering" };
+      }
+    });
   }
 }

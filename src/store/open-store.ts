@@ -21,6 +21,7 @@ import { REDIS_FENCED_SET, RedisLocks, redisFenceKey } from "./locks-redis.js";
 import { SqliteLocks } from "./locks-sqlite.js";
 import { openMemoryStore } from "./memory-store.js";
 import { narrowFile, privateFile, privateFolder } from "./private-files.js";
+import { reconnectOnceConnected } from "./redis-reconnect.js";
 import { bySha } from "./redis-scripts.js";
 import { postgresScoredSets, redisScoredSets, sqliteScoredSets } from "./scored-sets.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
@@ -108,16 +109,10 @@ function openSqlite(path: string, callMs: number): Store {
 }
 
 async function openRedis(url: string, callMs: number): Promise<Store> {
-  let connected = false;
+  const reconnect = reconnectOnceConnected();
   const client = createClient({
     url,
-    socket: {
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      // Retry forever once we have been connected; before that, the server is
-      // simply not there, and openStore should say so rather than hang.
-      reconnectStrategy: (retries, cause) =>
-        connected ? Math.min(100 * 2 ** retries, 2_000) : cause,
-    },
+    socket: reconnect.socket,
     // While reconnecting, a command fails at once (ClientOfflineError) instead of
     // waiting, unbounded, for a server that may not come back.
     disableOfflineQueue: true,
@@ -133,7 +128,7 @@ async function openRedis(url: string, callMs: number): Promise<Store> {
   // Each @keyv/redis adapter adds its own listeners to the shared client.
   client.setMaxListeners(0);
   await client.connect();
-  connected = true;
+  reconnect.connected();
   const scripts = bySha(client);
   return new KeyvStore(
     {

@@ -5,6 +5,7 @@
  * Opened here so that no driver is imported outside src/store.
  */
 import { createClient } from "@keyv/redis";
+import { reconnectOnceConnected } from "./redis-reconnect.js";
 
 /** An open connection, for BullMQ only; close() ends it. */
 export interface QueueConnection {
@@ -25,26 +26,16 @@ export interface QueueConnection {
   close(): Promise<void>;
 }
 
-const CONNECT_TIMEOUT_MS = 5_000;
-
 export async function openQueueConnection(url: string): Promise<QueueConnection> {
   if (!/^rediss?:\/\//i.test(url)) {
     throw new Error("QUEUE_URL must be a redis:// or rediss:// URL (BullMQ runs on Redis)");
   }
-  let connected = false;
-  const client = createClient({
-    url,
-    socket: {
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      // As the store's: retry forever once connected; before that, say the server isn't there.
-      reconnectStrategy: (retries, cause) =>
-        connected ? Math.min(100 * 2 ** retries, 2_000) : cause,
-    },
-  });
+  const reconnect = reconnectOnceConnected();
+  const client = createClient({ url, socket: reconnect.socket });
   // Failures reach BullMQ's calls; without a listener an "error" event would crash the process.
   client.on("error", () => {});
   await client.connect();
-  connected = true;
+  reconnect.connected();
   return {
     client,
     ping: async () => {

@@ -1,14 +1,15 @@
 /**
- * Real bot processes for end-to-end tests that run more than one: each started from
- * src/main.ts with its own data folder and web port, a round-robin balancer in front
- * of their web sides (Telegram's webhook reaches any process), and /healthz to wait
- * for. Killed with SIGKILL after each test (`killAll`).
+ * Real bot processes for end-to-end tests: each started from src/main.ts with its own data
+ * folder and web port, a round-robin balancer in front of their web sides when there are
+ * several (Telegram's webhook reaches any process), and /healthz to wait for. Killed with
+ * SIGKILL after each test (`endedAfterEach`, or `killAll`).
  */
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
 import { type Proc, startProcess } from "./process.js";
 
 export async function freePort(): Promise<number> {
@@ -27,18 +28,28 @@ export interface Bot extends Proc {
 /**
  * src/main.ts with `env` over a test's defaults (its own data folder, a web port, the
  * sandbox's private addresses allowed, warnings only): `env.PORT` keeps a port, so a
- * process started again in a dead one's place takes over its place behind the balancer.
+ * process started again in a dead one's place takes over its place behind the balancer;
+ * `env.DATA_DIR` keeps a data folder, so a process started again picks up where the last
+ * one stopped. `fdLimit`: the file descriptors it may hold (`ulimit -n`).
  */
-export async function startBot(env: Record<string, string>): Promise<Bot> {
+export async function startBot(
+  env: Record<string, string>,
+  opts: { fdLimit?: number } = {},
+): Promise<Bot> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const proc = startProcess("src/main.ts", {
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-bot-")),
-    ALLOW_PRIVATE_NETWORK: "true",
-    LOG_LEVEL: "warn",
-    HOST: "127.0.0.1",
-    ...env,
-    PORT: String(port),
-  });
+  const proc = startProcess(
+    "src/main.ts",
+    {
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-bot-")),
+      ALLOW_PRIVATE_NETWORK: "true",
+      LOG_LEVEL: "warn",
+      HOST: "127.0.0.1",
+      ...env,
+      PORT: String(port),
+    },
+    [],
+    opts,
+  );
   return Object.assign(proc, { port });
 }
 
@@ -52,6 +63,11 @@ export async function health(
   } catch {
     return undefined;
   }
+}
+
+/** Whether each of these ports answers /healthz with 200. */
+export async function allHealthy(ports: readonly number[]): Promise<boolean> {
+  return (await Promise.all(ports.map(health))).every((h) => h?.status === 200);
 }
 
 /** Waits (bounded) until `ok` holds; the failure says what was awaited, and what the bots said. */
@@ -110,6 +126,33 @@ export async function roundRobin(ports: readonly number[]): Promise<Balancer> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     served,
     close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * What each test of a file starts, ended after it whatever happened: the bot processes
+ * (`killing`) killed first, then what they talked to (`closing`: stand-ins, balancers) closed,
+ * the last opened first. Call once at the file's top level.
+ */
+export function endedAfterEach(): {
+  killing<P extends Proc>(proc: P): P;
+  closing<T extends { close(): Promise<unknown> }>(opened: T): T;
+} {
+  const procs: Proc[] = [];
+  const open: { close(): Promise<unknown> }[] = [];
+  afterEach(async () => {
+    await killAll(procs);
+    for (const x of open.splice(0).reverse()) await x.close();
+  });
+  return {
+    killing(proc) {
+      procs.push(proc);
+      return proc;
+    },
+    closing(opened) {
+      open.push(opened);
+      return opened;
+    },
   };
 }
 

@@ -11,16 +11,25 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "@keyv/redis";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MessageView, startTelegramSandbox } from "../../sandbox/telegram.js";
+import { startTelegramSandbox } from "../../sandbox/telegram.js";
 import { openStore } from "../../src/store/open-store.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { startMoveWorld } from "../helpers/worlds.js";
-import { type Balancer, type Bot, freePort, killAll, roundRobin, startBot, until } from "./bots.js";
+import {
+  allHealthy,
+  type Balancer,
+  type Bot,
+  freePort,
+  killAll,
+  roundRobin,
+  startBot,
+  until,
+} from "./bots.js";
+import { telegramPerson, toMove, toPreview, toSignIn } from "./journey.js";
 import type { Proc } from "./process.js";
 
 const USER = 6161;
 const FOLLOW_DOMAINS = ["one.example", "two.example"];
-const AUTHORIZE = /https?:\/\/[^\s"<>]+\/oauth\/authorize[^\s"<>]*/;
 const QUEUE = "fedimove-jobs";
 const PG_ADMIN = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -134,55 +143,18 @@ describe("the journey on BullMQ, two processes", () => {
       await until(
         "both processes up and the webhook set",
         async () =>
-          (
-            await Promise.all(
-              ports.map((p) =>
-                fetch(`http://127.0.0.1:${p}/healthz`).then(
-                  (r) => r.ok,
-                  () => false,
-                ),
-              ),
-            )
-          ).every(Boolean) && tg.callsTo("setWebhook").filter((c) => c.ok).length >= 2,
+          (await allHealthy(ports)) && tg.callsTo("setWebhook").filter((c) => c.ok).length >= 2,
         { bots },
       );
 
-      let seen = 0;
-      const botSays = (pattern: RegExp, ms = 30_000): Promise<MessageView> =>
-        tg
-          .waitFor(
-            USER,
-            (m) => m.from === "bot" && m.messageId > seen && pattern.test(m.text ?? ""),
-            ms,
-          )
-          .catch((err: unknown) => {
-            const said = bots.map((b, k) => `--- bot ${k} stderr ---\n${b.stderr()}`).join("\n");
-            throw new Error(`${err}\n${said}`);
-          });
-      const send = (text: string) => {
-        seen = (tg.sendText(USER, text) as { message_id: number }).message_id;
-      };
-      const press = (message: MessageView, label: string) => {
-        const button = message.replyMarkup?.inline_keyboard.flat().find((b) => b.text === label);
-        if (!button?.callback_data) throw new Error(`no button ${label}`);
-        seen = Math.max(seen, ...tg.chat(USER).bot.map((m) => m.messageId));
-        tg.pressButton(USER, message.messageId, button.callback_data);
-      };
-
-      send("/start");
-      await botSays(/Which Mastodon server is your account on\?/);
-      send("old.example");
-      const signIn = await botSays(/^Tap to let me read your account/);
-      const url = AUTHORIZE.exec(signIn.html ?? "")?.[0].replaceAll("&amp;", "&");
-      send(w.old.authorize("ada", url!).code);
-      await botSays(/^Signed in as @ada@old\.example/);
-      await botSays(/^Moving to micro\.blog\?/);
-      send(w.appToken);
-      const preview = await botSays(/^I'll follow your 20 accounts on @ada@mb\.example\./);
+      const ada = telegramPerson(tg, USER, bots);
+      const { url } = await toSignIn(ada);
+      ada.send(w.old.authorize("ada", url!).code);
+      const preview = await toPreview(ada, w);
       w.mb.addAlias("ada", w.old.actorUri("ada"));
       // Slow enough that the import is still under way when its process is killed.
       w.mb.setLatency(250);
-      press(preview, "Follow them, then move");
+      ada.press(preview, "Follow them, then move");
 
       let victim: Bot | undefined;
       await until(
@@ -202,17 +174,11 @@ describe("the journey on BullMQ, two processes", () => {
       bots.push(replacement);
       procs.push(replacement);
 
-      await botSays(/^Done: 20 followed\./, 60_000);
+      await ada.says(/^Done: 20 followed\./, 60_000);
       w.mb.setLatency(0);
       expect(new Set(w.mb.followingOf("ada")).size).toBe(20);
-      press(await botSays(/^Two things on micro\.blog before the move:/), "Both done");
-      await botSays(/^✅ @ada@mb\.example lists @ada@old\.example as an alias/);
-      await botSays(/^Before the move — all clear:/);
-      press(await botSays(/^This can't be undone/), "I understand — move");
-      const page = await botSays(/^Now open old\.example's move page/);
-      await w.old.performMove("ada", "ada@mb.example");
-      press(page, "I've moved");
-      await botSays(/^Your move is finished/, 60_000);
+      await toMove(ada, w);
+      await ada.says(/^Your move is finished/, 60_000);
 
       const all = tg.chat(USER).bot.map((m) => m.text ?? "");
       expect(all.filter((t) => /^Done: 20 followed\./.test(t))).toHaveLength(1);

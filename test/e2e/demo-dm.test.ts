@@ -6,22 +6,14 @@
  * nine at most, the first included.
  */
 import { describe, expect, it } from "vitest";
-import { startProcess } from "./process.js";
+import { startDemo } from "./demo.js";
 
 describe("npm run demo -- --dm", () => {
   it("walks @ada@demo.social by DM to the confirmed Move to @ada@mb.demo in 6 messages", {
     timeout: 150_000,
   }, async () => {
-    const demo = startProcess("src/demo.ts", { LOG_LEVEL: "warn" }, ["--dm"]);
-    const sent: string[] = [];
-    let mark = 0;
-    const type = async (line: string, expect: RegExp, timeoutMs = 30_000) => {
-      mark = demo.stdout().length;
-      // "!…" lines are the web pages she opens in a browser, not messages to the bot.
-      if (!line.startsWith("!")) sent.push(line);
-      demo.child.stdin.write(`${line}\n`);
-      return demo.waitFor(expect, timeoutMs, mark);
-    };
+    const d = startDemo(["--dm"]);
+    const { proc: demo, sent, type } = d;
     try {
       await demo.waitFor(/DM demo: you are @ada@demo\.social/);
       await type(
@@ -30,11 +22,7 @@ describe("npm run demo -- --dm", () => {
       );
       await type("demo.social", /Tap to let me read your account/);
       await type("!signin", /Saved: 240 follows, 600 followers/);
-      const saved = await demo.waitFor(
-        /📎 following_accounts\.csv[^\n]*\n(http\S+\/d\/\S+)/,
-        10_000,
-        mark,
-      );
+      const saved = await d.next(/📎 following_accounts\.csv[^\n]*\n(http\S+\/d\/\S+)/, 10_000);
       // The file's one-time page: opening it shows a button; the download uses it up.
       expect((await fetch(saved[1]!)).status).toBe(200);
       const file = await fetch(saved[1]!, { method: "POST" });
@@ -43,19 +31,14 @@ describe("npm run demo -- --dm", () => {
       );
       expect((await fetch(saved[1]!, { method: "POST" })).status).toBe(410);
       // micro.blog is asked for at once, on the bot's one-time page; another server one answer away.
-      await demo.waitFor(
+      await d.next(
         /Moving to micro\.blog\?[\s\S]*Give me your micro\.blog token: http\S+\/f\/[\s\S]*2 · Another server instead/,
         10_000,
-        mark,
       );
       await type("!token", /I'll follow your 240 accounts on @ada@mb\.demo\./);
-      await demo.waitFor(/1 · Follow them, then move/, 10_000, mark);
+      await d.next(/1 · Follow them, then move/, 10_000);
       await type("1", /Done: 234 followed, 6 not found\./, 60_000);
-      await demo.waitFor(
-        /Two things on micro\.blog before the move:[\s\S]*1 · Both done/,
-        20_000,
-        mark,
-      );
+      await d.next(/Two things on micro\.blog before the move:[\s\S]*1 · Both done/, 20_000);
       await type("!alias", /@ada@demo\.social added as an alias/);
       await type("1", /Before the move — all clear:[\s\S]*1 · I understand — move/);
       await type("1", /Now open demo\.social's move page, enter @ada@mb\.demo/);

@@ -6,47 +6,26 @@
  * nine at most from /start to the confirmed Move.
  */
 import { describe, expect, it } from "vitest";
-import { startProcess } from "./process.js";
+import { demoCredentials, signInByToken, startDemo } from "./demo.js";
 
 describe("npm run demo: the whole journey", () => {
   it("moves @ada@demo.social to @ada@mb.demo in 9 messages with a pasted token, and reports who stayed", {
     timeout: 150_000,
   }, async () => {
-    const demo = startProcess("src/demo.ts", { LOG_LEVEL: "warn" });
     // The terminal sends /start by itself when it opens: it counts as her first message.
-    const sent: string[] = ["/start"];
-    let mark = 0;
-    const type = async (line: string, expect: RegExp, timeoutMs = 30_000) => {
-      mark = demo.stdout().length;
-      if (!line.startsWith("!")) sent.push(line);
-      demo.child.stdin.write(`${line}\n`);
-      return demo.waitFor(expect, timeoutMs, mark);
-    };
+    const d = startDemo([], ["/start"]);
+    const { proc: demo, sent, type } = d;
     try {
-      const [, url] = await demo.waitFor(/Its address:\s+(\S+)/);
-      const [, oldToken] = await demo.waitFor(/Its access token:\s+(\S+)/);
-      const [, appToken] = await demo.waitFor(/micro\.blog app token:\s+(\S+)/);
-      await demo.waitFor(/Which Mastodon server is your account on\?[^\n]*\n\s+\[1\] What changes/);
-      await type(url!, /\[1\] Paste a token instead/);
-      await type("1", /I need an access token/);
-      await type(oldToken!, /Saved: 240 follows, 600 followers/);
-      await demo.waitFor(
-        /Moving to micro\.blog\?[\s\S]*\[1\] Another server instead/,
-        30_000,
-        mark,
-      );
-      const preview = await type(appToken!, /I'll follow your (\d+) accounts on @ada@mb\.demo\./);
+      const { url, oldToken, appToken } = await demoCredentials(d);
+      await signInByToken(d, { url, oldToken });
+      const preview = await type(appToken, /I'll follow your (\d+) accounts on @ada@mb\.demo\./);
       expect(preview[1]).toBe("240");
-      await demo.waitFor(/\[1\] Follow them, then move/, 10_000, mark);
+      await d.next(/\[1\] Follow them, then move/, 10_000);
       await type("1", /Done: 234 followed, 6 not found\./, 60_000);
-      await demo.waitFor(/📎 not-followed\.csv saved to/, 10_000, mark);
+      await d.next(/📎 not-followed\.csv saved to/, 10_000);
       // Straight on to the alias and cross-posting, asked together: no "Move now?" in between.
-      await demo.waitFor(
-        /Two things on micro\.blog before the move:[\s\S]*\[1\] Both done/,
-        10_000,
-        mark,
-      );
-      expect(demo.stdout().slice(mark)).not.toMatch(/Want to try/);
+      await d.next(/Two things on micro\.blog before the move:[\s\S]*\[1\] Both done/, 10_000);
+      expect(d.printed()).not.toMatch(/Want to try/);
       await type("!alias", /@ada@demo\.social added as an alias/);
       const checks = await type(
         "1",

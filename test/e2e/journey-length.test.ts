@@ -19,8 +19,9 @@ import { type App, createApp } from "../../src/app.js";
 import { readConfig } from "../../src/config.js";
 import { setLogLevel } from "../../src/log.js";
 import { type MoveWorld, startMoveWorld } from "../helpers/worlds.js";
-import { freePort } from "./bots.js";
-import { type Proc, startProcess } from "./process.js";
+import { freePort, killAll, startBot } from "./bots.js";
+import { AUTHORIZE, telegramPerson, toMove, toPreview, toSignIn } from "./journey.js";
+import type { Proc } from "./process.js";
 
 const USER = 5151;
 const FOLLOW_DOMAINS = ["one.example", "two.example"];
@@ -30,10 +31,7 @@ let world: MoveWorld | undefined;
 let app: App | undefined;
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
+  await killAll(procs);
   await app?.stop();
   app = undefined;
   await tg?.close();
@@ -56,8 +54,6 @@ async function moveWorld(): Promise<{ w: MoveWorld; env: Record<string, string> 
 
 const textOf = (m: { text?: string }) => m.text ?? "";
 
-const AUTHORIZE = /https?:\/\/[^\s"<>]+\/oauth\/authorize[^\s"<>]*/;
-
 describe("Telegram: the journey's length", () => {
   const how = {
     code: "OAuth, pasting the code",
@@ -73,77 +69,35 @@ describe("Telegram: the journey's length", () => {
       const port = await freePort();
       const web: Record<string, string> =
         via === "callback" ? { PUBLIC_URL: `http://127.0.0.1:${port}`, PORT: `${port}` } : {};
-      const bot = startProcess("src/main.ts", {
+      const bot = await startBot({
         ...env,
         ...web,
         TELEGRAM_BOT_TOKEN: tg.token,
         TELEGRAM_API_ROOT: tg.url,
-        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-length-")),
-        LOG_LEVEL: "warn",
         HTTP_TIMEOUT_MS: "5000",
       });
       procs.push(bot);
-      const sent: string[] = [];
-      let seen = 0;
-      /** The bot's first message after the person's last, matching `pattern`. */
-      const botSays = async (pattern: RegExp) => {
-        const m = await tg!
-          .waitFor(
-            USER,
-            (m) => m.from === "bot" && m.messageId > seen && pattern.test(m.text ?? ""),
-            20_000,
-          )
-          .catch((err: unknown) => {
-            throw new Error(`${err}\n--- bot stderr ---\n${bot.stderr()}`);
-          });
-        return m;
-      };
-      const send = (text: string, shown = text) => {
-        sent.push(shown);
-        seen = (tg!.sendText(USER, text) as { message_id: number }).message_id;
-      };
-      const press = (message: { messageId: number; replyMarkup?: unknown }, label: string) => {
-        const rows = (
-          message.replyMarkup as { inline_keyboard: { text: string; callback_data?: string }[][] }
-        ).inline_keyboard;
-        const button = rows.flat().find((b) => b.text === label);
-        if (!button?.callback_data) throw new Error(`no button ${label}`);
-        sent.push(`[${label}]`);
-        seen = Math.max(seen, ...tg!.chat(USER).bot.map((m) => m.messageId));
-        tg!.pressButton(USER, message.messageId, button.callback_data);
-      };
+      const ada = telegramPerson(tg, USER, [bot], 20_000);
+      const { sent } = ada;
 
-      send("/start");
-      await botSays(/Which Mastodon server is your account on\?/);
-      send("old.example");
-      const signIn = await botSays(/^Tap to let me read your account/);
-      const url = AUTHORIZE.exec(signIn.html ?? "")?.[0].replaceAll("&amp;", "&");
+      const { signIn, url } = await toSignIn(ada);
       if (via === "code") {
-        send(w.old.authorize("ada", url!).code, "<code>");
+        ada.send(w.old.authorize("ada", url!).code, "<code>");
       } else if (via === "callback") {
         // She approves in her browser, which goes back to the bot's page: nothing to paste.
         expect(textOf(signIn)).toMatch(/I'll carry on by myself once you approve/);
         const page = await fetch(w.old.authorize("ada", url!).redirectTo);
         expect(page.status).toBe(200);
       } else {
-        press(signIn, "Paste a token instead");
-        await botSays(/access token/);
-        send(w.old.issueToken("ada", ["read"]), "<token>");
+        ada.press(signIn, "Paste a token instead");
+        await ada.says(/access token/);
+        ada.send(w.old.issueToken("ada", ["read"]), "<token>");
       }
-      await botSays(/^Signed in as @ada@old\.example/);
-      await botSays(/^Moving to micro\.blog\?/);
-      send(w.appToken, "<app token>");
-      const preview = await botSays(/^I'll follow your 20 accounts on @ada@mb\.example\./);
+      const preview = await toPreview(ada, w);
       w.mb.addAlias("ada", w.old.actorUri("ada")); // on micro.blog's page, while the bot follows
-      press(preview, "Follow them, then move");
-      await botSays(/^Done: 20 followed\./);
-      press(await botSays(/^Two things on micro\.blog before the move:/), "Both done");
-      await botSays(/^✅ @ada@mb\.example lists @ada@old\.example as an alias/);
-      await botSays(/^Before the move — all clear:/);
-      press(await botSays(/^This can't be undone/), "I understand — move");
-      const page = await botSays(/^Now open old\.example's move page/);
-      await w.old.performMove("ada", "ada@mb.example");
-      press(page, "I've moved");
+      ada.press(preview, "Follow them, then move");
+      await ada.says(/^Done: 20 followed\./);
+      await toMove(ada, w);
       await tg.waitFor(
         USER,
         (m) =>

@@ -5,92 +5,76 @@
  * came meanwhile once.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import { BOT_SCOPES, botSaid, plainOf, until } from "../channels/dm-helpers.js";
-import { type Proc, startProcess } from "./process.js";
+import { describe, expect, it } from "vitest";
+import { startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { BOT_SCOPES, botSaid, plainOf } from "../channels/dm-helpers.js";
+import { type Bot, endedAfterEach, startBot, until } from "./bots.js";
+import type { Proc } from "./process.js";
 
-let sb: MastodonSandbox | undefined;
-const procs: Proc[] = [];
-
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
-  await sb?.close();
-});
+const { killing, closing } = endedAfterEach();
 
 describe("the DM intake with two processes", () => {
   it("runs in the lease's holder only; after a SIGKILL the other takes over and loses nothing", async () => {
-    sb = await startMastodonSandbox({ domain: "bots.example", rateLimit: null });
+    const sb = closing(await startMastodonSandbox({ domain: "bots.example", rateLimit: null }));
     sb.addAccount({ username: "movebot" });
     sb.addAccount({ username: "ada" });
     const token = sb.issueToken("movebot", BOT_SCOPES);
     const secret = randomBytes(24).toString("base64url");
-    const start = () => {
-      const p = startProcess("src/main.ts", {
-        MASTODON_BOT_URL: sb!.url,
-        MASTODON_BOT_TOKEN: token,
-        STORE_URL: "redis://127.0.0.1:6379",
-        FEDIMOVE_SECRET: secret,
-        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-dm-lease-")),
-        ALLOW_PRIVATE_NETWORK: "true",
-        LOG_LEVEL: "info",
-        HTTP_TIMEOUT_MS: "5000",
-        MASTODON_POLL_MS: "300",
-        SANDBOX_ORIGINS: JSON.stringify({ "bots.example": sb!.url }),
-      });
-      procs.push(p);
-      return p;
-    };
-    const bots = [start(), start()];
+    const start = async () =>
+      killing(
+        await startBot({
+          MASTODON_BOT_URL: sb.url,
+          MASTODON_BOT_TOKEN: token,
+          STORE_URL: "redis://127.0.0.1:6379",
+          FEDIMOVE_SECRET: secret,
+          LOG_LEVEL: "info",
+          HTTP_TIMEOUT_MS: "5000",
+          MASTODON_POLL_MS: "300",
+          SANDBOX_ORIGINS: JSON.stringify({ "bots.example": sb.url }),
+        }),
+      );
+    const bots = [await start(), await start()];
     const listening = (p: Proc) => p.stderr().includes("mastodon-dm: listening");
-    const holder = await until(
-      () => bots.filter(listening),
-      (h) => h.length >= 1,
-      30_000,
+    let holder: Bot[] = [];
+    await until(
+      "a process listening for DMs",
+      () => {
+        holder = bots.filter(listening);
+        return holder.length >= 1;
+      },
+      { ms: 30_000, bots },
     );
     expect(holder).toHaveLength(1);
-    await until(
-      () => sb!.streamConnections(),
-      (n) => n === 1,
-      20_000,
-    );
+    await until("one stream connection", () => sb.streamConnections() === 1, {
+      ms: 20_000,
+      bots,
+    });
     const survivor = bots.find((b) => b !== holder[0])!;
 
     const send = (text: string) => {
-      const last = botSaid(sb!, "ada").at(-1)?.id;
-      return sb!.postAs("ada", `@movebot ${text}`, {
+      const last = botSaid(sb, "ada").at(-1)?.id;
+      return sb.postAs("ada", `@movebot ${text}`, {
         visibility: "direct",
         ...(last ? { inReplyToId: last } : {}),
       }).id;
     };
-    const answersTo = (id: string) => botSaid(sb!, "ada").filter((s) => s.in_reply_to_id === id);
+    const answersTo = (id: string) => botSaid(sb, "ada").filter((s) => s.in_reply_to_id === id);
     const hello = send("hello");
-    await until(
-      () => answersTo(hello).length,
-      (n) => n >= 1,
-      20_000,
-    );
+    await until("an answer to hello", () => answersTo(hello).length >= 1, { ms: 20_000, bots });
 
     holder[0]!.child.kill("SIGKILL");
     await holder[0]!.exited;
     const killedAt = Date.now();
     const meanwhile = [send("/help"), send("/status")];
-    await until(
-      () => listening(survivor),
-      (ok) => ok,
-      30_000,
-    );
+    await until("the survivor listening for DMs", () => listening(survivor), {
+      ms: 30_000,
+      bots,
+    });
     expect(Date.now() - killedAt).toBeLessThan(30_000);
     await until(
-      () => meanwhile.map((id) => answersTo(id).length),
-      (n) => n.every((k) => k >= 1),
-      30_000,
+      "an answer to each message sent meanwhile",
+      () => meanwhile.every((id) => answersTo(id).length >= 1),
+      { ms: 30_000, bots },
     );
     // A moment for anything answered twice to show.
     await new Promise((r) => setTimeout(r, 1500));

@@ -3,31 +3,13 @@
  * (4,096 characters a message): a Mastodon server that calls itself by a 5,000-character
  * domain still gets its user signed in and told so.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import {
-  type MessageView,
-  startTelegramSandbox,
-  type TelegramSandbox,
-} from "../../sandbox/telegram.js";
-import { type Proc, startProcess } from "./process.js";
+import { describe, expect, it } from "vitest";
+import { startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { type MessageView, startTelegramSandbox } from "../../sandbox/telegram.js";
+import { endedAfterEach, startBot } from "./bots.js";
 
 const USER = 4242;
-let tg: TelegramSandbox | undefined;
-let masto: MastodonSandbox | undefined;
-const procs: Proc[] = [];
-
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
-  await tg?.close();
-  await masto?.close();
-});
+const { killing, closing } = endedAfterEach();
 
 const textOf = (m: MessageView) => m.text ?? "";
 
@@ -35,25 +17,23 @@ describe("remote strings in Telegram messages", () => {
   it("a 5,000-character domain is elided, and the reply arrives", async () => {
     const domain = `${"long-".repeat(999)}x.example`;
     expect(domain.length).toBeGreaterThan(5000);
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain, rateLimit: null });
+    const tg = closing(await startTelegramSandbox());
+    const masto = closing(await startMastodonSandbox({ domain, rateLimit: null }));
     masto.addAccount({ username: "ada" });
     masto.seedFollows("ada", 3);
     const token = masto.issueToken("ada", ["read:accounts", "read:follows"]);
-    const bot = startProcess("src/main.ts", {
-      TELEGRAM_BOT_TOKEN: tg.token,
-      TELEGRAM_API_ROOT: tg.url,
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-remote-")),
-      ALLOW_PRIVATE_NETWORK: "true",
-      LOG_LEVEL: "warn",
-      HTTP_TIMEOUT_MS: "5000",
-    });
-    procs.push(bot);
+    const bot = killing(
+      await startBot({
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.url,
+        HTTP_TIMEOUT_MS: "5000",
+      }),
+    );
     const says = (pattern: RegExp) =>
-      tg!.waitFor(USER, (m) => m.from === "bot" && pattern.test(textOf(m)), 20_000);
+      tg.waitFor(USER, (m) => m.from === "bot" && pattern.test(textOf(m)), 20_000);
     const press = (m: MessageView, label: string) => {
       const button = m.replyMarkup?.inline_keyboard.flat().find((b) => b.text === label);
-      tg!.pressButton(USER, m.messageId, button!.callback_data!);
+      tg.pressButton(USER, m.messageId, button!.callback_data!);
     };
 
     tg.sendText(USER, "/start");

@@ -3,29 +3,28 @@
  * person's messages reach the two processes in turn, and the conversation stays in order.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { type Balancer, freePort, killAll, roundRobin, startBot } from "./bots.js";
-import type { Proc } from "./process.js";
+import { describe, expect, it } from "vitest";
+import { startTelegramSandbox } from "../../sandbox/telegram.js";
+import {
+  allHealthy,
+  type Bot,
+  endedAfterEach,
+  freePort,
+  roundRobin,
+  startBot,
+  until,
+} from "./bots.js";
 
-let tg: TelegramSandbox | undefined;
-let balancer: Balancer | undefined;
-const procs: Proc[] = [];
-
-afterEach(async () => {
-  await killAll(procs);
-  await tg?.close();
-  await balancer?.close();
-});
+const { killing, closing } = endedAfterEach();
 
 describe("Telegram by webhook, two processes", () => {
   it("a person's messages alternate between the processes and are answered in order", async () => {
-    tg = await startTelegramSandbox({ allowLoopbackHttp: true });
+    const tg = closing(await startTelegramSandbox({ allowLoopbackHttp: true }));
     const user = randomInt(100_000_000, 900_000_000);
     const ports = [await freePort(), await freePort()];
-    const lb = await roundRobin(ports);
-    balancer = lb;
+    const lb = closing(await roundRobin(ports));
     const secret = randomBytes(24).toString("base64url");
+    const bots: Bot[] = [];
     for (const port of ports) {
       const bot = await startBot({
         TELEGRAM_BOT_TOKEN: tg.token,
@@ -35,21 +34,15 @@ describe("Telegram by webhook, two processes", () => {
         PUBLIC_URL: lb.url,
         PORT: String(port),
       });
-      procs.push(bot);
+      bots.push(killing(bot));
     }
     // Both have set the webhook once both listen (each sets the same one).
-    for (let k = 0; k < 200; k++) {
-      const ok = await Promise.all(
-        ports.map((p) =>
-          fetch(`http://127.0.0.1:${p}/healthz`).then(
-            (r) => r.ok,
-            () => false,
-          ),
-        ),
-      );
-      if (ok.every(Boolean) && tg.callsTo("setWebhook").filter((c) => c.ok).length >= 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(
+      "both processes up and the webhook set",
+      async () =>
+        (await allHealthy(ports)) && tg.callsTo("setWebhook").filter((c) => c.ok).length >= 2,
+      { bots, ms: 60_000 },
+    );
 
     const forged = await fetch(
       `${lb.url}${new URL(tg.callsTo("setWebhook")[0]!.args.url as string).pathname}`,
@@ -66,7 +59,7 @@ describe("Telegram by webhook, two processes", () => {
     await tg.waitFor(
       user,
       () => {
-        const replies = tg!
+        const replies = tg
           .chat(user)
           .messages.filter((m) => m.from === "bot")
           .slice(before);
@@ -99,7 +92,7 @@ describe("Telegram by webhook, two processes", () => {
 describe("Telegram by webhook, refused", () => {
   it("a process whose webhook Telegram refuses stops at start with Telegram's reason", async () => {
     // No liberty here: the stand-in refuses an http webhook as Telegram does.
-    tg = await startTelegramSandbox();
+    const tg = closing(await startTelegramSandbox());
     const port = await freePort();
     const bot = await startBot({
       TELEGRAM_BOT_TOKEN: tg.token,
@@ -109,7 +102,7 @@ describe("Telegram by webhook, refused", () => {
       PUBLIC_URL: `http://127.0.0.1:${port}/`,
       PORT: String(port),
     });
-    procs.push(bot);
+    killing(bot);
     const { code } = await bot.exited;
     expect(code).toBe(1);
     const said = bot.stderr();

@@ -5,7 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { mastodonFollowingCsv } from "../../sandbox/mastodon-export.js";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
@@ -14,37 +14,24 @@ import {
   startTelegramSandbox,
   type TelegramSandbox,
 } from "../../sandbox/telegram.js";
-import { type Proc, startProcess } from "./process.js";
+import { type Bot, endedAfterEach, startBot } from "./bots.js";
 
 const USER = 4242;
 let tg: TelegramSandbox | undefined;
 let masto: MastodonSandbox | undefined;
 let mb: MicroblogSandbox | undefined;
-const procs: Proc[] = [];
+const { killing, closing } = endedAfterEach();
 
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
-  await tg?.close();
-  await masto?.close();
-  await mb?.close();
-  mb = undefined;
-});
-
-function startBot(dataDir: string, extra: Record<string, string> = {}): Proc {
-  const bot = startProcess("src/main.ts", {
+/** The bot on the Telegram stand-in, with its state in `dataDir` (kept across a restart). */
+async function start(dataDir: string, extra: Record<string, string> = {}): Promise<Bot> {
+  const bot = await startBot({
     TELEGRAM_BOT_TOKEN: tg!.token,
     TELEGRAM_API_ROOT: tg!.url,
     DATA_DIR: dataDir,
-    ALLOW_PRIVATE_NETWORK: "true",
-    LOG_LEVEL: "warn",
     HTTP_TIMEOUT_MS: "5000",
     ...extra,
   });
-  procs.push(bot);
-  return bot;
+  return killing(bot);
 }
 
 const textOf = (m: MessageView) => m.text ?? "";
@@ -61,12 +48,12 @@ function press(message: MessageView, label: string): void {
 
 describe("Telegram end to end", () => {
   it("a user starts, connects with a token and receives the CSV Mastodon would export", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null });
+    tg = closing(await startTelegramSandbox());
+    masto = closing(await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null }));
     masto.addAccount({ username: "ada" });
     const follows = masto.seedFollows("ada", 412);
     const token = masto.issueToken("ada", ["read:accounts", "read:follows"]);
-    const bot = startBot(mkdtempSync(path.join(tmpdir(), "fedimove-e2e-")));
+    const bot = await start(mkdtempSync(path.join(tmpdir(), "fedimove-e2e-")));
 
     tg.sendText(USER, "/start");
     const hello = await botSays(/^Hi! I'll move your Mastodon account/);
@@ -122,14 +109,14 @@ describe("Telegram end to end", () => {
   });
 
   it("a bot killed mid-export resumes after restart and sends the CSV exactly once", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain: "slow.example", rateLimit: null });
+    tg = closing(await startTelegramSandbox());
+    masto = closing(await startMastodonSandbox({ domain: "slow.example", rateLimit: null }));
     masto.addAccount({ username: "bob" });
     const follows = masto.seedFollows("bob", 2000);
     const token = masto.issueToken("bob", ["read"]);
     const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
     // A short lease, so the restarted process may take the job over soon after the kill.
-    let bot = startBot(dataDir, { JOB_LEASE_MS: "2000" });
+    let bot = await start(dataDir, { JOB_LEASE_MS: "2000" });
 
     tg.sendText(USER, "/start");
     await botSays(/^Hi!/);
@@ -153,7 +140,7 @@ describe("Telegram end to end", () => {
     const pagesBefore = masto.requests.filter((q) => q.path.includes("/following")).length;
     masto.setLatency(0);
 
-    bot = startBot(dataDir, { JOB_LEASE_MS: "2000" });
+    bot = await start(dataDir, { JOB_LEASE_MS: "2000" });
     const doc = await tg.waitFor(USER, (m) => m.from === "bot" && m.kind === "document", 30_000);
     expect(doc.document?.bytes.toString("utf8")).toBe(
       mastodonFollowingCsv(follows, "slow.example"),
@@ -170,15 +157,15 @@ describe("Telegram end to end", () => {
   });
 
   it("an import killed mid-way resumes after restart: no account followed twice, one report", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ rateLimit: null });
-    mb = await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" });
+    tg = closing(await startTelegramSandbox());
+    masto = closing(await startMastodonSandbox({ rateLimit: null }));
+    mb = closing(await startMicroblogSandbox({ rateLimit: null, domain: "mb.example" }));
     const token = mb.addUser("ada");
     const accts = Array.from({ length: 60 }, (_, k) => `friend${k}@far.example`);
     for (const a of accts) mb.addRemote(a, { exists: true });
     const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-e2e-"));
     const env = { JOB_LEASE_MS: "2000", MICROBLOG_URL: mb.url, MICROBLOG_DOMAIN: "mb.example" };
-    let bot = startBot(dataDir, env);
+    let bot = await start(dataDir, env);
 
     tg.sendText(USER, "/start");
     await botSays(/^Hi!/);
@@ -206,7 +193,7 @@ describe("Telegram end to end", () => {
     bot.child.kill("SIGKILL");
     await bot.exited;
     mb.setLatency(0);
-    bot = startBot(dataDir, env);
+    bot = await start(dataDir, env);
 
     const report = await botSays(/^Done: /, 30_000);
     expect(textOf(report)).toBe("Done: 60 followed.");

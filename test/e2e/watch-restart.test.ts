@@ -7,33 +7,24 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
+import { describe, expect, it } from "vitest";
+import { startTelegramSandbox } from "../../sandbox/telegram.js";
 import { STATE_VERSION } from "../../src/model/state.js";
 import { openStore } from "../../src/store/open-store.js";
 import { deriveKey, Sealer } from "../../src/store/seal.js";
 import { moveWorlds } from "../helpers/worlds.js";
-import { type Proc, startProcess } from "./process.js";
+import { endedAfterEach, startBot } from "./bots.js";
 
 const USER = 777;
 const SECRET = "a-test-secret-for-sealing-0123456789";
-let tg: TelegramSandbox | undefined;
-const procs: Proc[] = [];
 const openWorld = moveWorlds();
-
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
-  await tg?.close();
-});
+const { killing, closing } = endedAfterEach();
 
 describe("the watch across a SIGKILL", () => {
   it("resumes after the restart and sends exactly one finished message", {
     timeout: 60_000,
   }, async () => {
-    tg = await startTelegramSandbox();
+    const tg = closing(await startTelegramSandbox());
     const world = await openWorld({
       followers: [
         { count: 40, domains: ["a.example"] },
@@ -73,12 +64,8 @@ describe("the watch across a SIGKILL", () => {
       WATCH_SETTLE_MS: "1500",
       WATCH_BUDGET_PER_HOUR: "1000000",
     };
-    const start = () => {
-      const p = startProcess("src/main.ts", env);
-      procs.push(p);
-      return p;
-    };
-    let bot = start();
+    const start = async () => killing(await startBot(env));
+    let bot = await start();
     tg.sendText(USER, "/status");
     const moveMsg = await tg
       .waitFor(USER, (m) => m.from === "bot" && /Then tell me\./.test(m.text ?? ""), 20_000)
@@ -102,7 +89,7 @@ describe("the watch across a SIGKILL", () => {
     while (old.followersOf("ada").length > 30) await new Promise((r) => setTimeout(r, 50));
     bot.child.kill("SIGKILL");
     await bot.exited;
-    bot = start();
+    bot = await start();
 
     const finished = await tg.waitFor(
       USER,

@@ -3,29 +3,19 @@
  * the file-descriptor limit many systems give a service (1,024), keeps talking to Telegram
  * while 1,100 sockets are held open on its web port; sockets past its cap are closed at once.
  */
-import { mkdtempSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
-import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { type Proc, startProcess } from "./process.js";
+import { startMastodonSandbox } from "../../sandbox/mastodon.js";
+import { startTelegramSandbox } from "../../sandbox/telegram.js";
+import { endedAfterEach, startBot, until } from "./bots.js";
 
 const USER = 4242;
-let tg: TelegramSandbox | undefined;
-let masto: MastodonSandbox | undefined;
-const procs: Proc[] = [];
+const { killing, closing } = endedAfterEach();
 const sockets: Socket[] = [];
 
-afterEach(async () => {
+// Registered after endedAfterEach, so run before it: the sockets go before the bot is killed.
+afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
-  for (const p of procs.splice(0)) {
-    p.child.kill("SIGKILL");
-    await p.exited;
-  }
-  await tg?.close();
-  await masto?.close();
 });
 
 /** Opens a socket that says nothing; resolves once it's connected, with whether the server closed it. */
@@ -40,43 +30,35 @@ function idle(port: number): Promise<{ socket: Socket; closed: Promise<void> }> 
   });
 }
 
-/** The log (on stderr) once it shows `pattern`. */
-async function logged(p: Proc, pattern: RegExp): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const m = p.stderr().match(pattern);
-    if (m) return m;
-    if (Date.now() > deadline || p.child.exitCode !== null)
-      throw new Error(`the bot never logged ${pattern}:\n${p.stderr()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe("the web side under 1,100 idle sockets", () => {
   it("the bot still answers on Telegram, and sockets past the cap are closed", async () => {
-    tg = await startTelegramSandbox();
-    masto = await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null });
-    const bot = startProcess(
-      "src/main.ts",
+    const tg = closing(await startTelegramSandbox());
+    const masto = closing(
+      await startMastodonSandbox({ domain: "hachyderm.example", rateLimit: null }),
+    );
+    const bot = await startBot(
       {
         TELEGRAM_BOT_TOKEN: tg.token,
         TELEGRAM_API_ROOT: tg.url,
-        DATA_DIR: mkdtempSync(path.join(tmpdir(), "fedimove-web-")),
-        ALLOW_PRIVATE_NETWORK: "true",
         LOG_LEVEL: "info",
         PUBLIC_URL: "https://bot.example",
         // Polling: this is about the bot's file descriptors, not how updates arrive.
         TELEGRAM_WEBHOOK: "false",
-        HOST: "127.0.0.1",
-        PORT: "0",
       },
-      [],
       { fdLimit: 1024 },
     );
-    procs.push(bot);
-    const listening = await logged(bot, /"web: listening","at":"http:\/\/127\.0\.0\.1:(\d+)"/);
-    const port = Number(listening[1]);
-    await logged(bot, /telegram: polling/);
+    killing(bot);
+    const { port } = bot;
+    const logged = (what: string) => () => bot.stderr().includes(what);
+    await until(
+      "the web side listening",
+      logged(`"web: listening","at":"http://127.0.0.1:${port}"`),
+      {
+        ms: 20_000,
+        bots: [bot],
+      },
+    );
+    await until("polling Telegram", logged("telegram: polling"), { ms: 20_000, bots: [bot] });
     tg.sendText(USER, "/start");
     // The welcome ends with the first question: which server.
     await tg.waitFor(

@@ -67,23 +67,28 @@ function wired(store: Store, sealer: Sealer, runs: string[]) {
   return { jobs, engine };
 }
 
+/** Ada asks for the reminder while the store's first fenced write to `namespace` fails. */
+async function remindFailing(namespace: string) {
+  const store = openMemoryStore();
+  const sealer = new Sealer(randomBytes(32));
+  await atImportDone(store, sealer);
+  const runs: string[] = [];
+  const { jobs, engine } = wired(
+    failingFirstFencedWrite(store, namespace, unavailable),
+    sealer,
+    runs,
+  );
+  const turn = await engine.receive(
+    USER,
+    { kind: "choice", id: "remind-3", seq: 1 },
+    async () => {},
+  );
+  return { store, runs, jobs, engine, turn };
+}
+
 describe("engine: a turn that starts a job, with the store failing half-way", () => {
   it("the state not saved: the user is told nothing changed, and the job is discarded unrun", async () => {
-    const store = openMemoryStore();
-    const sealer = new Sealer(randomBytes(32));
-    await atImportDone(store, sealer);
-    const runs: string[] = [];
-    const { jobs, engine } = wired(
-      failingFirstFencedWrite(store, "users", unavailable),
-      sealer,
-      runs,
-    );
-
-    const turn = await engine.receive(
-      USER,
-      { kind: "choice", id: "remind-3", seq: 1 },
-      async () => {},
-    );
+    const { store, runs, jobs, engine, turn } = await remindFailing("users");
     expect(render(turn.replies)).toEqual([
       "I can't reach my storage right now — try again in a minute. Nothing changed.",
     ]);
@@ -96,21 +101,7 @@ describe("engine: a turn that starts a job, with the store failing half-way", ()
   });
 
   it("the state saved but the job not begun: the sweep begins it", async () => {
-    const store = openMemoryStore();
-    const sealer = new Sealer(randomBytes(32));
-    await atImportDone(store, sealer);
-    const runs: string[] = [];
-    const { jobs, engine } = wired(
-      failingFirstFencedWrite(store, "jobs", unavailable),
-      sealer,
-      runs,
-    );
-
-    const turn = await engine.receive(
-      USER,
-      { kind: "choice", id: "remind-3", seq: 1 },
-      async () => {},
-    );
+    const { runs, jobs, engine, turn } = await remindFailing("jobs");
     expect(render(turn.replies)[0]).toMatch(/remind you/i);
     const state = await engine.state(USER);
     if (state?.step !== "trying") throw new Error(`at ${state?.step}, not trying`);

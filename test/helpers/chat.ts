@@ -42,6 +42,17 @@ export interface Loopback {
 
 const isWorld = (setup: World | Loopback): setup is World => "probeMastodon" in setup;
 
+/** The watch at test speed: polls every 40 ms, settled after 400 ms, no budget to run out. */
+export const FAST_WATCH: Partial<WatchOptions> = {
+  budgetPerHour: 1_000_000,
+  pollEarlyMs: 40,
+  earlyForMs: 0,
+  pollLateMs: 40,
+  settleMs: 400,
+  capMs: 20_000,
+  forgetAfterMs: 60_000,
+};
+
 /**
  * A chat with one user over the bot's own core (createCore): over loopback to
  * the stand-ins, or with a fake world for tests that need no server.

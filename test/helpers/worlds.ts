@@ -10,8 +10,9 @@ import {
   startMastodonSandbox,
 } from "../../sandbox/mastodon.js";
 import { type MicroblogSandbox, startMicroblogSandbox } from "../../sandbox/microblog.js";
+import type { Sealed } from "../../src/model/sealed.js";
 import { emptySnapshot, type Snapshot } from "../../src/model/snapshot.js";
-import type { State, StateOf } from "../../src/model/state.js";
+import type { State, StateOf, Target } from "../../src/model/state.js";
 import type { Loopback } from "./chat.js";
 import { closedAfterEach } from "./closing.js";
 
@@ -122,4 +123,50 @@ export async function startMoveWorld(opts: MoveWorldOptions = {}): Promise<MoveW
 export function moveWorlds(): (opts?: MoveWorldOptions) => Promise<MoveWorld> {
   const closing = closedAfterEach<MoveWorld>();
   return async (opts) => closing(await startMoveWorld(opts));
+}
+
+/**
+ * Ada's account on new.example, a Mastodon stand-in (in `modes`, e.g. secure mode) that sees
+ * the world's servers and is seen by them, her old account set as its alias. The caller closes it.
+ */
+export async function startNewMastodon(
+  world: Pick<MoveWorld, "old" | "origins">,
+  modes: Pick<MastodonSandboxOptions, "authorizedFetch"> = {},
+): Promise<MastodonSandbox> {
+  const neu = await startMastodonSandbox({
+    domain: "new.example",
+    rateLimit: null,
+    originOf: (h) => world.origins[h] ?? null,
+    ...modes,
+  });
+  world.origins["new.example"] = neu.url;
+  try {
+    neu.addAccount({ username: "ada" });
+    await neu.addAlias("ada", world.old.actorUri("ada"));
+  } catch (err) {
+    await neu.close();
+    throw err;
+  }
+  return neu;
+}
+
+/** A state's target: `username`'s account on a Mastodon stand-in, its token sealed. */
+export function mastodonTarget(
+  server: MastodonSandbox,
+  username: string,
+  sealer: { seal(s: string): Sealed },
+  token = "unused",
+): Target {
+  return {
+    kind: "mastodon",
+    instance: {
+      origin: server.url,
+      host: server.domain,
+      domain: server.domain,
+      version: "4.3.2",
+    },
+    id: server.getAccount(username)!.id,
+    handle: `${username}@${server.domain}`,
+    token: sealer.seal(token),
+  };
 }

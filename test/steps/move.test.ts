@@ -4,11 +4,11 @@
  * Each test asserts the exact message the user reads.
  */
 import { describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import type { MastodonSandbox } from "../../sandbox/mastodon.js";
 import type { MicroblogSandbox } from "../../sandbox/microblog.js";
 import type { State } from "../../src/model/state.js";
 import { makeChat, render } from "../helpers/chat.js";
-import { type MoveWorld, moveWorlds } from "../helpers/worlds.js";
+import { type MoveWorld, mastodonTarget, moveWorlds, startNewMastodon } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
 let current: MoveWorld | undefined;
@@ -19,7 +19,7 @@ async function world(opts: { oldVersion?: string } = {}) {
   current = await openWorld({ oldVersion: opts.oldVersion });
   ({ old, mb } = current);
   const chat = await makeChat(current.loopback, { pollMs: 30 });
-  return { chat, token: current.appToken, old, mb, origins: current.origins };
+  return { chat, token: current.appToken, old, mb };
 }
 
 /** A user who has imported and chose to move, placed at `step` with fresh data. */
@@ -190,31 +190,13 @@ describe("pre-flight", () => {
   });
 
   it("a new account on a Mastodon server that approves followers by hand is stopped", async () => {
-    const { chat, token, origins } = await world();
-    const fresh = await startMastodonSandbox({
-      domain: "new.example",
-      rateLimit: null,
-      originOf: (h) => origins[h] ?? null,
-    });
-    origins["new.example"] = fresh.url;
+    const { chat, token } = await world();
+    const fresh = await startNewMastodon(current!);
     try {
-      fresh.addAccount({ username: "ada" });
-      await fresh.addAlias("ada", old!.actorUri("ada"));
       fresh.setLocked("ada", true);
       await chat.placeAt({
         ...at("preflight", token, chat.sealer),
-        target: {
-          kind: "mastodon",
-          instance: {
-            origin: fresh.url,
-            host: "new.example",
-            domain: "new.example",
-            version: "4.3.2",
-          },
-          id: fresh.getAccount("ada")!.id,
-          handle: "ada@new.example",
-          token: chat.sealer.seal("unused"),
-        },
+        target: mastodonTarget(fresh, "ada", chat.sealer),
       } as State);
       const r = await chat.send("/status");
       expect(r.text).toMatch(/^Before the move, this needs fixing:/);
@@ -235,18 +217,7 @@ describe("pre-flight", () => {
     await chat.store.namespace("snapshots").set(chat.user, current!.snapshot(30));
     await chat.placeAt({
       ...at("preflight", token, chat.sealer),
-      target: {
-        kind: "mastodon",
-        instance: {
-          origin: old!.url,
-          host: "old.example",
-          domain: "old.example",
-          version: "4.3.2",
-        },
-        id: old!.getAccount("ada2")!.id,
-        handle: "ada2@old.example",
-        token: chat.sealer.seal("unused"),
-      },
+      target: mastodonTarget(old!, "ada2", chat.sealer),
     } as State);
     const r = await chat.send("/status");
     expect(r.lines[0]).toMatch(/^Before the move — all clear:\n/);

@@ -8,13 +8,18 @@
  */
 import type { Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
+import type { MastodonSandbox } from "../../sandbox/mastodon.js";
 import { startWeb } from "../../src/channels/web/server.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import type { State } from "../../src/model/state.js";
-import { makeChat, render } from "../helpers/chat.js";
+import { FAST_WATCH, makeChat, render } from "../helpers/chat.js";
 import { closedAfterEach } from "../helpers/closing.js";
-import { type MoveWorldOptions, moveWorlds } from "../helpers/worlds.js";
+import {
+  type MoveWorldOptions,
+  mastodonTarget,
+  moveWorlds,
+  startNewMastodon,
+} from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
 const closing = closedAfterEach<MastodonSandbox>();
@@ -25,16 +30,6 @@ afterEach(async () => {
     await new Promise((r) => w.close(r));
   }
 });
-
-const FAST: Partial<WatchOptions> = {
-  budgetPerHour: 1_000_000,
-  pollEarlyMs: 40,
-  earlyForMs: 0,
-  pollLateMs: 40,
-  settleMs: 400,
-  capMs: 20_000,
-  forgetAfterMs: 60_000,
-};
 
 /**
  * Ada at the Move, her old server in the given modes; with `publicUrl`, the bot's web side
@@ -67,7 +62,7 @@ async function atMove(
   }
   const chat = await makeChat(
     { ...world.loopback, ...(publicUrl ? { publicUrl } : {}) },
-    { watch: { ...FAST, ...opts.watch }, pollMs: 30 },
+    { watch: { ...FAST_WATCH, ...opts.watch }, pollMs: 30 },
   );
   actor = () => chat.core.instanceActor!;
   await chat.store.namespace("snapshots").set(chat.user, world.snapshot(opts.followers ?? 30));
@@ -76,8 +71,25 @@ async function atMove(
   return { chat, old: world.old, world };
 }
 
-const says = (chat: Awaited<ReturnType<typeof makeChat>>) =>
-  render(chat.notified.filter((r) => r.kind !== "progress"));
+type Chat = Awaited<ReturnType<typeof makeChat>>;
+
+const says = (chat: Chat) => render(chat.notified.filter((r) => r.kind !== "progress"));
+
+/** The watch ends, having counted all 30 followers moved. */
+async function allCounted(chat: Chat) {
+  await chat.until((s) => s?.step === "finished");
+  expect(says(chat).filter((s) => s.startsWith("Your move is finished"))).toEqual([
+    "Your move is finished: 30 of 30 followers moved (100%).",
+  ]);
+}
+
+/** Ada moves and says so: the bot sees the Move, and the watch counts all 30 followers. */
+async function movedAndCounted(chat: Chat, old: MastodonSandbox) {
+  await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 60 } });
+  const moved = await chat.press("I've moved");
+  expect(moved.lines[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
+  await allCounted(chat);
+}
 
 describe("an old server in secure mode", () => {
   it("the Move is confirmed from the public profile when the actor wants a signature", async () => {
@@ -86,11 +98,8 @@ describe("an old server in secure mode", () => {
     expect(early.text).toMatch(/^Not yet: @ada@old\.example hasn't moved yet/);
     // The bot keeps looking after "Not yet": the Move is seen from the profile's `moved`.
     await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 60 } });
-    await chat.until((s) => s?.step === "finished");
+    await allCounted(chat);
     expect(says(chat)).toContain("✅ @ada@old.example has moved to @ada@mb.example.");
-    expect(says(chat).filter((s) => s.startsWith("Your move is finished"))).toEqual([
-      "Your move is finished: 30 of 30 followers moved (100%).",
-    ]);
   });
 
   it("with a closed API too: pre-flight warns what it couldn't check and lets the move go ahead", async () => {
@@ -195,26 +204,14 @@ describe("an old server in secure mode", () => {
       { authorizedFetch: true, closedApi: "unauthenticated" },
       { publicUrl: true },
     );
-    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 60 } });
-    const moved = await chat.press("I've moved");
-    expect(moved.lines[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
-    await chat.until((s) => s?.step === "finished");
-    expect(says(chat).filter((s) => s.startsWith("Your move is finished"))).toEqual([
-      "Your move is finished: 30 of 30 followers moved (100%).",
-    ]);
+    await movedAndCounted(chat, old);
   });
 });
 
 describe("an old server with a closed API only", () => {
   it("counts from the ActivityPub followers collection's totalItems", async () => {
     const { chat, old } = await atMove({ closedApi: "unauthenticated" });
-    await old.performMove("ada", "ada@mb.example", { transfer: { perTick: 10, tickMs: 60 } });
-    const moved = await chat.press("I've moved");
-    expect(moved.lines[0]).toBe("✅ @ada@old.example has moved to @ada@mb.example.");
-    await chat.until((s) => s?.step === "finished");
-    expect(says(chat).filter((s) => s.startsWith("Your move is finished"))).toEqual([
-      "Your move is finished: 30 of 30 followers moved (100%).",
-    ]);
+    await movedAndCounted(chat, old);
   });
 });
 
@@ -225,27 +222,12 @@ describe("an old server that can't be read at all, and a Mastodon new account", 
       { authorizedFetch: true, closedApi: "unauthenticated" },
       { watch: { settleMs: 2_000 } },
     );
-    const neu = closing(
-      await startMastodonSandbox({
-        domain: "new.example",
-        rateLimit: null,
-        originOf: (h) => world.origins[h] ?? null,
-      }),
-    );
-    world.origins["new.example"] = neu.url;
-    neu.addAccount({ username: "ada" });
-    await neu.addAlias("ada", old.actorUri("ada"));
+    const neu = closing(await startNewMastodon(world));
     // Two followers before the Move: not moved ones, so not counted.
     neu.seedFollowers("ada", 2, { domains: ["c.example"] });
     await chat.placeAt({
       ...world.stateAt("move", chat.sealer),
-      target: {
-        kind: "mastodon",
-        instance: { origin: neu.url, host: "new.example", domain: "new.example", version: "4.3.2" },
-        id: neu.getAccount("ada")!.id,
-        handle: "ada@new.example",
-        token: chat.sealer.seal(neu.issueToken("ada", ["read"])),
-      },
+      target: mastodonTarget(neu, "ada", chat.sealer, neu.issueToken("ada", ["read"])),
     } as State);
     await chat.send("/status");
     // Nothing leaves by itself (an hour a tick); each follower who leaves follows the new account.
@@ -283,16 +265,7 @@ describe("a new server in secure mode (GoToSocial always is)", () => {
   /** Ada's new account on new.example, a Mastodon stand-in in secure mode, alias set. */
   async function secureTarget(step: "alias" | "preflight" | "importing") {
     const world = await openWorld({ alias: true });
-    const fresh = await startMastodonSandbox({
-      domain: "new.example",
-      rateLimit: null,
-      authorizedFetch: true,
-      originOf: (h) => world.origins[h] ?? null,
-    });
-    closing(fresh);
-    world.origins["new.example"] = fresh.url;
-    fresh.addAccount({ username: "ada" });
-    await fresh.addAlias("ada", world.old.actorUri("ada"));
+    const fresh = closing(await startNewMastodon(world, { authorizedFetch: true }));
     const chat = await makeChat(world.loopback, { pollMs: 30 });
     await chat.store.namespace("snapshots").set(chat.user, world.snapshot(30));
     // Following while the alias is asked ("Follow them, then move", signed in to the old account).
@@ -320,18 +293,7 @@ describe("a new server in secure mode (GoToSocial always is)", () => {
     await chat.placeAt({
       ...world.stateAt(step === "importing" ? "alias" : step, chat.sealer),
       ...(step === "importing" ? { ...importing, step } : {}),
-      target: {
-        kind: "mastodon",
-        instance: {
-          origin: fresh.url,
-          host: "new.example",
-          domain: "new.example",
-          version: "4.3.2",
-        },
-        id: fresh.getAccount("ada")!.id,
-        handle: "ada@new.example",
-        token: chat.sealer.seal("unused"),
-      },
+      target: mastodonTarget(fresh, "ada", chat.sealer),
     } as State);
     return chat;
   }

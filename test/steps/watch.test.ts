@@ -8,22 +8,12 @@ import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastod
 import { RecipientGoneError } from "../../src/chat/conversation.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
 import { WatchProgress } from "../../src/model/jobs.js";
-import { makeChat, render } from "../helpers/chat.js";
+import { FAST_WATCH, makeChat, render } from "../helpers/chat.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { moveWorlds } from "../helpers/worlds.js";
 
 const openWorld = moveWorlds();
 const closing = closedAfterEach<MastodonSandbox>();
-
-const FAST: Partial<WatchOptions> = {
-  budgetPerHour: 1_000_000,
-  pollEarlyMs: 40,
-  earlyForMs: 0,
-  pollLateMs: 40,
-  settleMs: 400,
-  capMs: 20_000,
-  forgetAfterMs: 60_000,
-};
 
 async function movedAccount(
   opts: { followers?: number; quiet?: number; hide?: boolean; watch?: Partial<WatchOptions> } = {},
@@ -36,7 +26,7 @@ async function movedAccount(
     hideCollections: opts.hide,
     alias: true,
   });
-  const chat = await makeChat(world.loopback, { watch: { ...FAST, ...opts.watch } });
+  const chat = await makeChat(world.loopback, { watch: { ...FAST_WATCH, ...opts.watch } });
   const total = (opts.followers ?? 30) + (opts.quiet ?? 0);
   await chat.store.namespace("snapshots").set(chat.user, world.snapshot(total));
   await chat.placeAt(world.stateAt("move", chat.sealer));
@@ -133,7 +123,7 @@ describe("the transfer watch", () => {
       await startMastodonSandbox({ domain: "friends.example", version: "4.2.10", rateLimit: null }),
     );
     world.origins["friends.example"] = friends.url;
-    const chat = await makeChat(world.loopback, { watch: FAST });
+    const chat = await makeChat(world.loopback, { watch: FAST_WATCH });
     await chat.store.namespace("snapshots").set(chat.user, world.snapshot(12));
     await chat.placeAt(world.stateAt("move", chat.sealer));
     await chat.send("/status");
