@@ -84,6 +84,8 @@ export type WatchCursor = z.infer<typeof WatchCursor>;
 type Control = JobControl<WatchCursor, JobEvents["watch"], WatchProgress>;
 
 const MILESTONES = [50, 90];
+const LIST_PAGES_AT_MOST = 250;
+const REASONS_FOR_HOSTS = 20;
 
 /**
  * Since when the count has been what it is now. A change seen at this poll happened after
@@ -106,8 +108,6 @@ interface Stayed {
   accts: string[];
   partial: boolean;
 }
-const LIST_PAGES_AT_MOST = 250;
-const REASONS_FOR_HOSTS = 20;
 
 /** A refusal that only a user's token or a signature would get past, not a passing failure. */
 function closedTo(err: unknown): err is RejectedError {
