@@ -124,6 +124,11 @@ export class FaultQueue<F> {
     if (slot.remaining <= 0) this.slots.splice(i, 1);
     return slot.fault;
   }
+
+  /** Every fault still waiting, gone: the server works again. */
+  clear(): void {
+    this.slots.length = 0;
+  }
 }
 
 /** What every logged request records; the stand-ins add their own fields. */

@@ -205,6 +205,9 @@ async function controlAction(
       sandbox.failNext(method, fault);
       return true;
     }
+    case "clearFaults":
+      sandbox.clearFaults();
+      return true;
     case "revokeToken":
       return sandbox.revokeToken();
     case "chaos":

@@ -99,6 +99,10 @@ export class BotApiServer {
     this.faults.add(fault.times ?? 1, { method: method.toLowerCase(), fault: { ...fault } });
   }
 
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
   setLatency(ms: number): void {
     this.latencyMs = Math.max(0, ms);
   }

@@ -48,6 +48,7 @@ export interface RemoteTelegramSandbox {
   calls(): Promise<CallRecord[]>;
   callbackAnswer(queryId: string): Promise<CallbackAnswer | undefined>;
   failNext(method: string, fault: FaultSpec): Promise<void>;
+  clearFaults(): Promise<void>;
   revokeToken(): Promise<string>;
   setLatency(ms: number): Promise<void>;
   setChaos(options: ChaosOptions | null): Promise<void>;
@@ -139,6 +140,9 @@ export async function connectTelegramSandbox(url: string): Promise<RemoteTelegra
       (await call<CallbackAnswer | null>("callbackAnswer", { id })) ?? undefined,
     failNext: async (method, fault) => {
       await call("failNext", { method, ...fault });
+    },
+    clearFaults: async () => {
+      await call("clearFaults");
     },
     revokeToken: () => call("revokeToken"),
     setLatency: async (ms) => {

@@ -174,6 +174,8 @@ export interface TelegramSandbox {
 
   // faults
   failNext(method: string, fault: FaultSpec): void;
+  /** The faults failNext queued and not yet used, dropped: every method answers again. */
+  clearFaults(): void;
   /** BotFather's /revoke: the current token answers 401 Unauthorized from now on; the new one. */
   revokeToken(): string;
   setLatency(ms: number): void;

@@ -197,6 +197,11 @@ class Sandbox implements TelegramSandbox {
     this.http.failNext(method, fault);
   }
 
+  /** The faults failNext queued and not yet used, dropped: every method answers again. */
+  clearFaults(): void {
+    this.http.clearFaults();
+  }
+
   /**
    * BotFather's /revoke: the bot gets a new token, and the old one is refused from now on with
    * Telegram's 401 `{"ok":false,"error_code":401,"description":"Unauthorized"}` — a long poll
