@@ -48,10 +48,9 @@ function notifierRouter(
       const [user] = args;
       const prefix = user.slice(0, user.indexOf(":")) as keyof typeof byPrefix;
       const channel = byPrefix[prefix];
-      if (!channel) {
-        log.warn("no channel for this user; reply dropped", { user });
-        return;
-      }
+      // Kept in the outbox (the engine saved it first) for a process that has this channel, or
+      // for this one once it is configured again: never dropped as if delivered.
+      if (!channel) throw new Error(`no ${prefix} channel in this process`);
       await channel.notify(...args);
     },
   };
@@ -176,16 +175,17 @@ export async function createApp(
         web = started.server;
         log.info("web: listening", { at: started.url, public: config.web.publicUrl });
       }
-      // The terminal's start lasts as long as the terminal; the others' end once they're up.
+      // The terminal's start lasts as long as the terminal, and the DM channel's as long as
+      // another process holds its intake (here, replies to DM users go to that holder at once).
       const terminalRun = terminal?.start();
-      await Promise.all(
-        channels
-          .filter((c) => c !== terminal)
-          .map((c) => (intake && c === telegram ? intake.start() : c.start())),
-      );
-      // What a killed process saved but never sent goes out now that the channels can send it.
+      const dmRun = dm?.start();
+      // Awaited below, after the outbox starts: its failure must not go unhandled meanwhile.
+      dmRun?.catch(() => undefined);
+      await intake?.start();
+      // What a killed process saved but never sent goes out now that the channels can send it,
+      // in every process: one waiting for the DM intake sends to Telegram users all the same.
       engine.startOutbox();
-      await terminalRun;
+      await Promise.all([dmRun, terminalRun]);
     },
     stop,
   };

@@ -54,6 +54,15 @@ function recipientGone(err: unknown): err is GrammyError {
   );
 }
 
+/**
+ * A message Telegram will never take as it is (a 4xx): sending it again is refused again. Not a
+ * 429: flood control only puts it off (by `retry_after`, which past auto-retry's bound reaches
+ * here), and it goes out later from the outbox.
+ */
+function refusedOutright(err: unknown): boolean {
+  return err instanceof GrammyError && err.error_code < 500 && err.error_code !== 429;
+}
+
 /** What the person reads instead of a file Telegram wouldn't take. */
 function fileRefused(reply: Extract<Reply, { kind: "file" }>, err: unknown): Text {
   const why =
@@ -262,7 +271,8 @@ export class TelegramChannel implements Notifier {
    * hold back the ones after it, so the next question always arrives. A file that can't be sent
    * becomes a message saying so and how to get it again; a message Telegram refuses outright
    * (a 4xx) is logged, as sending it again would be refused again. A message that failed on
-   * Telegram's side (a 5xx, the network) makes the whole call throw once the rest are out, so
+   * Telegram's side (a 5xx, the network) or that flood control put off longer than auto-retry
+   * waits (a 429 past its bound) makes the whole call throw once the rest are out, so
    * the engine keeps the replies in its outbox: delivered again, the replies this process
    * already sent under that message id are skipped, and so are those the outbox says went out
    * (`progress`, saved after each reply that has another after it, so it holds across a kill).
@@ -295,7 +305,7 @@ export class TelegramChannel implements Notifier {
               if (recipientGone(e)) throw e;
               log.warn("telegram: could not say a file was refused", { chat: chatId, err: e });
             });
-        } else if (!(err instanceof GrammyError && err.error_code < 500)) {
+        } else if (!refusedOutright(err)) {
           failed ??= err;
           continue;
         }
