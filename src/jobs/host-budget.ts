@@ -31,7 +31,8 @@ export interface Budget {
   /**
    * Takes `n` requests for this host now, in debt if need be, for `key` to use by tryTake at
    * the time this returns: when the refill has paid back this and every earlier reservation,
-   * and not before `notBefore`.
+   * and not before `notBefore`. A key that holds a place for fewer keeps it and takes the
+   * difference, at the end of the line.
    */
   reserve(host: string, n: number, key: string, notBefore?: number): number | Promise<number>;
   /** When `n` requests will fit, at the earliest. */
@@ -68,14 +69,14 @@ class Line {
   private readonly places = new Map<string, Place>();
 
   /**
-   * The key's place for `n` on this host, if it holds one (asked again, it is kept, not taken
-   * twice), at `notBefore` at the earliest: what a used place has left serves a later request.
+   * The key's place on this host, if it holds one, at `notBefore` at the earliest: asked again,
+   * a place is kept, not taken twice, and what a used place has left serves a later request.
    */
-  held(key: string, host: string, n: number, notBefore: number): number | undefined {
+  held(key: string, host: string, notBefore: number): Place | undefined {
     const place = this.places.get(key);
-    if (!place || place.host !== host || place.n < n) return undefined;
+    if (!place || place.host !== host) return undefined;
     place.at = Math.max(place.at, notBefore);
-    return place.at;
+    return place;
   }
 
   add(key: string, place: Place, now: number): void {
@@ -175,12 +176,13 @@ export class HostBudget implements Budget {
   }
 
   reserve(host: string, n: number, key: string, notBefore = 0): number {
-    const held = this.line.held(key, host, n, notBefore);
-    if (held !== undefined) return held;
+    const held = this.line.held(key, host, notBefore);
+    if (held && held.n >= n) return held.at;
+    // Asked for more than it holds, a place grows by the difference, which waits its turn.
     const now = this.now();
     const planned = this.bucket(this.planned, host, now);
-    planned.tokens -= n;
-    const at = Math.max(notBefore, now + this.waitFor(planned, 0));
+    planned.tokens -= n - (held?.n ?? 0);
+    const at = Math.max(notBefore, held?.at ?? 0, now + this.waitFor(planned, 0));
     this.line.add(key, { host, n, at }, now);
     return at;
   }
@@ -265,17 +267,18 @@ export class SharedHostBudget implements Budget {
   }
 
   async reserve(host: string, n: number, key: string, notBefore = 0): Promise<number> {
-    const held = this.line.held(key, host, n, notBefore);
-    if (held !== undefined) return held;
+    const held = this.line.held(key, host, notBefore);
+    if (held && held.n >= n) return held.at;
     try {
+      // Asked for more than it holds, a place grows by the difference, which waits its turn.
       const wait = await this.limits.takeTokens(
         `budget-line:${host}`,
-        n,
+        n - (held?.n ?? 0),
         this.perMs,
         this.capacity,
         true,
       );
-      const at = Math.max(notBefore, Date.now() + wait);
+      const at = Math.max(notBefore, held?.at ?? 0, Date.now() + wait);
       this.line.add(key, { host, n, at }, Date.now());
       return at;
     } catch (err) {

@@ -94,7 +94,47 @@ describe("HostBudget's line", () => {
   });
 });
 
+describe("a place asked for more than it holds", () => {
+  it("grows by the difference, which waits at the end of the line", () => {
+    let t = 0;
+    const budget = new HostBudget(360, () => t); // 60 at once, then one every 12 s
+    expect(budget.tryTake("h", 60)).toBe(true);
+    expect(budget.reserve("h", 1, "a")).toBe(12_000);
+    expect(budget.reserve("h", 1, "b")).toBe(24_000);
+    // "a" now wants its request and two more: two places after "b", not three more.
+    expect(budget.reserve("h", 3, "a")).toBe(48_000);
+    expect(budget.reserve("h", 1, "c")).toBe(60_000);
+    t = 48_000;
+    expect(budget.tryTake("h", 1, "a")).toBe(true);
+    expect(budget.tryTake("h", 2, "a")).toBe(true);
+    expect(budget.tryTake("h", 1, "a")).toBe(false);
+  });
+});
+
 describe("SharedHostBudget, in Redis", () => {
+  it("grows a place asked for more by the difference, in the shared line", async () => {
+    const store = await openStore("redis://127.0.0.1:6379");
+    try {
+      const host = `h${randomUUID()}.example`;
+      // 360 an hour: 60 at once, then one every 12 s (the refill of 300 an hour).
+      const budget = new SharedHostBudget(store.limits!, 360);
+      expect(await budget.tryTake(host, 60)).toBe(true);
+      const start = Date.now();
+      const a = (await budget.reserve(host, 1, "a")) - start;
+      const grown = (await budget.reserve(host, 3, "a")) - start;
+      const after = (await budget.reserve(host, 1, "b")) - start;
+      // One place of 12 s, then two more at the end of the line (not three: 36 s more).
+      expect(a).toBeGreaterThan(11_000);
+      expect(a).toBeLessThanOrEqual(12_100);
+      expect(grown).toBeGreaterThan(35_000);
+      expect(grown).toBeLessThanOrEqual(36_100);
+      expect(after).toBeGreaterThan(47_000);
+      expect(after).toBeLessThanOrEqual(48_100);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("two processes on one Redis together take what one may, and a charge beyond it is owed", async () => {
     const stores = await Promise.all([1, 2].map(() => openStore("redis://127.0.0.1:6379")));
     try {
