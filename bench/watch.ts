@@ -239,8 +239,14 @@ console.log(
         `its burst), and this run's polls cost ${r2(perPoll)} requests each: each of ${n(PER_HOST)} ` +
         `watches on a server can poll only every ${r2(boundMs / WATCH.pollLateMs)} intervals ` +
         `(${s(boundMs)}), off the interval grid. The quiet is counted from the poll before the one ` +
-        `that saw the last change, so settled above zero within settle + ${s(boundMs)} = ` +
-        `${r2((WATCH.settleMs + boundMs) / WATCH.settleMs)} settle periods, zero within ${s(boundMs)}.`
+        "that saw the last change, and that poll never ends the watch, so settled above zero " +
+        `within max(settle, ${s(boundMs)}) + ${s(boundMs)} = ` +
+        `${r2((Math.max(WATCH.settleMs, boundMs) + boundMs) / WATCH.settleMs)} settle periods, ` +
+        `zero within ${s(boundMs)}.` +
+        (boundMs > WATCH.settleMs
+          ? " (Here an interval is longer than the settle, as production's never is: 48 h of quiet" +
+            " against hours between polls.)"
+          : "")
       : "."),
 );
 
@@ -306,7 +312,8 @@ if (budgetBound) {
   const ownOk = d.laterThanOwnPoll.settled === 0 && d.laterThanOwnPoll.zero === 0;
   console.log(
     "Target bound by the budget: each end decided within settle + one of that watch's own poll " +
-      `intervals since settling, at zero within one: ${verdict(ownOk)} ` +
+      "intervals since settling (two when one is longer than the settle: the poll that sees the " +
+      `last change never ends it), at zero within one: ${verdict(ownOk)} ` +
       `(${n(d.laterThanOwnPoll.settled)} of ${n(d.settled.count)} settled above zero and ` +
       `${n(d.laterThanOwnPoll.zero)} of ${n(d.zero.count)} at zero later); then the message ` +
       `within p99 ${s(d.lastRequestToMessage.p99)}, max ${s(d.lastRequestToMessage.max)}. Against ` +
