@@ -261,17 +261,6 @@ export function watchJob(deps: {
     Math.max(0, Math.min(wholeList(count), LIST_PAGES_AT_MOST, budget.most - (lookup ? 1 : 0)));
   /** Reading who stayed for the end: its pages, and the lookup when the account's id isn't known. */
   const listCost = (count: number, lookup: boolean) => endPages(count, lookup) + (lookup ? 1 : 0);
-  /**
-   * A poll's place in line, for what it will need when it comes up: a place whose time comes
-   * late (the hour is full) may come after the quiet that ends the watch, and then it holds the
-   * list of who stayed too, so that the end doesn't queue a second time for it.
-   */
-  const pollPlace = async (host: string, c: WatchCursor, key: string, at?: number) => {
-    const n = placeFor(c, at ?? Date.now());
-    const when = await budget.reserve(host, n, key, at);
-    const more = placeFor(c, when);
-    return { again: more > n ? await budget.reserve(host, more, key, at) : when };
-  };
 
   /**
    * Who is still on the old account, for the finished message: its public list, read within
@@ -400,7 +389,8 @@ export function watchJob(deps: {
       const host = new URL(data.origin).host;
       // The budget is taken per request (the lookup here, list pages and retries below). A poll
       // put off takes its place in line and runs when its request fits.
-      if (!(await budget.tryTake(host, 1, job.id))) return pollPlace(host, started, job.id);
+      if (!(await budget.tryTake(host, 1, job.id)))
+        return later(host, placeFor(started, now), job.id);
       const domain = data.domain ?? host;
       // Taken when the watch starts: the new side's growth from here is what moved, should the
       // old side never be readable. Asked again next poll if the new server didn't answer.
@@ -414,7 +404,7 @@ export function watchJob(deps: {
       // behind those that asked before it, instead of waking at its time only to queue then.
       const nextPoll = async (c: WatchCursor) => {
         const at = now + (now - data.startedAt < o.earlyForMs ? o.pollEarlyMs : o.pollLateMs);
-        return pollPlace(host, c, job.id, at);
+        return { again: await budget.reserve(host, placeFor(c, at), job.id, at) };
       };
 
       let read: Count;

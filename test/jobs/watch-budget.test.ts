@@ -6,7 +6,7 @@
  * budget's first `capacity` (a sixth of the hour's budget).
  */
 import { randomUUID } from "node:crypto";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import type { SignIn } from "../../src/clients/sign-in.js";
 import { realWorld, type World } from "../../src/clients/world.js";
@@ -221,55 +221,6 @@ describe("a list of who stayed longer than the budget holds at once", () => {
     // Two pages of 80: what one take holds (the poll before looked the account up).
     expect(finished[0]!.stayed).toHaveLength(160);
     expect(finished[0]!.partial).toBe(true);
-    expect(t.cursor()).toMatchObject({ done: true });
-  });
-});
-
-describe("a poll whose place comes up after the quiet that ends the watch", () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it("holds the list of who stayed too, and ends in that run without queueing again", async () => {
-    const t = await setUp({ followers: 3, stayers: "quiet.example" });
-    const hour = 3_600_000;
-    // The clock of the watch and the budget alike; the stand-in's requests run on real timers.
-    vi.useFakeTimers({ toFake: ["Date"] });
-    const start = Date.now();
-    // 36 an hour: 6 at once, then one every 2 minutes.
-    const budget = new HostBudget(36, Date.now);
-    const watch = watchJob({
-      world: t.world,
-      store: t.store,
-      budget,
-      options: { budgetPerHour: 36, settleMs: 3 * hour, pollLateMs: 60_000, earlyForMs: 0 },
-    });
-    const job = t.job({
-      polls: 3,
-      milestones: [50, 90],
-      initial: 10,
-      first: { at: start - 3 * hour, count: 10 },
-      last: { at: start - 2 * hour, count: 3 },
-      lastChangeAt: start - 2 * hour,
-    });
-    // Ninety watches on this server asked first: its hour is full for almost three hours, so
-    // this poll, asked now (two hours into the quiet), comes up after the three hours' quiet.
-    const host = new URL(t.old.url).host;
-    expect(budget.tryTake(host, 6)).toBe(true);
-    for (let k = 0; k < 90; k++) budget.reserve(host, 1, `other-${k}`);
-    const put = await watch.run(job, t.control);
-    expect(t.sent()).toBe(0);
-    expect(put!.again - start).toBeGreaterThan(hour);
-    vi.setSystemTime(put!.again);
-    // Its lookup, then the list (one page), in the same run.
-    expect(
-      await watch.run({ ...job, cursor: t.cursor() ?? job.cursor }, t.control),
-    ).toBeUndefined();
-    expect(t.sent()).toBe(2);
-    const finished = t.reports.filter((r): r is Finished => r.event === "finished");
-    expect(finished).toHaveLength(1);
-    expect(finished[0]!.stayed).toHaveLength(3);
-    expect(finished[0]!.result).toMatchObject({ stayed: 3, ended: "settled" });
     expect(t.cursor()).toMatchObject({ done: true });
   });
 });
