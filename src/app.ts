@@ -82,9 +82,13 @@ export async function createApp(
   const pages = config.web ? new OneTimePages(store, config.web.publicUrl) : undefined;
   let web: Server | undefined;
 
+  let failed: (err: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => {
+    failed = resolve;
+  });
   const telegram =
     config.channel === "telegram" && config.telegram
-      ? new TelegramChannel({ ...config.telegram, engine })
+      ? new TelegramChannel({ ...config.telegram, engine, onTokenRefused: (err) => failed(err) })
       : undefined;
   // With a public address, Telegram comes by webhook to any process (unless turned off); else by
   // polling. Either way each update is kept in the store before Telegram is told it arrived.
@@ -98,10 +102,6 @@ export async function createApp(
           leaseMs: config.jobLeaseMs,
         })
       : undefined;
-  let failed: (err: Error) => void = () => undefined;
-  const fatal = new Promise<Error>((resolve) => {
-    failed = resolve;
-  });
   const intake =
     webhook ??
     (telegram

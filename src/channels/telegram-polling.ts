@@ -24,7 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Api, GrammyError } from "grammy";
 import { log } from "../log.js";
 import type { Store } from "../store/store.js";
-import type { TelegramChannel } from "./telegram.js";
+import { type TelegramChannel, TelegramTokenRefused } from "./telegram.js";
 import { type KeptUpdate, TelegramInbox } from "./telegram-inbox.js";
 
 /** Telegram holds a getUpdates this long when nothing is new (its limit is 50). */
@@ -33,18 +33,6 @@ const BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 /** A 409 this long after the last one is a new conflict, said again. */
 const CONFLICT_OVER_MS = 10 * 60_000;
-
-/** Telegram refused the bot's token (401): revoked in BotFather, or not this bot's. */
-export class TelegramTokenRefused extends Error {
-  override readonly name = "TelegramTokenRefused";
-  constructor(description: string) {
-    super(
-      `Telegram refused the bot token ("${description}"): it was revoked or is wrong. ` +
-        "Get the current token from @BotFather (/mybots → API Token), set TELEGRAM_BOT_TOKEN " +
-        "to it, and start the bot again.",
-    );
-  }
-}
 
 export interface TelegramPollingOptions {
   channel: TelegramChannel;

@@ -60,7 +60,25 @@ function recipientGone(err: unknown): err is GrammyError {
  * here), and it goes out later from the outbox.
  */
 function refusedOutright(err: unknown): boolean {
-  return err instanceof GrammyError && err.error_code < 500 && err.error_code !== 429;
+  return (
+    err instanceof GrammyError &&
+    err.error_code < 500 &&
+    err.error_code !== 429 &&
+    // The bot's token, not the message: nothing goes out until the operator sets a new one.
+    err.error_code !== 401
+  );
+}
+
+/** Telegram refused the bot's token (401): revoked in BotFather, or not this bot's. */
+export class TelegramTokenRefused extends Error {
+  override readonly name = "TelegramTokenRefused";
+  constructor(description: string) {
+    super(
+      `Telegram refused the bot token ("${description}"): it was revoked or is wrong. ` +
+        "Get the current token from @BotFather (/mybots → API Token), set TELEGRAM_BOT_TOKEN " +
+        "to it, and start the bot again.",
+    );
+  }
 }
 
 /** What the person reads instead of a file Telegram wouldn't take. */
@@ -83,6 +101,11 @@ export interface TelegramOptions {
   engine: Engine;
   /** How often a call Telegram fails with a 5xx or a 429 is tried again (5; tests lower it). */
   retries?: number;
+  /**
+   * Called once when Telegram refuses the token (401) on any call — a send in webhook mode
+   * included, where no poll would notice: the bot can't go on, and the app stops it.
+   */
+  onTokenRefused?: (err: TelegramTokenRefused) => void;
 }
 
 /** Telegram's own Bot API: the root that gets the whole network guard. */
@@ -112,6 +135,8 @@ export class TelegramChannel implements Notifier {
   private readonly delivered = new Set<string>();
   /** Aborts calls that may retry for minutes (the command menu) when the channel stops. */
   private readonly stopping = new AbortController();
+  /** Telegram refused the token (said once). */
+  private refused = false;
 
   constructor(private readonly opts: TelegramOptions) {
     this.files = downloader(opts.apiRoot);
@@ -119,6 +144,14 @@ export class TelegramChannel implements Notifier {
     this.bot.api.config.use(
       autoRetry({ maxRetryAttempts: opts.retries ?? 5, maxDelaySeconds: 120 }),
     );
+    this.bot.api.config.use(async (prev, method, payload, signal) => {
+      const res = await prev(method, payload, signal);
+      if (!res.ok && res.error_code === 401 && !this.refused) {
+        this.refused = true;
+        opts.onTokenRefused?.(new TelegramTokenRefused(res.description));
+      }
+      return res;
+    });
     // Every line logged while an update is handled names it.
     this.bot.use((ctx, next) => logContext({ update: ctx.update.update_id }, next));
     this.bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));

@@ -7,8 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { TelegramChannel } from "../../src/channels/telegram.js";
-import { TelegramPolling, TelegramTokenRefused } from "../../src/channels/telegram-polling.js";
+import { TelegramChannel, TelegramTokenRefused } from "../../src/channels/telegram.js";
+import { TelegramPolling } from "../../src/channels/telegram-polling.js";
 import { openMemoryStore } from "../../src/store/memory-store.js";
 import { makeChat } from "../helpers/chat.js";
 import { fakeWorld } from "../helpers/fake-world.js";

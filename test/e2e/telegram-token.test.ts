@@ -1,14 +1,16 @@
 /**
  * The real bot process when Telegram refuses its token while it runs (revoked in BotFather):
  * it stops, non-zero, saying why and what to do, without the token — instead of asking
- * Telegram again every second forever.
+ * Telegram again every second forever (polling), or answering people into a refusal and
+ * counting their replies delivered (webhook, where no poll would notice).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTelegramSandbox, type TelegramSandbox } from "../../sandbox/telegram.js";
-import { until } from "./bots.js";
+import { openStore } from "../../src/store/open-store.js";
+import { freePort, until } from "./bots.js";
 import { type Proc, startProcess } from "./process.js";
 
 let tg: TelegramSandbox | undefined;
@@ -43,5 +45,46 @@ describe("Telegram token revoked while the bot runs", () => {
     expect(said).toMatch(/TelegramTokenRefused: Telegram refused the bot token/);
     expect(said).toMatch(/@BotFather/);
     expect(said).not.toContain(token.split(":")[1]);
+  }, 90_000);
+
+  it("by webhook: the first reply Telegram refuses stops the process the same way", async () => {
+    tg = await startTelegramSandbox({ allowLoopbackHttp: true });
+    const token = tg.token;
+    const port = await freePort();
+    const dataDir = mkdtempSync(path.join(tmpdir(), "fedimove-token-"));
+    bot = startProcess("src/main.ts", {
+      TELEGRAM_BOT_TOKEN: token,
+      TELEGRAM_API_ROOT: tg.url,
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      ALLOW_PRIVATE_NETWORK: "true",
+      LOG_LEVEL: "warn",
+    });
+    const hooked = tg;
+    await until("the webhook set", () => hooked.callsTo("setWebhook").some((c) => c.ok), {
+      ms: 60_000,
+      bots: [bot],
+    });
+    tg.sendText(4242, "/start");
+    await tg.waitFor(4242, (m) => /^Hi!/.test(m.text ?? ""), 30_000);
+    tg.revokeToken();
+    tg.sendText(4242, "/help");
+    const exit = await bot.exited;
+    expect(exit.code).toBe(1);
+    const said = bot.stderr();
+    expect(said).toMatch(/TelegramTokenRefused: Telegram refused the bot token/);
+    expect(said).toMatch(/@BotFather/);
+    expect(said).not.toContain(token.split(":")[1]);
+    // The answer to /help waits in the outbox for the new token, not counted delivered.
+    const store = await openStore(`sqlite:${path.join(dataDir, "fedimove.sqlite")}`);
+    try {
+      const saved = (await store.namespace("users").get("tg:4242")) as {
+        outbox?: { replies: unknown[] }[];
+      };
+      expect(JSON.stringify(saved.outbox)).toMatch(/\/status/);
+    } finally {
+      await store.close();
+    }
   }, 90_000);
 });
