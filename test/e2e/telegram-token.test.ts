@@ -22,6 +22,16 @@ afterEach(async () => {
   await tg?.close();
 });
 
+/** Exited 1, saying why and what to do, and never the token. */
+async function stoppedSayingWhy(bot: Proc, token: string): Promise<void> {
+  const exit = await bot.exited;
+  expect(exit.code).toBe(1);
+  const said = bot.stderr();
+  expect(said).toMatch(/TelegramTokenRefused: Telegram refused the bot token/);
+  expect(said).toMatch(/@BotFather/);
+  expect(said).not.toContain(token.split(":")[1]);
+}
+
 describe("Telegram token revoked while the bot runs", () => {
   it("stops the process with exit code 1 and a clear reason", async () => {
     tg = await startTelegramSandbox();
@@ -39,12 +49,7 @@ describe("Telegram token revoked while the bot runs", () => {
       bots: [bot],
     });
     tg.revokeToken();
-    const exit = await bot.exited;
-    expect(exit.code).toBe(1);
-    const said = bot.stderr();
-    expect(said).toMatch(/TelegramTokenRefused: Telegram refused the bot token/);
-    expect(said).toMatch(/@BotFather/);
-    expect(said).not.toContain(token.split(":")[1]);
+    await stoppedSayingWhy(bot, token);
   }, 90_000);
 
   it("by webhook: the first reply Telegram refuses stops the process the same way", async () => {
@@ -70,12 +75,7 @@ describe("Telegram token revoked while the bot runs", () => {
     await tg.waitFor(4242, (m) => /^Hi!/.test(m.text ?? ""), 30_000);
     tg.revokeToken();
     tg.sendText(4242, "/help");
-    const exit = await bot.exited;
-    expect(exit.code).toBe(1);
-    const said = bot.stderr();
-    expect(said).toMatch(/TelegramTokenRefused: Telegram refused the bot token/);
-    expect(said).toMatch(/@BotFather/);
-    expect(said).not.toContain(token.split(":")[1]);
+    await stoppedSayingWhy(bot, token);
     // The answer to /help waits in the outbox for the new token, not counted delivered.
     const store = await openStore(`sqlite:${path.join(dataDir, "fedimove.sqlite")}`);
     try {
