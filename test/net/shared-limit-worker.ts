@@ -17,8 +17,9 @@ const env = (name: string) => {
 };
 const store = await openStore(env("STORE_URL"));
 const windowMs = Number(env("WINDOW_MS"));
-// A slack of 100 ms, as in production (250 ms): arrivals jitter, on a busy machine more so.
-const pacer = new Pacer(100);
+// Arrivals jitter, on a busy machine more so: the test sets a slack that covers its machine's
+// stalls (production keeps 250 ms against micro.blog's 60 s window).
+const pacer = new Pacer(Number(env("SLACK_MS")));
 pacer.rule(env("MB_URL"), {
   ...MICROBLOG_LIMIT,
   limit: Number(env("LIMIT")),
