@@ -135,17 +135,29 @@ export class TelegramChannel implements Notifier {
   private readonly delivered = new Set<string>();
   /** Aborts calls that may retry for minutes (the command menu) when the channel stops. */
   private readonly stopping = new AbortController();
+  /** Ends auto-retry's waits when the channel stops (and refuses new calls). */
+  private readonly retryWaits = new AbortController();
   /** Telegram refused the token (said once). */
   private refused = false;
 
   constructor(private readonly opts: TelegramOptions) {
     this.files = downloader(opts.apiRoot);
     this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot } });
+    // Once the channel stops, no call waits out a retry and then sends: a reply sent after the
+    // app stopped waiting for it would never have its delivery saved, and would go out again
+    // after a restart; it stays in the outbox instead. Only the waits end (auto-retry ends them
+    // on the signal it is given, outermost below): a request already on its way is let finish
+    // (innermost), since Telegram may take it whatever we do, and no new call starts.
+    const waits = this.retryWaits.signal as unknown as Parameters<Api["getMe"]>[0];
+    this.bot.api.config.use((prev, method, payload, signal) =>
+      prev(method, payload, signal === waits ? undefined : signal),
+    );
     this.bot.api.config.use(
       autoRetry({ maxRetryAttempts: opts.retries ?? 5, maxDelaySeconds: 120 }),
     );
     this.bot.api.config.use(async (prev, method, payload, signal) => {
-      const res = await prev(method, payload, signal);
+      if (this.retryWaits.signal.aborted) throw new Error("telegram: the channel has stopped");
+      const res = await prev(method, payload, signal ?? waits);
       if (!res.ok && res.error_code === 401 && !this.refused) {
         this.refused = true;
         opts.onTokenRefused?.(new TelegramTokenRefused(res.description));
@@ -195,6 +207,7 @@ export class TelegramChannel implements Notifier {
   async stop(): Promise<void> {
     this.stopping.abort();
     if (this.runner?.isRunning()) await this.runner.stop();
+    this.retryWaits.abort();
     await this.files.dispatcher.close();
   }
 

@@ -60,4 +60,26 @@ describe("Telegram replies", () => {
       "Where is your new account?",
     ]);
   });
+
+  it("a reply waiting out flood control when the channel stops is not sent after it stopped", async () => {
+    tg = await startTelegramSandbox();
+    const stopping = channelOn(tg, () => [say(["Where is your new account?"])]);
+    channel = stopping;
+    await stopping.prepare();
+    // Telegram says: try again in 3 s (within auto-retry's bound, so the call waits it out).
+    tg.failNext("sendMessage", { status: 429, retryAfter: 3 });
+    const sending = stopping.notify("tg:4242", [say(["Your follows are saved."])]);
+    const failed = sending.then(
+      () => "sent",
+      () => "not sent",
+    );
+    while (tg.callsTo("sendMessage").length === 0) await new Promise((r) => setTimeout(r, 10));
+    await stopping.stop();
+    channel = undefined;
+    // Thrown, so the engine keeps the reply in the outbox; and nothing went out after the stop.
+    expect(await failed).toBe("not sent");
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(tg.callsTo("sendMessage")).toHaveLength(1);
+    expect(tg.chat(USER).bot).toEqual([]);
+  });
 });
