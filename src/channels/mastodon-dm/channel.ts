@@ -22,6 +22,7 @@ import {
   DeliveredElsewhereError,
   type Input,
   type Notifier,
+  type NotifyArgs,
   type Reply,
   type UserKey,
 } from "../../chat/conversation.js";
@@ -479,12 +480,7 @@ export class MastodonDmChannel implements Notifier {
   }
 
   /** Replies outside a turn (a job's report, a reminder): queued, then posted in order. */
-  async notify(
-    user: UserKey,
-    replies: readonly Reply[],
-    seq?: number,
-    messageId?: string,
-  ): Promise<void> {
+  async notify(...[user, replies, seq, messageId]: NotifyArgs): Promise<void> {
     // A process waiting for the lease (or that lost it) has no inbox of its own to add to:
     // written, its empty record would replace the holder's (cursor and all), and its worker
     // would post beside the holder's, out of order. The replies wait in the engine's outbox
