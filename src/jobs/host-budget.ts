@@ -2,7 +2,7 @@
  * A request budget per host for work that polls on its own (the watcher): all
  * users whose old account is on one server share it, so a thousand people moving
  * from one instance don't poll it a thousand times an hour. A token bucket that
- * refills evenly, charged per HTTP request (Http's retries too: `charge`), holding
+ * refills evenly, taken per HTTP request (Http's retries too, each before it goes), holding
  * at most a sixth of the hour: a fixed hourly window let any rolling hour carry
  * twice the budget (bench/watch.ts). It refills by the budget less that sixth over
  * the hour, so a full bucket spent at once and an hour of refills add up to the
@@ -37,8 +37,6 @@ export interface Budget {
   reserve(host: string, n: number, key: string, notBefore?: number): number | Promise<number>;
   /** When `n` requests will fit, at the earliest. */
   nextAt(host: string, n?: number): number | Promise<number>;
-  /** Charges `n` requests made anyway (a retry, the one last list): the refill pays them back. */
-  charge(host: string, n?: number): void | Promise<void>;
   /**
    * The most requests one take can ever hold (the bucket's size): asked for more at once, a
    * take never succeeds, so a caller splits or trims what it asks.
@@ -198,12 +196,6 @@ export class HostBudget implements Budget {
     );
   }
 
-  charge(host: string, n = 1): void {
-    const now = this.now();
-    this.bucket(this.sent, host, now).tokens -= n;
-    this.bucket(this.planned, host, now).tokens -= n;
-  }
-
   /** What is left for this host now, by the requests sent (the bench and tests read it). */
   available(host: string): number {
     return this.bucket(this.sent, host, this.now()).tokens;
@@ -259,11 +251,6 @@ export class SharedHostBudget implements Budget {
     const at = this.refused.get(`${n}:${host}`) ?? Date.now();
     this.refused.delete(`${n}:${host}`);
     return at;
-  }
-
-  async charge(host: string, n = 1): Promise<void> {
-    await this.take(`budget:${host}`, n, true);
-    await this.take(`budget-line:${host}`, n, true);
   }
 
   async reserve(host: string, n: number, key: string, notBefore = 0): Promise<number> {
