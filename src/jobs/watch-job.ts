@@ -18,7 +18,13 @@ import { AccountSchema } from "../clients/mastodon.js";
 import type { World } from "../clients/world.js";
 import { log } from "../log.js";
 import { domainOf, withDomain } from "../model/handle.js";
-import { JobData, type JobDataOf, type JobEvents, WatchProgress } from "../model/jobs.js";
+import {
+  CountedProgress,
+  JobData,
+  type JobDataOf,
+  type JobEvents,
+  type WatchProgress,
+} from "../model/jobs.js";
 import type { TransferResult } from "../model/state.js";
 import { RejectedError, RemoteError } from "../net/errors.js";
 import { chargeRetries, OverBudgetError } from "../net/http.js";
@@ -60,7 +66,7 @@ export const DEFAULT_WATCH: WatchOptions = {
 };
 
 /** What a watch keeps between polls: what /status shows, and what decides the next poll. */
-export const WatchCursor = WatchProgress.partial().extend({
+export const WatchCursor = CountedProgress.partial().extend({
   polls: z.number(),
   lastChangeAt: z.number().optional(),
   milestones: z.array(z.number()),
@@ -191,9 +197,17 @@ function byServer(accts: readonly string[], localDomain: string): [string, numbe
   return [...counts.entries()].sort((x, y) => y[1] - x[1]);
 }
 
-/** The view /status draws, once the first count is in. */
+/**
+ * The view /status draws: the old account's count once the first is in; when the old account
+ * can't be read, the new one's growth (once counted) or that nothing can be counted.
+ */
 function progressOf(c: WatchCursor): WatchProgress | undefined {
-  if (c.initial === undefined || !c.first || !c.last) return undefined;
+  if (c.initial === undefined || !c.first || !c.last) {
+    if (!c.unreadableReported) return undefined;
+    return c.newLast && c.newAtStart !== undefined
+      ? { from: "new", atStart: c.newAtStart, last: c.newLast }
+      : { from: "uncounted" };
+  }
   return {
     initial: c.initial,
     first: c.first,

@@ -52,8 +52,8 @@ export type JobRequest = {
 }[JobKind];
 export type JobDataOf<K extends JobKind> = z.infer<(typeof JobData)[K]>;
 
-/** How far a transfer watch has seen the followers go; /status draws it. */
-export const WatchProgress = z.object({
+/** How far a transfer watch has seen the followers go on the old account; /status draws it. */
+export const CountedProgress = z.object({
   /** Followers when the Move was made (the snapshot's count, or the first count seen). */
   initial: z.number(),
   first: z.object({ at: z.number(), count: z.number() }),
@@ -69,6 +69,21 @@ export const WatchProgress = z.object({
   /** The old server hides the followers list: only the count is known. */
   hidden: z.boolean().optional(),
 });
+
+/**
+ * What /status draws of a watch: the old account's count; or, when nothing there can be read,
+ * the new account's growth since the watch began (where its API has a count), or only that
+ * nothing can be counted. A record saved before these two existed is the first kind.
+ */
+export const WatchProgress = z.union([
+  z.object({
+    from: z.literal("new"),
+    atStart: z.number(),
+    last: z.object({ at: z.number(), count: z.number() }),
+  }),
+  z.object({ from: z.literal("uncounted") }),
+  CountedProgress,
+]);
 export type WatchProgress = z.infer<typeof WatchProgress>;
 
 /** How far the snapshot and the import have come: items gone through, of how many. */

@@ -91,6 +91,18 @@ async function movedAndCounted(chat: Chat, old: MastodonSandbox) {
   await allCounted(chat);
 }
 
+/**
+ * /status once the watch has saved what its first poll found (the report of it comes just
+ * before the save): before, it says the first count is coming.
+ */
+async function statusOnceSaved(chat: Awaited<ReturnType<typeof makeChat>>): Promise<string> {
+  for (let tries = 0; ; tries++) {
+    const { text } = await chat.send("/status");
+    if (!text.startsWith("I'm watching your followers move") || tries > 200) return text;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe("an old server in secure mode", () => {
   it("the Move is confirmed from the public profile when the actor wants a signature", async () => {
     const { chat, old } = await atMove({ authorizedFetch: true });
@@ -134,6 +146,9 @@ describe("an old server in secure mode", () => {
     expect(chat.notified.at(-1)).toMatchObject({
       choices: [{ label: "Keep trying" }, { label: "Finish without a count" }],
     });
+    expect(await statusOnceSaved(chat)).toBe(
+      "I can't count your followers on old.example, but they are moving all the same. I'll keep trying, and tell you when the watch ends.",
+    );
     const watchJobId = ((await chat.state()) as { watchJobId: string }).watchJobId;
     const end = await chat.press("Finish without a count");
     const finished = end.lines.find((s) => s.startsWith("Your move is finished"));
@@ -246,6 +261,9 @@ describe("an old server that can't be read at all, and a Mastodon new account", 
     const counting = await chat.press("Count from the new account");
     expect(counting.lines[0]).toBe(
       "Counting from @ada@new.example: I'll tell you how many followers it gained when the count stops changing; /status any time.",
+    );
+    expect(await statusOnceSaved(chat)).toBe(
+      "I can't count your followers on old.example, but they are moving all the same. Counting from your new account instead: @ada@new.example has gained 0 since the watch began (2 → 2).",
     );
     expect(old.transferNow("ada", 12)).toBe(12);
     await chat.until((s) => s?.step === "finished");

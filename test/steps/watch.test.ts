@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { type MastodonSandbox, startMastodonSandbox } from "../../sandbox/mastodon.js";
 import { RecipientGoneError } from "../../src/chat/conversation.js";
 import type { WatchOptions } from "../../src/jobs/watch-job.js";
-import { WatchProgress } from "../../src/model/jobs.js";
+import { CountedProgress } from "../../src/model/jobs.js";
 import { FAST_WATCH, makeChat, render } from "../helpers/chat.js";
 import { closedAfterEach } from "../helpers/closing.js";
 import { moveWorlds } from "../helpers/worlds.js";
@@ -40,7 +40,7 @@ async function seen(chat: Awaited<ReturnType<typeof makeChat>>, count: number): 
   for (;;) {
     const state = await chat.state();
     const id = state?.step === "watching" ? state.watchJobId : "";
-    const data = WatchProgress.safeParse(await chat.jobs.progress(id)).data;
+    const data = CountedProgress.safeParse(await chat.jobs.progress(id)).data;
     if (data?.last?.count === count) return;
     if (Date.now() > deadline)
       throw new Error(`the watch never saw ${count}; it saw ${data?.last?.count}`);

@@ -18,6 +18,17 @@ import type { Outcome, Step, StepContext } from "../step.js";
 export async function watchStatus(state: StateOf<"watching">, ctx: StepContext): Promise<string> {
   const data = await ctx.watched(state.watchJobId);
   if (!data) return "I'm watching your followers move; the first count comes within minutes.";
+  if ("from" in data) {
+    const host = splitHandle(state.oldHandle).host;
+    const cant = `I can't count your followers on ${host}, but they are moving all the same.`;
+    if (data.from === "uncounted")
+      return `${cant} I'll keep trying, and tell you when the watch ends.`;
+    const gained = Math.max(0, data.last.count - data.atStart);
+    return (
+      `${cant} Counting from your new account instead: @${state.target.handle} has gained ` +
+      `${n(gained)} since the watch began (${n(data.atStart)} → ${n(data.last.count)}).`
+    );
+  }
   const { initial, last, first } = data;
   const moved = Math.max(0, initial - last.count);
   if (initial === 0) return "Your old account had no followers to move.";
