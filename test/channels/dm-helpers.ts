@@ -74,12 +74,10 @@ export async function startDmBot(
   });
   core.engine.notifier = channel;
   core.engine.channels = (user) => channel.traits(user);
-  let closed = false;
-  // As the app: the outbox sweep starts once the channel has (which, for a process waiting
-  // for another's lease, is once it holds it).
-  const started = channel.start().then(() => {
-    if (!closed) core.engine.startOutbox(opts.outboxEveryMs);
-  });
+  // As the app: the outbox sweep starts at once, in a process waiting for another's lease too
+  // (what it finds for a DM user, it asks the holder to send).
+  const started = channel.start();
+  core.engine.startOutbox(opts.outboxEveryMs);
   // Waiting for the lease, its start settles only when it is closed: a failure then is moot.
   if (opts.holder === false) started.catch(() => {});
   else {
@@ -95,7 +93,6 @@ export async function startDmBot(
     engine: core.engine,
     ...(pages ? { pages } : {}),
     async close() {
-      closed = true;
       core.engine.stop();
       await channel.stop();
       await core.close();
