@@ -127,6 +127,7 @@ export async function createApp(
         http: core.http,
         originOf: config.originOf,
         pages,
+        onTokenRefused: (err) => failed(err),
       })
     : undefined;
   const channels: Channel[] = [telegram, terminal, dm].filter(

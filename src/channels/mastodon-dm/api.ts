@@ -8,6 +8,8 @@
  * (docs: methods/notifications.md, methods/statuses.md, methods/accounts.md#update_credentials).
  */
 import { z } from "zod";
+import { elide, REMOTE_TEXT_MAX } from "../../chat/text.js";
+import { RejectedError } from "../../net/errors.js";
 import type { Http } from "../../net/http.js";
 
 export const AccountSchema = z.object({
@@ -74,32 +76,62 @@ export interface Posted {
 
 const PolicySchema = z.record(z.string(), z.unknown());
 
+/** The server refused the bot account's token (401): revoked, or not a token at all. */
+export class MastodonTokenRefused extends Error {
+  override readonly name = "MastodonTokenRefused";
+  constructor(server: string, description: string) {
+    super(
+      `${server} refused the bot account's token ("${elide(description, REMOTE_TEXT_MAX)}"): ` +
+        "it was revoked or is wrong. " +
+        "Make a new one on the bot account (Preferences → Development → the app → Regenerate, " +
+        "or a new app with the same scopes), set MASTODON_BOT_TOKEN to it, and start the bot again.",
+    );
+  }
+}
+
 export class BotApi {
+  private refused = false;
+
   constructor(
     private readonly http: Http,
     readonly origin: string,
     private readonly token: string,
+    /** Told once when the server refuses the token: nothing here works until it is replaced. */
+    private readonly onTokenRefused?: (err: MastodonTokenRefused) => void,
   ) {}
+
+  /** A call whose 401 says the token is refused: told once, and thrown as it was. */
+  private async guarded<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (err) {
+      if (err instanceof RejectedError && err.status === 401 && !this.refused) {
+        this.refused = true;
+        this.onTokenRefused?.(new MastodonTokenRefused(new URL(this.origin).host, err.detail));
+      }
+      throw err;
+    }
+  }
 
   private get auth() {
     return { token: this.token };
   }
 
   async me(): Promise<Account> {
-    const res = await this.http.json(
-      `${this.origin}/api/v1/accounts/verify_credentials`,
-      AccountSchema,
-      this.auth,
+    const res = await this.guarded(
+      this.http.json(`${this.origin}/api/v1/accounts/verify_credentials`, AccountSchema, this.auth),
     );
     return res.data;
   }
 
   /** The server's limits: /api/v2/instance (4.0+), else Mastodon's defaults (500, 23). */
   async rules(): Promise<ServerRules> {
-    const res = await this.http.json(`${this.origin}/api/v2/instance`, InstanceSchema, {
-      ...this.auth,
-      allow: [404],
-    });
+    const res = await this.guarded(
+      this.http.json(`${this.origin}/api/v2/instance`, InstanceSchema, {
+        ...this.auth,
+        allow: [404],
+      }),
+    );
     const c = res.ok ? res.data.configuration : undefined;
     return {
       version: res.ok ? res.data.version : "0.0.0",
@@ -111,12 +143,14 @@ export class BotApi {
 
   /** PATCH update_credentials bot=true: "this account is automated". */
   async markBot(): Promise<void> {
-    await this.http.json(`${this.origin}/api/v1/accounts/update_credentials`, AccountSchema, {
-      ...this.auth,
-      method: "PATCH",
-      form: { bot: "true" },
-      idempotent: true,
-    });
+    await this.guarded(
+      this.http.json(`${this.origin}/api/v1/accounts/update_credentials`, AccountSchema, {
+        ...this.auth,
+        method: "PATCH",
+        form: { bot: "true" },
+        idempotent: true,
+      }),
+    );
   }
 
   /**
@@ -124,17 +158,19 @@ export class BotApi {
    * stranger's direct message into "notification requests"). Null before 4.3 (no policy).
    */
   async acceptDirectMessages(): Promise<Record<string, unknown> | null> {
-    const res = await this.http.json(`${this.origin}/api/v2/notifications/policy`, PolicySchema, {
-      ...this.auth,
-      method: "PATCH",
-      form: {
-        for_private_mentions: "accept",
-        for_not_following: "accept",
-        for_new_accounts: "accept",
-      },
-      idempotent: true,
-      allow: [404],
-    });
+    const res = await this.guarded(
+      this.http.json(`${this.origin}/api/v2/notifications/policy`, PolicySchema, {
+        ...this.auth,
+        method: "PATCH",
+        form: {
+          for_private_mentions: "accept",
+          for_not_following: "accept",
+          for_new_accounts: "accept",
+        },
+        idempotent: true,
+        allow: [404],
+      }),
+    );
     return res.ok ? res.data : null;
   }
 
@@ -149,10 +185,12 @@ export class BotApi {
       include_filtered: "true",
     });
     if (minId) q.set("min_id", minId);
-    const res = await this.http.json(
-      `${this.origin}/api/v1/notifications?${q}`,
-      z.array(NotificationSchema),
-      this.auth,
+    const res = await this.guarded(
+      this.http.json(
+        `${this.origin}/api/v1/notifications?${q}`,
+        z.array(NotificationSchema),
+        this.auth,
+      ),
     );
     return [...res.data].sort((a, b) => compareIds(a.id, b.id));
   }
@@ -160,22 +198,22 @@ export class BotApi {
   /** The newest mention's id, where a first start begins. */
   async newestMention(): Promise<string | undefined> {
     const q = new URLSearchParams({ "types[]": "mention", limit: "1", include_filtered: "true" });
-    const res = await this.http.json(
-      `${this.origin}/api/v1/notifications?${q}`,
-      z.array(NotificationSchema),
-      this.auth,
+    const res = await this.guarded(
+      this.http.json(
+        `${this.origin}/api/v1/notifications?${q}`,
+        z.array(NotificationSchema),
+        this.auth,
+      ),
     );
     return res.data[0]?.id;
   }
 
   async status(id: string): Promise<Status | undefined> {
-    const res = await this.http.json(
-      `${this.origin}/api/v1/statuses/${encodeURIComponent(id)}`,
-      StatusSchema,
-      {
+    const res = await this.guarded(
+      this.http.json(`${this.origin}/api/v1/statuses/${encodeURIComponent(id)}`, StatusSchema, {
         ...this.auth,
         allow: [404],
-      },
+      }),
     );
     return res.ok ? res.data : undefined;
   }
@@ -187,14 +225,16 @@ export class BotApi {
   ): Promise<Posted | { refused: number; detail: string }> {
     const form: Record<string, string> = { status: text, visibility: "direct" };
     if (o.inReplyTo) form.in_reply_to_id = o.inReplyTo;
-    const res = await this.http.json(`${this.origin}/api/v1/statuses`, StatusSchema, {
-      ...this.auth,
-      method: "POST",
-      form,
-      headers: { "Idempotency-Key": o.idempotencyKey },
-      idempotent: true,
-      allow: [404, 422],
-    });
+    const res = await this.guarded(
+      this.http.json(`${this.origin}/api/v1/statuses`, StatusSchema, {
+        ...this.auth,
+        method: "POST",
+        form,
+        headers: { "Idempotency-Key": o.idempotencyKey },
+        idempotent: true,
+        allow: [404, 422],
+      }),
+    );
     if (!res.ok) return { refused: res.status, detail: res.detail };
     const remaining = res.headers.get("x-ratelimit-remaining");
     const reset = res.headers.get("x-ratelimit-reset");

@@ -33,7 +33,14 @@ import type { Http } from "../../net/http.js";
 import type { Store } from "../../store/store.js";
 import { withLock } from "../../store/with-lock.js";
 import type { OneTimePages } from "../web/one-time.js";
-import { type Account, BotApi, type Notification, type ServerRules, type Status } from "./api.js";
+import {
+  type Account,
+  BotApi,
+  type MastodonTokenRefused,
+  type Notification,
+  type ServerRules,
+  type Status,
+} from "./api.js";
 import { Delivery } from "./delivery.js";
 import { Inbox, type Item } from "./inbox.js";
 import { toInput } from "./input.js";
@@ -65,6 +72,11 @@ export interface MastodonDmOptions {
   perPersonPerMinute?: number;
   /** How long a process that died keeps the channel's lease (as jobs' leases). */
   leaseMs?: number;
+  /**
+   * Told once when the server refuses the bot account's token (revoked while running): the
+   * channel can't go on, and the app stops, saying why, as it does for Telegram's.
+   */
+  onTokenRefused?: (err: MastodonTokenRefused) => void;
   /** How often the holder looks for replies other processes left it to post. */
   waitingMs?: number;
 }
@@ -117,7 +129,7 @@ export class MastodonDmChannel implements Notifier {
 
   constructor(private readonly opts: MastodonDmOptions) {
     const origin = new URL(opts.url).origin;
-    this.api = new BotApi(opts.http, origin, opts.token);
+    this.api = new BotApi(opts.http, origin, opts.token, opts.onTokenRefused);
     this.inbox = new Inbox(opts.store, `inbox:${origin}`);
     this.people = new People(opts.store);
     this.delivery = new Delivery(this.api, this.inbox);
