@@ -397,7 +397,7 @@ export class OAuthProvider {
         : this.store.tokens.get(value);
     if (!token) return plainJson(200, {});
     if (token.applicationId !== null && token.applicationId !== app.id) return denied;
-    token.revoked = true;
+    this.store.revokeToken(token);
     return plainJson(200, {});
   }
 

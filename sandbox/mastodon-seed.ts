@@ -196,7 +196,7 @@ export function issueToken(
 export function revokeToken(ctx: MastodonContext, token: string): boolean {
   const row = ctx.store.tokens.get(token);
   if (!row || row.revoked) return false;
-  row.revoked = true;
+  ctx.store.revokeToken(row);
   return true;
 }
 

@@ -28,6 +28,7 @@ export class Store {
   readonly follows = new Map<string, FollowRow>();
   readonly requests = new Map<string, FollowRow>();
   readonly tokens = new Map<string, TokenRow>();
+  private readonly revokedListeners: ((token: TokenRow) => void)[] = [];
   readonly apps = new Map<number, AppRow>();
   readonly appsByUid = new Map<string, AppRow>();
   readonly grants = new Map<string, GrantRow>();
@@ -38,6 +39,21 @@ export class Store {
   private readonly mutesByPair = new Map<string, MuteRow>();
   private readonly bookmarksByPair = new Map<string, BookmarkRow>();
   private lastMs = 0;
+
+  /**
+   * Revokes a token, and tells who listens: Doorkeeper::AccessToken's after_commit
+   * `push_to_streaming_api` publishes `{event: :kill}` on `timeline:access_token:<id>`, and the
+   * streaming server closes that token's connections at once (app/lib/access_token_extension.rb;
+   * streaming/index.js, subscribeWebsocketToSystemChannel → onKill → websocket.close()).
+   */
+  revokeToken(token: TokenRow): void {
+    token.revoked = true;
+    for (const listener of this.revokedListeners) listener(token);
+  }
+
+  onTokenRevoked(listener: (token: TokenRow) => void): void {
+    this.revokedListeners.push(listener);
+  }
   private seq = 0;
   private nextFollowId = 104_729;
   private nextTokenId = 1;

@@ -11,7 +11,7 @@
  *   `{"error":…,"status":…}` on the socket.
  * - Each event is one text frame `{"stream":["user:notification"],"event":"notification",
  *   "payload":"<the Notification as a JSON string>"}` (streamToWs).
- * - A revoked token's connections are closed (the `kill` system message).
+ * - A revoked token's connections are closed at once (the `kill` system message).
  *
  * For tests: dropAll() cuts every connection without a close frame (a restart, a proxy timing
  * out), and setAvailable(false) answers upgrades with nginx's 502 while the streaming server is
@@ -48,6 +48,14 @@ export class Streaming {
       this.upgrade(req, socket, head),
     );
     ctx.posting.onNotification((n) => this.publish(n));
+    // The `kill` system message: a revoked token's connections close at once.
+    ctx.store.onTokenRevoked((token) => {
+      for (const s of [...this.sessions])
+        if (s.token === token) {
+          s.socket.close();
+          this.sessions.delete(s);
+        }
+    });
   }
 
   setAvailable(available: boolean): void {

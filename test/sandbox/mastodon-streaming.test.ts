@@ -75,6 +75,22 @@ describe("streaming API", () => {
     byProtocol.socket.close();
   });
 
+  it("closes a revoked token's connections at once, as Mastodon's kill message does", async () => {
+    const { sb, token, wsUrl } = await withBot();
+    const ws = open(`${wsUrl}/api/v1/streaming?stream=user:notification`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(await ws.opened).toBe(101);
+    await until(() => sb.streamConnections() === 1);
+    sb.revokeToken(token);
+    // Nothing is posted: the close comes from the revocation itself.
+    expect(await ws.closed).toBeGreaterThan(0);
+    expect(sb.streamConnections()).toBe(0);
+    expect(
+      await open(`${wsUrl}/api/v1/streaming?stream=user:notification&access_token=${token}`).opened,
+    ).toBe(401);
+  });
+
   it("refuses a connection without a valid token, and an unknown stream on the socket", async () => {
     const { token, wsUrl } = await withBot();
     expect(await open(`${wsUrl}/api/v1/streaming?stream=user:notification`).opened).toBe(401);
