@@ -88,7 +88,7 @@ export async function createApp(
   });
   const telegram =
     config.channel === "telegram" && config.telegram
-      ? new TelegramChannel({ ...config.telegram, engine, onTokenRefused: (err) => failed(err) })
+      ? new TelegramChannel({ ...config.telegram, engine, onTokenRefused: failed })
       : undefined;
   // With a public address, Telegram comes by webhook to any process (unless turned off); else by
   // polling. Either way each update is kept in the store before Telegram is told it arrived.
@@ -105,12 +105,7 @@ export async function createApp(
   const intake =
     webhook ??
     (telegram
-      ? new TelegramPolling({
-          channel: telegram,
-          store,
-          leaseMs: config.jobLeaseMs,
-          onFatal: failed,
-        })
+      ? new TelegramPolling({ channel: telegram, store, leaseMs: config.jobLeaseMs })
       : undefined);
   const terminal =
     config.channel === "console"
@@ -127,7 +122,7 @@ export async function createApp(
         http: core.http,
         originOf: config.originOf,
         pages,
-        onTokenRefused: (err) => failed(err),
+        onTokenRefused: failed,
       })
     : undefined;
   const channels: Channel[] = [telegram, terminal, dm].filter(

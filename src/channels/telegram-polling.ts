@@ -10,7 +10,7 @@
  * What Telegram's refusals mean here (core.telegram.org/bots/api#making-requests, and the Bot
  * API server's texts, tdlib/telegram-bot-api Client.cpp):
  * - 401 "Unauthorized": the token was revoked or is wrong. Asking again can't help: the loop
- *   stops and tells the app (`onFatal`), which stops the process with the reason.
+ *   stops (the channel has told the app, `onTokenRefused`, as it does for a 401 on any call).
  * - 409 "Conflict: terminated by other getUpdates request…" or "…while webhook is active…":
  *   another process polls with this token, or a webhook is set. Said once per conflict, as an
  *   error with what to do; asked again with a growing pause (up to MAX_BACKOFF_MS), so the bot
@@ -24,7 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Api, GrammyError } from "grammy";
 import { log } from "../log.js";
 import type { Store } from "../store/store.js";
-import { type TelegramChannel, TelegramTokenRefused } from "./telegram.js";
+import type { TelegramChannel } from "./telegram.js";
 import { type KeptUpdate, TelegramInbox } from "./telegram-inbox.js";
 
 /** Telegram holds a getUpdates this long when nothing is new (its limit is 50). */
@@ -41,8 +41,6 @@ export interface TelegramPollingOptions {
   leaseMs?: number;
   /** How long a turn handled at once may hold the next ask (telegram-inbox.ts; tests shorten it). */
   handleAtOnceMs?: number;
-  /** Called once when polling can't go on (the token refused); the loop has stopped. */
-  onFatal?: (err: Error) => void;
   /** The pauses: the first after a failure, doubling to the most (tests shorten them). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -142,9 +140,9 @@ export class TelegramPolling {
   /** What a failed getUpdates means: false when polling must stop; else waited as it says. */
   private async refused(err: unknown): Promise<boolean> {
     if (err instanceof GrammyError && err.error_code === 401) {
-      const fatal = new TelegramTokenRefused(err.description);
-      log.error("telegram: polling stopped", { err: fatal });
-      this.opts.onFatal?.(fatal);
+      log.error("telegram: polling stopped: Telegram refused the bot token", {
+        description: err.description,
+      });
       return false;
     }
     if (err instanceof GrammyError && err.error_code === 409) {
@@ -163,9 +161,7 @@ export class TelegramPolling {
           { description: err.description },
         );
       }
-      const first = this.opts.backoffMs ?? BACKOFF_MS;
-      const max = this.opts.maxBackoffMs ?? MAX_BACKOFF_MS;
-      await this.pause(Math.min(first * 2 ** this.conflicts++, max));
+      await this.pause(this.backoff(this.conflicts++));
       return true;
     }
     const retryAfter = err instanceof GrammyError ? err.parameters.retry_after : undefined;
@@ -180,8 +176,13 @@ export class TelegramPolling {
   }
 
   private nextBackoff(): number {
+    return this.backoff(this.failures++);
+  }
+
+  /** The pause after `n` failures before: the first, doubling to the most. */
+  private backoff(n: number): number {
     const first = this.opts.backoffMs ?? BACKOFF_MS;
-    return Math.min(first * 2 ** this.failures++, this.opts.maxBackoffMs ?? MAX_BACKOFF_MS);
+    return Math.min(first * 2 ** n, this.opts.maxBackoffMs ?? MAX_BACKOFF_MS);
   }
 
   private async pause(ms: number): Promise<void> {

@@ -39,6 +39,7 @@ async function pollingBot(opts: { onPause?: (ms: number) => void; onFatal?: (e: 
     apiRoot: tg.url,
     engine: chat.engine,
     retries: 0,
+    ...(opts.onFatal ? { onTokenRefused: opts.onFatal } : {}),
   });
   closers.push(() => channel.stop());
   chat.engine.notifier = channel;
@@ -48,7 +49,6 @@ async function pollingBot(opts: { onPause?: (ms: number) => void; onFatal?: (e: 
     store: seen.store,
     backoffMs: 100,
     maxBackoffMs: 1000,
-    onFatal: opts.onFatal,
     pause: async (ms) => {
       pauses.push(ms);
       opts.onPause?.(ms);
