@@ -53,6 +53,19 @@ const burstOf = (perHour: number) => Math.max(1, perHour / 6);
  */
 export const sustainedPerHour = (perHour: number) => Math.max(0, perHour - burstOf(perHour));
 
+/**
+ * The bucket a budget of `perHour` keeps: its size, the refill per ms (spread over the hour and
+ * the reach allowance), and the most one take can hold.
+ */
+function bucketOf(perHour: number, hourMs: number, reachMs: number) {
+  const capacity = burstOf(perHour);
+  return {
+    capacity,
+    perMs: sustainedPerHour(perHour) / (hourMs + reachMs),
+    most: Math.floor(capacity),
+  };
+}
+
 /** A place may be used this early (a timer's rounding, a clock a little behind another's). */
 const EARLY_MS = 1000;
 
@@ -133,9 +146,11 @@ export class HostBudget implements Budget {
     hourMs = 3_600_000,
     reachMs = 0,
   ) {
-    this.capacity = burstOf(perHour);
-    this.perMs = sustainedPerHour(perHour) / (hourMs + reachMs);
-    this.most = Math.floor(this.capacity);
+    ({
+      capacity: this.capacity,
+      perMs: this.perMs,
+      most: this.most,
+    } = bucketOf(perHour, hourMs, reachMs));
   }
 
   private bucket(of: Map<string, Bucket>, host: string, t: number): Bucket {
@@ -220,9 +235,11 @@ export class SharedHostBudget implements Budget {
     perHour: number,
     reachMs = 0,
   ) {
-    this.capacity = burstOf(perHour);
-    this.perMs = sustainedPerHour(perHour) / (3_600_000 + reachMs);
-    this.most = Math.floor(this.capacity);
+    ({
+      capacity: this.capacity,
+      perMs: this.perMs,
+      most: this.most,
+    } = bucketOf(perHour, 3_600_000, reachMs));
   }
 
   async tryTake(host: string, n = 1, key?: string): Promise<boolean> {
