@@ -250,6 +250,12 @@ export function watchJob(deps: {
   const charged = <T>(host: string, fn: () => Promise<T>) =>
     chargeRetries(() => budget.tryTake(host), fn);
   const save = (control: Control, c: WatchCursor) => control.save(c, progressOf(c));
+  /**
+   * The count has settled: quiet for the settle period, by a poll that found it unchanged (never
+   * the poll that saw the change), and not at the first poll.
+   */
+  const settled = (changed: boolean, c: WatchCursor, now: number) =>
+    !changed && now - (c.lastChangeAt ?? now) >= o.settleMs && c.polls >= 2;
   /** A run put off for the budget: its place in line for `n` requests, taken now. */
   const later = async (host: string, n: number, key: string) => ({
     again: await budget.reserve(host, n, key),
@@ -472,12 +478,7 @@ export function watchJob(deps: {
           };
         }
         await save(control, reported);
-        if (
-          reported.newLast &&
-          !newChanged &&
-          now - (reported.lastChangeAt ?? now) >= o.settleMs &&
-          reported.polls >= 2
-        )
+        if (reported.newLast && settled(newChanged, reported, now))
           return end(job, control, reported, "settled");
         return now - data.startedAt >= o.capMs
           ? end(job, control, reported, "cap")
@@ -552,8 +553,7 @@ export function watchJob(deps: {
       // The end reads who stayed: the list this poll read, or read now within the budget.
       const known = { accountId, ...(stayed ? { stayed } : {}) };
       if (count === 0) return end(job, control, next, "zero", known);
-      if (!changed && now - (next.lastChangeAt ?? now) >= o.settleMs && next.polls >= 2)
-        return end(job, control, next, "settled", known);
+      if (settled(changed, next, now)) return end(job, control, next, "settled", known);
       if (now - data.startedAt >= o.capMs) return end(job, control, next, "cap", known);
       return nextPoll(next);
     },
