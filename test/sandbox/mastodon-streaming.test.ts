@@ -40,14 +40,20 @@ async function until(check: () => boolean): Promise<void> {
   expect(check()).toBe(true);
 }
 
+/** The bot with its notifications stream open (token by header), counted by the stand-in. */
+async function streamingBot() {
+  const bot = await withBot();
+  const ws = open(`${bot.wsUrl}/api/v1/streaming?stream=user:notification`, {
+    headers: { Authorization: `Bearer ${bot.token}` },
+  });
+  expect(await ws.opened).toBe(101);
+  await until(() => bot.sb.streamConnections() === 1);
+  return { ...bot, ws };
+}
+
 describe("streaming API", () => {
   it("sends a mention as a notification event whose payload is a JSON string", async () => {
-    const { sb, token, wsUrl } = await withBot();
-    const ws = open(`${wsUrl}/api/v1/streaming?stream=user:notification`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    expect(await ws.opened).toBe(101);
-    await until(() => sb.streamConnections() === 1);
+    const { sb, ws } = await streamingBot();
     const dm = sb.postAs("ada", "@movebot hello", { visibility: "direct" });
     await until(() => ws.messages.length === 1);
     const event = ws.messages[0]!;
@@ -76,12 +82,7 @@ describe("streaming API", () => {
   });
 
   it("closes a revoked token's connections at once, as Mastodon's kill message does", async () => {
-    const { sb, token, wsUrl } = await withBot();
-    const ws = open(`${wsUrl}/api/v1/streaming?stream=user:notification`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    expect(await ws.opened).toBe(101);
-    await until(() => sb.streamConnections() === 1);
+    const { sb, token, wsUrl, ws } = await streamingBot();
     sb.revokeToken(token);
     // Nothing is posted: the close comes from the revocation itself.
     expect(await ws.closed).toBeGreaterThan(0);
