@@ -75,6 +75,19 @@ async function waitingForExport(bot: DmBot, user: UserKey, jobId: string): Promi
   });
 }
 
+/** Ada says hello and is answered; then she waits for an export job, as a turn would leave her. */
+async function helloThenExporting(sb: MastodonSandbox, holder: DmBot) {
+  const hello = sb.postAs("ada", "@movebot hello", { visibility: "direct" });
+  await until(
+    () => botSaid(sb, "ada").length,
+    (n) => n >= 1,
+  );
+  const user = `mastodon:${sb.actorUri("ada")}` as const;
+  const jobId = randomUUID();
+  await waitingForExport(holder, user, jobId);
+  return { hello, user, jobId };
+}
+
 describe("Mastodon DM channel, a report from a process without the intake", () => {
   it("is posted by the holder within seconds, once, in order, and the reporter logs no warning", async () => {
     sb = await startMastodonSandbox({ domain: "bots.example", rateLimit: null });
@@ -93,14 +106,7 @@ describe("Mastodon DM channel, a report from a process without the intake", () =
     );
     bots.push(other);
 
-    const hello = sb.postAs("ada", "@movebot hello", { visibility: "direct" });
-    await until(
-      () => botSaid(sb!, "ada").length,
-      (n) => n >= 1,
-    );
-    const user = `mastodon:${sb.actorUri("ada")}` as const;
-    const jobId = randomUUID();
-    await waitingForExport(holder, user, jobId);
+    const { hello, user, jobId } = await helloThenExporting(sb, holder);
 
     const ack = await logContext({ proc: "other" }, () =>
       other.engine.report(user, {
@@ -139,14 +145,7 @@ describe("Mastodon DM channel, a report from a process without the intake", () =
     bots.push(holder);
     const other = await startDmBot(sb, { store, holder: false });
     bots.push(other);
-    sb.postAs("ada", "@movebot hello", { visibility: "direct" });
-    await until(
-      () => botSaid(sb!, "ada").length,
-      (n) => n >= 1,
-    );
-    const user = `mastodon:${sb.actorUri("ada")}` as const;
-    const jobId = randomUUID();
-    await waitingForExport(holder, user, jobId);
+    const { user, jobId } = await helloThenExporting(sb, holder);
     await other.engine.report(user, {
       kind: "job",
       job: "snapshot",
