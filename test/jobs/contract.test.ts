@@ -271,8 +271,8 @@ for (const [name, rig] of Object.entries(rigs)) {
       expect((await recordOf(jobs, id))?.status).toBe("cancelled");
     });
 
-    it("a job cancelled before any process took its run leaves nothing due", async () => {
-      // No process takes work (none sweeps): the run waits in the queue, or here on a timer.
+    /** An hourly job started where no process sweeps, once its first run is queued. */
+    async function hourlyQueuedUnswept() {
       const jobs = await open(rig.storeUrl(dir), shared());
       jobs.register(hourly);
       jobs.reporter = reporter();
@@ -280,6 +280,12 @@ for (const [name, rig] of Object.entries(rigs)) {
       const id = randomUUID();
       await jobs.start(user, { kind: "later", id, data: { units: 1 } });
       await until("a run queued", async () => (await jobs.queuedRuns(id)).length > 0);
+      return { jobs, user, id };
+    }
+
+    it("a job cancelled before any process took its run leaves nothing due", async () => {
+      // No process takes work (none sweeps): the run waits in the queue, or here on a timer.
+      const { jobs, user, id } = await hourlyQueuedUnswept();
       await jobs.cancelAll(user, { forget: true });
       expect(await jobs.queuedRuns(id)).toEqual([]);
       expect(await recordOf(jobs, id)).toBeUndefined();
@@ -287,13 +293,7 @@ for (const [name, rig] of Object.entries(rigs)) {
 
     it("a job cancelled long after a sweep queued its run (a backed-up queue) leaves nothing queued", async () => {
       // No process takes work: its runs wait in the queue, as behind thousands of others.
-      const jobs = await open(rig.storeUrl(dir), shared());
-      jobs.register(hourly);
-      jobs.reporter = reporter();
-      const user = newUser();
-      const id = randomUUID();
-      await jobs.start(user, { kind: "later", id, data: { units: 1 } });
-      await until("a run queued", async () => (await jobs.queuedRuns(id)).length > 0);
+      const { jobs, user, id } = await hourlyQueuedUnswept();
       // What each sweep does: the job is due and nobody runs it, so it is queued (again).
       await jobs.resumeAll(0);
       await jobs.idle();
